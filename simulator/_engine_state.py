@@ -1,0 +1,200 @@
+"""Shared state of one timing run: duration streams, the server's batch and the recorder."""
+
+from __future__ import annotations
+
+from array import array
+from collections.abc import Callable, Iterator, Sequence
+
+import numpy as np
+import simpy
+
+from simulator.trace import Trace
+
+CHUNK = 1024  # durations drawn per refill of a learner's stream
+
+
+def duration_stream(law, rng: np.random.Generator, speed: float) -> Callable[[], float]:
+    """Return a callable giving a learner's successive durations ``X[l, n] / speed``.
+
+    Draws come in chunks from the learner's own generator, so the n-th value does not
+    depend on which variant consumes it (common random numbers).
+    """
+
+    def gen() -> Iterator[float]:
+        while True:
+            yield from (law.sample((CHUNK,), rng=rng) / speed).tolist()
+
+    return gen().__next__
+
+
+def learner_streams(
+    laws: Sequence, speeds: Sequence[float], seed: int, salt: int = 0
+) -> list[Callable[[], float]]:
+    """One duration stream per learner from ``SeedSequence(seed).spawn(P)`` children.
+
+    ``salt`` > 0 gives independent streams for other random quantities (latencies), so
+    that they never shift the compute durations.
+    """
+    root = np.random.SeedSequence(seed) if salt == 0 else np.random.SeedSequence([seed, salt])
+    children = root.spawn(len(laws))
+    return [
+        duration_stream(law, np.random.default_rng(ss), float(s))
+        for law, ss, s in zip(laws, children, speeds, strict=True)
+    ]
+
+
+class RunState:
+    """Server state and recording for one run of ``updates`` server updates.
+
+    Attributes:
+        version: number of updates applied so far (the version a learner reads now).
+        pushes: contributions counted so far; update j aggregates pushes jK .. jK + K - 1.
+    """
+
+    __slots__ = (
+        "_applied",
+        "_server",
+        "_service",
+        "batches_closed",
+        "c_finish",
+        "c_learner",
+        "c_start",
+        "c_version",
+        "cancelled",
+        "done",
+        "env",
+        "k",
+        "local_steps",
+        "num_learners",
+        "pushes",
+        "seed",
+        "task_start",
+        "update_time",
+        "updates",
+        "variant",
+        "version",
+    )
+
+    def __init__(
+        self,
+        env: simpy.Environment,
+        *,
+        variant: str,
+        num_learners: int,
+        k: int,
+        seed: int,
+        updates: int,
+        service: Callable[[], float] | None,
+        local_steps: int = 1,
+    ) -> None:
+        self.env = env
+        self.variant, self.num_learners, self.k, self.seed = variant, num_learners, k, seed
+        self.updates, self.local_steps = updates, local_steps
+        self.version = 0
+        self.pushes = 0  # contributions counted so far; batch j is pushes [jK, (j+1)K)
+        self.batches_closed = 0  # batches handed to the server (applied or queued)
+        self.done = env.event()
+        self._applied: dict[int, simpy.Event] = {}
+        self._service = service
+        self._server = simpy.Resource(env, capacity=1) if service is not None else None
+        # typed arrays: appends as cheap as a list's, and free conversion to numpy
+        self.update_time = array("d")
+        # one entry per counted contribution, in push order (row-major (U, K) order)
+        self.c_learner = array("q")
+        self.c_version = array("q")
+        self.c_start = array("d")
+        self.c_finish = array("d")
+        self.cancelled: list[tuple[int, float, float]] = []
+        self.task_start: list[float | None] = [None] * num_learners  # computing since
+
+    # --------------------------------------------------------------- pushes and updates
+    def push(self, learner: int, version: int, start: float, finish: float) -> int:
+        """Count one contribution; close the batch after ``k`` of them.
+
+        Returns the index of the update the contribution belongs to.
+        """
+        self.c_learner.append(learner)
+        self.c_version.append(version)
+        self.c_start.append(start)
+        self.c_finish.append(finish)
+        self.pushes = n = self.pushes + 1
+        if n % self.k == 0:
+            self.close_batch()
+            return self.batches_closed - 1
+        return self.batches_closed
+
+    def close_batch(self) -> None:
+        """Hand the current batch to the server: applied now, or queued for service."""
+        self.batches_closed = b = self.batches_closed + 1
+        if b > self.updates:
+            return
+        if self._service is None:  # inline of _apply: the hot path of asynchronous runs
+            self.update_time.append(self.env.now)
+            self.version = b
+            if self._applied:
+                event = self._applied.pop(b - 1, None)
+                if event is not None:
+                    event.succeed()
+            if b == self.updates:
+                self.done.succeed()
+        else:
+            self.env.process(self._serve())
+
+    def _serve(self):
+        with self._server.request() as req:
+            yield req
+            yield self.env.timeout(self._service())
+            self._apply()
+
+    def _apply(self) -> None:
+        j = self.version
+        self.update_time.append(self.env.now)
+        self.version = j + 1
+        if self._applied:
+            event = self._applied.pop(j, None)
+            if event is not None:
+                event.succeed()
+        if j + 1 == self.updates:
+            self.done.succeed()
+
+    def applied(self, j: int) -> simpy.Event:
+        """Event that fires when update ``j`` has been applied."""
+        event = self._applied.get(j)
+        if event is None:
+            event = self._applied[j] = self.env.event()
+        return event
+
+    def cancel(self, learner: int, start: float) -> None:
+        """Record work started at ``start`` and cancelled now."""
+        self.cancelled.append((learner, start, self.env.now))
+
+    # --------------------------------------------------------------- result
+    def to_trace(self) -> Trace:
+        """Pack the recorded rows into a :class:`Trace` (padded to the largest batch)."""
+        u, k = len(self.update_time), self.k
+        shape = (u, k)
+        n = u * k
+        learner = np.frombuffer(self.c_learner, dtype=np.int64)[:n].reshape(shape)
+        version = np.frombuffer(self.c_version, dtype=np.int64)[:n].reshape(shape)
+        start = np.frombuffer(self.c_start, dtype=np.float64)[:n].reshape(shape)
+        finish = np.frombuffer(self.c_finish, dtype=np.float64)[:n].reshape(shape)
+        mask = np.ones(shape, dtype=bool)
+        canc = np.array(self.cancelled, dtype=np.float64).reshape(-1, 3)
+        return Trace(
+            variant=self.variant,
+            num_learners=self.num_learners,
+            k=self.k if self.variant != "k-avg" else self.local_steps,
+            seed=self.seed,
+            update_time=np.frombuffer(self.update_time, dtype=np.float64),
+            learner=learner,
+            version=version,
+            start=start,
+            finish=finish,
+            mask=mask,
+            cancelled_learner=canc[:, 0].astype(np.int64),
+            cancelled_start=canc[:, 1],
+            cancelled_stop=canc[:, 2],
+            local_steps=self.local_steps,
+            inflight_learner=np.array([i for i, t in enumerate(self.task_start) if t is not None]),
+            inflight_start=np.array([t for t in self.task_start if t is not None]),
+        )

@@ -1,0 +1,221 @@
+"""SimPy timing engine: P learners and a parameter server, one process per learner.
+
+Semantics follow Dutta et al. 2018, section 2.3 and figures 3-4 (see DESIGN.md):
+
+- ``k-sync``: all learners start from w_j; the server updates after the first K of P
+  gradients and cancels (SimPy-interrupts) the rest; all restart from w_{j+1}.
+- ``k-batch-sync``: as k-sync, but a learner that finishes pushes and starts another
+  mini-batch at w_j; the server updates after K mini-batches from any learners.
+- ``k-async``: no cancellation; the server updates after K pushes; a learner that pushed
+  waits idle for the update that includes its push, then reads the new model.
+- ``k-batch-async``: like k-async but a learner reads the current model right after its
+  push and goes on; no learner is ever idle.
+- ``k-avg`` (Zhou & Cong, Algorithm 1): each learner runs K local steps from the averaged
+  model, all wait at a barrier, the server averages.
+
+Learner l's n-th task takes ``X[l, n]`` from its own stream (common random numbers across
+variants). Push/pull latencies and a server service time are optional and zero by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import simpy
+
+from distributions import law_from
+from simulator._engine_state import RunState, learner_streams
+from simulator.config import check_count, check_positive, resolve_variant
+from simulator.trace import Trace
+
+__all__ = ["simulate"]
+
+
+def simulate(
+    variant: str,
+    *,
+    num_learners: int,
+    k: int | None = None,
+    law=None,
+    updates: int,
+    seed: int = 0,
+    laws: Sequence | None = None,
+    speeds: Sequence[float] | None = None,
+    push_latency=None,
+    pull_latency=None,
+    service_time=None,
+) -> Trace:
+    """Simulate ``updates`` server updates of one variant and return its :class:`Trace`.
+
+    Args:
+        variant: ``sync``, ``async``, ``k-sync``, ``k-batch-sync``, ``k-async``,
+            ``k-batch-async`` or ``k-avg``.
+        num_learners: P >= 1.
+        k: K (1 <= K <= P; local steps for ``k-avg``); implied for ``sync``/``async``.
+        law: compute time of one mini-batch (a law, a spec string such as ``"exp:1"`` or a
+            frozen scipy.stats law), shared by all learners.
+        updates: J >= 1, number of server updates to simulate.
+        seed: base of the learners' streams (``SeedSequence(seed).spawn(P)``).
+        laws: one law per learner instead of ``law`` (heterogeneous learners).
+        speeds: (P,) positive factors; learner l's durations are divided by ``speeds[l]``.
+        push_latency, pull_latency: optional laws of the time a push takes to reach the
+            server and the time the model takes to reach a learner.
+        service_time: optional law of the server's time to apply one update; updates queue
+            at a capacity-1 ``simpy.Resource``.
+
+    Returns:
+        The trace, in simulated time units.
+
+    Example:
+        >>> trace = simulate("async", num_learners=4, law="exp:1", updates=100, seed=1)
+        >>> trace.num_updates
+        100
+    """
+    variant, k = resolve_variant(variant, num_learners, k)
+    p = num_learners
+    updates = check_count("J", updates)
+    seed = check_count("seed", seed, minimum=0)
+    if (law is None) == (laws is None):
+        raise ValueError("`law` or `laws` must be given (exactly one); got both or neither")
+    laws = [law_from(law)] * p if laws is None else [law_from(x) for x in laws]
+    if len(laws) != p:
+        raise ValueError(f"`laws` must have P ({p}) entries; got {len(laws)}")
+    speeds = [1.0] * p if speeds is None else [check_positive("speeds", s) for s in speeds]
+    if len(speeds) != p:
+        raise ValueError(f"`speeds` must have P ({p}) entries; got {len(speeds)}")
+    optional = {"push_latency": push_latency, "pull_latency": pull_latency}
+    optional = {name: law_from(x) for name, x in optional.items() if x is not None}
+    service = law_from(service_time) if service_time is not None else None
+
+    env = simpy.Environment()
+    state = RunState(
+        env,
+        variant=variant,
+        num_learners=p,
+        k=k if variant != "k-avg" else p,
+        seed=seed,
+        updates=updates,
+        service=None if service is None else learner_streams([service], [1.0], seed, 3)[0],
+        local_steps=k if variant == "k-avg" else 1,
+    )
+    compute = learner_streams(laws, speeds, seed)
+    push = _latencies(optional.get("push_latency"), p, seed, 1)
+    pull = _latencies(optional.get("pull_latency"), p, seed, 2)
+    if variant in ("k-async", "k-batch-async"):
+        wait = variant == "k-async"
+        for lrn in range(p):
+            env.process(_async_learner(env, state, lrn, compute[lrn], push[lrn], pull[lrn], wait))
+        env.run(until=state.done)
+    else:  # until the last round's stragglers are cancelled and recorded
+        env.run(until=env.process(_rounds(env, state, variant, k, compute, push, pull)))
+    return state.to_trace()
+
+
+def _latencies(law, p: int, seed: int, salt: int):
+    if law is None:
+        return [None] * p
+    return learner_streams([law] * p, [1.0] * p, seed, salt)
+
+
+def _async_learner(env, state: RunState, lrn, compute, push, pull, wait_for_update):
+    """K-async / K-batch-async learner: compute, push, (wait,) read, repeat.
+
+    This is the hot loop of fully asynchronous runs, so it binds the recorder's appends
+    locally and reads ``env.now`` only after a wait (after a plain timeout the time is the
+    start plus the duration).
+    """
+    timeout, k = env.timeout, state.k
+    add_learner, add_version = state.c_learner.append, state.c_version.append
+    add_start, add_finish = state.c_start.append, state.c_finish.append
+    plain = push is None and pull is None and not wait_for_update
+    busy = state.task_start
+    start = env.now
+    while True:
+        version = state.version
+        busy[lrn] = start
+        x = compute()
+        yield timeout(x)
+        finish = start + x
+        if not plain:
+            busy[lrn] = None
+        if push is not None:
+            yield timeout(push())
+        add_learner(lrn)
+        add_version(version)
+        add_start(start)
+        add_finish(finish)
+        state.pushes = n = state.pushes + 1
+        if n % k == 0:
+            state.close_batch()
+        if plain:
+            start = finish
+            continue
+        j = (n - 1) // k
+        if wait_for_update and state.version <= j:
+            yield state.applied(j)
+        if pull is not None:
+            yield timeout(pull())
+        start = env.now
+
+
+def _rounds(env, state: RunState, variant, k, compute, push, pull):
+    """Round-based variants (k-sync, k-batch-sync, k-avg): start all, wait, cancel, repeat."""
+    p = state.num_learners
+    worker = _avg_worker if variant == "k-avg" else _sync_worker
+    for j in range(state.updates):
+        while state.version < j:  # a queued update (service time) must land first
+            yield state.applied(state.version)
+        full = env.event()
+        workers = [
+            env.process(
+                worker(env, state, lrn, j, full, k, variant, compute[lrn], push[lrn], pull[lrn])
+            )
+            for lrn in range(p)
+        ]
+        yield full
+        for w in workers:
+            if w.is_alive:
+                w.interrupt()
+    yield env.timeout(0)  # deliver the last interrupts
+    if not state.done.triggered:
+        yield state.done
+
+
+def _sync_worker(env, state: RunState, lrn, j, full, k, variant, compute, push, pull):
+    """One learner's round of k-sync / k-batch-sync; interrupted when the batch is full."""
+    start = None
+    try:
+        if pull is not None:
+            yield env.timeout(pull())
+        while True:
+            start = env.now
+            finish = start + compute()
+            yield env.timeout(finish - start)
+            if push is not None:
+                yield env.timeout(push())
+            if full.triggered:  # a tie at the instant the batch filled: not counted
+                state.cancel(lrn, start)
+                return
+            state.push(lrn, j, start, finish)
+            if state.pushes % k == 0:
+                full.succeed()
+                return
+            if variant == "k-sync":
+                return
+    except simpy.Interrupt:
+        if start is not None:
+            state.cancel(lrn, start)
+
+
+def _avg_worker(env, state: RunState, lrn, j, full, steps, variant, compute, push, pull):
+    """One learner's K local steps of K-AVG, then its push; the P-th push is the barrier."""
+    if pull is not None:
+        yield env.timeout(pull())
+    start = env.now
+    total = sum(compute() for _ in range(steps))
+    yield env.timeout(total)
+    if push is not None:
+        yield env.timeout(push())
+    state.push(lrn, j, start, start + total)
+    if state.pushes % state.num_learners == 0:
+        full.succeed()
