@@ -36,7 +36,7 @@ def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
 def timeline_figure(trace: Trace, *, max_updates: int = 12, ax=None) -> Figure:
     """Gantt chart of the first ``max_updates`` updates of a trace.
 
-    Learners on the y axis; counted computations (busy, labelled with the version read),
+    Learners on the y axis; computations (busy, labelled with the version read),
     cancelled computations (hatched) and idle gaps; vertical lines at update instants.
     """
     u = min(max_updates, trace.num_updates)
@@ -49,11 +49,12 @@ def timeline_figure(trace: Trace, *, max_updates: int = 12, ax=None) -> Figure:
     for lrn in range(p):
         for a, b in trace.idle_intervals(lrn, until=until):
             ax.barh(lrn, b - a, left=a, color=IDLE, height=0.6, edgecolor="none")
-        rows = trace.mask[:u] & (trace.learner[:u] == lrn)
+        # every computation that started inside the window, clipped at its end
+        rows = trace.mask & (trace.learner == lrn) & (trace.start < until)
         for j, s in zip(*rows.nonzero(), strict=True):
-            a, b = trace.start[j, s], trace.finish[j, s]
+            a, b = trace.start[j, s], min(trace.finish[j, s], until)
             ax.barh(lrn, b - a, left=a, color=BUSY, height=0.6, edgecolor="white")
-            if p <= 16 and u <= 20:
+            if p <= 16 and u <= 20 and b - a > 0.03 * until:
                 ax.text(
                     (a + b) / 2,
                     lrn,
@@ -63,6 +64,9 @@ def timeline_figure(trace: Trace, *, max_updates: int = 12, ax=None) -> Figure:
                     color="white",
                     fontsize=7,
                 )
+        for a in trace.inflight_start[(trace.inflight_learner == lrn)]:
+            if a < until:
+                ax.barh(lrn, until - a, left=a, color=BUSY, height=0.6, edgecolor="white")
         for a, b in trace.cancelled_intervals(lrn):
             if a < until:
                 ax.barh(
@@ -88,14 +92,13 @@ def timeline_figure(trace: Trace, *, max_updates: int = 12, ax=None) -> Figure:
     )
     ax.legend(
         handles=[
-            Patch(color=BUSY, label="computing (counted)"),
+            Patch(color=BUSY, label="computing"),
             Patch(facecolor=CANCELLED, hatch="///", label="cancelled"),
             Patch(color=IDLE, label="idle"),
             Patch(color=UPDATE, label="server update"),
         ],
-        loc="upper center",
-        bbox_to_anchor=(0.5, -0.12),
-        ncol=4,
+        loc="upper left",
+        bbox_to_anchor=(1.01, 1.0),
         frameon=False,
     )
     fig.tight_layout()
