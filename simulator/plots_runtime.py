@@ -139,6 +139,8 @@ def runtime_vs_k_figure(
                         style,
                         color=color,
                         lw=1.2,
+                        marker="x",
+                        ms=5,
                         label=f"{variant}: theory ({relation})",
                     )
     ax.set_xlabel("K")
