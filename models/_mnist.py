@@ -1,0 +1,142 @@
+"""MNIST from the original IDX files (LeCun et al.), plain or gzip-compressed."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ._dataset import Dataset
+from ._files import existing_dir, read_maybe_gzip
+
+IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
+LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
+SPLITS = {"train": "train", "test": "t10k"}
+
+
+def _find(directory: Path, stem: str) -> Path | None:
+    for name in (stem, stem + ".gz"):
+        if (directory / name).is_file():
+            return directory / name
+    return None
+
+
+def _header(data: bytes, path: Path, magic: int, ndim: int) -> tuple[int, ...]:
+    """Checks the magic number and the length of an IDX file; returns its dimensions."""
+    head = 4 + 4 * ndim
+    if len(data) < head:
+        raise ValueError(
+            f"`mnist` file {path.name} is truncated: expected at least {head} bytes, "
+            f"got {len(data)}"
+        )
+    found = int.from_bytes(data[:4], "big")
+    if found != magic:
+        kind = "images" if magic == IMAGES_MAGIC else "labels"
+        raise ValueError(
+            f"`mnist` file {path.name} must start with magic number {magic} (IDX {kind}); "
+            f"got {found}"
+        )
+    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    if dims[0] < 1 or any(s < 1 for s in dims[1:]):
+        raise ValueError(f"`mnist` file {path.name} header must give sizes >= 1; got {dims}")
+    expected = head + math.prod(dims)
+    if len(data) < expected:
+        raise ValueError(
+            f"`mnist` file {path.name} is truncated: expected {expected} bytes, got {len(data)}"
+        )
+    if len(data) > expected:
+        raise ValueError(
+            f"`mnist` file {path.name} has trailing data: expected {expected} bytes, "
+            f"got {len(data)}"
+        )
+    return dims
+
+
+def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray, tuple]:
+    data = read_maybe_gzip(images_path, "mnist")
+    n, rows, cols = _header(data, images_path, IMAGES_MAGIC, 3)
+    images = np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, rows * cols)
+    data = read_maybe_gzip(labels_path, "mnist")
+    (n_labels,) = _header(data, labels_path, LABELS_MAGIC, 1)
+    if n_labels != n:
+        raise ValueError(
+            f"`mnist` files {images_path.name} and {labels_path.name} disagree: "
+            f"{n} images but {n_labels} labels"
+        )
+    labels = np.frombuffer(data, dtype=np.uint8, offset=8)
+    if labels.max() > 9:
+        raise ValueError(
+            f"`mnist` file {labels_path.name} labels must lie in 0..9; got {int(labels.max())}"
+        )
+    return images, labels, (rows, cols, 1)
+
+
+def load_mnist(directory: str | os.PathLike, split: str = "auto") -> Dataset:
+    """Loads MNIST from the original IDX files.
+
+    Looks in ``directory`` for ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
+    ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each possibly with a ``.gz``
+    suffix (gzip is recognised by its magic bytes whatever the name). Magic numbers, sizes,
+    lengths and labels are checked; nothing is downloaded.
+
+    Args:
+        directory: folder holding the files.
+        split: "train" (60000 images), "test" (the t10k files, 10000 images) or "auto"
+            (train when both train files are present, else test).
+
+    Returns:
+        A classification ``Dataset`` with 10 classes: x (N, 784) float32 in [0, 1]
+        (pixels / 255, rows flattened), y (N,) int32, image_shape (28, 28, 1).
+
+    Raises:
+        ValueError: one line naming the missing, truncated or corrupt file, e.g.
+            "`mnist` file t10k-images-idx3-ubyte.gz is truncated: expected 7840016 bytes,
+            got 1000".
+
+    Example:
+        >>> ds = load_mnist("data/mnist")  # doctest: +SKIP
+        >>> ds.x.shape, ds.image_shape  # doctest: +SKIP
+        ((10000, 784), (28, 28, 1))
+    """
+    if split not in ("auto", *SPLITS):
+        raise ValueError(f"`split` must be one of auto, train, test; got {split!r}")
+    path = existing_dir(directory)
+    found = {
+        key: (
+            _find(path, f"{prefix}-images-idx3-ubyte"),
+            _find(path, f"{prefix}-labels-idx1-ubyte"),
+        )
+        for key, prefix in SPLITS.items()
+    }
+    if split == "auto":
+        split = "train" if all(found["train"]) else "test"
+        if not all(found["test"]) and not all(found["train"]) and any(found["train"]):
+            split = "train"
+    images_path, labels_path = found[split]
+    if images_path is None or labels_path is None:
+        prefix = SPLITS[split]
+        missing = [
+            name
+            for name, p in zip(
+                (f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"),
+                found[split],
+                strict=True,
+            )
+            if p is None
+        ]
+        raise ValueError(
+            f"`mnist` directory must hold {' and '.join(missing)} (optionally .gz); "
+            f"got {str(directory)!r}"
+        )
+    images, labels, image_shape = _read_pair(images_path, labels_path)
+    x = images.astype(np.float32) / np.float32(255.0)
+    return Dataset(
+        "mnist" if split == "train" else "mnist-t10k",
+        x,
+        labels.astype(np.int32),
+        num_classes=10,
+        image_shape=image_shape,
+        task="classification",
+    )
