@@ -1,0 +1,43 @@
+"""Compute-time laws for parameter-server SGD and the means of their order statistics.
+
+Every law is a frozen dataclass validated on construction, with ``sample`` (keyword-only
+``rng``, a ``numpy.random.Generator``), ``mean``, ``var``, ``cdf``, ``sf``, ``ppf``, ``isf``,
+``order_statistic_mean(k, n)`` (``E[X_{k:n}]``, Dutta et al. 2018), an ``aging`` label
+(Definition 3), ``sum_law(k)`` and a ``spec`` string that :func:`parse_law` reads back.
+All times are in simulated time units. This package imports only numpy and scipy.
+
+Example:
+    >>> import numpy as np
+    >>> from distributions import parse_law
+    >>> law = parse_law("pareto:2,1")
+    >>> law.sample(3, rng=np.random.default_rng(0)).shape
+    (3,)
+    >>> round(law.order_statistic_mean(4, 4), 6)
+    3.657143
+"""
+
+from ._base import ComputeTimeLaw
+from ._empirical import Empirical
+from ._exponential import Exponential, ShiftedExponential
+from ._gamma import Gamma
+from ._hyperexp import HyperExponential
+from ._lognormal import LogNormal
+from ._pareto import Pareto
+from ._parse import law_from, parse_law
+from ._scipy_law import ScipyLaw
+from ._weibull import Weibull
+
+__all__ = [
+    "ComputeTimeLaw",
+    "Empirical",
+    "Exponential",
+    "Gamma",
+    "HyperExponential",
+    "LogNormal",
+    "Pareto",
+    "ScipyLaw",
+    "ShiftedExponential",
+    "Weibull",
+    "law_from",
+    "parse_law",
+]

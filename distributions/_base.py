@@ -1,0 +1,187 @@
+"""The abstract compute-time law every concrete law implements."""
+
+from __future__ import annotations
+
+import abc
+import math
+from typing import Literal
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from ._checks import check_int, check_rng, check_shape, fmt
+from ._order_stats import quantile_order_statistic_mean, tail_makes_infinite
+
+__all__ = ["Aging", "ComputeTimeLaw"]
+
+Aging = Literal["nltu", "nstu", "both"] | None
+"""Aging class (Dutta et al. 2018, Definition 3): ``"nltu"`` new-longer-than-used,
+``P(X > u + t | X > t) <= P(X > u)``; ``"nstu"`` new-shorter-than-used (``>=``); ``"both"``
+memoryless (exponential); ``None`` neither or unknown."""
+
+
+def _as_float_array(x: ArrayLike) -> np.ndarray:
+    return np.asarray(x, dtype=np.float64)
+
+
+def _check_probs(q: np.ndarray) -> None:
+    bad = ~((q >= 0.0) & (q <= 1.0))
+    if np.any(bad):
+        raise ValueError(f"`q` must be in [0, 1]; got {fmt(float(q[bad].flat[0]))}")
+
+
+class ComputeTimeLaw(abc.ABC):
+    """Law of a learner's compute time for one mini-batch (simulated time units, ``>= 0``).
+
+    Concrete laws are frozen dataclasses validated on construction. Public methods check
+    their inputs and delegate to private ``_sample``, ``_cdf``, ``_sf``, ``_ppf``, ``_isf``
+    and ``_order_statistic_mean`` hooks that subclasses implement.
+
+    Example:
+        >>> import numpy as np
+        >>> from distributions import Exponential
+        >>> law = Exponential(2.0)
+        >>> law.sample((2, 3), rng=np.random.default_rng(0)).shape
+        (2, 3)
+        >>> law.order_statistic_mean(1, 2)  # E[min of 2] = 1 / (2 * rate)
+        0.25
+    """
+
+    # ----------------------------------------------------------------------------- sampling
+    def sample(self, shape: int | tuple[int, ...], *, rng: np.random.Generator) -> np.ndarray:
+        """Draw iid compute times.
+
+        Draws are sequential-consistent: the first ``m`` values of a draw of ``n >= m``
+        values from a fresh Generator equal a draw of ``m`` values from the same seed.
+
+        Args:
+            shape: output shape (an int or a tuple of ints).
+            rng: the random number generator (keyword-only).
+
+        Returns:
+            float64 array of the given shape, every entry ``>= 0`` (simulated time).
+        """
+        dims = check_shape(shape)
+        check_rng(rng)
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            out = np.asarray(self._sample(dims, rng), dtype=np.float64)
+        return out.reshape(dims)
+
+    # --------------------------------------------------------------------------- moments
+    @abc.abstractmethod
+    def mean(self) -> float:
+        """``E[X]`` (simulated time); ``math.inf`` where infinite."""
+
+    @abc.abstractmethod
+    def var(self) -> float:
+        """``Var[X]`` (simulated time squared); ``math.inf`` where infinite."""
+
+    # ------------------------------------------------------------------ distribution functions
+    def cdf(self, x: ArrayLike) -> np.ndarray:
+        """``P(X <= x)``, elementwise; same shape as ``x`` (0 below the support)."""
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            return np.asarray(self._cdf(_as_float_array(x)), dtype=np.float64)[()]
+
+    def sf(self, x: ArrayLike) -> np.ndarray:
+        """``P(X > x) = 1 - cdf(x)``, elementwise, accurate in the upper tail."""
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            return np.asarray(self._sf(_as_float_array(x)), dtype=np.float64)[()]
+
+    def ppf(self, q: ArrayLike) -> np.ndarray:
+        """Quantile function, the inverse of ``cdf``, elementwise; ``ppf(1)`` may be ``inf``.
+
+        Raises:
+            ValueError: an entry of ``q`` is outside ``[0, 1]`` or NaN.
+        """
+        qa = _as_float_array(q)
+        _check_probs(qa)
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            return np.asarray(self._ppf(qa), dtype=np.float64)[()]
+
+    def isf(self, q: ArrayLike) -> np.ndarray:
+        """Inverse survival function, ``isf(q) = ppf(1 - q)``, accurate for small ``q``.
+
+        Raises:
+            ValueError: an entry of ``q`` is outside ``[0, 1]`` or NaN.
+        """
+        qa = _as_float_array(q)
+        _check_probs(qa)
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            return np.asarray(self._isf(qa), dtype=np.float64)[()]
+
+    # -------------------------------------------------------------------- order statistics
+    def order_statistic_mean(self, k: int, n: int) -> float:
+        """``E[X_{k:n}]``, the mean of the k-th smallest of ``n`` iid draws.
+
+        Closed forms where they exist (exponential, shifted exponential, Pareto), otherwise
+        numerical integration of the quantile function against the Beta(k, n-k+1) density.
+        Used by Dutta et al. 2018, Lemma 3 (K-sync runtime ``J E[X_{K:P}]``) and Theorem 1.
+
+        Args:
+            k: rank, ``1 <= k <= n``.
+            n: number of iid draws, ``n >= 1``.
+
+        Returns:
+            The mean in simulated time; ``math.inf`` where it diverges (never NaN).
+
+        Raises:
+            TypeError: ``k`` or ``n`` is not an integer (bools rejected).
+            ValueError: ``n < 1`` or ``k`` outside ``[1, n]``.
+        """
+        n = check_int("n", n, 1)
+        k = check_int("k", k, 1, n)
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            return float(self._order_statistic_mean(k, n))
+
+    def _order_statistic_mean(self, k: int, n: int) -> float:
+        if not math.isfinite(self.mean()) and tail_makes_infinite(self._isf, k, n):
+            return math.inf
+        return quantile_order_statistic_mean(self._ppf, self._isf, k, n)
+
+    # ----------------------------------------------------------------- labels and sums
+    @property
+    def aging(self) -> Aging:
+        """Aging class, Dutta et al. 2018 Definition 3: ``"nltu"``, ``"nstu"``, ``"both"``
+        (memoryless) or ``None`` (neither, or unknown)."""
+        return None
+
+    @property
+    @abc.abstractmethod
+    def spec(self) -> str:
+        """Canonical spec string; ``parse_law(law.spec) == law`` (see :func:`parse_law`)."""
+
+    def sum_law(self, k: int) -> ComputeTimeLaw | None:
+        """Law of the sum of ``k`` iid draws where it has a closed form, else ``None``.
+
+        ``k = 1`` returns ``self``. Exponential(rate) gives Gamma(k, rate); a shifted
+        exponential gives a Gamma shifted by ``k * shift``; Gamma(a, rate) gives
+        Gamma(k a, rate). Used for K-batch-sync (Dutta et al. 2018, Lemma 4's Erlang sums).
+
+        Raises:
+            TypeError: ``k`` is not an integer.
+            ValueError: ``k < 1``.
+        """
+        k = check_int("k", k, 1)
+        return self if k == 1 else self._sum_law(k)
+
+    def _sum_law(self, k: int) -> ComputeTimeLaw | None:
+        return None
+
+    def __str__(self) -> str:
+        return self.spec
+
+    # ------------------------------------------------------------------------ hooks
+    @abc.abstractmethod
+    def _sample(self, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray: ...
+
+    @abc.abstractmethod
+    def _cdf(self, x: np.ndarray) -> np.ndarray: ...
+
+    def _sf(self, x: np.ndarray) -> np.ndarray:
+        return 1.0 - self._cdf(x)
+
+    @abc.abstractmethod
+    def _ppf(self, q: np.ndarray) -> np.ndarray: ...
+
+    def _isf(self, q: np.ndarray) -> np.ndarray:
+        return self._ppf(1.0 - np.asarray(q, dtype=np.float64))

@@ -1,0 +1,101 @@
+"""Helpers shared by the laws: one-line errors naming parameter, rule and value; safe exp."""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "check_int",
+    "check_real",
+    "check_rng",
+    "check_shape",
+    "exp_or_inf",
+    "fmt",
+]
+
+
+def fmt(value: Any) -> str:
+    """Format a value for an error message (floats as ``repr(float)``, e.g. ``-1.0``, ``nan``)."""
+    if isinstance(value, (bool, np.bool_)):
+        return repr(bool(value))
+    if isinstance(value, numbers.Integral):
+        return repr(int(value))
+    if isinstance(value, numbers.Real):
+        return repr(float(value))
+    return repr(value)
+
+
+def check_real(name: str, value: Any, rule: str = "finite") -> float:
+    """Return ``value`` as a finite float that satisfies ``rule``.
+
+    Args:
+        name: the parameter as shown in messages, e.g. ``"Exponential.rate"``.
+        value: the value given by the user.
+        rule: one of ``"finite"``, ``"> 0"``, ``">= 0"``.
+
+    Returns:
+        The value as a Python float.
+
+    Raises:
+        TypeError: ``value`` is a bool or not a real number.
+        ValueError: ``value`` is not finite or breaks ``rule``.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"`{name}` must be a real number; got {fmt(value)} ({type(value).__name__})"
+        )
+    x = float(value)
+    if not math.isfinite(x):
+        raise ValueError(f"`{name}` must be finite; got {fmt(x)}")
+    if rule == "> 0" and not x > 0:
+        raise ValueError(f"`{name}` must be > 0; got {fmt(x)}")
+    if rule == ">= 0" and not x >= 0:
+        raise ValueError(f"`{name}` must be >= 0; got {fmt(x)}")
+    return x
+
+
+def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    """Return ``value`` as an int in ``[low, high]`` (``high=None``: no upper bound).
+
+    Raises:
+        TypeError: ``value`` is a bool or not an integer.
+        ValueError: ``value`` is out of range.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"`{name}` must be an integer; got {fmt(value)} ({type(value).__name__})")
+    i = int(value)
+    if high is None:
+        if i < low:
+            raise ValueError(f"`{name}` must be >= {low}; got {i}")
+    elif not low <= i <= high:
+        raise ValueError(f"`{name}` must be in [{low}, {high}]; got {i}")
+    return i
+
+
+def check_rng(rng: Any) -> np.random.Generator:
+    """Return ``rng`` if it is a ``numpy.random.Generator``, else raise TypeError."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}")
+    return rng
+
+
+def check_shape(shape: Any) -> tuple[int, ...]:
+    """Return a sample shape (an int or a tuple of ints, each >= 0) as a tuple.
+
+    Raises:
+        TypeError: not an int or a tuple/list of ints (bools rejected).
+        ValueError: a negative dimension.
+    """
+    dims = (shape,) if isinstance(shape, numbers.Integral) else shape
+    if isinstance(shape, (bool, np.bool_)) or not isinstance(dims, (tuple, list)):
+        raise TypeError(f"`shape` must be an int or a tuple of ints; got {fmt(shape)}")
+    return tuple(check_int("shape", d, 0) for d in dims)
+
+
+def exp_or_inf(log_value: float) -> float:
+    """``exp(log_value)`` as a float, ``inf`` instead of an overflow error."""
+    return math.exp(log_value) if log_value < 709.0 else math.inf
