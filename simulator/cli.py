@@ -10,6 +10,8 @@ import json
 import sys
 from collections.abc import Sequence
 
+from simulator.cli_train import TRAINING_HANDLERS, add_training_commands
+
 __all__ = ["main"]
 
 VARIANT_CHOICES = ("sync", "async", "k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg")
@@ -49,12 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--iterations", "-J", type=int, default=1)
     th.add_argument("--json", action="store_true")
 
-    try:
-        from simulator.cli_train import add_training_commands
-    except ImportError:  # pragma: no cover - training commands are optional at import time
-        pass
-    else:
-        add_training_commands(sub, _add_timing_options)
+    add_training_commands(sub, _add_timing_options)
     return parser
 
 
@@ -155,13 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pssim`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"runtime": cmd_runtime, "theory": cmd_theory}
-    try:
-        from simulator.cli_train import TRAINING_HANDLERS
-
-        handlers.update(TRAINING_HANDLERS)
-    except ImportError:  # pragma: no cover
-        pass
+    handlers = {"runtime": cmd_runtime, "theory": cmd_theory, **TRAINING_HANDLERS}
     try:
         return handlers[args.command](args)
     except (ValueError, TypeError) as err:
