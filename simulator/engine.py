@@ -84,8 +84,8 @@ def simulate(
     if len(speeds) != p:
         raise ValueError(f"`speeds` must have P ({p}) entries; got {len(speeds)}")
     optional = {"push_latency": push_latency, "pull_latency": pull_latency}
-    optional = {name: law_from(x) for name, x in optional.items() if x is not None}
-    service = law_from(service_time) if service_time is not None else None
+    optional = {name: law_from(x, name=name) for name, x in optional.items() if x is not None}
+    service = law_from(service_time, name="service_time") if service_time is not None else None
 
     env = simpy.Environment()
     state = RunState(
