@@ -1,0 +1,253 @@
+"""History: replay results as one tidy table, saved and compared across variants.
+
+One row per (configuration, seed, evaluation point), with the simulated time, the loss on
+the evaluation set, the error ``loss - F*`` of Dutta et al. 2018 (Definition 2) where F* is
+known, the accuracy where the model has one, and whether the seed diverged. Summaries (mean
+curves, final loss, time to reach a loss) average over the seeds that did not diverge.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:  # the replay imports JAX; a History (e.g. loaded for plots) needs none
+    from simulator.replay import ReplayResult
+
+__all__ = ["COLUMNS", "History"]
+
+#: Columns of :meth:`History.to_frame`, in order.
+COLUMNS = (
+    "variant",
+    "k",
+    "learners",
+    "batch_size",
+    "rule",
+    "seed",
+    "update",
+    "time",
+    "loss",
+    "error",
+    "accuracy",
+    "diverged",
+    "diverged_at",
+)
+_CONFIG = ("k", "learners", "batch_size", "rule")
+_DTYPES = {
+    "variant": str,
+    "k": np.int64,
+    "learners": np.int64,
+    "batch_size": np.int64,
+    "rule": str,
+    "seed": np.int64,
+    "update": np.int64,
+    "time": np.float64,
+    "loss": np.float64,
+    "error": np.float64,
+    "accuracy": np.float64,
+    "diverged": bool,
+    "diverged_at": np.int64,
+}
+_SUFFIXES = (".parquet", ".csv")
+
+
+def _frame_of(result: ReplayResult) -> pd.DataFrame:
+    s, e = result.loss.shape
+    acc = result.accuracy if result.accuracy is not None else np.full((s, e), np.nan)
+    f_star = getattr(result, "f_star", None)
+    error = result.loss - (np.nan if f_star is None else f_star)
+    return pd.DataFrame(
+        {
+            "variant": result.variant,
+            "k": result.k,
+            "learners": result.num_learners,
+            "batch_size": result.batch_size,
+            "rule": result.rule,
+            "seed": np.repeat(result.seeds, e),
+            "update": np.tile(result.eval_update, s),
+            "time": result.eval_time.ravel(),
+            "loss": result.loss.ravel(),
+            "error": error.ravel(),
+            "accuracy": acc.ravel(),
+            "diverged": np.repeat(result.diverged_at >= 0, e),
+            "diverged_at": np.repeat(result.diverged_at, e),
+        }
+    )
+
+
+def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in COLUMNS if c not in frame.columns]
+    if missing:
+        raise ValueError(f"`History` table must have columns {', '.join(missing)}; missing")
+    frame = frame.loc[:, list(COLUMNS)].reset_index(drop=True)
+    return frame.astype({c: (object if t is str else t) for c, t in _DTYPES.items()})
+
+
+class History:
+    """Loss curves of one or more replays, as a tidy table.
+
+    Args:
+        *results: :class:`~simulator.replay.ReplayResult` objects (any configurations).
+
+    Example:
+        >>> history = History(replay(traces, model, data, batch_size=1, rule=FixedRate(0.01)))
+        ...  # doctest: +SKIP
+        >>> history.mean_curve("k-async")["loss"]  # doctest: +SKIP
+    """
+
+    def __init__(self, *results: ReplayResult) -> None:
+        for r in results:
+            if not all(hasattr(r, a) for a in ("eval_update", "loss", "diverged_at", "seeds")):
+                raise ValueError(f"`History` takes ReplayResult objects; got {type(r).__name__}")
+        frames = [_frame_of(r) for r in results]
+        empty = pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+        self._frame = _typed(pd.concat(frames, ignore_index=True) if frames else empty)
+
+    @classmethod
+    def from_frame(cls, frame: pd.DataFrame) -> History:
+        """A History over a table with the columns of :data:`COLUMNS`."""
+        history = cls()
+        history._frame = _typed(frame)
+        return history
+
+    def to_frame(self) -> pd.DataFrame:
+        """A copy of the table: columns :data:`COLUMNS`, one row per seed and eval point.
+
+        ``error`` is ``loss - F*`` (NaN where F* is unknown); ``accuracy`` is NaN for models
+        without one; ``diverged`` is per seed; ``time`` is in simulated time units.
+        """
+        return self._frame.copy()
+
+    def __len__(self) -> int:
+        return len(self._frame)
+
+    def variants(self) -> list[str]:
+        """The variants present, in order of appearance."""
+        return list(dict.fromkeys(self._frame["variant"]))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, path: str | os.PathLike) -> Path:
+        """Writes the table to ``.parquet`` or ``.csv`` (by suffix), atomically.
+
+        The table goes to a temporary file beside ``path`` that is then renamed, so a
+        failure never leaves a half-written file.
+
+        Raises:
+            ValueError: another suffix.
+        """
+        path = Path(path)
+        suffix = _suffix(path)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            if suffix == ".parquet":
+                self._frame.to_parquet(tmp, index=False)
+            else:
+                self._frame.to_csv(tmp, index=False)
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return path
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> History:
+        """Reads a table written by :meth:`save`."""
+        path = Path(path)
+        suffix = _suffix(path)
+        if not path.is_file():
+            raise ValueError(f"`history path` must be an existing file; got {str(path)!r}")
+        if suffix == ".parquet":
+            frame = pd.read_parquet(path)
+        else:
+            frame = pd.read_csv(path, keep_default_na=False, na_values=["", "NaN", "nan"])
+        return cls.from_frame(frame)
+
+    # ------------------------------------------------------------------ summaries
+    def _select(self, variant: str, filters: dict[str, Any]) -> pd.DataFrame:
+        frame = self._frame[self._frame["variant"] == variant]
+        if frame.empty:
+            raise ValueError(
+                f"`variant` must be one of {', '.join(self.variants())}; got {variant!r}"
+            )
+        for name, value in filters.items():
+            if name not in _CONFIG:
+                raise ValueError(f"filter must be one of {', '.join(_CONFIG)}; got {name!r}")
+            if value is not None:
+                frame = frame[frame[name] == value]
+        configs = frame.loc[:, list(_CONFIG)].drop_duplicates()
+        if len(configs) != 1:
+            found = (
+                "; ".join(
+                    ", ".join(f"{c}={v}" for c, v in row.items())
+                    for row in configs.to_dict("records")
+                )
+                or "none"
+            )
+            raise ValueError(
+                f"`variant` {variant!r} must select exactly one configuration (pass k, learners, "
+                f"batch_size or rule); got {found}"
+            )
+        return frame
+
+    def mean_curve(
+        self,
+        variant: str,
+        *,
+        k: int | None = None,
+        learners: int | None = None,
+        batch_size: int | None = None,
+        rule: str | None = None,
+    ) -> dict[str, np.ndarray]:
+        """Seed-mean curve of one configuration.
+
+        Returns:
+            dict of (E,) arrays: ``update``; ``time`` (mean over all seeds, simulated time);
+            ``loss``, ``error``, ``accuracy`` (means over the seeds that did not diverge, NaN
+            where all did); and ``seeds``, the number of seeds averaged.
+        """
+        frame = self._select(
+            variant, dict(k=k, learners=learners, batch_size=batch_size, rule=rule)
+        )
+        time = frame.groupby("update", sort=True)["time"].mean()
+        ok = frame[~frame["diverged"]]
+        means = ok.groupby("update", sort=True)[["loss", "error", "accuracy"]].mean()
+        means = means.reindex(time.index)
+        return {
+            "update": time.index.to_numpy(dtype=np.int64),
+            "time": time.to_numpy(dtype=np.float64),
+            "loss": means["loss"].to_numpy(dtype=np.float64),
+            "error": means["error"].to_numpy(dtype=np.float64),
+            "accuracy": means["accuracy"].to_numpy(dtype=np.float64),
+            "seeds": np.full(len(time), ok["seed"].nunique(), dtype=np.int64),
+        }
+
+    def final_loss(self, variant: str, **filters: Any) -> float:
+        """Mean loss at the last evaluation point over seeds that did not diverge (NaN if none)."""
+        return float(self.mean_curve(variant, **filters)["loss"][-1])
+
+    def time_to_loss(self, variant: str, target: float, **filters: Any) -> float | None:
+        """Simulated time at which the seed-mean loss curve first is <= ``target``.
+
+        Returns:
+            The mean (over seeds) time of that evaluation point, or None if never reached.
+        """
+        curve = self.mean_curve(variant, **filters)
+        hit = np.flatnonzero(curve["loss"] <= target)
+        return float(curve["time"][hit[0]]) if hit.size else None
+
+    def diverged_seeds(self, variant: str, **filters: Any) -> list[int]:
+        """Seeds of the configuration that diverged, sorted."""
+        frame = self._select(variant, filters)
+        return sorted(int(s) for s in frame.loc[frame["diverged"], "seed"].unique())
+
+
+def _suffix(path: Path) -> str:
+    suffix = path.suffix.lower()
+    if suffix not in _SUFFIXES:
+        raise ValueError(f"`history path` must end in .parquet or .csv; got {str(path)!r}")
+    return suffix

@@ -1,0 +1,287 @@
+"""Replay: real training along a simulated schedule, as one jitted ``lax.scan``.
+
+A :class:`~simulator.trace.Trace` says, for every server update, which learners contributed
+and which model version each read. :func:`replay` trains a model along it: stale reads come
+from one model copy per learner (memory O(depth * P * |w|), whatever the staleness tail),
+all contributions of an update are one vmapped gradient call, mini-batches are drawn with
+``jax.random`` keyed by (seed, update, slot), and replicate seeds are vmapped. The loss (and
+accuracy where the model has one) is recorded every ``eval_every`` updates on the dataset's
+evaluation set, together with the simulated time, so error-vs-time curves come out directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import math
+import numbers
+from collections.abc import Sequence
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from simulator._replay_core import Spec, Static, run, sample_indices, trace_count
+from simulator._replay_prep import as_trace_list, stack_traces
+from simulator.rules import FixedRate, ServerRule
+from simulator.trace import Trace
+
+__all__ = ["ReplayResult", "compile_count", "minibatch_indices", "replay", "replay_keys"]
+
+DTYPES = ("float32", "float64")
+#: Default number of evaluation points (besides the initial one) when ``eval_every`` is None.
+DEFAULT_EVALS = 100
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ReplayResult:
+    """Loss curves of S replicate seeds of one configuration.
+
+    Attributes:
+        eval_update: (E,) int, number of applied updates at each evaluation point (0 is the
+            initial model, the last is U).
+        eval_time: (S, E) float, simulated time of the last applied update (0 at update 0).
+        loss: (S, E) float, loss on the evaluation set; NaN from ``diverged_at`` on.
+        accuracy: (S, E) float or None (models without accuracy).
+        diverged_at: (S,) int, the update count after which the model was first found
+            non-finite (-1 if never).
+        seeds: (S,) int, the traces' seeds.
+        variant: the traces' variant.
+        k: K (local steps for ``k-avg``).
+        num_learners: P.
+        batch_size: m.
+        rule: the server rule's name.
+        f_star: F*, the optimal loss on the evaluation set (None when unknown).
+    """
+
+    eval_update: np.ndarray
+    eval_time: np.ndarray
+    loss: np.ndarray
+    accuracy: np.ndarray | None
+    diverged_at: np.ndarray
+    seeds: np.ndarray
+    variant: str
+    k: int
+    num_learners: int
+    batch_size: int
+    rule: str
+    f_star: float | None = None
+
+    @property
+    def error(self) -> np.ndarray:
+        """(S, E) ``loss - F*`` (the paper's error); NaN everywhere when F* is unknown."""
+        return self.loss - (np.nan if self.f_star is None else self.f_star)
+
+    @property
+    def diverged(self) -> np.ndarray:
+        """(S,) bool, True for seeds that diverged."""
+        return self.diverged_at >= 0
+
+
+def compile_count() -> int:
+    """Number of times the replay scan has been traced for compilation in this process.
+
+    A second :func:`replay` with the same model, rule type, shapes, dtype and
+    ``eval_every`` reuses the compiled scan and leaves this number unchanged.
+    """
+    return trace_count()
+
+
+def replay_keys(seed: int, key: int | jax.Array | None = None) -> tuple[jax.Array, jax.Array]:
+    """The JAX keys of one seed: ``(init_key, data_key)``.
+
+    The root key is ``jax.random.key(seed)`` (or ``fold_in(key, seed)`` when a base ``key``
+    is given, an int or a JAX key); it is split into the model-initialisation key and the
+    mini-batch key, so variants replayed on the same seed start from the same w0. Seeds of
+    2**32 and more fold in their higher 32-bit words (the same key with or without x64).
+    """
+    root = _root_key(seed, key)
+    init_key, data_key = jax.random.split(root)
+    return init_key, data_key
+
+
+def minibatch_indices(
+    data_key: jax.Array,
+    update: int | jax.Array,
+    slot: int | jax.Array,
+    *,
+    num_examples: int,
+    batch_size: int,
+    local_step: int | jax.Array = 0,
+) -> jax.Array:
+    """Training rows of the mini-batch of ``(update, slot, local_step)``, as replayed.
+
+    Traceable (usable inside ``jax.jit``). ``data_key`` comes from :func:`replay_keys`.
+
+    Returns:
+        (batch_size,) int32 indices, uniform with replacement in [0, num_examples).
+    """
+    return sample_indices(
+        data_key, update, slot, local_step, num_examples=num_examples, batch_size=batch_size
+    )
+
+
+def _words(seed: int) -> list[np.uint32]:
+    """The 32-bit words of a seed, lowest first (negative seeds: 64-bit two's complement)."""
+    seed = int(seed) & ((1 << 64) - 1) if int(seed) < 0 else int(seed)
+    words = [np.uint32(seed & 0xFFFFFFFF)]
+    while seed >> 32:
+        seed >>= 32
+        words.append(np.uint32(seed & 0xFFFFFFFF))
+    return words
+
+
+def _root_key(seed: int, key: int | jax.Array | None) -> jax.Array:
+    """``jax.random.key(seed)``, or ``fold_in(key, seed)``; words above 32 bits are folded in,
+    so every seed maps to the same key with or without float64 enabled."""
+    words = _words(seed)
+    if key is None:
+        root, words = jax.random.key(words[0]), words[1:]
+    elif isinstance(key, numbers.Integral):
+        root = _root_key(key, None)
+    else:
+        root = key
+    for word in words:
+        root = jax.random.fold_in(root, word)
+    return root
+
+
+def _check_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"`{name}` must be an integer >= 1; got {value!r}")
+    return int(value)
+
+
+def _check_model(model: Any) -> None:
+    for field in ("init", "loss"):
+        if not callable(getattr(model, field, None)):
+            raise ValueError(f"`model.{field}` must be callable; got {type(model).__name__}")
+
+
+def _device_data(dataset: Any, dtype: str) -> tuple:
+    """``(x, y, x_eval, y_eval)`` on the device, features cast to ``dtype``.
+
+    An evaluation array that is the training array (or a view of all of it) is placed on the
+    device once.
+    """
+    out: list[jax.Array] = []
+    placed: dict[tuple, jax.Array] = {}
+    for name in ("x", "y", "x_eval", "y_eval"):
+        arr = np.asarray(getattr(dataset, name, None))
+        if arr.dtype == object or arr.ndim == 0 or arr.shape[0] < 1:
+            raise ValueError(f"`dataset.{name}` must be a non-empty array; got shape {arr.shape}")
+        floating = name.startswith("x") or np.issubdtype(arr.dtype, np.floating)
+        target = np.dtype(dtype) if floating else np.dtype(np.int32)
+        ident = (arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str, target)
+        if ident not in placed:
+            placed[ident] = jax.device_put(np.asarray(arr, dtype=target))
+        out.append(placed[ident])
+    if out[0].shape[0] != out[1].shape[0] or out[2].shape[0] != out[3].shape[0]:
+        raise ValueError("`dataset` features and targets must have the same number of rows")
+    return tuple(out)
+
+
+def _check_rule(rule: Any, variant: str) -> None:
+    if not (callable(getattr(rule, "init", None)) and callable(getattr(rule, "apply", None))):
+        raise ValueError(f"`rule` must be a server rule; got {type(rule).__name__}")
+    if variant == "k-avg" and not isinstance(rule, FixedRate):
+        raise ValueError(
+            f"`rule` must be FixedRate for k-avg (local SGD steps); got {type(rule).__name__}"
+        )
+
+
+def replay(
+    traces: Trace | Sequence[Trace],
+    model: Any,
+    dataset: Any,
+    *,
+    batch_size: int,
+    rule: ServerRule,
+    eval_every: int | None = None,
+    dtype: str = "float32",
+    key: int | jax.Array | None = None,
+    f_star: float | str | None = "auto",
+) -> ReplayResult:
+    """Trains ``model`` along one or more simulated schedules and records the loss curves.
+
+    Update j of a trace turns w_j into w_{j+1} with the rule (Dutta et al. 2018, eqs. 2-4,
+    13): each contribution's gradient is taken at the model version it read, on a fresh
+    mini-batch of ``batch_size`` training rows. ``k-avg`` traces run Zhou & Cong's
+    Algorithm 1: every slot takes K local SGD steps of size ``rule.lr`` from w_j and
+    w_{j+1} is the average of the resulting models (only :class:`FixedRate` applies).
+
+    Several traces (replicate seeds of one configuration) are replayed at once, vmapped in
+    one compiled scan; the compiled scan is reused by later calls with the same model, rule
+    type, shapes, dtype and ``eval_every`` (learning rates are not baked in).
+
+    Args:
+        traces: a Trace or a sequence of traces with the same variant, P, K and U.
+        model: has ``init(key) -> params``, ``loss(params, (x, y)) -> scalar``, optional
+            ``accuracy(params, (x, y))``, ``convex`` and ``name``.
+        dataset: has arrays ``x`` (N, d), ``y`` (N,), ``x_eval``, ``y_eval``.
+        batch_size: m >= 1, samples per mini-batch (drawn with replacement).
+        rule: the server update rule (see ``simulator.rules``).
+        eval_every: updates between evaluations; default about U / 100. The initial model
+            and the final one are always evaluated.
+        dtype: ``float32`` or ``float64`` (enabled only inside this call).
+        key: base of the JAX keys (int or key); default: each trace's seed alone.
+        f_star: F* to store in the result; ``"auto"`` computes it for convex models with
+            :func:`simulator.optimum.optimal_loss` (cached), None skips it.
+
+    Returns:
+        A :class:`ReplayResult` with (S, E) curves.
+
+    Raises:
+        ValueError: incompatible traces or a bad argument.
+
+    Example:
+        >>> rule = FixedRate(0.01)
+        >>> result = replay(trace, model, data, batch_size=1, rule=rule)  # doctest: +SKIP
+        >>> result.loss.shape  # (seeds, evaluation points)  # doctest: +SKIP
+    """
+    items = as_trace_list(traces)
+    first = items[0]
+    batch_size = _check_int("batch_size", batch_size)
+    if eval_every is None:
+        eval_every = max(1, math.ceil(first.num_updates / DEFAULT_EVALS))
+    eval_every = _check_int("eval_every", eval_every)
+    if dtype not in DTYPES:
+        raise ValueError(f"`dtype` must be one of {', '.join(DTYPES)}; got {dtype!r}")
+    _check_model(model)
+    _check_rule(rule, first.variant)
+    if not (f_star is None or f_star == "auto" or isinstance(f_star, numbers.Real)):
+        raise ValueError(f"`f_star` must be a number, None or 'auto'; got {f_star!r}")
+    stacked = stack_traces(items, eval_every, batch_size)
+    spec = Spec(
+        model=Static(model),
+        batch_size=batch_size,
+        num_copies=stacked.num_copies,
+        local_steps=first.local_steps if first.variant == "k-avg" else 1,
+        kavg=first.variant == "k-avg",
+        dtype=dtype,
+    )
+    x64 = jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
+    with x64:
+        data = _device_data(dataset, dtype)
+        keys = jnp.stack([_root_key(s, key) for s in stacked.seeds])
+        rows = {name: jnp.asarray(a) for name, a in stacked.rows.items()}
+        out = jax.device_get(run(spec, rule, keys, rows, data))
+    if f_star == "auto":
+        from simulator.optimum import optimal_loss
+
+        f_star = optimal_loss(model, dataset)
+    return ReplayResult(
+        eval_update=stacked.eval_update,
+        eval_time=stacked.eval_time,
+        loss=np.asarray(out["loss"], dtype=np.float64),
+        accuracy=np.asarray(out["accuracy"], np.float64) if "accuracy" in out else None,
+        diverged_at=np.asarray(out["diverged_at"], dtype=np.int64),
+        seeds=stacked.seeds,
+        variant=first.variant,
+        k=first.k,
+        num_learners=first.num_learners,
+        batch_size=batch_size,
+        rule=str(getattr(rule, "name", type(rule).__name__)),
+        f_star=None if f_star is None else float(f_star),
+    )
