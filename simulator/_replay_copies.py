@@ -1,10 +1,7 @@
 """Where the replay keeps the stale models: per-learner copies and when they are taken.
 
-This is :meth:`Trace.copy_schedule` (same copy indices, same depth) with the snapshots kept
-sparse, as (version, copy) pairs, and version 0 left out because every copy starts as w_0.
-``copy_schedule`` returns a dense (U, S) snapshot table whose width S is the largest number
-of stale reads of one version; version 0 is read by all P learners, so that table costs
-O(U * P) memory, whereas this plan stays O(U * Kmax) like the trace itself.
+The plan is :meth:`Trace.copy_schedule`: sparse (version, copy) snapshot pairs, version 0
+left out because every copy starts as w_0, so it stays O(U * Kmax) like the trace itself.
 
 A stale contribution (version v < update j) reads copy ``learner * depth + r`` (r the rank
 of the learner's stale reads, modulo depth), set to w_v at scan step v after that step's
@@ -54,30 +51,9 @@ def copy_plan(trace: Trace) -> CopyPlan:
     """The stale-read plan of ``trace`` (see the module docstring).
 
     Returns:
-        A :class:`CopyPlan`; its ``copy_index`` and ``depth`` equal those of
-        ``trace.copy_schedule()``.
+        A :class:`CopyPlan` holding ``trace.copy_schedule()``.
     """
-    u, kmax = trace.mask.shape
-    rows, cols = np.nonzero(trace.mask & (trace.version < np.arange(u)[:, None]))
-    lrn, ver, upd = trace.learner[rows, cols], trace.version[rows, cols], rows
-    order = np.lexsort((upd, ver, lrn))
-    lrn, ver, upd, rows, cols = (a[order] for a in (lrn, ver, upd, rows, cols))
-    # For each stale read, the same learner's earlier reads still pending (applied strictly
-    # after this read's version) need their own copies.
-    depth, rank = 1, np.zeros(lrn.shape[0], dtype=np.int64)
-    bounds = np.flatnonzero(np.diff(lrn)) + 1
-    for a, b in zip(np.r_[0, bounds], np.r_[bounds, lrn.shape[0]], strict=True):
-        i = np.arange(b - a)
-        applied_before = np.minimum(np.searchsorted(upd[a:b], ver[a:b], side="right"), i)
-        if i.size:
-            depth = max(depth, int((i - applied_before).max()) + 1)
-        rank[a:b] = i
-    flat = lrn * depth + rank % depth
-    copy_index = np.full((u, kmax), -1, dtype=np.int64)
-    copy_index[rows, cols] = flat
-    later = ver >= 1
-    pairs = np.unique(np.stack([ver[later], flat[later]], axis=1), axis=0).reshape(-1, 2)
-    return CopyPlan(copy_index, pairs[:, 0].copy(), pairs[:, 1].copy(), depth)
+    return CopyPlan(*trace.copy_schedule())
 
 
 def rebase(flat: np.ndarray, depth: int, common: int) -> np.ndarray:

@@ -94,11 +94,11 @@ def optimal_loss(
         yd = jnp.asarray(y, jnp.float64 if np.issubdtype(y.dtype, np.floating) else jnp.int32)
 
         @jax.jit
-        def value_and_grad(flat):
+        def value_and_grad(flat, xd, yd):  # data as arguments, not baked-in constants
             return jax.value_and_grad(lambda f: model.loss(unravel(f), (xd, yd)))(flat)
 
         def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
-            v, g = value_and_grad(jnp.asarray(flat))
+            v, g = value_and_grad(jnp.asarray(flat), xd, yd)
             return float(v), np.asarray(g, dtype=np.float64)
 
         res = scipy.optimize.minimize(

@@ -84,6 +84,13 @@ def compile_count() -> int:
 
     A second :func:`replay` with the same model, rule type, shapes, dtype and
     ``eval_every`` reuses the compiled scan and leaves this number unchanged.
+
+    Example:
+        >>> n = compile_count()
+        >>> _ = replay(trace, model, data, batch_size=1, rule=FixedRate(0.1))  # doctest: +SKIP
+        >>> _ = replay(trace, model, data, batch_size=1, rule=FixedRate(0.2))  # doctest: +SKIP
+        >>> compile_count() - n  # doctest: +SKIP
+        1
     """
     return trace_count()
 
@@ -95,6 +102,10 @@ def replay_keys(seed: int, key: int | jax.Array | None = None) -> tuple[jax.Arra
     is given, an int or a JAX key); it is split into the model-initialisation key and the
     mini-batch key, so variants replayed on the same seed start from the same w0. Seeds of
     2**32 and more fold in their higher 32-bit words (the same key with or without x64).
+
+    Example:
+        >>> init_key, data_key = replay_keys(7)
+        >>> params = model.init(init_key)  # the w0 of every replay of seed 7  # doctest: +SKIP
     """
     root = _root_key(seed, key)
     init_key, data_key = jax.random.split(root)
@@ -116,6 +127,11 @@ def minibatch_indices(
 
     Returns:
         (batch_size,) int32 indices, uniform with replacement in [0, num_examples).
+
+    Example:
+        >>> _, data_key = replay_keys(7)
+        >>> minibatch_indices(data_key, 3, 0, num_examples=100, batch_size=4).shape
+        (4,)
     """
     return sample_indices(
         data_key, update, slot, local_step, num_examples=num_examples, batch_size=batch_size

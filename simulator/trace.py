@@ -218,51 +218,48 @@ class Trace:
         return np.asarray(gaps, dtype=np.float64).reshape(-1, 2)
 
     # ------------------------------------------------------------------ replay support
-    def copy_schedule(self) -> tuple[np.ndarray, np.ndarray, int]:
+    def copy_schedule(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
         """Where the replay keeps the stale model each contribution reads.
 
         A contribution with staleness 0 reads the current model. A stale one (version
         ``v < j``) reads a per-learner copy of model ``v``, taken at scan step ``v`` after
-        that step's gradients are computed and before its update is applied. Normally a
-        learner has at most one stale read pending, so one copy per learner suffices (memory
-        O(P·|w|)); a lagging server (service time) can need ``depth`` > 1 copies per learner.
+        that step's gradients are computed and before its update is applied. Every copy
+        starts as w_0, so version 0 needs no snapshot. Normally a learner has at most one
+        stale read pending, so one copy per learner suffices (memory O(P·|w|)); a lagging
+        server (service time) can need ``depth`` > 1 copies per learner. The snapshots are
+        kept sparse, so the schedule costs O(U·Kmax) like the trace itself.
 
         Returns:
-            copy_index: (U, Kmax) int, flat copy index ``learner * depth + d`` each stale
-                contribution reads, -1 for fresh or masked slots.
-            snapshots: (U, S) int, for each scan step the flat copy indices to set to that
-                step's model, -1 padded (S >= 1).
+            copy_index: (U, Kmax) int, flat copy index ``learner * depth + r`` each stale
+                contribution reads (r: rank of the learner's stale reads, modulo depth),
+                -1 for fresh or masked slots.
+            snap_version: (n,) int, sorted scan steps (versions >= 1) at which copies are
+                taken.
+            snap_copy: (n,) int, the flat copy index set to that step's model; the
+                (version, copy) pairs are unique.
             depth: copies per learner.
         """
         u, kmax = self.mask.shape
-        j = np.broadcast_to(np.arange(u)[:, None], (u, kmax))
-        stale = self.mask & (self.version < j)
-        rows, cols = np.nonzero(stale)
-        lrn, ver, upd = self.learner[rows, cols], self.version[rows, cols], j[rows, cols]
+        rows, cols = np.nonzero(self.mask & (self.version < np.arange(u)[:, None]))
+        lrn, ver, upd = self.learner[rows, cols], self.version[rows, cols], rows
         order = np.lexsort((upd, ver, lrn))
         lrn, ver, upd, rows, cols = (a[order] for a in (lrn, ver, upd, rows, cols))
-        # depth: for each stale read, count the same learner's earlier reads still pending
-        # (applied strictly after this read's version).
+        # depth: for each stale read, the same learner's earlier reads still pending
+        # (applied strictly after this read's version) need their own copies.
         depth, rank = 1, np.zeros(lrn.shape[0], dtype=np.int64)
         bounds = np.flatnonzero(np.diff(lrn)) + 1
-        for a_, b_ in zip(np.r_[0, bounds], np.r_[bounds, lrn.shape[0]], strict=True):
-            v, a = ver[a_:b_], upd[a_:b_]  # both non-decreasing for one learner
-            i = np.arange(b_ - a_)
-            applied_before = np.minimum(np.searchsorted(a, v, side="right"), i)
+        for a, b in zip(np.r_[0, bounds], np.r_[bounds, lrn.shape[0]], strict=True):
+            i = np.arange(b - a)  # versions and updates are non-decreasing per learner
+            applied_before = np.minimum(np.searchsorted(upd[a:b], ver[a:b], side="right"), i)
             if i.size:
                 depth = max(depth, int((i - applied_before).max()) + 1)
-            rank[a_:b_] = i
+            rank[a:b] = i
         flat = lrn * depth + rank % depth
         copy_index = np.full((u, kmax), -1, dtype=np.int64)
         copy_index[rows, cols] = flat
-        counts = np.bincount(ver, minlength=u) if ver.size else np.zeros(u, dtype=np.int64)
-        width = max(1, int(counts.max()) if counts.size else 1)
-        snapshots = np.full((u, width), -1, dtype=np.int64)
-        if ver.size:
-            by_ver = np.argsort(ver, kind="stable")
-            pos = np.arange(ver.size) - np.repeat(np.cumsum(counts) - counts, counts)
-            snapshots[ver[by_ver], pos] = flat[by_ver]
-        return copy_index, snapshots, depth
+        later = ver >= 1
+        pairs = np.unique(np.stack([ver[later], flat[later]], axis=1), axis=0).reshape(-1, 2)
+        return copy_index, pairs[:, 0].copy(), pairs[:, 1].copy(), depth
 
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:

@@ -42,8 +42,9 @@ def test_invariants_hold(cfg):
     s = trace.staleness()[trace.mask]
     assert s.min() >= 0
     assert np.all(trace.finish[trace.mask] >= trace.start[trace.mask])
-    copy_index, snapshots, depth = trace.copy_schedule()
-    assert depth >= 1 and snapshots.shape[0] == trace.num_updates
+    copy_index, snap_version, snap_copy, depth = trace.copy_schedule()
+    assert depth >= 1 and snap_version.shape == snap_copy.shape
+    assert np.all(np.diff(snap_version) >= 0) and np.all(snap_version >= 1)
     assert np.all((copy_index >= 0) == (trace.mask & (trace.staleness() > 0)))
 
 
@@ -85,13 +86,12 @@ def test_common_random_numbers_across_variants(p, law, seed):
 def test_copy_schedule_gives_every_stale_read_its_version(cfg):
     """Play the replay's copy bookkeeping with version numbers instead of parameters."""
     trace = simulate(cfg.pop("variant"), **cfg, service_time="exp:3")
-    copy_index, snapshots, depth = trace.copy_schedule()
-    copies = np.full(trace.num_learners * depth, -1)
+    copy_index, snap_version, snap_copy, depth = trace.copy_schedule()
+    copies = np.zeros(trace.num_learners * depth, dtype=np.int64)  # all start as w_0
     for j in range(trace.num_updates):
         stale = copy_index[j] >= 0
         np.testing.assert_array_equal(copies[copy_index[j][stale]], trace.version[j][stale])
-        taken = snapshots[j][snapshots[j] >= 0]
-        copies[taken] = j  # model version j is current at step j
+        copies[snap_copy[snap_version == j]] = j  # model version j is current at step j
 
 
 def test_save_and_load_round_trip(tmp_path):
