@@ -102,7 +102,7 @@ def _check_out(out: str | None) -> Path:
 
 
 def _run(args: argparse.Namespace, variants: list[str]) -> int:
-    from simulator.compare import compare
+    from simulator.comparison import compare
     from simulator.config import resolve_variant
 
     for v in variants:  # the timing rules are checked before data or JAX are touched
