@@ -64,6 +64,10 @@ def cmd_runtime(args: argparse.Namespace) -> int:
     from simulator.runtime_study import runtime_study
 
     law = parse_law(args.dist)
+    if args.plot:
+        from simulator.plots import check_png_path
+
+        check_png_path(args.plot)
     summary = runtime_study(
         args.variant,
         num_learners=args.learners,

@@ -11,18 +11,24 @@ from matplotlib.patches import Patch
 
 from simulator.trace import Trace
 
-__all__ = ["save_figure", "timeline_figure"]
+__all__ = ["check_png_path", "save_figure", "timeline_figure"]
 
 BUSY, CANCELLED, IDLE, UPDATE = "#4c72b0", "#dd8452", "#e8e8e8", "#c44e52"
 
 
-def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
-    """Write ``fig`` as PNG atomically (temporary file, then rename) and close it."""
+def check_png_path(path: str | os.PathLike) -> Path:
+    """Check that ``path`` names a .png file in an existing folder; return it as a Path."""
     path = Path(path)
     if path.suffix.lower() != ".png":
         raise ValueError(f"`plot` file must end in .png; got {str(path)!r}")
-    if not path.parent.exists():
+    if not path.parent.is_dir():
         raise ValueError(f"`plot` folder must exist; got {str(path.parent)!r}")
+    return path
+
+
+def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
+    """Write ``fig`` as PNG atomically (temporary file, then rename) and close it."""
+    path = check_png_path(path)
     tmp = path.with_name(f".{path.name}.tmp.png")
     try:
         fig.savefig(tmp, dpi=130, bbox_inches="tight")

@@ -126,6 +126,8 @@ def test_theory_json_lists_every_variant(capsys):
         (["runtime", "-P", "two"], "invalid int value"),
         (["runtime", "--dist", "empirical:does-not-exist.csv"], "does-not-exist.csv"),
         (["theory", "--dist", "gamma:0,1", "-P", "2"], "`Gamma.shape`"),
+        (["runtime", "--plot", "timeline.pdf"], "`plot` file must end in .png"),
+        (["runtime", "--plot", "no/such/folder/t.png"], "`plot` folder must exist"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(capsys, argv, needle):
