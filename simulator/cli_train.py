@@ -107,6 +107,10 @@ def _run(args: argparse.Namespace, variants: list[str]) -> int:
 
     for v in variants:  # the timing rules are checked before data or JAX are touched
         resolve_variant(v, args.learners, None if v in ("sync", "async") else args.K)
+    if "k-avg" in variants and args.lr_rule != "fixed":
+        raise ValueError(
+            f"`lr-rule` must be fixed for k-avg (local SGD steps); got {args.lr_rule!r}"
+        )
     law, dataset, model, rule, out = _prepare(args)
     result = compare(
         variants,

@@ -134,6 +134,29 @@ def test_bad_training_input_is_refused_before_anything_runs(capsys, tmp_path, ex
     assert not out.exists() and not list(tmp_path.iterdir())
 
 
+def test_k_avg_trains_and_refuses_other_rules(capsys, tmp_path):
+    code = status(
+        ["train", "--variant", "k-avg", "-K", "3", *SMALL, "--json", "--out", str(tmp_path / "a")]
+    )
+    run = json.loads(capsys.readouterr().out)["runs"][0]
+    assert code == 0 and run["k"] == 3 and run["runtime"]["relation"] == "exact"
+    code = status(
+        [
+            "train",
+            "--variant",
+            "k-avg",
+            "-K",
+            "3",
+            *SMALL,
+            "--lr-rule",
+            "damped",
+            "--out",
+            str(tmp_path / "b"),
+        ]
+    )
+    assert code == 2 and "`lr-rule` must be fixed for k-avg" in capsys.readouterr().err
+
+
 def test_out_folder_must_be_new_or_empty(capsys, tmp_path):
     (tmp_path / "keep.txt").write_text("x")
     code = status(["compare", *SMALL, "--out", str(tmp_path)])
