@@ -9,25 +9,14 @@ import jax.numpy as jnp
 import numpy as np
 import pandas as pd
 import pytest
-
-try:
-    from conftest_replay import (
-        TinyModel,
-        class_data,
-        least_squares,
-        make_trace,
-        regression_data,
-        softmax,
-    )
-except ImportError:  # tests laid out as packages
-    from tests.simulator.conftest_replay import (
-        TinyModel,
-        class_data,
-        least_squares,
-        make_trace,
-        regression_data,
-        softmax,
-    )
+from replay_cases import (
+    TinyModel,
+    class_data,
+    least_squares,
+    make_trace,
+    regression_data,
+    softmax,
+)
 
 from simulator.history import COLUMNS, History
 from simulator.optimum import optimal_loss

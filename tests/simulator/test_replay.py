@@ -7,41 +7,22 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-
-try:
-    from conftest_replay import (
-        ASYNC_ROWS,
-        BATCH_ASYNC_ROWS,
-        BATCH_SYNC_ROWS,
-        DEEP_ROWS,
-        KAVG_ROWS,
-        SYNC_ROWS,
-        TinyData,
-        TinyModel,
-        class_data,
-        least_squares,
-        make_trace,
-        reference_replay,
-        regression_data,
-        softmax,
-    )
-except ImportError:  # tests laid out as packages
-    from tests.simulator.conftest_replay import (
-        ASYNC_ROWS,
-        BATCH_ASYNC_ROWS,
-        BATCH_SYNC_ROWS,
-        DEEP_ROWS,
-        KAVG_ROWS,
-        SYNC_ROWS,
-        TinyData,
-        TinyModel,
-        class_data,
-        least_squares,
-        make_trace,
-        reference_replay,
-        regression_data,
-        softmax,
-    )
+from replay_cases import (
+    ASYNC_ROWS,
+    BATCH_ASYNC_ROWS,
+    BATCH_SYNC_ROWS,
+    DEEP_ROWS,
+    KAVG_ROWS,
+    SYNC_ROWS,
+    TinyData,
+    TinyModel,
+    class_data,
+    least_squares,
+    make_trace,
+    reference_replay,
+    regression_data,
+    softmax,
+)
 
 from simulator.replay import minibatch_indices, replay, replay_keys
 from simulator.rules import CompensatedRate, DampedRate, FixedRate, OptaxRule

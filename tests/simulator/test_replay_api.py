@@ -8,33 +8,18 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-try:
-    from conftest_replay import (
-        ASYNC_ROWS,
-        BATCH_ASYNC_ROWS,
-        DEEP_ROWS,
-        KAVG_ROWS,
-        SYNC_ROWS,
-        TinyData,
-        TinyModel,
-        least_squares,
-        make_trace,
-        regression_data,
-    )
-except ImportError:  # tests laid out as packages
-    from tests.simulator.conftest_replay import (
-        ASYNC_ROWS,
-        BATCH_ASYNC_ROWS,
-        DEEP_ROWS,
-        KAVG_ROWS,
-        SYNC_ROWS,
-        TinyData,
-        TinyModel,
-        least_squares,
-        make_trace,
-        regression_data,
-    )
+from replay_cases import (
+    ASYNC_ROWS,
+    BATCH_ASYNC_ROWS,
+    DEEP_ROWS,
+    KAVG_ROWS,
+    SYNC_ROWS,
+    TinyData,
+    TinyModel,
+    least_squares,
+    make_trace,
+    regression_data,
+)
 
 from simulator._replay_copies import copy_plan
 from simulator.replay import ReplayResult, compile_count, replay
