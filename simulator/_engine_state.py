@@ -170,7 +170,7 @@ class RunState:
 
     # --------------------------------------------------------------- result
     def to_trace(self) -> Trace:
-        """Pack the recorded rows into a :class:`Trace` (padded to the largest batch)."""
+        """Pack the recorded contributions (push order = row-major (U, K) order) into a Trace."""
         u, k = len(self.update_time), self.k
         shape = (u, k)
         n = u * k

@@ -11,11 +11,10 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
-from scipy import stats
 from tqdm.auto import tqdm
 
 from distributions import law_from
-from simulator.runtime_study import runtime_study
+from simulator.runtime_study import mean_ci95, runtime_study
 from simulator.theory import expected_runtime, sync_async_speedup
 
 __all__ = ["runtime_vs_k_figure", "speedup_figure"]
@@ -23,12 +22,10 @@ __all__ = ["runtime_vs_k_figure", "speedup_figure"]
 PAPER_LAWS = ("exp:1", "shifted-exp:1,1", "pareto:2,1")
 
 
-def _mean_ci(x: np.ndarray) -> tuple[float, float]:
-    """Mean and half-width of its 95% Student-t interval (0 for a single value)."""
-    x = np.asarray(x, dtype=float)
-    if x.size < 2:
-        return float(x.mean()), 0.0
-    return float(x.mean()), float(stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / np.sqrt(x.size))
+def _mean_ci(x) -> tuple[float, float]:
+    """Mean and 95% half-width for error bars (0 for a single value)."""
+    mean, half = mean_ci95(x)
+    return mean, 0.0 if half is None else half
 
 
 def speedup_figure(

@@ -13,9 +13,19 @@ from distributions import law_from
 from simulator.config import check_count, resolve_variant
 from simulator.engine import simulate
 from simulator.theory import Prediction, expected_runtime
-from simulator.trace import Trace
+from simulator.trace import Trace, summarize_staleness
 
-__all__ = ["RuntimeSummary", "runtime_study", "seed_list"]
+__all__ = ["RuntimeSummary", "mean_ci95", "runtime_study", "seed_list"]
+
+
+def mean_ci95(x) -> tuple[float, float | None]:
+    """Mean of ``x`` and the half-width of its Student-t 95% interval (None for one value)."""
+    x = np.asarray(x, dtype=float)
+    if x.size < 2:
+        return float(x.mean()), None
+    return float(x.mean()), float(
+        stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
+    )
 
 
 def seed_list(seeds: int, base: int = 0) -> list[int]:
@@ -59,10 +69,8 @@ class RuntimeSummary:
 
     def ci95(self) -> tuple[float, float] | None:
         """Student-t 95% confidence interval of the mean; None with a single seed."""
-        if self.seeds < 2:
-            return None
-        half = stats.t.ppf(0.975, self.seeds - 1) * self.std / math.sqrt(self.seeds)
-        return (self.mean - half, self.mean + half)
+        mean, half = mean_ci95(self.times)
+        return None if half is None else (mean - half, mean + half)
 
     def relative_gap(self) -> float | None:
         """(simulated - theory) / theory, None without a theory value."""
@@ -136,12 +144,7 @@ def runtime_study(
         first = first or trace
         times.append(trace.end_time)
         stale.append(trace.staleness()[trace.mask])
-    pooled = np.concatenate(stale)
-    staleness = {
-        "mean": float(pooled.mean()),
-        "max": int(pooled.max()),
-        "p0": float(np.mean(pooled == 0)),
-    }
+    staleness = summarize_staleness(np.concatenate(stale))
     return RuntimeSummary(
         variant=variant,
         learners=num_learners,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["Trace", "load_trace"]
+__all__ = ["Trace", "load_trace", "summarize_staleness"]
 
 _ARRAY_FIELDS = (
     "update_time",
@@ -33,6 +33,14 @@ _ARRAY_FIELDS = (
     "inflight_learner",
     "inflight_start",
 )
+
+
+def summarize_staleness(staleness: np.ndarray) -> dict[str, float]:
+    """Mean, max and p0 (the fraction of fresh, staleness-0 contributions) of a 1-D array."""
+    s = np.asarray(staleness)
+    if s.size == 0:
+        return {"mean": 0.0, "max": 0, "p0": 1.0}
+    return {"mean": float(s.mean()), "max": int(s.max()), "p0": float(np.mean(s == 0))}
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -175,10 +183,7 @@ class Trace:
 
     def staleness_summary(self) -> dict[str, float]:
         """Mean and max staleness and p0, the fraction of fresh (staleness 0) contributions."""
-        s = self.staleness()[self.mask]
-        if s.size == 0:
-            return {"mean": 0.0, "max": 0, "p0": 1.0}
-        return {"mean": float(s.mean()), "max": int(s.max()), "p0": float(np.mean(s == 0))}
+        return summarize_staleness(self.staleness()[self.mask])
 
     # ------------------------------------------------------------------ intervals
     def busy_intervals(self, learner: int) -> np.ndarray:
