@@ -18,7 +18,7 @@ import simpy
 
 from distributions import Exponential
 from simulator import simulate
-from simulator._engine_state import learner_streams
+from simulator.timing._state import learner_streams
 
 
 def bare_loop(p: int, updates: int, seed: int) -> float:

@@ -4,7 +4,7 @@ Both replay the same fully asynchronous trace (K-async, K = 1) of softmax regres
 MNIST test set (Dutta et al. 2018, supplement sec. 9: 784x10 + bias, l2 = 0.01, N(0, 0.01^2)
 init, lr = 0.01) with the same stale-copy semantics and the same mini-batches:
 
-- project: :func:`simulator.replay.replay`, one jitted ``lax.scan`` over all updates;
+- project: :func:`simulator.training.replayer.replay`, one jitted ``lax.scan`` over all updates;
 - naive: a Python loop calling one jitted gradient-and-update function per contribution,
   stale models kept as per-learner references.
 
@@ -43,8 +43,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from simulator.replay import minibatch_indices, replay, replay_keys  # noqa: E402
-from simulator.rules import FixedRate  # noqa: E402
+from simulator.training.replayer import minibatch_indices, replay, replay_keys  # noqa: E402
+from simulator.training.rules import FixedRate  # noqa: E402
 from simulator.trace import Trace  # noqa: E402
 
 MNIST = ROOT.parent / "shared" / "data" / "mnist"
@@ -134,12 +134,12 @@ def make_trace(
     if not engine:
         return _inline_async(num_learners, updates, seed), "inline"
     try:
-        from simulator.engine import simulate
+        from simulator.timing.engine import simulate
 
         trace = simulate(
             "async", num_learners=num_learners, law="exp:1", updates=updates, seed=seed
         )
-        return trace, "simulator.engine"
+        return trace, "simulator.timing.engine"
     except ImportError:
         return _inline_async(num_learners, updates, seed), "inline"
 

@@ -17,6 +17,7 @@ Example:
 """
 
 from ._base import ComputeTimeLaw
+from ._checks import LawError, LawTypeError
 from ._empirical import Empirical
 from ._exponential import Exponential, ShiftedExponential
 from ._gamma import Gamma
@@ -33,6 +34,8 @@ __all__ = [
     "Exponential",
     "Gamma",
     "HyperExponential",
+    "LawError",
+    "LawTypeError",
     "LogNormal",
     "Pareto",
     "ScipyLaw",

@@ -9,7 +9,7 @@ from typing import Literal
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import check_int, check_rng, check_shape, fmt
+from ._checks import LawError, check_int, check_rng, check_shape, fmt
 from ._order_stats import quantile_order_statistic_mean, tail_makes_infinite
 
 __all__ = ["Aging", "ComputeTimeLaw"]
@@ -27,7 +27,7 @@ def _as_float_array(x: ArrayLike) -> np.ndarray:
 def _check_probs(q: np.ndarray) -> None:
     bad = ~((q >= 0.0) & (q <= 1.0))
     if np.any(bad):
-        raise ValueError(f"`q` must be in [0, 1]; got {fmt(float(q[bad].flat[0]))}")
+        raise LawError(f"`q` must be in [0, 1]; got {fmt(float(q[bad].flat[0]))}")
 
 
 class ComputeTimeLaw(abc.ABC):

@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "LawError",
+    "LawTypeError",
     "check_int",
     "check_real",
     "check_rng",
@@ -16,6 +18,14 @@ __all__ = [
     "exp_or_inf",
     "fmt",
 ]
+
+
+class LawError(ValueError):
+    """A compute-time law or its parameters are invalid (one line: parameter, rule, value)."""
+
+
+class LawTypeError(LawError, TypeError):
+    """A law parameter has the wrong type (also a TypeError)."""
 
 
 def fmt(value: Any) -> str:
@@ -45,16 +55,16 @@ def check_real(name: str, value: Any, rule: str = "finite") -> float:
         ValueError: ``value`` is not finite or breaks ``rule``.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(
+        raise LawTypeError(
             f"`{name}` must be a real number; got {fmt(value)} ({type(value).__name__})"
         )
     x = float(value)
     if not math.isfinite(x):
-        raise ValueError(f"`{name}` must be finite; got {fmt(x)}")
+        raise LawError(f"`{name}` must be finite; got {fmt(x)}")
     if rule == "> 0" and not x > 0:
-        raise ValueError(f"`{name}` must be > 0; got {fmt(x)}")
+        raise LawError(f"`{name}` must be > 0; got {fmt(x)}")
     if rule == ">= 0" and not x >= 0:
-        raise ValueError(f"`{name}` must be >= 0; got {fmt(x)}")
+        raise LawError(f"`{name}` must be >= 0; got {fmt(x)}")
     return x
 
 
@@ -66,20 +76,22 @@ def check_int(name: str, value: Any, low: int, high: int | None = None) -> int:
         ValueError: ``value`` is out of range.
     """
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"`{name}` must be an integer; got {fmt(value)} ({type(value).__name__})")
+        raise LawTypeError(
+            f"`{name}` must be an integer; got {fmt(value)} ({type(value).__name__})"
+        )
     i = int(value)
     if high is None:
         if i < low:
-            raise ValueError(f"`{name}` must be >= {low}; got {i}")
+            raise LawError(f"`{name}` must be >= {low}; got {i}")
     elif not low <= i <= high:
-        raise ValueError(f"`{name}` must be in [{low}, {high}]; got {i}")
+        raise LawError(f"`{name}` must be in [{low}, {high}]; got {i}")
     return i
 
 
 def check_rng(rng: Any) -> np.random.Generator:
     """Return ``rng`` if it is a ``numpy.random.Generator``, else raise TypeError."""
     if not isinstance(rng, np.random.Generator):
-        raise TypeError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}")
+        raise LawTypeError(f"`rng` must be a numpy.random.Generator; got {type(rng).__name__}")
     return rng
 
 
@@ -92,7 +104,7 @@ def check_shape(shape: Any) -> tuple[int, ...]:
     """
     dims = (shape,) if isinstance(shape, numbers.Integral) else shape
     if isinstance(shape, (bool, np.bool_)) or not isinstance(dims, (tuple, list)):
-        raise TypeError(f"`shape` must be an int or a tuple of ints; got {fmt(shape)}")
+        raise LawTypeError(f"`shape` must be an int or a tuple of ints; got {fmt(shape)}")
     return tuple(check_int("shape", d, 0) for d in dims)
 
 

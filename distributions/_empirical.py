@@ -10,6 +10,7 @@ import numpy as np
 import scipy.special
 
 from ._base import Aging, ComputeTimeLaw
+from ._checks import LawError, LawTypeError
 from ._empirical_io import read_durations
 
 __all__ = ["Empirical"]
@@ -20,19 +21,19 @@ def _as_values(values: Any) -> np.ndarray:
     if arr.dtype == np.bool_ or not (
         np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     ):
-        raise TypeError(f"`Empirical.values` must be real numbers; got dtype {arr.dtype}")
+        raise LawTypeError(f"`Empirical.values` must be real numbers; got dtype {arr.dtype}")
     if arr.ndim != 1:
-        raise ValueError(f"`Empirical.values` must be 1-D; got shape {arr.shape}")
+        raise LawError(f"`Empirical.values` must be 1-D; got shape {arr.shape}")
     if arr.size == 0:
-        raise ValueError("`Empirical.values` must have at least 1 value; got 0")
+        raise LawError("`Empirical.values` must have at least 1 value; got 0")
     arr = arr.astype(np.float64)  # a private copy
     bad = ~np.isfinite(arr)
     if np.any(bad):
         i = int(np.flatnonzero(bad)[0])
-        raise ValueError(f"`Empirical.values` must be finite; got {float(arr[i])!r} at index {i}")
+        raise LawError(f"`Empirical.values` must be finite; got {float(arr[i])!r} at index {i}")
     if np.any(arr < 0.0):
         i = int(np.flatnonzero(arr < 0.0)[0])
-        raise ValueError(f"`Empirical.values` must be >= 0; got {float(arr[i])!r} at index {i}")
+        raise LawError(f"`Empirical.values` must be >= 0; got {float(arr[i])!r} at index {i}")
     arr.flags.writeable = False
     return arr
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import LawError
+
 __all__ = ["read_durations"]
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
@@ -90,7 +92,7 @@ def read_durations(path: str | os.PathLike[str]) -> np.ndarray:
     if suffix != ".npy" and suffix not in _TEXT_SUFFIXES:
         raise _fail(shown, "must end in .npy, .csv or .txt", repr(p.suffix))
     if not p.is_file():
-        raise ValueError(f"`Empirical.path` must be an existing file; got {shown!r}")
+        raise LawError(f"`Empirical.path` must be an existing file; got {shown!r}")
     values = _read_npy(p, shown) if suffix == ".npy" else _read_text(p, shown)
     if values.size == 0:
         raise _fail(shown, "must hold at least 1 value", "0")

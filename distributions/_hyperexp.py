@@ -11,7 +11,7 @@ import numpy as np
 import scipy.special
 
 from ._base import Aging, ComputeTimeLaw
-from ._checks import check_real, fmt
+from ._checks import LawError, LawTypeError, check_real, fmt
 
 __all__ = ["HyperExponential"]
 
@@ -24,10 +24,10 @@ def _as_tuple(name: str, values: Any) -> tuple[float, ...]:
         or not hasattr(values, "__len__")
         or np.ndim(values) != 1
     ):
-        raise TypeError(f"`{name}` must be a sequence of numbers; got {fmt(values)}")
+        raise LawTypeError(f"`{name}` must be a sequence of numbers; got {fmt(values)}")
     items = tuple(check_real(f"{name}[{i}]", v) for i, v in enumerate(values))
     if not items:
-        raise ValueError(f"`{name}` must have at least 1 entry; got 0")
+        raise LawError(f"`{name}` must have at least 1 entry; got 0")
     return items
 
 
@@ -57,17 +57,17 @@ class HyperExponential(ComputeTimeLaw):
         rates = _as_tuple("HyperExponential.rates", self.rates)
         for i, p in enumerate(probs):
             if not 0.0 < p <= 1.0:
-                raise ValueError(f"`HyperExponential.probs[{i}]` must be in (0, 1]; got {fmt(p)}")
+                raise LawError(f"`HyperExponential.probs[{i}]` must be in (0, 1]; got {fmt(p)}")
         for i, r in enumerate(rates):
             check_real(f"HyperExponential.rates[{i}]", r, "> 0")
         if len(rates) != len(probs):
-            raise ValueError(
+            raise LawError(
                 "`HyperExponential.rates` must have as many entries as "
                 f"`HyperExponential.probs` ({len(probs)}); got {len(rates)}"
             )
         total = math.fsum(probs)
         if abs(total - 1.0) > 1e-9:
-            raise ValueError(f"`HyperExponential.probs` must sum to 1; got {fmt(total)}")
+            raise LawError(f"`HyperExponential.probs` must sum to 1; got {fmt(total)}")
         object.__setattr__(self, "probs", probs)
         object.__setattr__(self, "rates", rates)
         weights = np.asarray(probs) / total

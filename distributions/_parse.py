@@ -9,6 +9,7 @@ from typing import Any
 import scipy.stats
 
 from ._base import ComputeTimeLaw
+from ._checks import LawError, LawTypeError
 from ._empirical import Empirical
 from ._exponential import Exponential, ShiftedExponential
 from ._gamma import Gamma
@@ -48,7 +49,7 @@ SPEC_FORMS: tuple[str, ...] = (
 def _number(token: str, spec: str, name: str) -> float:
     token = token.strip()
     if not _NUMBER.fullmatch(token):
-        raise ValueError(f"`{name}` value {token!r} in {spec!r} must be a number")
+        raise LawError(f"`{name}` value {token!r} in {spec!r} must be a number")
     return float(token)
 
 
@@ -63,10 +64,10 @@ def _count_error(spec: str, name: str, form: str, want: str, got: int) -> ValueE
 def _parse_scipy(body: str, spec: str, name: str) -> ComputeTimeLaw:
     match = re.fullmatch(r"\s*([^()\s]+)\s*\((.*)\)\s*", body)
     if match is None or not _NAME.fullmatch(match.group(1)):
-        raise ValueError(f"`{name}` spec {spec!r} must look like {_SCIPY_FORM}")
+        raise LawError(f"`{name}` spec {spec!r} must look like {_SCIPY_FORM}")
     dist = getattr(scipy.stats, match.group(1), None)
     if not isinstance(dist, scipy.stats.rv_continuous):
-        raise ValueError(
+        raise LawError(
             f"`{name}` spec {spec!r} must name a scipy.stats continuous distribution; "
             f"got {match.group(1)!r}"
         )
@@ -75,12 +76,12 @@ def _parse_scipy(body: str, spec: str, name: str) -> ComputeTimeLaw:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not _NAME.fullmatch(key) or key in kwargs:
-            raise ValueError(f"`{name}` spec {spec!r} must look like {_SCIPY_FORM}")
+            raise LawError(f"`{name}` spec {spec!r} must look like {_SCIPY_FORM}")
         kwargs[key] = _number(value, spec, name)
     try:
         frozen = dist(**kwargs)
     except TypeError as exc:
-        raise ValueError(f"`{name}` spec {spec!r} has bad arguments: {exc}") from None
+        raise LawError(f"`{name}` spec {spec!r} has bad arguments: {exc}") from None
     return ScipyLaw(frozen)
 
 
@@ -111,7 +112,7 @@ def parse_law(spec: str, *, name: str = "dist") -> ComputeTimeLaw:
         ShiftedExponential(shift=1.0, rate=2.0)
     """
     if not isinstance(spec, str):
-        raise TypeError(f"`{name}` spec must be a string; got {type(spec).__name__}")
+        raise LawTypeError(f"`{name}` spec must be a string; got {type(spec).__name__}")
     law_name, colon, body = spec.partition(":")
     law_name = law_name.strip()
     if law_name in _FIXED and colon:
@@ -131,11 +132,11 @@ def parse_law(spec: str, *, name: str = "dist") -> ComputeTimeLaw:
     if law_name == "empirical" and colon:
         path = body.strip()
         if not path:
-            raise ValueError(f"`{name}` spec {spec!r} must name a file ({_EMPIRICAL_FORM})")
+            raise LawError(f"`{name}` spec {spec!r} must name a file ({_EMPIRICAL_FORM})")
         return Empirical.from_file(path)
     if law_name == "scipy" and colon:
         return _parse_scipy(body, spec, name)
-    raise ValueError(f"`{name}` spec must be one of {', '.join(SPEC_FORMS)}; got {spec!r}")
+    raise LawError(f"`{name}` spec must be one of {', '.join(SPEC_FORMS)}; got {spec!r}")
 
 
 def law_from(obj: Any, *, name: str = "dist") -> ComputeTimeLaw:
@@ -160,7 +161,7 @@ def law_from(obj: Any, *, name: str = "dist") -> ComputeTimeLaw:
         return parse_law(obj, name=name)
     if is_frozen_continuous(obj):
         return ScipyLaw(obj)
-    raise TypeError(
+    raise LawTypeError(
         f"`{name}` must be a ComputeTimeLaw, a spec string or a frozen scipy.stats continuous "
         f"distribution; got {type(obj).__name__}"
     )

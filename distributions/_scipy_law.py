@@ -10,6 +10,7 @@ import numpy as np
 import scipy.stats
 
 from ._base import Aging, ComputeTimeLaw
+from ._checks import LawError, LawTypeError
 
 __all__ = ["ScipyLaw", "is_frozen_continuous"]
 
@@ -62,24 +63,22 @@ class ScipyLaw(ComputeTimeLaw):
     def __post_init__(self) -> None:
         frozen = self.frozen
         if not is_frozen_continuous(frozen):
-            raise TypeError(
+            raise LawTypeError(
                 "`ScipyLaw.frozen` must be a frozen scipy.stats continuous distribution; "
                 f"got {type(frozen).__name__}"
             )
         params = (*frozen.args, *frozen.kwds.values())
         if any(np.ndim(v) != 0 for v in params):
-            raise ValueError(
+            raise LawError(
                 "`ScipyLaw.frozen` must have scalar parameters; got "
                 f"{frozen.dist.name} with args={frozen.args!r}, kwds={frozen.kwds!r}"
             )
         low = float(frozen.support()[0])
         median = float(frozen.ppf(0.5))
         if math.isnan(low) or not math.isfinite(median):
-            raise ValueError(
-                f"`ScipyLaw.frozen` must have valid parameters; got {_describe(frozen)}"
-            )
+            raise LawError(f"`ScipyLaw.frozen` must have valid parameters; got {_describe(frozen)}")
         if low < 0.0:
-            raise ValueError(
+            raise LawError(
                 f"`ScipyLaw.frozen` support must start at >= 0; got {low!r} for {_describe(frozen)}"
             )
 

@@ -1,6 +1,6 @@
 """Models (parameter pytree + pure loss) and datasets for pssim.
 
-Imports only JAX and numpy. A ``Model`` is ``init(key) -> params`` plus
+Imports only JAX and numpy, on first use of a name (``import models`` itself is cheap). A ``Model`` is ``init(key) -> params`` plus
 ``loss(params, batch) -> scalar`` (and an optional accuracy); a ``Dataset`` holds float32
 features, labels or targets and the fixed evaluation set on which curves are reported.
 
@@ -14,32 +14,42 @@ Example:
     True
 """
 
-from ._cifar10 import load_cifar10
-from ._dataset import Dataset, check_batch_size, from_arrays
-from ._digits import load_digits
-from ._linear import least_squares, softmax_regression
-from ._mnist import load_mnist
-from ._model import Batch, Model
-from ._nets import cnn, mlp
-from ._spec import build_model, load_dataset
-from ._synthetic import least_squares_optimum, synthetic_classes, synthetic_least_squares
+from __future__ import annotations
 
-__all__ = [
-    "Batch",
-    "Dataset",
-    "Model",
-    "build_model",
-    "check_batch_size",
-    "cnn",
-    "from_arrays",
-    "least_squares",
-    "least_squares_optimum",
-    "load_cifar10",
-    "load_dataset",
-    "load_digits",
-    "load_mnist",
-    "mlp",
-    "softmax_regression",
-    "synthetic_classes",
-    "synthetic_least_squares",
-]
+import importlib
+
+_PUBLIC = {
+    "Batch": "models._model",
+    "DataError": "models._checks",
+    "DataTypeError": "models._checks",
+    "Dataset": "models._dataset",
+    "Model": "models._model",
+    "build_model": "models._spec",
+    "check_batch_size": "models._dataset",
+    "cnn": "models._nets",
+    "from_arrays": "models._dataset",
+    "least_squares": "models._linear",
+    "least_squares_optimum": "models._synthetic",
+    "load_cifar10": "models._cifar10",
+    "load_dataset": "models._spec",
+    "load_digits": "models._digits",
+    "load_mnist": "models._mnist",
+    "mlp": "models._nets",
+    "softmax_regression": "models._linear",
+    "synthetic_classes": "models._synthetic",
+    "synthetic_least_squares": "models._synthetic",
+}
+
+__all__ = sorted(_PUBLIC)
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'models' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return list(__all__)

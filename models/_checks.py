@@ -10,6 +10,16 @@ import math
 import numbers
 from collections.abc import Sequence
 
+__all__ = ["DataError", "DataTypeError", "check_float", "check_int", "check_int_tuple"]
+
+
+class DataError(ValueError):
+    """A model, dataset or data file is invalid (one line: parameter, rule, value)."""
+
+
+class DataTypeError(DataError, TypeError):
+    """A model or dataset argument has the wrong type (also a TypeError)."""
+
 
 def check_int(name: str, value: object, minimum: int = 1) -> int:
     """Returns ``value`` as an ``int`` after checking it is an integer >= ``minimum``.
@@ -23,7 +33,7 @@ def check_int(name: str, value: object, minimum: int = 1) -> int:
         ValueError: ``value`` is not an integer or is below ``minimum``.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"`{name}` must be an integer >= {minimum}; got {value!r}")
+        raise DataError(f"`{name}` must be an integer >= {minimum}; got {value!r}")
     return int(value)
 
 
@@ -45,7 +55,7 @@ def check_float(name: str, value: object, minimum: float = 0.0, strict: bool = F
         v = float(value)
         ok = math.isfinite(v) and (v > minimum if strict else v >= minimum)
     if not ok:
-        raise ValueError(f"`{name}` must be a finite number {op} {minimum:g}; got {value!r}")
+        raise DataError(f"`{name}` must be a finite number {op} {minimum:g}; got {value!r}")
     return float(value)
 
 
@@ -63,5 +73,5 @@ def check_int_tuple(name: str, value: object, length: int | None = None) -> tupl
         ok = ok and (length is None or len(value) == length)
     if not ok:
         what = f"{length} integers" if length is not None else "integers"
-        raise ValueError(f"`{name}` must be a sequence of {what} >= 1; got {value!r}")
+        raise DataError(f"`{name}` must be a sequence of {what} >= 1; got {value!r}")
     return tuple(int(v) for v in value)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import DataError
 from ._dataset import Dataset
 from ._files import existing_dir, read_maybe_gzip
 
@@ -32,14 +33,14 @@ def _read_batch(path: Path, grayscale: bool) -> tuple[np.ndarray, np.ndarray]:
     """Reads one binary batch file; returns features (n, d) float32 and labels (n,) uint8."""
     data = read_maybe_gzip(path, "cifar10")
     if len(data) == 0 or len(data) % RECORD:
-        raise ValueError(
+        raise DataError(
             f"`cifar10` file {path.name} length must be a positive multiple of {RECORD} bytes "
             f"(1 label + {PIXELS} pixels per image); got {len(data)}"
         )
     records = np.frombuffer(data, dtype=np.uint8).reshape(-1, RECORD)
     labels = records[:, 0]
     if labels.max() > 9:
-        raise ValueError(
+        raise DataError(
             f"`cifar10` file {path.name} labels must lie in 0..9; got {int(labels.max())}"
         )
     return _features(records[:, 1:].reshape(-1, 3, SIDE, SIDE), grayscale), labels
@@ -72,7 +73,7 @@ def load_cifar10(directory: str | os.PathLike, grayscale: bool = True) -> Datase
         (50000, 1024)
     """
     if not isinstance(grayscale, bool):
-        raise ValueError(f"`grayscale` must be a bool; got {grayscale!r}")
+        raise DataError(f"`grayscale` must be a bool; got {grayscale!r}")
     path = existing_dir(directory)
     if not any((path / f).is_file() for f in (*TRAIN_FILES, TEST_FILE)):
         nested = path / "cifar-10-batches-bin"
@@ -84,7 +85,7 @@ def load_cifar10(directory: str | os.PathLike, grayscale: bool = True) -> Datase
         files = [path / TEST_FILE] if (path / TEST_FILE).is_file() else []
         split = "test"
     if not files:
-        raise ValueError(
+        raise DataError(
             "`cifar10` directory must hold data_batch_1.bin .. data_batch_5.bin or "
             f"test_batch.bin (the binary version); got {str(directory)!r}"
         )

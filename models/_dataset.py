@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_int, check_int_tuple
+from ._checks import DataError, check_int, check_int_tuple
 
 #: Largest evaluation set built by default; bigger training sets are evaluated on a fixed
 #: seeded subset of this many rows.
@@ -23,37 +23,35 @@ def _features(name: str, x: Any) -> np.ndarray:
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     ):
-        raise ValueError(f"`{name}` must hold real numbers; got dtype {arr.dtype}")
+        raise DataError(f"`{name}` must hold real numbers; got dtype {arr.dtype}")
     if arr.ndim != 2 or arr.shape[0] < 1 or arr.shape[1] < 1:
-        raise ValueError(f"`{name}` must have shape (N, d) with N, d >= 1; got {arr.shape}")
+        raise DataError(f"`{name}` must have shape (N, d) with N, d >= 1; got {arr.shape}")
     arr = np.ascontiguousarray(arr, dtype=np.float32)
     if not np.all(np.isfinite(arr)):
-        raise ValueError(
-            f"`{name}` must be finite; got {int((~np.isfinite(arr)).sum())} bad values"
-        )
+        raise DataError(f"`{name}` must be finite; got {int((~np.isfinite(arr)).sum())} bad values")
     return arr
 
 
 def _targets(name: str, y: Any, task: str, num_classes: int | None, n: int) -> np.ndarray:
     arr = np.asarray(y)
     if arr.shape != (n,):
-        raise ValueError(f"`{name}` must have shape ({n},) to match the features; got {arr.shape}")
+        raise DataError(f"`{name}` must have shape ({n},) to match the features; got {arr.shape}")
     if task == "regression":
         if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
-            raise ValueError(f"`{name}` must hold real numbers; got dtype {arr.dtype}")
+            raise DataError(f"`{name}` must hold real numbers; got dtype {arr.dtype}")
         arr = np.ascontiguousarray(arr, dtype=np.float32)
         if not np.all(np.isfinite(arr)):
-            raise ValueError(f"`{name}` must be finite; got {int((~np.isfinite(arr)).sum())} bad")
+            raise DataError(f"`{name}` must be finite; got {int((~np.isfinite(arr)).sum())} bad")
         return arr
     if np.issubdtype(arr.dtype, np.floating) and np.all(np.isfinite(arr)):
         if not np.all(arr == np.round(arr)):
-            raise ValueError(f"`{name}` class labels must be integers; got non-integer values")
+            raise DataError(f"`{name}` class labels must be integers; got non-integer values")
     elif not np.issubdtype(arr.dtype, np.integer):
-        raise ValueError(f"`{name}` class labels must be integers; got dtype {arr.dtype}")
+        raise DataError(f"`{name}` class labels must be integers; got dtype {arr.dtype}")
     lo, hi = arr.min(), arr.max()
     if lo < 0 or (num_classes is not None and hi >= num_classes):
         top = "num_classes" if num_classes is None else num_classes
-        raise ValueError(f"`{name}` labels must lie in [0, {top}); got range [{lo}, {hi}]")
+        raise DataError(f"`{name}` labels must lie in [0, {top}); got range [{lo}, {hi}]")
     return np.ascontiguousarray(arr, dtype=np.int32)
 
 
@@ -100,20 +98,20 @@ class Dataset:
             object.__setattr__(self, field, value)
 
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"`Dataset.name` must be a non-empty string; got {self.name!r}")
+            raise DataError(f"`Dataset.name` must be a non-empty string; got {self.name!r}")
         task = self.task
         if task is None:
             integer = np.issubdtype(np.asarray(self.y).dtype, np.integer)
             task = "classification" if integer else "regression"
         if task not in TASKS:
-            raise ValueError(f"`Dataset.task` must be one of {', '.join(TASKS)}; got {task!r}")
+            raise DataError(f"`Dataset.task` must be one of {', '.join(TASKS)}; got {task!r}")
         put("task", task)
         x = _features("Dataset.x", self.x)
         n, d = x.shape
         put("x", x)
         classes = self.num_classes
         if task == "regression" and classes is not None:
-            raise ValueError(f"`Dataset.num_classes` must be None for regression; got {classes!r}")
+            raise DataError(f"`Dataset.num_classes` must be None for regression; got {classes!r}")
         if classes is not None:
             classes = check_int("Dataset.num_classes", classes, minimum=2)
         put("y", _targets("Dataset.y", self.y, task, classes, n))
@@ -121,7 +119,7 @@ class Dataset:
             classes = max(int(self.y.max()) + 1, 2)
         put("num_classes", classes)
         if (self.x_eval is None) != (self.y_eval is None):
-            raise ValueError("`Dataset.x_eval` and `Dataset.y_eval` must be given together")
+            raise DataError("`Dataset.x_eval` and `Dataset.y_eval` must be given together")
         if self.x_eval is None:
             rows = slice(None)
             if n > EVAL_SIZE:
@@ -132,18 +130,18 @@ class Dataset:
         else:
             xe = _features("Dataset.x_eval", self.x_eval)
             if xe.shape[1] != d:
-                raise ValueError(f"`Dataset.x_eval` must have {d} columns; got {xe.shape[1]}")
+                raise DataError(f"`Dataset.x_eval` must have {d} columns; got {xe.shape[1]}")
             put("x_eval", xe)
             put("y_eval", _targets("Dataset.y_eval", self.y_eval, task, classes, xe.shape[0]))
         if self.image_shape is not None:
             shape = check_int_tuple("Dataset.image_shape", self.image_shape, length=3)
             if math.prod(shape) != d:
-                raise ValueError(
+                raise DataError(
                     f"`Dataset.image_shape` must multiply to the {d} features; got {shape}"
                 )
             put("image_shape", shape)
         if self.optimum is not None and not isinstance(self.optimum, dict):
-            raise ValueError(f"`Dataset.optimum` must be a dict or None; got {self.optimum!r}")
+            raise DataError(f"`Dataset.optimum` must be a dict or None; got {self.optimum!r}")
 
     @property
     def num_examples(self) -> int:
@@ -220,11 +218,11 @@ def check_batch_size(dataset: Dataset, m: object) -> int:
         2
     """
     if isinstance(m, bool) or not isinstance(m, numbers.Integral):
-        raise ValueError(f"`batch` must be an integer; got {m!r}")
+        raise DataError(f"`batch` must be an integer; got {m!r}")
     if m < 1:
-        raise ValueError(f"`batch` must be >= 1; got {m}")
+        raise DataError(f"`batch` must be >= 1; got {m}")
     if m > dataset.num_examples:
-        raise ValueError(
+        raise DataError(
             f"`batch` must be <= the number of training examples ({dataset.num_examples}); got {m}"
         )
     return int(m)

@@ -7,6 +7,8 @@ import os
 import zlib
 from pathlib import Path
 
+from ._checks import DataError
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -18,7 +20,7 @@ def existing_dir(directory: str | os.PathLike) -> Path:
     """
     path = Path(directory)
     if not path.is_dir():
-        raise ValueError(f"`data` path must be an existing directory; got {str(directory)!r}")
+        raise DataError(f"`data` path must be an existing directory; got {str(directory)!r}")
     return path
 
 
@@ -30,7 +32,7 @@ def existing_file(file: str | os.PathLike) -> Path:
     """
     path = Path(file)
     if not path.is_file():
-        raise ValueError(f"`data` path must be an existing file; got {str(file)!r}")
+        raise DataError(f"`data` path must be an existing file; got {str(file)!r}")
     return path
 
 
@@ -53,11 +55,11 @@ def read_maybe_gzip(path: Path, what: str) -> bytes:
     try:
         raw = path.read_bytes()
     except OSError as err:
-        raise ValueError(f"`{what}` file {path.name} cannot be read: {err.strerror}") from None
+        raise DataError(f"`{what}` file {path.name} cannot be read: {err.strerror}") from None
     if not raw.startswith(GZIP_MAGIC):
         return raw
     try:
         return gzip.decompress(raw)
     except (OSError, EOFError, zlib.error) as err:
         reason = str(err) or type(err).__name__
-        raise ValueError(f"`{what}` file {path.name} is not a valid gzip file: {reason}") from None
+        raise DataError(f"`{what}` file {path.name} is not a valid gzip file: {reason}") from None

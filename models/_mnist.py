@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._checks import DataError
 from ._dataset import Dataset
 from ._files import existing_dir, read_maybe_gzip
 
@@ -27,27 +28,27 @@ def _header(data: bytes, path: Path, magic: int, ndim: int) -> tuple[int, ...]:
     """Checks the magic number and the length of an IDX file; returns its dimensions."""
     head = 4 + 4 * ndim
     if len(data) < head:
-        raise ValueError(
+        raise DataError(
             f"`mnist` file {path.name} is truncated: expected at least {head} bytes, "
             f"got {len(data)}"
         )
     found = int.from_bytes(data[:4], "big")
     if found != magic:
         kind = "images" if magic == IMAGES_MAGIC else "labels"
-        raise ValueError(
+        raise DataError(
             f"`mnist` file {path.name} must start with magic number {magic} (IDX {kind}); "
             f"got {found}"
         )
     dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if dims[0] < 1 or any(s < 1 for s in dims[1:]):
-        raise ValueError(f"`mnist` file {path.name} header must give sizes >= 1; got {dims}")
+        raise DataError(f"`mnist` file {path.name} header must give sizes >= 1; got {dims}")
     expected = head + math.prod(dims)
     if len(data) < expected:
-        raise ValueError(
+        raise DataError(
             f"`mnist` file {path.name} is truncated: expected {expected} bytes, got {len(data)}"
         )
     if len(data) > expected:
-        raise ValueError(
+        raise DataError(
             f"`mnist` file {path.name} has trailing data: expected {expected} bytes, "
             f"got {len(data)}"
         )
@@ -61,13 +62,13 @@ def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.nda
     data = read_maybe_gzip(labels_path, "mnist")
     (n_labels,) = _header(data, labels_path, LABELS_MAGIC, 1)
     if n_labels != n:
-        raise ValueError(
+        raise DataError(
             f"`mnist` files {images_path.name} and {labels_path.name} disagree: "
             f"{n} images but {n_labels} labels"
         )
     labels = np.frombuffer(data, dtype=np.uint8, offset=8)
     if labels.max() > 9:
-        raise ValueError(
+        raise DataError(
             f"`mnist` file {labels_path.name} labels must lie in 0..9; got {int(labels.max())}"
         )
     return images, labels, (rows, cols, 1)
@@ -101,7 +102,7 @@ def load_mnist(directory: str | os.PathLike, split: str = "auto") -> Dataset:
         ((10000, 784), (28, 28, 1))
     """
     if split not in ("auto", *SPLITS):
-        raise ValueError(f"`split` must be one of auto, train, test; got {split!r}")
+        raise DataError(f"`split` must be one of auto, train, test; got {split!r}")
     path = existing_dir(directory)
     found = {
         key: (
@@ -126,7 +127,7 @@ def load_mnist(directory: str | os.PathLike, split: str = "auto") -> Dataset:
             )
             if p is None
         ]
-        raise ValueError(
+        raise DataError(
             f"`mnist` directory must hold {' and '.join(missing)} (optionally .gz); "
             f"got {str(directory)!r}"
         )

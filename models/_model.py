@@ -8,7 +8,7 @@ from typing import Any
 
 import jax
 
-from ._checks import check_float
+from ._checks import DataError, check_float
 
 #: A mini-batch ``(x, y)``: ``x`` float (m, d) (or (m, H, W, C) for image models); ``y`` int32
 #: class labels (m,) for classifiers or float targets (m,) for regression.
@@ -58,16 +58,16 @@ class Model:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"`Model.name` must be a non-empty string; got {self.name!r}")
+            raise DataError(f"`Model.name` must be a non-empty string; got {self.name!r}")
         for field in ("init", "loss"):
             if not callable(getattr(self, field)):
-                raise ValueError(
+                raise DataError(
                     f"`Model.{field}` must be callable; got {type(getattr(self, field)).__name__}"
                 )
         if self.accuracy is not None and not callable(self.accuracy):
-            raise ValueError(
+            raise DataError(
                 f"`Model.accuracy` must be callable or None; got {type(self.accuracy).__name__}"
             )
         if not isinstance(self.convex, bool):
-            raise ValueError(f"`Model.convex` must be a bool; got {self.convex!r}")
+            raise DataError(f"`Model.convex` must be a bool; got {self.convex!r}")
         object.__setattr__(self, "l2", check_float("Model.l2", self.l2))

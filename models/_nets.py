@@ -8,7 +8,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from ._checks import check_float, check_int, check_int_tuple
+from ._checks import DataError, check_float, check_int, check_int_tuple
 from ._init import gaussian
 from ._linear import argmax_accuracy, cross_entropy
 from ._model import Batch, Model, Params
@@ -162,7 +162,7 @@ def cnn(
             x = x.reshape((x.shape[0], *shape))
         if tuple(x.shape[1:]) != shape:
             dims = ", ".join(map(str, shape))
-            raise ValueError(
+            raise DataError(
                 f"`x` must have shape (m, {math.prod(shape)}) or (m, {dims}); got {tuple(x.shape)}"
             )
         z = x

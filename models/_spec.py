@@ -7,7 +7,7 @@ import zipfile
 
 import numpy as np
 
-from ._checks import check_float
+from ._checks import DataError, check_float
 from ._cifar10 import load_cifar10
 from ._dataset import Dataset, from_arrays
 from ._digits import load_digits
@@ -41,7 +41,7 @@ def _synthetic(spec: str, rest: str) -> Dataset:
     loader, names = _SYNTHETIC[kind]
     limit = names.count(",") + 1
     if len(numbers) > limit or not all(s.isascii() and s.isdigit() for s in numbers):
-        raise ValueError(
+        raise DataError(
             f"`data` synthetic:{kind} takes up to {limit} integers {names} after commas; "
             f"got {spec!r}"
         )
@@ -54,15 +54,15 @@ def _npz(path_text: str) -> Dataset:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise ValueError(f"`data` npz file {path.name} cannot be read: {err}") from None
+        raise DataError(f"`data` npz file {path.name} cannot be read: {err}") from None
     if "x" not in arrays or "y" not in arrays:
-        raise ValueError(
+        raise DataError(
             f"`data` npz file {path.name} must hold arrays x and y; got {sorted(arrays)}"
         )
     ds = from_arrays(arrays["x"], arrays["y"], name=path.stem)
     if "x_eval" in arrays or "y_eval" in arrays:
         if "x_eval" not in arrays or "y_eval" not in arrays:
-            raise ValueError(f"`data` npz file {path.name} must hold x_eval and y_eval together")
+            raise DataError(f"`data` npz file {path.name} must hold x_eval and y_eval together")
         x_eval = arrays["x_eval"]
         ds = dataclasses.replace(
             ds, x_eval=x_eval.reshape(x_eval.shape[0], -1), y_eval=arrays["y_eval"]
@@ -129,13 +129,13 @@ def build_model(name: str, dataset: Dataset, l2: float) -> Model:
         True
     """
     if name not in MODEL_NAMES:
-        raise ValueError(f"`model` must be one of {', '.join(MODEL_NAMES)}; got {name!r}")
+        raise DataError(f"`model` must be one of {', '.join(MODEL_NAMES)}; got {name!r}")
     if not isinstance(dataset, Dataset):
-        raise ValueError(f"`data` must be a Dataset; got {type(dataset).__name__}")
+        raise DataError(f"`data` must be a Dataset; got {type(dataset).__name__}")
     lam = check_float("l2", l2)
     needs = "regression" if name == "least-squares" else "classification"
     if dataset.task != needs:
-        raise ValueError(
+        raise DataError(
             f"`model` {name} needs {needs} `data`; got {dataset.name!r} ({dataset.task})"
         )
     if name == "least-squares":
@@ -145,7 +145,7 @@ def build_model(name: str, dataset: Dataset, l2: float) -> Model:
     if name == "mlp":
         return mlp(dataset.num_features, dataset.num_classes, l2=lam)
     if dataset.image_shape is None:
-        raise ValueError(
+        raise DataError(
             f"`model` cnn needs image `data` (with an image shape, e.g. digits or mnist:DIR); "
             f"got {dataset.name!r}"
         )

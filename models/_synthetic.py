@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import check_float, check_int
+from ._checks import DataError, check_float, check_int
 from ._dataset import Dataset
 
 
@@ -43,7 +43,7 @@ def synthetic_classes(
     sep = check_float("separation", separation)
     s = check_int("seed", seed, minimum=0)
     if n < c:
-        raise ValueError(f"`num_examples` must be >= `num_classes` ({c}); got {n}")
+        raise DataError(f"`num_examples` must be >= `num_classes` ({c}); got {n}")
     rng = np.random.default_rng(s)
     directions = rng.standard_normal((c, d))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
@@ -141,7 +141,7 @@ def synthetic_least_squares(
     s = check_int("seed", seed, minimum=0)
     kappa = check_float("condition", condition, minimum=1.0)
     if n < d:
-        raise ValueError(f"`num_examples` must be >= `dim` ({d}); got {n}")
+        raise DataError(f"`num_examples` must be >= `dim` ({d}); got {n}")
     rng = np.random.default_rng(s)
     spectrum = kappa ** -(np.arange(d) / max(d - 1, 1))
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))

@@ -1,70 +1,96 @@
-"""pssim simulator: SimPy timing engine, traces, runtime theory, JAX replay, results, plots.
+"""pssim's simulator: timing (SimPy) to a Trace, JAX replay, theory, studies and figures.
 
-Timing-only names import without JAX; the training names (``replay``, rules, ``History``,
-``optimal_loss``) and the plotting helpers are loaded on first use.
+The public API is one table, :data:`_PUBLIC` (name -> module). Every name loads on first
+use, so ``import simulator`` is cheap and timing-only work never pays for JAX start-up. No
+public name equals a submodule's name: ``simulator.replay`` is always the function.
+
+Example:
+    >>> from simulator import ExperimentSpec, runtime_study
+    >>> spec = ExperimentSpec(variant="async", num_learners=4, updates=200, seeds=3)
+    >>> runtime_study(spec).theory.relation
+    'exact'
 """
 
 from __future__ import annotations
 
 import importlib
 
-from simulator.config import VARIANTS, resolve_variant
-from simulator.engine import simulate
-from simulator.runtime_study import RuntimeSummary, runtime_study
-from simulator.theory import (
-    Prediction,
-    async_staleness,
-    batch_speedup,
-    expected_runtime,
-    predictions,
-    sync_async_speedup,
-)
-from simulator.trace import Trace, load_trace
-
-_LAZY = {
-    "replay": "simulator.replay",
-    "ReplayResult": "simulator.replay",
-    "compile_count": "simulator.replay",
-    "replay_keys": "simulator.replay",
-    "minibatch_indices": "simulator.replay",
-    "RULE_NAMES": "simulator.rules",
-    "ServerRule": "simulator.rules",
-    "FixedRate": "simulator.rules",
-    "CompensatedRate": "simulator.rules",
-    "DampedRate": "simulator.rules",
-    "OptaxRule": "simulator.rules",
-    "make_rule": "simulator.rules",
-    "optimal_loss": "simulator.optimum",
-    "History": "simulator.history",
-    "compare": "simulator.comparison",
-    "Comparison": "simulator.comparison",
-    "error_figure": "simulator.plots_training",
-    "staleness_figure": "simulator.plots_training",
-    "save_figure": "simulator.plots",
-    "timeline_figure": "simulator.plots",
-    "speedup_figure": "simulator.plots_runtime",
-    "runtime_vs_k_figure": "simulator.plots_runtime",
+#: Every public name and the module that defines it.
+_PUBLIC = {
+    # the experiment spec and errors
+    "ExperimentSpec": "simulator.spec",
+    "load_spec": "simulator.spec",
+    "PssimError": "simulator.errors",
+    "PssimTypeError": "simulator.errors",
+    "SpecError": "simulator.errors",
+    "USER_ERRORS": "simulator.errors",
+    "VARIANTS": "simulator._checks",
+    "resolve_variant": "simulator._checks",
+    # timing and traces
+    "simulate": "simulator.timing.engine",
+    "Trace": "simulator.trace",
+    "load_trace": "simulator.trace",
+    # runtime theory
+    "Prediction": "simulator.theory.runtime",
+    "async_staleness": "simulator.theory.runtime",
+    "batch_speedup": "simulator.theory.runtime",
+    "expected_runtime": "simulator.theory.runtime",
+    "predictions": "simulator.theory.runtime",
+    "sync_async_speedup": "simulator.theory.runtime",
+    # training (JAX)
+    "replay": "simulator.training.replayer",
+    "ReplayResult": "simulator.training.replayer",
+    "compile_count": "simulator.training.replayer",
+    "replay_keys": "simulator.training.replayer",
+    "minibatch_indices": "simulator.training.replayer",
+    "RULE_NAMES": "simulator.training.rules",
+    "ServerRule": "simulator.training.rules",
+    "FixedRate": "simulator.training.rules",
+    "CompensatedRate": "simulator.training.rules",
+    "DampedRate": "simulator.training.rules",
+    "OptaxRule": "simulator.training.rules",
+    "make_rule": "simulator.training.rules",
+    "optimal_loss": "simulator.training.optimum",
+    # results
+    "History": "simulator.results.history",
+    "mean_ci95": "simulator.results.stats",
+    # studies
+    "RuntimeSummary": "simulator.studies.runtime",
+    "runtime_study": "simulator.studies.runtime",
+    "compare": "simulator.studies.comparison",
+    "Comparison": "simulator.studies.comparison",
+    "VariantRun": "simulator.studies.comparison",
+    # figures
+    "error_figure": "simulator.plots.training",
+    "staleness_figure": "simulator.plots.training",
+    "save_figure": "simulator.plots.timeline",
+    "timeline_figure": "simulator.plots.timeline",
+    "speedup_figure": "simulator.plots.runtime",
+    "runtime_vs_k_figure": "simulator.plots.runtime",
 }
 
-__all__ = [
-    "VARIANTS",
-    "Prediction",
-    "RuntimeSummary",
-    "Trace",
-    "async_staleness",
-    "batch_speedup",
-    "expected_runtime",
-    "load_trace",
-    "predictions",
-    "resolve_variant",
-    "runtime_study",
-    "simulate",
-    "sync_async_speedup",
-    *_LAZY,
-]
+__all__ = sorted(_PUBLIC)
 
 
 def __getattr__(name: str):
-    if name in _LAZY:
-        return getattr(importlib.import_module(_LAZY[name]), name)
+    if name in _PUBLIC:
+        value = getattr(importlib.import_module(_PUBLIC[name]), name)
+        globals()[name] = value
+        return value
     raise AttributeError(f"module 'simulator' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | {"__version__"})
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pssim")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
+
+__version__ = _version()

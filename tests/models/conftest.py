@@ -14,17 +14,6 @@ import pytest
 # JAX_PLATFORMS explicitly keeps their choice.
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
-#: The repository's test data lives beside the checkout: ../shared/data/mnist.
-MNIST_DIR = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mnist"
-
-
-@pytest.fixture(scope="session")
-def mnist_dir() -> Path:
-    """The folder with the real t10k IDX files, or a skip when it is absent."""
-    if not (MNIST_DIR / "t10k-images-idx3-ubyte.gz").is_file():
-        pytest.skip(f"MNIST test files not found in ../shared/data/mnist ({MNIST_DIR.name})")
-    return MNIST_DIR
-
 
 def idx_images(images: np.ndarray, magic: int = 2051) -> bytes:
     """IDX bytes for (n, rows, cols) uint8 images."""

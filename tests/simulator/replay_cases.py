@@ -11,8 +11,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simulator.replay import minibatch_indices, replay_keys
 from simulator.trace import Trace
+from simulator.training.replayer import minibatch_indices, replay_keys
 
 
 @dataclasses.dataclass(frozen=True)

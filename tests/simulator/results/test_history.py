@@ -18,10 +18,10 @@ from replay_cases import (
     softmax,
 )
 
-from simulator.history import COLUMNS, History
-from simulator.optimum import optimal_loss
-from simulator.replay import ReplayResult, replay
-from simulator.rules import FixedRate
+from simulator.results.history import COLUMNS, History
+from simulator.training.optimum import optimal_loss
+from simulator.training.replayer import ReplayResult, replay
+from simulator.training.rules import FixedRate
 
 
 def result(variant="k-async", k=1, loss=None, diverged_at=(-1, -1), f_star=0.5, acc=True):

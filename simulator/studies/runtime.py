@@ -3,36 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
-from scipy import stats
 from tqdm.auto import tqdm
 
 from distributions import law_from
-from simulator.config import check_count, resolve_variant
-from simulator.engine import simulate
-from simulator.theory import Prediction, expected_runtime
+from simulator._checks import check_count, resolve_variant
+from simulator.results.stats import mean_ci95, seed_list
+from simulator.theory.runtime import Prediction, expected_runtime
+from simulator.timing.engine import simulate
 from simulator.trace import Trace, summarize_staleness
 
-__all__ = ["RuntimeSummary", "mean_ci95", "runtime_study", "seed_list"]
-
-
-def mean_ci95(x) -> tuple[float, float | None]:
-    """Mean of ``x`` and the half-width of its Student-t 95% interval (None for one value)."""
-    x = np.asarray(x, dtype=float)
-    if x.size < 2:
-        return float(x.mean()), None
-    return float(x.mean()), float(
-        stats.t.ppf(0.975, x.size - 1) * x.std(ddof=1) / math.sqrt(x.size)
-    )
-
-
-def seed_list(seeds: int, base: int = 0) -> list[int]:
-    """The replicate seeds ``base, base + 1, ..., base + seeds - 1`` (checked)."""
-    seeds = check_count("seeds", seeds)
-    base = check_count("seed", base, minimum=0)
-    return list(range(base, base + seeds))
+__all__ = ["RuntimeSummary", "runtime_study"]
 
 
 @dataclasses.dataclass(frozen=True)

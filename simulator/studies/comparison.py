@@ -14,10 +14,10 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from distributions import law_from
-from simulator.config import check_count, check_positive, resolve_variant
-from simulator.engine import simulate
-from simulator.runtime_study import seed_list
-from simulator.theory import Prediction, expected_runtime
+from simulator._checks import check_count, check_positive, resolve_variant
+from simulator.results.stats import seed_list
+from simulator.theory.runtime import Prediction, expected_runtime
+from simulator.timing.engine import simulate
 
 __all__ = ["DEFAULT_VARIANTS", "Comparison", "VariantRun", "compare"]
 
@@ -31,7 +31,7 @@ class VariantRun:
 
     Attributes:
         variant: the name the user gave; ``k``: resolved K.
-        result: the replay's :class:`~simulator.replay.ReplayResult` ((S, E) curves).
+        result: the replay's :class:`~simulator.training.replayer.ReplayResult` ((S, E) curves).
         simulated_time: (S,) time of the J-th update per seed (simulated time units).
         theory: the runtime prediction for J updates.
         staleness: pooled staleness of every contribution over seeds (1-D int array).
@@ -112,8 +112,8 @@ class Comparison:
     target: float | None
 
     def history(self):
-        """The tidy :class:`~simulator.history.History` of all runs."""
-        from simulator.history import History
+        """The tidy :class:`~simulator.results.history.History` of all runs."""
+        from simulator.results.history import History
 
         return History(*(run.result for run in self.runs))
 
@@ -180,7 +180,7 @@ def compare(
         >>> cmp = compare(model=model, dataset=data, rule=make_rule("fixed", 0.01))
         >>> print(cmp.table())
     """
-    from simulator.replay import replay
+    from simulator.training.replayer import replay
 
     if isinstance(variants, str) or not variants:
         raise ValueError(f"`variants` must be a non-empty list of variant names; got {variants!r}")

@@ -24,8 +24,8 @@ from collections.abc import Sequence
 import simpy
 
 from distributions import law_from
-from simulator._engine_state import RunState, learner_streams
-from simulator.config import check_count, check_positive, resolve_variant
+from simulator._checks import check_count, check_positive, resolve_variant
+from simulator.timing._state import RunState, learner_streams
 from simulator.trace import Trace
 
 __all__ = ["simulate"]

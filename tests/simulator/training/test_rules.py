@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from simulator.rules import (
+from simulator.training.rules import (
     RULE_NAMES,
     CompensatedRate,
     DampedRate,

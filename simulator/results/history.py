@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:  # the replay imports JAX; a History (e.g. loaded for plots) needs none
-    from simulator.replay import ReplayResult
+    from simulator.training.replayer import ReplayResult
 
 __all__ = ["COLUMNS", "History"]
 
@@ -92,7 +92,7 @@ class History:
     """Loss curves of one or more replays, as a tidy table.
 
     Args:
-        *results: :class:`~simulator.replay.ReplayResult` objects (any configurations).
+        *results: :class:`~simulator.training.replayer.ReplayResult` objects (any configurations).
 
     Example:
         >>> history = History(replay(traces, model, data, batch_size=1, rule=FixedRate(0.01)))

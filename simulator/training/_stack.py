@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from simulator._replay_copies import CopyPlan, copy_plan, rebase, snapshot_table
 from simulator.trace import Trace
+from simulator.training._copies import CopyPlan, copy_plan, rebase, snapshot_table
 
 #: Largest number of mini-batch indices drawn at once (one block of updates).
 INDEX_BUDGET = 1 << 14

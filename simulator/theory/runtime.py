@@ -12,7 +12,7 @@ import dataclasses
 import math
 
 from distributions import Exponential, law_from
-from simulator.config import VARIANTS, check_count, resolve_variant
+from simulator._checks import VARIANTS, check_count, resolve_variant
 
 __all__ = [
     "Prediction",

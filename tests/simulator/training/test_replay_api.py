@@ -21,10 +21,10 @@ from replay_cases import (
     regression_data,
 )
 
-from simulator._replay_copies import copy_plan
-from simulator.replay import ReplayResult, compile_count, replay
-from simulator.rules import DampedRate, FixedRate
 from simulator.trace import Trace
+from simulator.training._copies import copy_plan
+from simulator.training.replayer import ReplayResult, compile_count, replay
+from simulator.training.rules import DampedRate, FixedRate
 
 MODEL, DATA = least_squares(3), regression_data()
 
@@ -201,7 +201,7 @@ def test_deep_trace_needs_two_copies_per_learner():
 
 
 def test_large_seeds_give_the_same_keys_with_and_without_x64():
-    from simulator.replay import replay_keys
+    from simulator.training.replayer import replay_keys
 
     plain = [jax.random.key_data(k) for k in replay_keys(2**40 + 3)]
     with jax.enable_x64(True):

@@ -67,8 +67,8 @@ def _add_training_options(p: argparse.ArgumentParser) -> None:
 def _prepare(args: argparse.Namespace):
     """Validate every option and build data, model and rule; nothing runs yet."""
     from models import build_model, check_batch_size, load_dataset
-    from simulator.config import check_positive
-    from simulator.rules import make_rule
+    from simulator._checks import check_positive
+    from simulator.training.rules import make_rule
 
     law_spec = args.dist
     from distributions import parse_law
@@ -102,8 +102,8 @@ def _check_out(out: str | None) -> Path:
 
 
 def _run(args: argparse.Namespace, variants: list[str]) -> int:
-    from simulator.comparison import compare
-    from simulator.config import resolve_variant
+    from simulator._checks import resolve_variant
+    from simulator.studies.comparison import compare
 
     for v in variants:  # the timing rules are checked before data or JAX are touched
         resolve_variant(v, args.learners, None if v in ("sync", "async") else args.K)
@@ -147,8 +147,8 @@ def _run(args: argparse.Namespace, variants: list[str]) -> int:
 
 def _write_results(result, out: Path, *, title: str) -> None:
     """Figures, tidy results and the JSON summary, made complete before ``out`` appears."""
-    from simulator.plots import save_figure
-    from simulator.plots_training import error_figure, staleness_figure
+    from simulator.plots.timeline import save_figure
+    from simulator.plots.training import error_figure, staleness_figure
 
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent.resolve()))
     try:

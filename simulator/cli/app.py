@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Sequence
 
-from simulator.cli_train import TRAINING_HANDLERS, add_training_commands
+from simulator.cli.training_commands import TRAINING_HANDLERS, add_training_commands
 
 __all__ = ["main"]
 
@@ -61,11 +61,11 @@ def _fmt(x: float | None, width: int = 12) -> str:
 
 def cmd_runtime(args: argparse.Namespace) -> int:
     from distributions import parse_law
-    from simulator.runtime_study import runtime_study
+    from simulator.studies.runtime import runtime_study
 
     law = parse_law(args.dist)
     if args.plot:
-        from simulator.plots import check_png_path
+        from simulator.plots.timeline import check_png_path
 
         check_png_path(args.plot)
     summary = runtime_study(
@@ -79,7 +79,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         progress=True,
     )
     if args.plot:
-        from simulator.plots import save_figure, timeline_figure
+        from simulator.plots.timeline import save_figure, timeline_figure
 
         save_figure(timeline_figure(summary.first_trace), args.plot)
     if args.json:
@@ -108,8 +108,8 @@ def cmd_runtime(args: argparse.Namespace) -> int:
 
 def cmd_theory(args: argparse.Namespace) -> int:
     from distributions import parse_law
-    from simulator.config import check_count
-    from simulator.theory import async_staleness, predictions, sync_async_speedup
+    from simulator._checks import check_count
+    from simulator.theory.runtime import async_staleness, predictions, sync_async_speedup
 
     law = parse_law(args.dist)
     p = check_count("P", args.learners)

@@ -22,10 +22,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simulator._replay_core import Spec, Static, run, sample_indices, trace_count
-from simulator._replay_prep import as_trace_list, stack_traces
-from simulator.rules import FixedRate, ServerRule
 from simulator.trace import Trace
+from simulator.training._scan import Spec, Static, run, sample_indices, trace_count
+from simulator.training._stack import as_trace_list, stack_traces
+from simulator.training.rules import FixedRate, ServerRule
 
 __all__ = ["ReplayResult", "compile_count", "minibatch_indices", "replay", "replay_keys"]
 
@@ -237,13 +237,13 @@ def replay(
             ``accuracy(params, (x, y))``, ``convex`` and ``name``.
         dataset: has arrays ``x`` (N, d), ``y`` (N,), ``x_eval``, ``y_eval``.
         batch_size: m >= 1, samples per mini-batch (drawn with replacement).
-        rule: the server update rule (see ``simulator.rules``).
+        rule: the server update rule (see ``simulator.training.rules``).
         eval_every: updates between evaluations; default about U / 100. The initial model
             and the final one are always evaluated.
         dtype: ``float32`` or ``float64`` (enabled only inside this call).
         key: base of the JAX keys (int or key); default: each trace's seed alone.
         f_star: F* to store in the result; ``"auto"`` computes it for convex models with
-            :func:`simulator.optimum.optimal_loss` (cached), None skips it.
+            :func:`simulator.training.optimum.optimal_loss` (cached), None skips it.
 
     Returns:
         A :class:`ReplayResult` with (S, E) curves.
@@ -284,7 +284,7 @@ def replay(
         rows = {name: jnp.asarray(a) for name, a in stacked.rows.items()}
         out = jax.device_get(run(spec, rule, keys, rows, data))
     if f_star == "auto":
-        from simulator.optimum import optimal_loss
+        from simulator.training.optimum import optimal_loss
 
         f_star = optimal_loss(model, dataset)
     return ReplayResult(

@@ -24,8 +24,8 @@ from replay_cases import (
     softmax,
 )
 
-from simulator.replay import minibatch_indices, replay, replay_keys
-from simulator.rules import CompensatedRate, DampedRate, FixedRate, OptaxRule
+from simulator.training.replayer import minibatch_indices, replay, replay_keys
+from simulator.training.rules import CompensatedRate, DampedRate, FixedRate, OptaxRule
 
 TOL = 1e-12
 RULES = {
@@ -232,7 +232,7 @@ def test_seeds_replayed_together_equal_seeds_replayed_alone():
     ],
 )
 def test_engine_traces_replay_like_the_reference(variant, service):
-    engine = pytest.importorskip("simulator.engine")
+    engine = pytest.importorskip("simulator.timing.engine")
     trace = engine.simulate(
         variant, num_learners=3, k=2, law="exp:1", updates=20, seed=4, service_time=service
     )

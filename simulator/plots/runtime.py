@@ -14,8 +14,9 @@ from matplotlib.figure import Figure
 from tqdm.auto import tqdm
 
 from distributions import law_from
-from simulator.runtime_study import mean_ci95, runtime_study
-from simulator.theory import expected_runtime, sync_async_speedup
+from simulator.results.stats import mean_ci95
+from simulator.studies.runtime import runtime_study
+from simulator.theory.runtime import expected_runtime, sync_async_speedup
 
 __all__ = ["runtime_vs_k_figure", "speedup_figure"]
 

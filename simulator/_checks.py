@@ -1,0 +1,87 @@
+"""Validation helpers shared by the spec, the engine, the theory and the studies.
+
+Every check raises one line naming the parameter, the rule and the value, e.g.
+"`k` must be <= num_learners (8); got 9", as a :class:`~simulator.errors.PssimError` whose
+``param`` lets the CLI show its own option name instead.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+from simulator.errors import PssimError, PssimTypeError
+
+__all__ = [
+    "MAX_SEED",
+    "VARIANTS",
+    "VARIANT_ALIASES",
+    "check_count",
+    "check_positive",
+    "check_seed",
+    "resolve_variant",
+]
+
+#: Canonical variant names (Dutta et al. 2018, section 2.3; K-AVG: Zhou & Cong, Algorithm 1).
+VARIANTS = ("k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg")
+#: Aliases: fully synchronous SGD is K-sync with K = P; fully asynchronous is K-async with K = 1.
+VARIANT_ALIASES = ("sync", "async")
+#: Seeds live in [0, 2**63): numpy's SeedSequence and the JAX key both take them exactly.
+MAX_SEED = 2**63 - 1
+
+
+def check_count(name: str, value: object, minimum: int = 1, maximum: int | None = None) -> int:
+    """Return ``value`` as an int after checking it is an integer in [minimum, maximum]."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise PssimTypeError(f"`{name}` must be an integer; got {value!r}", param=name)
+    if value < minimum:
+        raise PssimError(f"`{name}` must be >= {minimum}; got {value}", param=name)
+    if maximum is not None and value > maximum:
+        raise PssimError(f"`{name}` must be <= {maximum}; got {value}", param=name)
+    return int(value)
+
+
+def check_seed(name: str, value: object) -> int:
+    """Return a seed, an integer in [0, 2**63)."""
+    return check_count(name, value, minimum=0, maximum=MAX_SEED)
+
+
+def check_positive(name: str, value: object) -> float:
+    """Return ``value`` as a float after checking it is finite and > 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise PssimTypeError(f"`{name}` must be a number; got {value!r}", param=name)
+    if not math.isfinite(value) or value <= 0:
+        raise PssimError(f"`{name}` must be a finite number > 0; got {value}", param=name)
+    return float(value)
+
+
+def resolve_variant(variant: str, num_learners: int, k: int | None) -> tuple[str, int]:
+    """Map a variant name and K to the canonical (variant, K), checking the rules.
+
+    ``sync`` is K-sync with K = P and ``async`` is K-async with K = 1; for them K may be
+    omitted (or must equal that value). For the K-variants 1 <= K <= P; for ``k-avg`` K is
+    the number of local steps (any K >= 1).
+
+    Example:
+        >>> resolve_variant("sync", 8, None)
+        ('k-sync', 8)
+    """
+    if not isinstance(variant, str):
+        raise PssimTypeError(f"`variant` must be a string; got {variant!r}", param="variant")
+    p = check_count("num_learners", num_learners)
+    if variant in VARIANT_ALIASES:
+        implied = p if variant == "sync" else 1
+        if k is not None and check_count("k", k) != implied:
+            raise PssimError(
+                f"`k` must be {implied} (or not given) for variant {variant!r}; got {k}", param="k"
+            )
+        return ("k-sync" if variant == "sync" else "k-async"), implied
+    if variant not in VARIANTS:
+        names = ", ".join(VARIANT_ALIASES + VARIANTS)
+        raise PssimError(f"`variant` must be one of {names}; got {variant!r}", param="variant")
+    if k is None:
+        raise PssimError(f"`k` must be given for variant {variant!r}; got None", param="k")
+    k = check_count("k", k)
+    if variant != "k-avg" and k > p:
+        raise PssimError(f"`k` must be <= num_learners ({p}); got {k}", param="k")
+    return variant, k
