@@ -3,9 +3,10 @@
 The bare loop produces the same events (P learner processes, one timeout per push, same
 durations from the same per-learner streams) and records nothing. Prints pushes/s of both
 per P and their ratio; ``--json`` prints one object whose ``engine_vs_bare`` is the ratio at
-P = 100.
+P = 100. ``--smoke`` runs the same comparison at every P with 5,000 updates and one run (a
+second or two) and prints the same keys.
 
-    python benchmarks/engine.py [--updates 100000] [--repeats 3] [--json]
+    python benchmarks/engine.py [--updates 100000] [--repeats 3] [--smoke] [--json]
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import simpy
 from distributions import Exponential
 from simulator import simulate
 from simulator.timing._state import learner_streams
+
+#: Updates of a ``--smoke`` run (one timed run per engine and P).
+SMOKE_UPDATES = 5_000
 
 
 def bare_loop(p: int, updates: int, seed: int) -> float:
@@ -64,7 +68,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--learners", type=int, nargs="+", default=[8, 100, 1000])
     ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--smoke", action="store_true", help="tiny size, same comparison and keys (overrides sizes)"
+    )
     args = ap.parse_args()
+    if args.smoke:
+        args.updates, args.repeats = SMOKE_UPDATES, 1
     rows = {}
     for p in args.learners:
         bare, t_bare = best_rate(bare_loop, p, args.updates, args.repeats)

@@ -4,95 +4,97 @@ Both replay the same fully asynchronous trace (K-async, K = 1) of softmax regres
 MNIST test set (Dutta et al. 2018, supplement sec. 9: 784x10 + bias, l2 = 0.01, N(0, 0.01^2)
 init, lr = 0.01) with the same stale-copy semantics and the same mini-batches:
 
-- project: :func:`simulator.training.replayer.replay`, one jitted ``lax.scan`` over all updates;
+- project: :func:`simulator.replay`, one jitted ``lax.scan`` over all updates;
 - naive: a Python loop calling one jitted gradient-and-update function per contribution,
-  stale models kept as per-learner references.
+  stale models kept as per-learner references set as :meth:`simulator.Trace.copy_schedule`
+  says.
 
 Compile time is excluded from both (each runs once before it is timed); each is timed
 ``--repeats`` times and the best run counts. Both evaluate the loss on the 10,000 test images
 20 times (every U / 20 updates) and the replay's time includes its host-side preparation and
-the transfer of the data to the device. Workloads: m = 1,
-P = 8 (the headline, ``replay_vs_naive``), m = 64, P = 8, and m = 1, P = 100.
+the transfer of the data to the device. The two loss curves must agree (the run stops
+otherwise). Workloads: m = 1, P = 8 (the headline, ``replay_vs_naive``), m = 64, P = 8, and
+m = 1, P = 100.
 
 ``--memory`` instead reports the peak resident memory of replays of 10^5 and 10^6 updates at
 P = 100 (each in a fresh process, the trace built by the inline numpy generator so that no
-SimPy objects count in the peak) beside the size of the trace arrays.
+SimPy objects count in the peak) beside the size of the trace arrays;
+``peak_rss_long_vs_short`` is the peak of the longer replay over that of the shorter one.
+
+``--smoke`` runs the same workloads at a tiny size (400 updates, one timed run; 10^3 and
+10^4 updates with ``--memory``) in a few seconds, compilation included. The MNIST t10k files
+are read from ``$PSSIM_MNIST``, else from ``../shared/data/mnist`` beside the checkout;
+without them the script says so and exits with status 77.
 
 Usage::
 
-    python benchmarks/replay.py [--updates 20000] [--json]
-    python benchmarks/replay.py --memory [--json]
+    python benchmarks/replay.py [--updates 20000] [--repeats 3] [--smoke] [--json]
+    python benchmarks/replay.py --memory [--smoke] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
-import gzip
+import dataclasses
 import json
+import os
 import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from models import load_mnist, softmax_regression
+from simulator import FixedRate, Trace, minibatch_indices, replay, replay_keys, simulate
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from simulator.training.replayer import minibatch_indices, replay, replay_keys  # noqa: E402
-from simulator.training.rules import FixedRate  # noqa: E402
-from simulator.trace import Trace  # noqa: E402
-
-MNIST = ROOT.parent / "shared" / "data" / "mnist"
+#: Environment variable naming a folder with the MNIST t10k IDX files.
+MNIST_ENV = "PSSIM_MNIST"
+#: Where the files are looked for when the variable is unset: beside the checkout.
+MNIST_FALLBACK = ROOT.parent / "shared" / "data" / "mnist"
+#: Exit status when the data are absent (the conventional "skipped").
+EXIT_NO_DATA = 77
 LR = 0.01
+#: Workloads of the throughput run: name -> (mini-batch size m, learners P).
+WORKLOADS = {"m1_p8": (1, 8), "m64_p8": (64, 8), "m1_p100": (1, 100)}
+#: Replay lengths of the memory run, full and ``--smoke``.
+MEMORY_UPDATES = (100_000, 1_000_000)
+SMOKE_MEMORY_UPDATES = (1_000, 10_000)
+SMOKE_UPDATES = 400
+#: Extra arguments of each mode that ``--smoke --json`` must also cover.
+SMOKE_MODES = ((), ("--memory",))
+#: Largest loss difference between the two replays (float32 sums in another order).
+LOSS_TOLERANCE = 1e-3
 
 
 # --------------------------------------------------------------------------- data and model
-def _read_idx(path: Path, offset: int) -> np.ndarray:
-    with gzip.open(path, "rb") as f:
-        return np.frombuffer(f.read(), dtype=np.uint8, offset=offset)
+def mnist_dir() -> Path | None:
+    """The folder with the MNIST t10k files, or None when they are absent."""
+    folder = Path(os.environ.get(MNIST_ENV) or MNIST_FALLBACK)
+    names = ("t10k-images-idx3-ubyte", "t10k-images-idx3-ubyte.gz")
+    return folder if any((folder / n).is_file() for n in names) else None
 
 
-def load_data() -> SimpleNamespace:
-    """MNIST test set, x (10000, 784) float32 in [0, 1], y (10000,) int32."""
-    try:
-        from models import load_mnist
-
-        ds = load_mnist(MNIST, split="test")
-        x, y = np.asarray(ds.x), np.asarray(ds.y)
-    except ImportError:
-        x = _read_idx(MNIST / "t10k-images-idx3-ubyte.gz", 16).reshape(-1, 784)
-        x = x.astype(np.float32) / np.float32(255.0)
-        y = _read_idx(MNIST / "t10k-labels-idx1-ubyte.gz", 8).astype(np.int32)
-    return SimpleNamespace(x=x, y=y, x_eval=x, y_eval=y, num_classes=10, task="classification")
+def load_data():
+    """MNIST test set: x (10000, 784) float32 in [0, 1], y (10000,) int32, evaluated on x."""
+    folder = mnist_dir()
+    if folder is None:
+        print(
+            f"MNIST t10k files not found: set {MNIST_ENV} to their folder "
+            "(default: ../shared/data/mnist beside the checkout)",
+            file=sys.stderr,
+        )
+        sys.exit(EXIT_NO_DATA)
+    return load_mnist(folder, split="test")
 
 
 def load_model():
     """Softmax regression 784 -> 10, l2 = 0.01 on W."""
-    try:
-        from models import softmax_regression
-
-        return softmax_regression(784, 10, l2=0.01)
-    except ImportError:
-
-        def init(key):
-            kw, kb = jax.random.split(key)
-            return {
-                "W": 0.01 * jax.random.normal(kw, (784, 10)),
-                "b": 0.01 * jax.random.normal(kb, (10,)),
-            }
-
-        def loss(params, batch):
-            x, y = batch
-            logp = jax.nn.log_softmax(x @ params["W"] + params["b"])
-            nll = -jnp.mean(jnp.take_along_axis(logp, y[:, None], axis=1))
-            return nll + 0.01 * jnp.sum(params["W"] ** 2)
-
-        return SimpleNamespace(name="softmax", init=init, loss=loss, accuracy=None, convex=True)
+    return softmax_regression(784, 10, l2=0.01)
 
 
 # --------------------------------------------------------------------------- trace
@@ -133,15 +135,8 @@ def make_trace(
     """K-async (K = 1) trace from the project's engine, or the inline generator."""
     if not engine:
         return _inline_async(num_learners, updates, seed), "inline"
-    try:
-        from simulator.timing.engine import simulate
-
-        trace = simulate(
-            "async", num_learners=num_learners, law="exp:1", updates=updates, seed=seed
-        )
-        return trace, "simulator.timing.engine"
-    except ImportError:
-        return _inline_async(num_learners, updates, seed), "inline"
+    trace = simulate("async", num_learners=num_learners, law="exp:1", updates=updates, seed=seed)
+    return trace, "simulator.timing.engine"
 
 
 # --------------------------------------------------------------------------- naive loop
@@ -163,22 +158,22 @@ def make_naive(model, data, batch_size: int):
 def naive_replay(trace: Trace, model, fns, *, eval_every: int) -> np.ndarray:
     """One jitted gradient-and-update call per contribution (K = 1, fixed rate).
 
-    Stale models are per-learner references set as ``Trace.copy_schedule`` says.
+    Stale models are per-learner references set as ``Trace.copy_schedule`` says: every copy
+    starts as w_0, and copy c is set to w_v at step v after that step's read is taken.
     """
     step, loss = fns
     init_key, data_key = replay_keys(trace.seed)
-    w = model.init(init_key)
-    copy_index, snapshots, _ = trace.copy_schedule()
-    rows, cols = np.nonzero(snapshots >= 0)
+    w0 = w = model.init(init_key)
+    copy_index, snap_version, snap_copy, _ = trace.copy_schedule()
     snaps: dict[int, list[int]] = {}
-    for j, c in zip(rows.tolist(), snapshots[rows, cols].tolist(), strict=True):
-        snaps.setdefault(j, []).append(c)
+    for v, c in zip(snap_version.tolist(), snap_copy.tolist(), strict=True):
+        snaps.setdefault(v, []).append(c)
     reads = copy_index[:, 0].tolist()
     copies: dict[int, object] = {}
     losses = [loss(w)]
     for j in range(trace.num_updates):
         c = reads[j]
-        read = copies[c] if c >= 0 else w
+        read = copies.get(c, w0) if c >= 0 else w
         for s in snaps.get(j, ()):
             copies[s] = w
         w = step(w, read, data_key, j)
@@ -198,40 +193,47 @@ def _best_of(repeats: int, fn):
     return best, out
 
 
-def compare(trace: Trace, model, data, batch_size: int, eval_every: int, repeats: int) -> dict:
-    """Times both replays of ``trace`` (each compiled beforehand; best of ``repeats``)."""
+def compare(trace: Trace, model, data, batch_size: int, eval_every: int, repeats: int, fns) -> dict:
+    """Times both replays of ``trace`` (each compiled beforehand; best of ``repeats``).
+
+    ``fns`` are the naive loop's functions for ``batch_size`` (see :func:`make_naive`).
+    """
     kw = dict(batch_size=batch_size, rule=FixedRate(LR), eval_every=eval_every, f_star=None)
     replay(trace, model, data, **kw)  # compile
     t_replay, res = _best_of(repeats, lambda: replay(trace, model, data, **kw))
-    fns = make_naive(model, data, batch_size)
-    short = Trace(**{**trace.__dict__, **_head(trace, eval_every)})
-    naive_replay(short, model, fns, eval_every=eval_every)  # compile
+    naive_replay(_head(trace, eval_every), model, fns, eval_every=eval_every)  # compile
     t_naive, naive = _best_of(
         repeats, lambda: naive_replay(trace, model, fns, eval_every=eval_every)
     )
+    diff = float(np.max(np.abs(res.loss[0] - naive)))
+    # both must train the same model, or the ratio compares different work
+    assert diff <= LOSS_TOLERANCE, (diff, res.loss[0], naive)
     u = trace.num_updates
     return {
         "updates": u,
         "replay_updates_per_s": u / t_replay,
         "naive_updates_per_s": u / t_naive,
         "ratio": t_naive / t_replay,
-        "max_abs_loss_diff": float(np.max(np.abs(res.loss[0] - naive))),
+        "max_abs_loss_diff": diff,
         "final_loss": float(res.loss[0, -1]),
     }
 
 
-def _head(trace: Trace, n: int) -> dict:
+def _head(trace: Trace, n: int) -> Trace:
+    """The first ``n`` updates of ``trace``."""
     names = ("update_time", "learner", "version", "start", "finish", "mask")
-    return {k: getattr(trace, k)[:n] for k in names}
+    return dataclasses.replace(trace, **{k: getattr(trace, k)[:n] for k in names})
 
 
 def run_throughput(updates: int, repeats: int) -> dict:
     data, model = load_data(), load_model()
     out = {"device": jax.devices()[0].device_kind, "updates": updates}
-    for name, (m, p) in {"m1_p8": (1, 8), "m64_p8": (64, 8), "m1_p100": (1, 100)}.items():
+    naive_fns: dict[int, tuple] = {}  # one naive loop per m: built (and compiled) once
+    for name, (m, p) in WORKLOADS.items():
         trace, source = make_trace(p, updates)
         out["trace_source"] = source
-        out[name] = compare(trace, model, data, m, max(1, updates // 20), repeats)
+        fns = naive_fns.setdefault(m, make_naive(model, data, m))
+        out[name] = compare(trace, model, data, m, max(1, updates // 20), repeats, fns)
     out["replay_vs_naive"] = out["m1_p8"]["ratio"]
     return out
 
@@ -261,12 +263,16 @@ def _memory_child(updates: int) -> dict:
     }
 
 
-def run_memory() -> dict:
+def run_memory(sizes: tuple[int, int]) -> dict:
+    if mnist_dir() is None:
+        load_data()  # says where it looked and exits
     out = {}
-    for updates in (100_000, 1_000_000):
+    for updates in sizes:
         cmd = [sys.executable, __file__, "--memory-child", str(updates)]
-        line = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+        line = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
         out[f"u{updates}"] = json.loads(line.strip().splitlines()[-1])
+    short, long = (out[f"u{u}"]["peak_rss_mib"] for u in sizes)
+    out["peak_rss_long_vs_short"] = long / short
     return out
 
 
@@ -276,12 +282,20 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed runs; the best counts")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.add_argument("--memory", action="store_true", help="peak RSS at 1e5 vs 1e6 updates")
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny size, same workloads and keys (overrides sizes)"
+    )
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         print(json.dumps(_memory_child(args.memory_child)))
         return
-    result = run_memory() if args.memory else run_throughput(args.updates, args.repeats)
+    if args.smoke:
+        args.updates, args.repeats = SMOKE_UPDATES, 1
+    if args.memory:
+        result = run_memory(SMOKE_MEMORY_UPDATES if args.smoke else MEMORY_UPDATES)
+    else:
+        result = run_throughput(args.updates, args.repeats)
     if args.json:
         print(json.dumps(result))
         return

@@ -6,6 +6,11 @@ Every law is a frozen dataclass validated on construction, with ``sample`` (keyw
 (Definition 3), ``sum_law(k)`` and a ``spec`` string that :func:`parse_law` reads back.
 All times are in simulated time units. This package imports only numpy and scipy.
 
+Numeric extremes are refused on construction with a ``LawError``: where the mean is finite in
+theory it must lie in ``(0, MAX_TIME]``, and the ``1 - TAIL_PROB`` quantile must be at most
+``MAX_TIME`` (the square root of the largest float, about 1.34e154; ``TAIL_PROB = 1e-12``),
+so draws, their squares and their running sums stay finite.
+
 Example:
     >>> import numpy as np
     >>> from distributions import parse_law
@@ -16,7 +21,7 @@ Example:
     3.657143
 """
 
-from ._base import ComputeTimeLaw
+from ._base import MAX_TIME, TAIL_PROB, ComputeTimeLaw
 from ._checks import LawError, LawTypeError
 from ._empirical import Empirical
 from ._exponential import Exponential, ShiftedExponential
@@ -29,6 +34,8 @@ from ._scipy_law import ScipyLaw
 from ._weibull import Weibull
 
 __all__ = [
+    "MAX_TIME",
+    "TAIL_PROB",
     "ComputeTimeLaw",
     "Empirical",
     "Exponential",

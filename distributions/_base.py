@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 import math
+import sys
 from typing import Literal
 
 import numpy as np
@@ -12,7 +14,18 @@ from numpy.typing import ArrayLike
 from ._checks import LawError, check_int, check_rng, check_shape, fmt
 from ._order_stats import quantile_order_statistic_mean, tail_makes_infinite
 
-__all__ = ["Aging", "ComputeTimeLaw"]
+__all__ = ["MAX_TIME", "TAIL_PROB", "Aging", "ComputeTimeLaw"]
+
+MAX_TIME = math.sqrt(sys.float_info.max)
+"""Largest accepted mean and upper quantile of a law (simulated time), about 1.34e154.
+
+The square of such a time is still a finite float (variances, squared deviations), and so
+is the sum of up to ~1e154 of them (cumulative times of a run)."""
+
+TAIL_PROB = 1e-12
+"""Upper-tail probability at which a law's quantile ``isf(TAIL_PROB)`` is checked against
+:data:`MAX_TIME`: a draw exceeds it (let alone overflows to ``inf``) with probability at
+most 1e-12."""
 
 Aging = Literal["nltu", "nstu", "both"] | None
 """Aging class (Dutta et al. 2018, Definition 3): ``"nltu"`` new-longer-than-used,
@@ -33,7 +46,9 @@ def _check_probs(q: np.ndarray) -> None:
 class ComputeTimeLaw(abc.ABC):
     """Law of a learner's compute time for one mini-batch (simulated time units, ``>= 0``).
 
-    Concrete laws are frozen dataclasses validated on construction. Public methods check
+    Concrete laws are frozen dataclasses validated on construction, ending with the shared
+    range check (see :data:`MAX_TIME`: a mean finite in theory must lie in ``(0, MAX_TIME]``
+    and the ``1 - 1e-12`` quantile must be at most ``MAX_TIME``). Public methods check
     their inputs and delegate to private ``_sample``, ``_cdf``, ``_sf``, ``_ppf``, ``_isf``
     and ``_order_statistic_mean`` hooks that subclasses implement.
 
@@ -46,6 +61,52 @@ class ComputeTimeLaw(abc.ABC):
         >>> law.order_statistic_mean(1, 2)  # E[min of 2] = 1 / (2 * rate)
         0.25
     """
+
+    # --------------------------------------------------------------------------- range check
+    def _check_range(self) -> None:
+        """Refuse numeric extremes; every concrete law calls this last in ``__post_init__``.
+
+        Rules (times in simulated time units, :data:`MAX_TIME` ≈ 1.34e154):
+
+        - where the mean is finite in theory, ``0 < mean() <= MAX_TIME`` (an overflowed,
+          underflowed or zero mean is refused: runtimes divide by it);
+        - ``isf(TAIL_PROB) <= MAX_TIME``, the ``1 - 1e-12`` quantile, so that draws, their
+          squares and their running sums stay finite. Laws with a legitimately infinite mean
+          (e.g. Pareto with ``shape <= 1``) pass when their draws stay in this range.
+
+        Raises:
+            LawError: "`Exponential.rate` must give a mean E[X] <= 1.34e+154 (the square
+                root of the largest float); got inf (rate=1e-310)".
+        """
+        names, detail = self._range_context()
+        bound = f"{MAX_TIME:.3g} (the square root of the largest float)"
+        with np.errstate(all="ignore"):
+            if not self._mean_is_infinite():
+                mean = float(self.mean())
+                if not mean > 0.0:
+                    raise LawError(f"{names} must give a mean E[X] > 0; got {fmt(mean)} ({detail})")
+                if not mean <= MAX_TIME:
+                    raise LawError(
+                        f"{names} must give a mean E[X] <= {bound}; got {fmt(mean)} ({detail})"
+                    )
+            top = float(self.isf(TAIL_PROB))
+        if not top <= MAX_TIME:
+            raise LawError(
+                f"{names} must give a 1 - {TAIL_PROB:g} quantile <= {bound}; "
+                f"got {fmt(top)} ({detail})"
+            )
+
+    def _mean_is_infinite(self) -> bool:
+        """Whether ``E[X]`` diverges in theory (a heavy tail), not merely by overflow."""
+        return False
+
+    def _range_context(self) -> tuple[str, str]:
+        """(parameters as shown in range messages, their values), e.g. ("`Exponential.rate`",
+        "rate=2.0")."""
+        cls = type(self).__name__
+        fields = [f.name for f in dataclasses.fields(self)]  # type: ignore[arg-type]
+        names = ", ".join(f"`{cls}.{name}`" for name in fields)
+        return names, ", ".join(f"{name}={fmt(getattr(self, name))}" for name in fields)
 
     # ----------------------------------------------------------------------------- sampling
     def sample(self, shape: int | tuple[int, ...], *, rng: np.random.Generator) -> np.ndarray:

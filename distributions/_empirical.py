@@ -65,6 +65,7 @@ class Empirical(ComputeTimeLaw):
         if self.source is not None:
             object.__setattr__(self, "source", os.fspath(self.source))
         object.__setattr__(self, "_sorted", np.sort(self.values))
+        self._check_range()
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Empirical:
@@ -93,6 +94,13 @@ class Empirical(ComputeTimeLaw):
     def __repr__(self) -> str:
         where = f", source={self.source!r}" if self.source is not None else ""
         return f"Empirical(n={self.values.size}{where})"
+
+    def _range_context(self) -> tuple[str, str]:
+        m = self.values.size
+        count = f"{m} value" + ("s" if m != 1 else "")
+        if self.source is not None:
+            return "`Empirical.path`", f"{count} in {self.source!r}"
+        return "`Empirical.values`", count
 
     def mean(self) -> float:
         return float(np.mean(self.values))

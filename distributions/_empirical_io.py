@@ -16,8 +16,8 @@ _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _TEXT_SUFFIXES = (".csv", ".txt")
 
 
-def _fail(path: str, rule: str, got: str) -> ValueError:
-    return ValueError(f"`Empirical.path` {rule}; got {got} in {path!r}")
+def _fail(path: str, rule: str, got: str) -> LawError:
+    return LawError(f"`Empirical.path` {rule}; got {got} in {path!r}")
 
 
 def _read_npy(path: Path, shown: str) -> np.ndarray:

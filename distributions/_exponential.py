@@ -31,6 +31,7 @@ class Exponential(ComputeTimeLaw):
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rate", check_real("Exponential.rate", self.rate, "> 0"))
+        self._check_range()
 
     def mean(self) -> float:
         return 1.0 / self.rate
@@ -93,6 +94,7 @@ class ShiftedExponential(ComputeTimeLaw):
         shift = check_real("ShiftedExponential.shift", self.shift, ">= 0")
         object.__setattr__(self, "shift", shift)
         object.__setattr__(self, "rate", check_real("ShiftedExponential.rate", self.rate, "> 0"))
+        self._check_range()
 
     def mean(self) -> float:
         return self.shift + 1.0 / self.rate

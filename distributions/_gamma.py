@@ -37,6 +37,7 @@ class Gamma(ComputeTimeLaw):
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", check_real("Gamma.shape", self.shape, "> 0"))
         object.__setattr__(self, "rate", check_real("Gamma.rate", self.rate, "> 0"))
+        self._check_range()
 
     def mean(self) -> float:
         return self.shape / self.rate

@@ -74,6 +74,7 @@ class HyperExponential(ComputeTimeLaw):
         object.__setattr__(self, "_w", weights)
         object.__setattr__(self, "_r", np.asarray(rates))
         object.__setattr__(self, "_cum", np.cumsum(weights))
+        self._check_range()
 
     def mean(self) -> float:
         return math.fsum(w / r for w, r in zip(self._w, self._r, strict=True))

@@ -36,6 +36,7 @@ class LogNormal(ComputeTimeLaw):
     def __post_init__(self) -> None:
         object.__setattr__(self, "mu", check_real("LogNormal.mu", self.mu))
         object.__setattr__(self, "sigma", check_real("LogNormal.sigma", self.sigma, "> 0"))
+        self._check_range()
 
     def mean(self) -> float:
         return exp_or_inf(self.mu + 0.5 * self.sigma * self.sigma)

@@ -44,6 +44,10 @@ class Pareto(ComputeTimeLaw):
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", check_real("Pareto.shape", self.shape, "> 0"))
         object.__setattr__(self, "scale", check_real("Pareto.scale", self.scale, "> 0"))
+        self._check_range()
+
+    def _mean_is_infinite(self) -> bool:
+        return self.shape <= 1.0
 
     def mean(self) -> float:
         a = self.shape

@@ -57,8 +57,8 @@ def _values(body: str, spec: str, name: str) -> list[float]:
     return [_number(tok, spec, name) for tok in body.split(",")]
 
 
-def _count_error(spec: str, name: str, form: str, want: str, got: int) -> ValueError:
-    return ValueError(f"`{name}` spec {spec!r} must have {want} ({form}); got {got}")
+def _count_error(spec: str, name: str, form: str, want: str, got: int) -> LawError:
+    return LawError(f"`{name}` spec {spec!r} must have {want} ({form}); got {got}")
 
 
 def _parse_scipy(body: str, spec: str, name: str) -> ComputeTimeLaw:

@@ -11,6 +11,7 @@ import scipy.stats
 
 from ._base import Aging, ComputeTimeLaw
 from ._checks import LawError, LawTypeError
+from ._order_stats import tail_makes_infinite
 
 __all__ = ["ScipyLaw", "is_frozen_continuous"]
 
@@ -81,6 +82,14 @@ class ScipyLaw(ComputeTimeLaw):
             raise LawError(
                 f"`ScipyLaw.frozen` support must start at >= 0; got {low!r} for {_describe(frozen)}"
             )
+        self._check_range()
+
+    def _mean_is_infinite(self) -> bool:
+        # scipy reports an overflowed mean as inf too: judge divergence from the tail.
+        return not math.isfinite(self.mean()) and tail_makes_infinite(self._isf, 1, 1)
+
+    def _range_context(self) -> tuple[str, str]:
+        return "`ScipyLaw.frozen`", _describe(self.frozen)
 
     def __repr__(self) -> str:
         return f"ScipyLaw({_describe(self.frozen)})"

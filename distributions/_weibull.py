@@ -33,6 +33,7 @@ class Weibull(ComputeTimeLaw):
     def __post_init__(self) -> None:
         object.__setattr__(self, "shape", check_real("Weibull.shape", self.shape, "> 0"))
         object.__setattr__(self, "scale", check_real("Weibull.scale", self.scale, "> 0"))
+        self._check_range()
 
     def mean(self) -> float:
         # scale Γ(1 + 1/k)

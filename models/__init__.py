@@ -1,8 +1,9 @@
 """Models (parameter pytree + pure loss) and datasets for pssim.
 
-Imports only JAX and numpy, on first use of a name (``import models`` itself is cheap). A ``Model`` is ``init(key) -> params`` plus
-``loss(params, batch) -> scalar`` (and an optional accuracy); a ``Dataset`` holds float32
-features, labels or targets and the fixed evaluation set on which curves are reported.
+Imports only JAX and numpy, on first use of a name (``import models`` itself is cheap). A
+``Model`` is ``init(key) -> params`` plus ``loss(params, batch) -> scalar`` (and an optional
+accuracy); a ``Dataset`` holds float32 features, labels or targets and the fixed evaluation
+set on which curves are reported.
 
 Example:
     >>> import jax
@@ -26,6 +27,7 @@ _PUBLIC = {
     "Model": "models._model",
     "build_model": "models._spec",
     "check_batch_size": "models._dataset",
+    "check_model_fits": "models._dataset",
     "cnn": "models._nets",
     "from_arrays": "models._dataset",
     "least_squares": "models._linear",

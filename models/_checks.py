@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 from collections.abc import Sequence
 
-__all__ = ["DataError", "DataTypeError", "check_float", "check_int", "check_int_tuple"]
+__all__ = [
+    "FALLBACK_BUDGET",
+    "DataError",
+    "DataTypeError",
+    "check_float",
+    "check_int",
+    "check_int_tuple",
+    "check_memory",
+    "check_rows",
+    "memory_budget",
+]
+
+#: Memory budget in bytes where the physical memory cannot be read (8 GiB).
+FALLBACK_BUDGET = 8 * 2**30
 
 
 class DataError(ValueError):
@@ -75,3 +89,58 @@ def check_int_tuple(name: str, value: object, length: int | None = None) -> tupl
         what = f"{length} integers" if length is not None else "integers"
         raise DataError(f"`{name}` must be a sequence of {what} >= 1; got {value!r}")
     return tuple(int(v) for v in value)
+
+
+def memory_budget() -> tuple[int, str]:
+    """Bytes a data set may take in memory, and how that budget was set.
+
+    Half the physical memory (``os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")``),
+    or :data:`FALLBACK_BUDGET` (8 GiB) where the system does not report it.
+
+    Example:
+        >>> memory_budget()[0] > 0
+        True
+    """
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        total = -1
+    if total <= 0:
+        return FALLBACK_BUDGET, "a fixed 8 GiB: physical memory unknown"
+    return total // 2, "half the physical memory"
+
+
+def _gib(nbytes: int) -> str:
+    return f"{nbytes / 2**30:.3g} GiB"
+
+
+def check_memory(what: str, nbytes: int) -> None:
+    """Refuses a data set whose estimated size exceeds :func:`memory_budget`, before allocation.
+
+    Args:
+        what: the parameters and their values, e.g. "`num_examples` x `num_features` = 10 x 5".
+        nbytes: estimated peak bytes.
+
+    Raises:
+        ValueError: "`num_examples` x `num_features` = 1000000000 x 100000 must fit in the
+            memory budget of 62.8 GiB (half the physical memory); got about 2.98e+06 GiB".
+    """
+    budget, how = memory_budget()
+    if nbytes > budget:
+        raise DataError(
+            f"{what} must fit in the memory budget of {_gib(budget)} ({how}); "
+            f"got about {_gib(nbytes)}"
+        )
+
+
+def check_rows(shape: tuple[int, ...], num_features: int) -> None:
+    """Checks that a batch of features has shape (m, num_features) (static, works under jit).
+
+    Raises:
+        ValueError: "`x` must have shape (m, 784), 784 features per row; got (32, 64)".
+    """
+    if len(shape) != 2 or shape[1] != num_features:
+        raise DataError(
+            f"`x` must have shape (m, {num_features}), {num_features} features per row; "
+            f"got {tuple(shape)}"
+        )

@@ -1,4 +1,4 @@
-"""The ``Dataset`` record, construction from user arrays, and mini-batch size checks."""
+"""The ``Dataset`` record, construction from user arrays, batch size and model fit checks."""
 
 from __future__ import annotations
 
@@ -226,3 +226,30 @@ def check_batch_size(dataset: Dataset, m: object) -> int:
             f"`batch` must be <= the number of training examples ({dataset.num_examples}); got {m}"
         )
     return int(m)
+
+
+def check_model_fits(dataset: Dataset, model: Any) -> None:
+    """Checks that a model expects as many features per row as a data set has.
+
+    Models that do not state ``num_features`` (None or missing) pass unchecked.
+
+    Args:
+        dataset: the training set (its rows have ``dataset.num_features`` features).
+        model: a ``Model`` (or any object with ``name`` and ``num_features``).
+
+    Raises:
+        ValueError: "`model` 'softmax' expects 784 features per row; got 64 in `data`
+            'digits'".
+
+    Example:
+        >>> from models import softmax_regression
+        >>> toy = Dataset("toy", np.zeros((4, 2)), np.arange(4))
+        >>> check_model_fits(toy, softmax_regression(2, 4))  # fits: returns None
+    """
+    expected = getattr(model, "num_features", None)
+    if expected is not None and expected != dataset.num_features:
+        name = getattr(model, "name", type(model).__name__)
+        raise DataError(
+            f"`model` {name!r} expects {expected} features per row; "
+            f"got {dataset.num_features} in `data` {dataset.name!r}"
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ._checks import check_float, check_int
+from ._checks import check_float, check_int, check_rows
 from ._init import gaussian
 from ._model import Batch, Model, Params
 
@@ -48,7 +48,7 @@ def softmax_regression(num_features: int, num_classes: int, l2: float = 0.01) ->
 
     Returns:
         A ``Model`` whose params are ``{"W": (d, C), "b": (C,)}``, float32, drawn
-        N(0, 0.01^2).
+        N(0, 0.01^2). Its loss refuses an ``x`` that is not (m, d) with a ``DataError``.
 
     Example:
         >>> model = softmax_regression(784, 10)
@@ -68,6 +68,7 @@ def softmax_regression(num_features: int, num_classes: int, l2: float = 0.01) ->
         }
 
     def logits(params: Params, x: jax.Array) -> jax.Array:
+        check_rows(x.shape, d)
         return x @ params["W"] + params["b"]
 
     def loss(params: Params, batch: Batch) -> jax.Array:
@@ -78,7 +79,7 @@ def softmax_regression(num_features: int, num_classes: int, l2: float = 0.01) ->
         x, y = batch
         return argmax_accuracy(logits(params, x), y)
 
-    return Model("softmax", init, loss, accuracy, convex=True, l2=lam)
+    return Model("softmax", init, loss, accuracy, convex=True, l2=lam, num_features=d)
 
 
 def least_squares(dim: int, l2: float = 0.0) -> Model:
@@ -93,7 +94,8 @@ def least_squares(dim: int, l2: float = 0.0) -> Model:
         l2: ridge weight (note the factor 1/2, unlike ``softmax_regression``).
 
     Returns:
-        A ``Model`` with params ``{"w": (d,)}`` float32 drawn N(0, 0.01^2) and no accuracy.
+        A ``Model`` with params ``{"w": (d,)}`` float32 drawn N(0, 0.01^2) and no accuracy;
+        its loss refuses an ``x`` that is not (m, d) with a ``DataError``.
 
     Example:
         >>> model = least_squares(10)
@@ -108,8 +110,9 @@ def least_squares(dim: int, l2: float = 0.0) -> Model:
 
     def loss(params: Params, batch: Batch) -> jax.Array:
         x, y = batch
+        check_rows(x.shape, d)
         w = params["w"]
         r = x @ w - y
         return 0.5 * jnp.mean(r**2) + 0.5 * lam * jnp.sum(w**2)
 
-    return Model("least-squares", init, loss, None, convex=True, l2=lam)
+    return Model("least-squares", init, loss, None, convex=True, l2=lam, num_features=d)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import DataError
+from ._checks import DataError, check_memory
 from ._dataset import Dataset
-from ._files import existing_dir, read_maybe_gzip
+from ._files import existing_dir, is_gzip, open_maybe_gzip, read_at_most
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
@@ -24,49 +24,68 @@ def _find(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def _header(data: bytes, path: Path, magic: int, ndim: int) -> tuple[int, ...]:
-    """Checks the magic number and the length of an IDX file; returns its dimensions."""
-    head = 4 + 4 * ndim
-    if len(data) < head:
+def _dims(head: bytes, path: Path, magic: int, ndim: int) -> tuple[int, ...]:
+    """Checks the magic number and sizes of an IDX header; returns its dimensions."""
+    if len(head) < 4 + 4 * ndim:
         raise DataError(
-            f"`mnist` file {path.name} is truncated: expected at least {head} bytes, "
-            f"got {len(data)}"
+            f"`mnist` file {path.name} is truncated: expected at least {4 + 4 * ndim} bytes, "
+            f"got {len(head)}"
         )
-    found = int.from_bytes(data[:4], "big")
+    found = int.from_bytes(head[:4], "big")
     if found != magic:
         kind = "images" if magic == IMAGES_MAGIC else "labels"
         raise DataError(
             f"`mnist` file {path.name} must start with magic number {magic} (IDX {kind}); "
             f"got {found}"
         )
-    dims = tuple(int.from_bytes(data[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
+    dims = tuple(int.from_bytes(head[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
     if dims[0] < 1 or any(s < 1 for s in dims[1:]):
         raise DataError(f"`mnist` file {path.name} header must give sizes >= 1; got {dims}")
-    expected = head + math.prod(dims)
-    if len(data) < expected:
-        raise DataError(
-            f"`mnist` file {path.name} is truncated: expected {expected} bytes, got {len(data)}"
-        )
-    if len(data) > expected:
-        raise DataError(
-            f"`mnist` file {path.name} has trailing data: expected {expected} bytes, "
-            f"got {len(data)}"
-        )
     return dims
 
 
+def _read_idx(path: Path, magic: int, ndim: int) -> tuple[tuple[int, ...], bytes]:
+    """Reads an IDX file (plain or gzip); returns its dimensions and its data bytes.
+
+    The header is read first; the body is refused before it is read when the declared
+    sizes, at 9 bytes per value (the uint8 data and two float32 copies), exceed
+    ``memory_budget()``, and at most the declared size + 1 byte is ever decompressed.
+    """
+    head_size = 4 + 4 * ndim
+    with open_maybe_gzip(path, "mnist") as stream:
+        head = read_at_most(stream, head_size)
+        dims = _dims(head, path, magic, ndim)
+        size = math.prod(dims)
+        check_memory(f"`mnist` file {path.name} header sizes {dims}", 9 * size)
+        body = read_at_most(stream, size + 1)
+    expected, got = head_size + size, head_size + len(body)
+    if got < expected:
+        raise DataError(
+            f"`mnist` file {path.name} is truncated: expected {expected} bytes, got {got}"
+        )
+    if got > expected:
+        if is_gzip(path, "mnist"):
+            raise DataError(
+                f"`mnist` file {path.name} decompresses to more than the {expected} bytes "
+                "its header declares"
+            )
+        raise DataError(
+            f"`mnist` file {path.name} has trailing data: expected {expected} bytes, "
+            f"got {path.stat().st_size}"
+        )
+    return dims, body
+
+
 def _read_pair(images_path: Path, labels_path: Path) -> tuple[np.ndarray, np.ndarray, tuple]:
-    data = read_maybe_gzip(images_path, "mnist")
-    n, rows, cols = _header(data, images_path, IMAGES_MAGIC, 3)
-    images = np.frombuffer(data, dtype=np.uint8, offset=16).reshape(n, rows * cols)
-    data = read_maybe_gzip(labels_path, "mnist")
-    (n_labels,) = _header(data, labels_path, LABELS_MAGIC, 1)
+    (n, rows, cols), data = _read_idx(images_path, IMAGES_MAGIC, 3)
+    images = np.frombuffer(data, dtype=np.uint8).reshape(n, rows * cols)
+    (n_labels,), data = _read_idx(labels_path, LABELS_MAGIC, 1)
     if n_labels != n:
         raise DataError(
             f"`mnist` files {images_path.name} and {labels_path.name} disagree: "
             f"{n} images but {n_labels} labels"
         )
-    labels = np.frombuffer(data, dtype=np.uint8, offset=8)
+    labels = np.frombuffer(data, dtype=np.uint8)
     if labels.max() > 9:
         raise DataError(
             f"`mnist` file {labels_path.name} labels must lie in 0..9; got {int(labels.max())}"
@@ -80,7 +99,10 @@ def load_mnist(directory: str | os.PathLike, split: str = "auto") -> Dataset:
     Looks in ``directory`` for ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``,
     ``t10k-images-idx3-ubyte`` and ``t10k-labels-idx1-ubyte``, each possibly with a ``.gz``
     suffix (gzip is recognised by its magic bytes whatever the name). Magic numbers, sizes,
-    lengths and labels are checked; nothing is downloaded.
+    lengths and labels are checked; nothing is downloaded. Header sizes needing more than
+    ``memory_budget()`` (half the physical memory, at 9 bytes per pixel) are refused before
+    the data is read, and a gzip stream is never decompressed past the size its header
+    declares (+ 1 byte, to detect trailing data).
 
     Args:
         directory: folder holding the files.

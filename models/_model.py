@@ -8,7 +8,7 @@ from typing import Any
 
 import jax
 
-from ._checks import DataError, check_float
+from ._checks import DataError, check_float, check_int
 
 #: A mini-batch ``(x, y)``: ``x`` float (m, d) (or (m, H, W, C) for image models); ``y`` int32
 #: class labels (m,) for classifiers or float targets (m,) for regression.
@@ -36,6 +36,8 @@ class Model:
         convex: True when the loss is convex in ``params`` so that the optimum F* can be
             computed and the error F(w) - F* plotted.
         l2: the L2 regularisation weight included in ``loss``.
+        num_features: d, the number of features per row that ``loss`` expects in ``x``
+            (m, d), or None where the model does not say; see ``check_model_fits``.
 
     Example:
         >>> import jax, jax.numpy as jnp
@@ -55,6 +57,7 @@ class Model:
     accuracy: Callable[[Params, Batch], jax.Array] | None = None
     convex: bool = False
     l2: float = 0.0
+    num_features: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
@@ -71,3 +74,6 @@ class Model:
         if not isinstance(self.convex, bool):
             raise DataError(f"`Model.convex` must be a bool; got {self.convex!r}")
         object.__setattr__(self, "l2", check_float("Model.l2", self.l2))
+        if self.num_features is not None:
+            d = check_int("Model.num_features", self.num_features)
+            object.__setattr__(self, "num_features", d)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 
-from ._checks import DataError, check_float, check_int, check_int_tuple
+from ._checks import DataError, check_float, check_int, check_int_tuple, check_rows
 from ._init import gaussian
 from ._linear import argmax_accuracy, cross_entropy
 from ._model import Batch, Model, Params
@@ -32,6 +32,7 @@ def _classifier(
     init: Callable[[jax.Array], Params],
     logits: Callable[[Params, jax.Array], jax.Array],
     l2: float,
+    num_features: int,
 ) -> Model:
     """Wraps a logits function into a cross-entropy ``Model`` with ``l2 * sum ||W||^2``."""
 
@@ -44,7 +45,7 @@ def _classifier(
         x, y = batch
         return argmax_accuracy(logits(params, x), y)
 
-    return Model(name, init, loss, accuracy, convex=False, l2=l2)
+    return Model(name, init, loss, accuracy, convex=False, l2=l2, num_features=num_features)
 
 
 def _is_layer(node: object) -> bool:
@@ -68,7 +69,7 @@ def mlp(
 
     Returns:
         A non-convex ``Model`` with params ``{"layers": [{"W": (d_in, d_out), "b":
-        (d_out,)}, ...]}``.
+        (d_out,)}, ...]}``; its loss refuses an ``x`` that is not (m, d) (``DataError``).
 
     Example:
         >>> model = mlp(64, 10, hidden=(32,))
@@ -90,13 +91,14 @@ def mlp(
         return {"layers": layers}
 
     def logits(params: Params, x: jax.Array) -> jax.Array:
+        check_rows(x.shape, d)
         h = x
         *body, head = params["layers"]
         for layer in body:
             h = jax.nn.relu(h @ layer["W"] + layer["b"])
         return h @ head["W"] + head["b"]
 
-    return _classifier("mlp", init, logits, lam)
+    return _classifier("mlp", init, logits, lam, d)
 
 
 def _max_pool(h: jax.Array) -> jax.Array:
@@ -174,4 +176,4 @@ def cnn(
         z = z.reshape((z.shape[0], -1))
         return z @ params["dense"]["W"] + params["dense"]["b"]
 
-    return _classifier("cnn", init, logits, lam)
+    return _classifier("cnn", init, logits, lam, math.prod(shape))

@@ -9,7 +9,7 @@ import numpy as np
 
 from ._checks import DataError, check_float
 from ._cifar10 import load_cifar10
-from ._dataset import Dataset, from_arrays
+from ._dataset import Dataset, check_model_fits, from_arrays
 from ._digits import load_digits
 from ._files import existing_file
 from ._linear import least_squares, softmax_regression
@@ -64,9 +64,9 @@ def _npz(path_text: str) -> Dataset:
         if "x_eval" not in arrays or "y_eval" not in arrays:
             raise DataError(f"`data` npz file {path.name} must hold x_eval and y_eval together")
         x_eval = arrays["x_eval"]
-        ds = dataclasses.replace(
-            ds, x_eval=x_eval.reshape(x_eval.shape[0], -1), y_eval=arrays["y_eval"]
-        )
+        if x_eval.ndim > 2:  # images: flattened like x
+            x_eval = x_eval.reshape(x_eval.shape[0], -1)
+        ds = dataclasses.replace(ds, x_eval=x_eval, y_eval=arrays["y_eval"])
     return ds
 
 
@@ -121,8 +121,8 @@ def build_model(name: str, dataset: Dataset, l2: float) -> Model:
         The ``Model``.
 
     Raises:
-        ValueError: unknown name, a model that does not fit the task of ``dataset``, or a
-            bad ``l2``.
+        ValueError: unknown name, a model that does not fit the task or the feature count
+            of ``dataset`` (see ``check_model_fits``), or a bad ``l2``.
 
     Example:
         >>> build_model("softmax", load_dataset("digits"), 0.01).convex
@@ -139,14 +139,17 @@ def build_model(name: str, dataset: Dataset, l2: float) -> Model:
             f"`model` {name} needs {needs} `data`; got {dataset.name!r} ({dataset.task})"
         )
     if name == "least-squares":
-        return least_squares(dataset.num_features, lam)
-    if name == "softmax":
-        return softmax_regression(dataset.num_features, dataset.num_classes, lam)
-    if name == "mlp":
-        return mlp(dataset.num_features, dataset.num_classes, l2=lam)
-    if dataset.image_shape is None:
+        model = least_squares(dataset.num_features, lam)
+    elif name == "softmax":
+        model = softmax_regression(dataset.num_features, dataset.num_classes, lam)
+    elif name == "mlp":
+        model = mlp(dataset.num_features, dataset.num_classes, l2=lam)
+    elif dataset.image_shape is None:
         raise DataError(
             f"`model` cnn needs image `data` (with an image shape, e.g. digits or mnist:DIR); "
             f"got {dataset.name!r}"
         )
-    return cnn(dataset.image_shape, dataset.num_classes, l2=lam)
+    else:
+        model = cnn(dataset.image_shape, dataset.num_classes, l2=lam)
+    check_model_fits(dataset, model)
+    return model

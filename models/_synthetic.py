@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import DataError, check_float, check_int
+from ._checks import DataError, check_float, check_int, check_memory
 from ._dataset import Dataset
 
 
@@ -33,6 +33,11 @@ def synthetic_classes(
     Returns:
         A classification ``Dataset`` named "synthetic-classes", x (N, d) float32.
 
+    Raises:
+        ValueError: a bad argument, or data whose estimated peak size, ``8 (4 N d + 2 N +
+            C d)`` bytes (four float64 (N, d) temporaries), exceeds ``memory_budget()``
+            (half the physical memory), refused before anything is allocated.
+
     Example:
         >>> synthetic_classes(100, 5, 3).x.shape
         (100, 5)
@@ -44,6 +49,7 @@ def synthetic_classes(
     s = check_int("seed", seed, minimum=0)
     if n < c:
         raise DataError(f"`num_examples` must be >= `num_classes` ({c}); got {n}")
+    check_memory(f"`num_examples` x `num_features` = {n} x {d}", 8 * (4 * n * d + 2 * n + c * d))
     rng = np.random.default_rng(s)
     directions = rng.standard_normal((c, d))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
@@ -75,6 +81,9 @@ def least_squares_optimum(x: np.ndarray, y: np.ndarray, l2: float = 0.0) -> dict
         ``sigma2`` = (1/N) sum_i ||grad f_i(w_star)||^2, the variance of a one-sample
         gradient at the optimum, where f_i(w) = (x_i w - y_i)^2 / 2 + (l2/2) ||w||^2.
 
+    Raises:
+        ValueError: ``x`` is not (N, d), ``y`` is not (N,), or a bad ``l2``.
+
     Example:
         >>> ds = synthetic_least_squares(200, 3)
         >>> opt = least_squares_optimum(ds.x, ds.y)
@@ -84,7 +93,11 @@ def least_squares_optimum(x: np.ndarray, y: np.ndarray, l2: float = 0.0) -> dict
     lam = check_float("l2", l2)
     a = np.asarray(x, dtype=np.float64)
     b = np.asarray(y, dtype=np.float64)
+    if a.ndim != 2 or min(a.shape) < 1:
+        raise DataError(f"`x` must have shape (N, d) with N, d >= 1; got {a.shape}")
     n, d = a.shape
+    if b.shape != (n,):
+        raise DataError(f"`y` must have shape ({n},) to match the {n} rows of `x`; got {b.shape}")
     hessian = a.T @ a / n + lam * np.eye(d)
     if lam == 0.0:
         w_star = np.linalg.lstsq(a, b, rcond=None)[0]
@@ -130,6 +143,11 @@ def synthetic_least_squares(
         constants of the empirical risk F(w) = 1/(2N) ||X w - y||^2 (see
         ``least_squares_optimum``; l2 = 0) plus ``w_true`` (d,).
 
+    Raises:
+        ValueError: a bad argument, or data whose estimated peak size, ``8 (5 N d + 3 d^2)``
+            bytes (five float64 (N, d) and three (d, d) temporaries), exceeds
+            ``memory_budget()`` (half the physical memory), refused before allocation.
+
     Example:
         >>> ds = synthetic_least_squares(500, 5, condition=4.0)
         >>> sorted(ds.optimum)
@@ -142,6 +160,7 @@ def synthetic_least_squares(
     kappa = check_float("condition", condition, minimum=1.0)
     if n < d:
         raise DataError(f"`num_examples` must be >= `dim` ({d}); got {n}")
+    check_memory(f"`num_examples` x `dim` = {n} x {d}", 8 * (5 * n * d + 3 * d * d))
     rng = np.random.default_rng(s)
     spectrum = kappa ** -(np.arange(d) / max(d - 1, 1))
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))

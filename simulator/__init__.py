@@ -60,6 +60,8 @@ _PUBLIC = {
     "compare": "simulator.studies.comparison",
     "Comparison": "simulator.studies.comparison",
     "VariantRun": "simulator.studies.comparison",
+    "speedup_table": "simulator.studies.runtime_tables",
+    "runtime_vs_k_table": "simulator.studies.runtime_tables",
     # figures
     "error_figure": "simulator.plots.training",
     "staleness_figure": "simulator.plots.training",

@@ -1,8 +1,9 @@
 """Validation helpers shared by the spec, the engine, the theory and the studies.
 
 Every check raises one line naming the parameter, the rule and the value, e.g.
-"`k` must be <= num_learners (8); got 9", as a :class:`~simulator.errors.PssimError` whose
-``param`` lets the CLI show its own option name instead.
+"`k` must be <= the number of learners P (8); got 9", as a
+:class:`~simulator.errors.PssimError` whose ``param`` lets the CLI show its own option
+name instead.
 """
 
 from __future__ import annotations
@@ -83,5 +84,5 @@ def resolve_variant(variant: str, num_learners: int, k: int | None) -> tuple[str
         raise PssimError(f"`k` must be given for variant {variant!r}; got None", param="k")
     k = check_count("k", k)
     if variant != "k-avg" and k > p:
-        raise PssimError(f"`k` must be <= num_learners ({p}); got {k}", param="k")
+        raise PssimError(f"`k` must be <= the number of learners P ({p}); got {k}", param="k")
     return variant, k

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from simulator.errors import PssimError
+
 __all__ = ["Trace", "load_trace", "summarize_staleness"]
 
 _ARRAY_FIELDS = (
@@ -111,42 +113,42 @@ class Trace:
     def _check(self) -> None:
         u = self.update_time.shape[0]
         if self.update_time.ndim != 1:
-            raise ValueError(f"`Trace.update_time` must be 1-D; got shape {self.update_time.shape}")
+            raise PssimError(f"`Trace.update_time` must be 1-D; got shape {self.update_time.shape}")
         shape = self.mask.shape
         if len(shape) != 2 or shape[0] != u:
-            raise ValueError(f"`Trace.mask` must have shape (U, Kmax) with U={u}; got {shape}")
+            raise PssimError(f"`Trace.mask` must have shape (U, Kmax) with U={u}; got {shape}")
         for name in ("learner", "version", "start", "finish"):
             if getattr(self, name).shape != shape:
-                raise ValueError(
+                raise PssimError(
                     f"`Trace.{name}` must have shape {shape}; got {getattr(self, name).shape}"
                 )
         if u and not np.all(self.mask.any(axis=1)):
-            raise ValueError("`Trace.mask` must have at least one contribution per update")
+            raise PssimError("`Trace.mask` must have at least one contribution per update")
         if np.any(np.diff(self.update_time) < 0):
-            raise ValueError("`Trace.update_time` must never decrease")
+            raise PssimError("`Trace.update_time` must never decrease")
         m = self.mask
         learners = self.learner[m]
         if learners.size and (learners.min() < 0 or learners.max() >= self.num_learners):
-            raise ValueError(
+            raise PssimError(
                 f"`Trace.learner` must lie in [0, {self.num_learners}); "
                 f"got range [{learners.min()}, {learners.max()}]"
             )
         stale = self.staleness()[m]
         if stale.size and stale.min() < 0:
-            raise ValueError(f"`Trace.version` must give staleness >= 0; got {stale.min()}")
+            raise PssimError(f"`Trace.version` must give staleness >= 0; got {stale.min()}")
         if self.version[m].size and self.version[m].min() < 0:
-            raise ValueError("`Trace.version` must be >= 0 for real contributions")
+            raise PssimError("`Trace.version` must be >= 0 for real contributions")
         start, finish = self.start[m], self.finish[m]
         if not (np.all(np.isfinite(start)) and np.all(finish >= start)):
-            raise ValueError("`Trace.finish` must be >= `Trace.start` for every contribution")
+            raise PssimError("`Trace.finish` must be >= `Trace.start` for every contribution")
         row_time = np.broadcast_to(self.update_time[:, None], shape)[m]
         if np.any(finish > row_time + 1e-9 * np.maximum(1.0, np.abs(row_time))):
-            raise ValueError("`Trace.finish` must not be after the update it contributes to")
+            raise PssimError("`Trace.finish` must not be after the update it contributes to")
         c = self.cancelled_learner.shape
         if self.cancelled_start.shape != c or self.cancelled_stop.shape != c:
-            raise ValueError("`Trace.cancelled_*` arrays must have the same length")
+            raise PssimError("`Trace.cancelled_*` arrays must have the same length")
         if np.any(self.cancelled_stop < self.cancelled_start):
-            raise ValueError("`Trace.cancelled_stop` must be >= `Trace.cancelled_start`")
+            raise PssimError("`Trace.cancelled_stop` must be >= `Trace.cancelled_start`")
 
     # ------------------------------------------------------------------ basic views
     @property
@@ -293,7 +295,7 @@ def load_trace(path: str | Path) -> Trace:
     """Read a trace written by :meth:`Trace.save`; the invariants are checked again."""
     path = Path(path)
     if not path.is_file():
-        raise ValueError(f"`trace path` must be an existing .npz file; got {str(path)!r}")
+        raise PssimError(f"`trace path` must be an existing .npz file; got {str(path)!r}")
     try:
         with np.load(path, allow_pickle=False) as data:
             arrays = {f: data[f] for f in _ARRAY_FIELDS}
@@ -305,5 +307,5 @@ def load_trace(path: str | Path) -> Trace:
                 local_steps=int(data["local_steps"]),
             )
     except (KeyError, OSError, ValueError) as err:
-        raise ValueError(f"`trace path` must be a trace saved by pssim; {path}: {err}") from None
+        raise PssimError(f"`trace path` must be a trace saved by pssim; {path}: {err}") from None
     return Trace(**meta, **arrays)

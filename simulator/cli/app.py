@@ -1,167 +1,137 @@
 """The ``pssim`` command line: ``runtime``, ``theory``, ``train`` and ``compare``.
 
-Bad input prints one line (parameter, rule, value) on stderr and exits with status 2.
+Bad input prints one line (the option, the rule, the value) on stderr and exits with
+status 2; anything that is not a pssim input error is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Sequence
 
-from simulator.cli.training_commands import TRAINING_HANDLERS, add_training_commands
+from simulator.cli.options import (
+    COMMAND_KEYS,
+    CliError,
+    add_spec_options,
+    cli_message,
+    read_config,
+)
+from simulator.cli.outputs import run_command
+from simulator.cli.timing_commands import THEORY_FIELDS, cmd_runtime, cmd_theory
+from simulator.cli.training_commands import (
+    COMPARE_FIELDS,
+    TRAIN_FIELDS,
+    add_training_outputs,
+    cmd_compare,
+    cmd_train,
+)
+from simulator.errors import USER_ERRORS, SpecError
+from simulator.spec import TIMING_FIELDS
 
-__all__ = ["main"]
-
-VARIANT_CHOICES = ("sync", "async", "k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg")
+__all__ = ["build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
     """argparse that reports errors in one line, exit status 2."""
 
     def error(self, message: str):  # pragma: no cover - exercised through main()
-        self.exit(2, f"pssim: error: {message}\n")
-
-
-def _add_timing_options(p: argparse.ArgumentParser, *, variant: bool = True) -> None:
-    if variant:
-        p.add_argument("--variant", default="async", help="one of " + ", ".join(VARIANT_CHOICES))
-    p.add_argument("-P", "--learners", type=int, default=8, help="number of learners P")
-    p.add_argument("-K", type=int, default=None, help="K (local steps for k-avg)")
-    p.add_argument("--dist", default="exp:1", help="compute-time law, e.g. exp:1, pareto:2,1")
-    p.add_argument("--iterations", "-J", type=int, default=1000, help="server updates J")
-    p.add_argument("--seeds", type=int, default=10, help="replicate seeds S")
-    p.add_argument("--seed", type=int, default=0, help="first seed")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="pssim", description="Parameter-server SGD simulator")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    from simulator import __version__
 
-    rt = sub.add_parser("runtime", help="simulate the runtime of a variant beside theory")
-    _add_timing_options(rt)
-    rt.add_argument("--plot", default=None, help="write a Gantt timeline PNG of seed 1")
+    parser = _Parser(
+        prog="pssim",
+        description="Parameter-server SGD simulator: sync vs async runtime, real training "
+        "replayed in JAX, and the theory beside it.",
+        epilog="pssim COMMAND -h shows a command's options and defaults.",
+    )
+    parser.add_argument("--version", action="version", version=f"pssim {__version__}")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    th = sub.add_parser("theory", help="runtime predictions for every variant")
-    th.add_argument("--dist", required=True)
-    th.add_argument("-P", "--learners", type=int, required=True)
-    th.add_argument("-K", type=int, default=None)
-    th.add_argument("--iterations", "-J", type=int, default=1)
-    th.add_argument("--json", action="store_true")
+    rt = sub.add_parser(
+        "runtime",
+        help="simulate a variant's runtime over seeds, beside the theory",
+        description="Simulate J updates of one variant over S seeds and print the time of "
+        "the J-th update beside its theory (Dutta et al. 2018, Lemmas 3-5).",
+    )
+    add_spec_options(rt, "runtime", TIMING_FIELDS)
+    rt.add_argument(
+        "--plot",
+        default=None,
+        help="write a timeline of the first seed (.png, with .pdf and .svg beside it)",
+    )
+    rt.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    rt.set_defaults(handler=cmd_runtime)
 
-    add_training_commands(sub, _add_timing_options)
+    th = sub.add_parser(
+        "theory",
+        help="runtime predictions of every variant for one law",
+        description="Expected runtime of J iterations for every variant (order statistics, "
+        "Lemmas 3-5), the sync/async speedup (Theorem 1) and the async staleness law.",
+    )
+    add_spec_options(th, "theory", THEORY_FIELDS)
+    th.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    th.set_defaults(handler=cmd_theory)
+
+    tr = sub.add_parser(
+        "train",
+        help="train one variant over simulated schedules (real SGD in JAX)",
+        description="Simulate one variant's schedules and replay real SGD along them.",
+    )
+    add_spec_options(tr, "train", TRAIN_FIELDS)
+    add_training_outputs(tr)
+    tr.set_defaults(handler=cmd_train)
+
+    cmp = sub.add_parser(
+        "compare",
+        help="several variants on paired seeds (figure 8)",
+        description="Train several variants on the same seeds (common random numbers) and "
+        "compare error vs simulated wall-clock time.",
+    )
+    add_spec_options(cmp, "compare", COMPARE_FIELDS)
+    cmp.add_argument(
+        "--variants",
+        default=None,
+        help="comma-separated variants (default: sync,async,k-sync,k-async,k-batch-async)",
+    )
+    add_training_outputs(cmp)
+    cmp.set_defaults(handler=cmd_compare)
     return parser
 
 
-def _fmt(x: float | None, width: int = 12) -> str:
-    return f"{'—':>{width}}" if x is None else f"{x:>{width}.4g}"
-
-
-def cmd_runtime(args: argparse.Namespace) -> int:
-    from distributions import parse_law
-    from simulator.studies.runtime import runtime_study
-
-    law = parse_law(args.dist)
-    if args.plot:
-        from simulator.plots.timeline import check_png_path
-
-        check_png_path(args.plot)
-    summary = runtime_study(
-        args.variant,
-        num_learners=args.learners,
-        k=args.K,
-        law=law,
-        iterations=args.iterations,
-        seeds=args.seeds,
-        seed=args.seed,
-        progress=True,
-    )
-    if args.plot:
-        from simulator.plots.timeline import save_figure, timeline_figure
-
-        save_figure(timeline_figure(summary.first_trace), args.plot)
-    if args.json:
-        print(json.dumps(summary.to_json()))
-        return 0
-    ci = summary.ci95()
-    gap = summary.relative_gap()
-    print(
-        f"{summary.variant}  P={summary.learners}  K={summary.k}  X ~ {summary.distribution}"
-        f"  J={summary.iterations}  seeds={summary.seeds}"
-    )
-    print(f"{'':24}{'simulated':>12}{'theory':>12}{'gap':>9}  relation")
-    print(
-        f"{'time of J-th update':24}{_fmt(summary.mean)}{_fmt(summary.theory.mean)}"
-        f"{'—' if gap is None else f'{gap:+.2%}':>9}  {summary.theory.relation}"
-        f" ({summary.theory.source})"
-    )
-    if ci is not None:
-        print(f"{'95% CI of the mean':24}  [{ci[0]:.4g}, {ci[1]:.4g}]   std {summary.std:.4g}")
-    st = summary.staleness
-    print(f"{'staleness':24}  mean {st['mean']:.3f}  max {st['max']}  p0 {st['p0']:.3f}")
-    if args.plot:
-        print(f"timeline written to {args.plot}")
-    return 0
-
-
-def cmd_theory(args: argparse.Namespace) -> int:
-    from distributions import parse_law
-    from simulator._checks import check_count
-    from simulator.theory.runtime import async_staleness, predictions, sync_async_speedup
-
-    law = parse_law(args.dist)
-    p = check_count("P", args.learners)
-    j = check_count("J", args.iterations)
-    preds = predictions(law, p, args.K, j)
-    speed = sync_async_speedup(law, p)
-    stale = async_staleness(law, p)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "distribution": law.spec,
-                    "learners": p,
-                    "k": args.K,
-                    "iterations": j,
-                    "runtime": {
-                        v: {"mean": x.mean, "relation": x.relation, "source": x.source}
-                        for v, x in preds.items()
-                    },
-                    "sync_async_speedup": {"mean": speed.mean, "relation": speed.relation},
-                    "async_staleness": {
-                        n: {"mean": x.mean, "relation": x.relation} for n, x in stale.items()
-                    },
-                }
-            )
-        )
-        return 0
-    print(
-        f"X ~ {law.spec}  P={p}  K={args.K}  J={j}   E[X]={law.mean():.4g}"
-        f"  aging={law.aging or 'unknown'}"
-    )
-    print(f"{'variant':15}{'E[T_J]':>12}  relation      source")
-    for name, x in preds.items():
-        print(f"{name:15}{_fmt(x.mean)}  {x.relation:13} {x.source}")
-    print(f"sync/async speedup (Theorem 1): {_fmt(speed.mean, 0)}  {speed.relation}")
-    print(
-        f"async staleness: p0 {_fmt(stale['p0'].mean, 0)} ({stale['p0'].relation}),"
-        f" mean {_fmt(stale['mean'].mean, 0)} ({stale['mean'].relation})"
-    )
-    return 0
+def _apply_config(args: argparse.Namespace) -> None:
+    """Read ``--config``; command keys it holds become defaults of the options not typed."""
+    args._config = {} if args.config is None else read_config(args.config)
+    for key in COMMAND_KEYS:  # keys of other commands are ignored
+        if key in args._config and hasattr(args, key) and getattr(args, key) in (None, False):
+            setattr(args, key, args._config[key])
+    if args.command == "compare" and "variant" in args._config:
+        raise SpecError(f"key `variant` in {args.config} does not apply to compare: use `variants`")
+    if args.command != "compare" and "variants" in args._config:
+        raise SpecError(f"key `variants` in {args.config} applies to compare only; use `variant`")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``pssim`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"runtime": cmd_runtime, "theory": cmd_theory, **TRAINING_HANDLERS}
-    try:
-        return handlers[args.command](args)
-    except (ValueError, TypeError) as err:
-        print(f"pssim: error: {err}", file=sys.stderr)
+    if args.command is None:
+        parser.print_help(sys.stderr)
         return 2
+
+    def command() -> int:
+        try:
+            _apply_config(args)
+            return args.handler(args)
+        except CliError:
+            raise
+        except USER_ERRORS as err:  # messages from deeper layers name Python arguments
+            raise CliError(cli_message(err)) from None
+
+    return run_command(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,174 +7,117 @@ appears only when complete (written beside it under a temporary name, then renam
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
-import shutil
-import tempfile
-from pathlib import Path
 
-__all__ = ["TRAINING_HANDLERS", "add_training_commands"]
+from simulator._checks import VARIANT_ALIASES as ALIASES
+from simulator.cli.options import build_spec
+from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS
 
-MODELS = ("softmax", "least-squares", "mlp", "cnn")
-RULES = ("fixed", "compensated", "damped")
+__all__ = [
+    "COMPARE_FIELDS",
+    "TRAIN_FIELDS",
+    "add_training_outputs",
+    "cmd_compare",
+    "cmd_train",
+]
 
-
-def add_training_commands(sub, add_timing_options) -> None:
-    """Register ``train`` and ``compare`` on the ``pssim`` sub-parser collection."""
-    train = sub.add_parser("train", help="train one variant over simulated schedules")
-    add_timing_options(train)
-    _add_training_options(train)
-    cmp = sub.add_parser("compare", help="several variants on paired seeds (figure 8)")
-    add_timing_options(cmp, variant=False)
-    cmp.add_argument(
-        "--variants",
-        default="sync,async,k-sync,k-async,k-batch-async",
-        help="comma-separated variants (default: the paper's figure 8 set)",
-    )
-    _add_training_options(cmp)
-    cmp.set_defaults(K=4, iterations=20000, seeds=5)
-    train.set_defaults(iterations=2000, seeds=5)
+TRAIN_FIELDS = TIMING_FIELDS + TRAINING_FIELDS
+COMPARE_FIELDS = tuple(f for f in TRAIN_FIELDS if f != "variant")
 
 
-def _add_training_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--data",
-        default="digits",
-        help="digits, mnist:DIR, cifar10:DIR, synthetic:classes, synthetic:least-squares",
-    )
-    p.add_argument("--model", default="softmax", help="one of " + ", ".join(MODELS))
-    p.add_argument("--batch", type=int, default=1, help="mini-batch size m")
-    p.add_argument("--lr", type=float, default=0.01, help="learning rate (eta_max for compensated)")
-    p.add_argument("--lr-rule", default="fixed", help="one of " + ", ".join(RULES))
-    p.add_argument(
-        "--lr-c",
-        type=float,
-        default=None,
-        help="C of the compensated rule eq. (13); default 0.005 * lr",
-    )
-    p.add_argument("--l2", type=float, default=0.01, help="L2 regulariser lambda")
-    p.add_argument("--eval-every", type=int, default=None, help="updates between evaluations")
+def add_training_outputs(p: argparse.ArgumentParser) -> None:
+    """The options of ``train`` and ``compare`` that are not part of the spec."""
     p.add_argument(
         "--target",
         type=float,
         default=None,
-        help="loss for the time-to-target column (default: one all variants reach)",
+        help="level of the error F - F* (of the loss when F* is unknown) for the time-to-"
+        "target column (default: the level every variant reaches after its start, else the "
+        "level the two best reach)",
     )
-    p.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     p.add_argument("--out", default=None, help="results folder (default: a new folder here)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
-def _prepare(args: argparse.Namespace):
-    """Validate every option and build data, model and rule; nothing runs yet."""
+def _run(args: argparse.Namespace, command: str, variants: list[str]) -> int:
     from models import build_model, check_batch_size, load_dataset
-    from simulator._checks import check_positive
-    from simulator.training.rules import make_rule
-
-    law_spec = args.dist
-    from distributions import parse_law
-
-    law = parse_law(law_spec)
-    lr = check_positive("lr", args.lr)
-    if args.l2 < 0 or args.l2 != args.l2:
-        raise ValueError(f"`l2` must be >= 0; got {args.l2}")
-    if args.model not in MODELS:
-        raise ValueError(f"`model` must be one of {', '.join(MODELS)}; got {args.model!r}")
-    if args.lr_rule not in RULES:
-        raise ValueError(f"`lr-rule` must be one of {', '.join(RULES)}; got {args.lr_rule!r}")
-    out = _check_out(args.out)
-    dataset = load_dataset(args.data)
-    check_batch_size(dataset, args.batch)
-    model = build_model(args.model, dataset, args.l2)
-    rule = make_rule(args.lr_rule, lr, args.lr_c)
-    return law, dataset, model, rule, out
-
-
-def _check_out(out: str | None) -> Path:
-    if out is None:
-        stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-        return Path.cwd() / f"pssim-results-{stamp}"
-    path = Path(out)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        raise ValueError(f"`out` must be a new or empty folder; got {out!r}")
-    if not path.parent.resolve().is_dir():
-        raise ValueError(f"`out` parent folder must exist; got {out!r}")
-    return path
-
-
-def _run(args: argparse.Namespace, variants: list[str]) -> int:
-    from simulator._checks import resolve_variant
+    from simulator.cli.outputs import check_out_dir, results_folder
     from simulator.studies.comparison import compare
+    from simulator.training import make_rule
 
-    for v in variants:  # the timing rules are checked before data or JAX are touched
-        resolve_variant(v, args.learners, None if v in ("sync", "async") else args.K)
-    if "k-avg" in variants and args.lr_rule != "fixed":
-        raise ValueError(
-            f"`lr-rule` must be fixed for k-avg (local SGD steps); got {args.lr_rule!r}"
-        )
-    law, dataset, model, rule, out = _prepare(args)
+    fields = COMPARE_FIELDS if command == "compare" else TRAIN_FIELDS
+    # Every variant's rules are checked before data or JAX are touched. compare's K is the
+    # K-variants' (sync and async imply theirs); train's K must fit its one variant.
+    drop_k = {"k": None} if command == "compare" else {}
+    specs = [
+        build_spec(command, args, fields, variant=v, **(drop_k if v in ALIASES else {}))
+        for v in variants
+    ]
+    spec = next((s for s in specs if s.variant not in ALIASES), specs[0])
+    out = check_out_dir(args.out)
+    dataset = load_dataset(spec.data)
+    check_batch_size(dataset, spec.batch_size)
+    model = build_model(spec.model, dataset, spec.l2)
+    rule = make_rule(spec.rule, spec.lr, spec.lr_c)
     result = compare(
-        variants,
+        spec,
+        variants=variants,
         model=model,
         dataset=dataset,
         rule=rule,
-        num_learners=args.learners,
-        k=args.K,
-        law=law,
-        iterations=args.iterations,
-        seeds=args.seeds,
-        seed=args.seed,
-        batch_size=args.batch,
-        eval_every=args.eval_every,
         target=args.target,
-        dtype=args.dtype,
         progress=True,
     )
-    _write_results(
-        result,
-        out,
-        title=(
-            f"{args.model} on {dataset.name}, m={args.batch}, lr={args.lr} ({args.lr_rule}), "
-            f"P={args.learners}, X ~ {law.spec}, {args.seeds} seeds"
-        ),
-    )
+    with results_folder(out) as tmp:
+        _write_results(result, tmp, title=_title(spec, result), command=command)
     if args.json:
-        print(json.dumps(result.to_json()))
+        print(json.dumps({**result.to_json(), "results_folder": str(out)}))
     else:
         print(result.table())
         print(f"results written to {out}")
     return 0
 
 
-def _write_results(result, out: Path, *, title: str) -> None:
-    """Figures, tidy results and the JSON summary, made complete before ``out`` appears."""
+def _title(spec, result) -> str:
+    law = spec.to_dict()["law"] or "per-learner laws"
+    return (
+        f"{result.model_name} on {result.data_name}, m={spec.batch_size}, lr={spec.lr} "
+        f"({spec.rule}), P={spec.num_learners}, X ~ {law}, {spec.seeds} seeds"
+    )
+
+
+def _write_results(result, folder, *, title: str, command: str) -> None:
+    """Figures (PNG, PDF, SVG), the tidy results with provenance, and the JSON summary."""
     from simulator.plots.timeline import save_figure
     from simulator.plots.training import error_figure, staleness_figure
 
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent.resolve()))
-    try:
-        save_figure(
-            error_figure(result.runs, f_star=result.f_star, title=title), tmp / "error_vs_time.png"
-        )
-        save_figure(staleness_figure(result.runs), tmp / "staleness.png")
-        result.history().save(tmp / "results.csv")
-        (tmp / "summary.json").write_text(json.dumps(result.to_json(), indent=1))
-        if out.exists():
-            out.rmdir()  # checked empty before the run
-        tmp.replace(out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    formats = ("png", "pdf", "svg")
+    fig = error_figure(result.runs, f_star=result.f_star, title=title)
+    save_figure(fig, folder / "error_vs_time.png", formats=formats)
+    save_figure(staleness_figure(result.runs), folder / "staleness.png", formats=formats)
+    result.results_frame().to_csv(folder / "results.csv", index=False)
+    (folder / "summary.json").write_text(json.dumps(result.to_json(), indent=1))
+    variants = result.variants if command == "compare" else None
+    (folder / "spec.toml").write_text(result.spec.to_toml(variants=variants))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    return _run(args, [args.variant])
+    variant = args.variant or args._config.get("variant") or "async"
+    return _run(args, "train", [variant])
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    from simulator.studies.comparison import DEFAULT_VARIANTS
+
+    raw = args.variants
+    if raw is None:
+        variants = list(DEFAULT_VARIANTS)
+    elif isinstance(raw, list):
+        variants = [str(v).strip() for v in raw]
+    else:
+        variants = [v.strip() for v in str(raw).split(",") if v.strip()]
     if not variants:
-        raise ValueError(f"`variants` must list at least one variant; got {args.variants!r}")
-    return _run(args, variants)
+        from simulator.errors import PssimError
 
-
-TRAINING_HANDLERS = {"train": cmd_train, "compare": cmd_compare}
+        raise PssimError(f"--variants must list at least one variant; got {raw!r}")
+    return _run(args, "compare", variants)

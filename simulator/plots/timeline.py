@@ -9,49 +9,119 @@ import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from simulator._checks import check_count
+from simulator.errors import PssimError, PssimTypeError
+from simulator.plots._style import TIME_LABEL
 from simulator.trace import Trace
 
-__all__ = ["check_png_path", "save_figure", "timeline_figure"]
+__all__ = ["FORMATS", "MAX_LEARNERS", "check_png_path", "save_figure", "timeline_figure"]
 
 BUSY, CANCELLED, IDLE, UPDATE = "#4c72b0", "#dd8452", "#e8e8e8", "#c44e52"
+#: Formats :func:`save_figure` can write.
+FORMATS = ("png", "pdf", "svg")
+#: Most learners a timeline draws; the others are counted in the title.
+MAX_LEARNERS = 40
 
 
 def check_png_path(path: str | os.PathLike) -> Path:
     """Check that ``path`` names a .png file in an existing folder; return it as a Path."""
     path = Path(path)
     if path.suffix.lower() != ".png":
-        raise ValueError(f"`plot` file must end in .png; got {str(path)!r}")
+        raise PssimError(f"`plot` file must end in .png; got {str(path)!r}", param="plot")
     if not path.parent.is_dir():
-        raise ValueError(f"`plot` folder must exist; got {str(path.parent)!r}")
+        raise PssimError(f"`plot` folder must exist; got {str(path.parent)!r}", param="plot")
     return path
 
 
-def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
-    """Write ``fig`` as PNG atomically (temporary file, then rename) and close it."""
-    path = check_png_path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
+def _check_formats(formats) -> list[str]:
+    """The formats to write, PNG first; refuses anything but png, pdf and svg."""
+    if formats is None:
+        return ["png"]
+    if isinstance(formats, str):
+        formats = [formats]
     try:
-        fig.savefig(tmp, dpi=130, bbox_inches="tight")
-        tmp.replace(path)
+        wanted = [str(f).lower().lstrip(".") for f in formats]
+    except TypeError:
+        raise PssimTypeError(
+            f"`formats` must be a sequence of format names; got {formats!r}", param="formats"
+        ) from None
+    bad = [f for f in wanted if f not in FORMATS]
+    if bad:
+        raise PssimError(
+            f"`formats` must be among {', '.join(FORMATS)}; got {bad[0]!r}", param="formats"
+        )
+    return ["png", *(f for f in FORMATS[1:] if f in wanted)]
+
+
+def save_figure(fig: Figure, path: str | os.PathLike, *, formats=None) -> Path:
+    """Write ``fig`` as PNG, and optionally PDF and SVG beside it, atomically; close it.
+
+    Every file is first written under a temporary name and renamed only once all of them
+    are written, so a failure leaves no partial file and no mixture of old and new ones.
+
+    Args:
+        fig: the figure (closed afterwards, also on failure).
+        path: the PNG file; its folder must exist. The other formats get the same stem:
+            ``fig.png``, ``fig.pdf``, ``fig.svg``.
+        formats: ``None`` for the PNG only, or some of ``"png"``, ``"pdf"``, ``"svg"``
+            (the PNG is always written).
+
+    Returns:
+        The path of the PNG.
+
+    Example:
+        >>> save_figure(fig, "out/timeline.png", formats=("png", "pdf", "svg"))  # doctest: +SKIP
+        PosixPath('out/timeline.png')
+    """
+    try:
+        path = check_png_path(path)
+        targets = [path.with_suffix(f".{fmt}") for fmt in _check_formats(formats)]
+        tmps = [t.with_name(f".{t.name}.tmp{t.suffix}") for t in targets]
+        try:
+            for tmp in tmps:
+                fig.savefig(tmp, dpi=130, bbox_inches="tight")
+            for tmp, target in zip(tmps, targets, strict=True):
+                tmp.replace(target)
+        finally:
+            for tmp in tmps:
+                tmp.unlink(missing_ok=True)
     finally:
         plt.close(fig)
-        tmp.unlink(missing_ok=True)
     return path
 
 
-def timeline_figure(trace: Trace, *, max_updates: int = 12, ax=None) -> Figure:
-    """Gantt chart of the first ``max_updates`` updates of a trace.
+def timeline_figure(
+    trace: Trace, *, max_updates: int = 12, max_learners: int = MAX_LEARNERS, ax=None
+) -> Figure:
+    """Gantt chart of the first ``max_updates`` updates of a trace (figures 3-4).
 
-    Learners on the y axis; computations (busy, labelled with the version read),
-    cancelled computations (hatched) and idle gaps; vertical lines at update instants.
+    Args:
+        trace: the run to draw.
+        max_updates: draw up to the time of this update (>= 1).
+        max_learners: draw at most this many learners (the first ones); the title says how
+            many more the trace has.
+        ax: draw into this matplotlib Axes instead of a new figure.
+
+    Returns:
+        The figure: learners on the y axis; computations (busy, labelled with the version
+        read), cancelled computations (hatched) and idle gaps; vertical lines at update
+        instants. The x axis is simulated time (units of the compute-time law).
+
+    Example:
+        >>> trace = simulate("k-sync", num_learners=3, k=2, law="exp:1", updates=8)
+        >>> fig = timeline_figure(trace)  # doctest: +SKIP
     """
+    max_updates = check_count("max_updates", max_updates)
+    max_learners = check_count("max_learners", max_learners)
     u = min(max_updates, trace.num_updates)
     until = float(trace.update_time[u - 1]) if u else 0.0
+    p = min(trace.num_learners, max_learners)
+    hidden = trace.num_learners - p
     if ax is None:
-        fig, ax = plt.subplots(figsize=(10, 0.45 * trace.num_learners + 1.6))
+        rows_height = 0.45 * p if p <= 16 else 7.2 + 0.22 * (p - 16)  # inches
+        fig, ax = plt.subplots(figsize=(10, rows_height + 1.8))
     else:
         fig = ax.figure
-    p = min(trace.num_learners, 40)
     for lrn in range(p):
         for a, b in trace.idle_intervals(lrn, until=until):
             ax.barh(lrn, b - a, left=a, color=IDLE, height=0.6, edgecolor="none")
@@ -87,15 +157,18 @@ def timeline_figure(trace: Trace, *, max_updates: int = 12, ax=None) -> Figure:
                 )
     for t in trace.update_time[:u]:
         ax.axvline(t, color=UPDATE, lw=0.8, alpha=0.7)
-    ax.set_yticks(range(p), [f"learner {i}" for i in range(p)])
-    ax.invert_yaxis()
+    ax.set_yticks(range(p), [f"learner {i}" for i in range(p)], fontsize=10 if p <= 16 else 8)
+    ax.set_ylim(p - 0.5, -0.5)
     ax.set_xlim(0, until * 1.01 if until > 0 else 1)
-    ax.set_xlabel("simulated time")
+    ax.set_xlabel(TIME_LABEL)
     k_label = "local steps" if trace.variant == "k-avg" else "K"
-    ax.set_title(
+    title = (
         f"{trace.variant}, P={trace.num_learners}, {k_label}={trace.k}: "
         f"first {u} updates (seed {trace.seed})"
     )
+    if hidden:
+        title += f"\nlearners 0-{p - 1} shown; {hidden} of {trace.num_learners} not shown"
+    ax.set_title(title)
     ax.legend(
         handles=[
             Patch(color=BUSY, label="computing"),

@@ -9,52 +9,88 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from simulator.plots._style import TIME_LABEL, band_handle, series_style
+
 __all__ = ["error_figure", "staleness_figure"]
+
+#: About this many markers per curve, staggered between series so none sit on top.
+_MARKERS_PER_CURVE = 8
 
 
 def _curves(run, use_error: bool):
-    """(time (S, E), value (S, E)) of the non-diverged seeds of one run."""
+    """(update (E,), time (S, E), value (S, E)) of the non-diverged seeds of one run."""
     r = run.result
-    keep = ~r.diverged
+    keep = ~np.asarray(r.diverged, dtype=bool)
     value = r.error if use_error else r.loss
-    return r.eval_update, r.eval_time[keep], value[keep]
+    return np.asarray(r.eval_update), np.asarray(r.eval_time)[keep], np.asarray(value)[keep]
+
+
+def _markevery(i: int, n_series: int, n_points: int) -> tuple[int, int]:
+    """(first, step) of the markers of series i: ~8 per curve, offset between series."""
+    step = max(1, n_points // _MARKERS_PER_CURVE)
+    return (i * step) // max(1, n_series) % step, step
 
 
 def error_figure(runs: Sequence, *, f_star: float | None = None, title: str = "") -> Figure:
     """Two panels: error (or loss) vs simulated time and vs iterations.
 
-    Lines are the mean over non-diverged seeds, bands span their min and max. With F* known,
-    the y axis is the paper's error F(w) - F* on a log scale; otherwise the loss.
+    Args:
+        runs: :class:`~simulator.studies.comparison.VariantRun` objects (anything with
+            ``variant``, ``k``, ``diverged_seeds`` and a ``result`` holding (E,)
+            ``eval_update``, (S, E) ``eval_time``, ``loss``, ``error`` and (S,) ``diverged``).
+        f_star: F*, the optimal loss; with it the y axis is the error F(w) - F*.
+        title: the figure's title.
+
+    Returns:
+        The figure. Lines are the mean over non-diverged seeds, each variant with its own
+        colour, line style and marker, so identical curves stay distinguishable; shaded
+        bands span the min and max over seeds (a legend entry says so). Both y axes are
+        logarithmic; time is in simulated time units.
     """
     use_error = f_star is not None
     fig, (ax_t, ax_j) = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    for run, color in zip(runs, colors * 3, strict=False):
+    banded = False
+    for i, run in enumerate(runs):
+        style = series_style(i)
         update, time, value = _curves(run, use_error)
         label = f"{run.variant} (K={run.k})"
         if run.diverged_seeds:
             label += f", {run.diverged_seeds} diverged"
         if value.shape[0] == 0:
-            ax_t.plot([], [], color=color, label=label + " (all diverged)")
+            ax_t.plot([], [], **style, label=label + " (all diverged)")
             continue
         if use_error:
             value = np.maximum(value, np.finfo(float).tiny)
         mean, lo, hi = value.mean(axis=0), value.min(axis=0), value.max(axis=0)
         t = time.mean(axis=0)
-        ax_t.plot(t, mean, color=color, lw=1.5, label=label)
-        ax_t.fill_between(t, lo, hi, color=color, alpha=0.18, lw=0)
-        ax_j.plot(update, mean, color=color, lw=1.5)
-        ax_j.fill_between(update, lo, hi, color=color, alpha=0.18, lw=0)
+        every = _markevery(i, len(runs), mean.size)
+        for ax, x in ((ax_t, t), (ax_j, update)):
+            ax.plot(
+                x,
+                mean,
+                **style,
+                lw=1.5,
+                ms=5,
+                mfc="none",
+                markevery=every,
+                label=label if ax is ax_t else None,
+            )
+            ax.fill_between(x, lo, hi, color=style["color"], alpha=0.15, lw=0)
+        banded = banded or value.shape[0] > 1
     ylabel = "error F(w) - F*" if use_error else "loss F(w)"
     for ax in (ax_t, ax_j):
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
-    ax_t.set_xlabel("simulated wall-clock time")
+    ax_t.set_xlabel(TIME_LABEL)
     ax_j.set_xlabel("iterations (server updates)")
     ax_t.set_ylabel(ylabel)
-    ax_t.set_title("vs wall-clock time")
+    ax_t.set_title("vs simulated wall-clock time")
     ax_j.set_title("vs iterations")
-    ax_t.legend(fontsize=8)
+    handles, labels = ax_t.get_legend_handles_labels()
+    if banded:
+        band = band_handle()
+        handles, labels = [*handles, band], [*labels, band.get_label()]
+    ax_t.legend(handles, labels, fontsize=8)
     if title:
         fig.suptitle(title)
     fig.tight_layout()
@@ -62,21 +98,33 @@ def error_figure(runs: Sequence, *, f_star: float | None = None, title: str = ""
 
 
 def staleness_figure(runs: Sequence) -> Figure:
-    """Histogram of staleness (update index minus version read) per variant, log counts."""
+    """Histogram of staleness (update index minus version read) per variant, log counts.
+
+    Args:
+        runs: objects with ``variant`` and a 1-D integer ``staleness`` array (every
+            contribution, pooled over seeds), e.g.
+            :class:`~simulator.studies.comparison.VariantRun`.
+
+    Returns:
+        The figure: one step histogram per variant, each with its own colour and line style
+        (identical histograms, e.g. sync and K-sync at staleness 0, stay visible).
+    """
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    top = max(int(run.staleness.max()) for run in runs if run.staleness.size)
+    top = max((int(run.staleness.max()) for run in runs if run.staleness.size), default=0)
     bins = np.arange(top + 2) - 0.5
-    for run, color in zip(runs, colors * 3, strict=False):
+    for i, run in enumerate(runs):
+        style = series_style(i)
         s = run.staleness
+        stats = f"mean {s.mean():.2f}, p0 {np.mean(s == 0):.2f}" if s.size else "no data"
         ax.hist(
             s,
             bins=bins,
             histtype="step",
-            color=color,
-            lw=1.5,
+            color=style["color"],
+            linestyle=style["linestyle"],
+            lw=1.5 + 0.5 * (len(runs) - 1 - i) / max(1, len(runs) - 1),
             density=True,
-            label=f"{run.variant}: mean {s.mean():.2f}, p0 {np.mean(s == 0):.2f}",
+            label=f"{run.variant}: {stats}",
         )
     ax.set_yscale("log")
     ax.set_xlabel("staleness (updates)")

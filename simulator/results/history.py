@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from simulator.errors import PssimError
+
 if TYPE_CHECKING:  # the replay imports JAX; a History (e.g. loaded for plots) needs none
     from simulator.training.replayer import ReplayResult
 
@@ -83,7 +85,7 @@ def _frame_of(result: ReplayResult) -> pd.DataFrame:
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise ValueError(f"`History` table must have columns {', '.join(missing)}; missing")
+        raise PssimError(f"`History` table must have columns {', '.join(missing)}; missing")
     frame = frame.loc[:, list(COLUMNS)].reset_index(drop=True)
     return frame.astype({c: (object if t is str else t) for c, t in _DTYPES.items()})
 
@@ -103,7 +105,7 @@ class History:
     def __init__(self, *results: ReplayResult) -> None:
         for r in results:
             if not all(hasattr(r, a) for a in ("eval_update", "loss", "diverged_at", "seeds")):
-                raise ValueError(f"`History` takes ReplayResult objects; got {type(r).__name__}")
+                raise PssimError(f"`History` takes ReplayResult objects; got {type(r).__name__}")
         frames = [_frame_of(r) for r in results]
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
         self._frame = _typed(pd.concat(frames, ignore_index=True) if frames else empty)
@@ -160,7 +162,7 @@ class History:
         path = Path(path)
         suffix = _suffix(path)
         if not path.is_file():
-            raise ValueError(f"`history path` must be an existing file; got {str(path)!r}")
+            raise PssimError(f"`history path` must be an existing file; got {str(path)!r}")
         if suffix == ".parquet":
             frame = pd.read_parquet(path)
         else:
@@ -171,12 +173,12 @@ class History:
     def _select(self, variant: str, filters: dict[str, Any]) -> pd.DataFrame:
         frame = self._frame[self._frame["variant"] == variant]
         if frame.empty:
-            raise ValueError(
+            raise PssimError(
                 f"`variant` must be one of {', '.join(self.variants())}; got {variant!r}"
             )
         for name, value in filters.items():
             if name not in _CONFIG:
-                raise ValueError(f"filter must be one of {', '.join(_CONFIG)}; got {name!r}")
+                raise PssimError(f"filter must be one of {', '.join(_CONFIG)}; got {name!r}")
             if value is not None:
                 frame = frame[frame[name] == value]
         configs = frame.loc[:, list(_CONFIG)].drop_duplicates()
@@ -188,7 +190,7 @@ class History:
                 )
                 or "none"
             )
-            raise ValueError(
+            raise PssimError(
                 f"`variant` {variant!r} must select exactly one configuration (pass k, learners, "
                 f"batch_size or rule); got {found}"
             )
@@ -249,5 +251,5 @@ class History:
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
-        raise ValueError(f"`history path` must end in .parquet or .csv; got {str(path)!r}")
+        raise PssimError(f"`history path` must end in .parquet or .csv; got {str(path)!r}")
     return suffix

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from distributions import law_from
-from simulator._checks import check_count, check_positive, resolve_variant
-from simulator.results.stats import seed_list
-from simulator.theory.runtime import Prediction, expected_runtime
-from simulator.timing.engine import simulate
+from simulator._checks import VARIANT_ALIASES
+from simulator.errors import PssimError
+from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec
+from simulator.studies._common import as_spec, spec_theory
+from simulator.studies._targets import default_level, first_time_at
+from simulator.theory.runtime import Prediction
+from simulator.timing.engine import simulate_spec
 
 __all__ = ["DEFAULT_VARIANTS", "Comparison", "VariantRun", "compare"]
 
@@ -25,46 +27,62 @@ __all__ = ["DEFAULT_VARIANTS", "Comparison", "VariantRun", "compare"]
 DEFAULT_VARIANTS = ("sync", "async", "k-sync", "k-async", "k-batch-async")
 
 
+def _finite(a) -> list[float | None]:
+    return [None if not math.isfinite(v) else float(v) for v in a]
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class VariantRun:
     """One variant's replicated training run.
 
     Attributes:
-        variant: the name the user gave; ``k``: resolved K.
-        result: the replay's :class:`~simulator.training.replayer.ReplayResult` ((S, E) curves).
+        spec: the variant's experiment spec (variant as the user named it).
+        k: resolved K.
+        result: the replay's ReplayResult ((S, E) curves; ``variant`` as named).
         simulated_time: (S,) time of the J-th update per seed (simulated time units).
         theory: the runtime prediction for J updates.
         staleness: pooled staleness of every contribution over seeds (1-D int array).
     """
 
-    variant: str
+    spec: ExperimentSpec
     k: int
     result: object
     simulated_time: np.ndarray
     theory: Prediction
     staleness: np.ndarray
 
+    @property
+    def variant(self) -> str:
+        return self.spec.variant
+
     def mean_curve(self) -> dict[str, np.ndarray]:
-        """Mean over non-diverged seeds at the evaluation points: update, time, loss."""
+        """Mean over non-diverged seeds at the evaluation points: update, time, loss, error.
+
+        ``error`` is loss - F* (NaN where F* is unknown); all NaN when every seed diverged.
+        """
         r = self.result
         keep = ~r.diverged
+        nan = np.full(r.eval_update.shape, np.nan)
         if not keep.any():
-            return {
-                "update": r.eval_update,
-                "time": np.full(r.eval_update.shape, np.nan),
-                "loss": np.full(r.eval_update.shape, np.nan),
-            }
+            return {"update": r.eval_update, "time": nan, "loss": nan, "error": nan}
+        loss = r.loss[keep].mean(axis=0)
+        f_star = r.f_star
         return {
             "update": r.eval_update,
             "time": r.eval_time[keep].mean(axis=0),
-            "loss": r.loss[keep].mean(axis=0),
+            "loss": loss,
+            "error": loss - f_star if f_star is not None else nan,
         }
 
-    def time_to_loss(self, target: float) -> float | None:
-        """Mean simulated time at which the seed-mean loss first reaches ``target``."""
+    def target_curve(self) -> np.ndarray:
+        """The curve targets are measured on: the error where F* is known, else the loss."""
         curve = self.mean_curve()
-        hit = np.flatnonzero(curve["loss"] <= target)
-        return None if hit.size == 0 else float(curve["time"][hit[0]])
+        return curve["loss"] if self.result.f_star is None else curve["error"]
+
+    def time_to(self, level: float) -> float | None:
+        """Mean simulated time at which :meth:`target_curve` first reaches ``level``."""
+        curve = self.mean_curve()
+        return first_time_at(curve["update"], curve["time"], self.target_curve(), level)
 
     @property
     def final_loss(self) -> float | None:
@@ -76,40 +94,59 @@ class VariantRun:
     def diverged_seeds(self) -> int:
         return int(np.sum(self.result.diverged))
 
-    def to_json(self) -> dict:
+    def to_json(self, level: float | None = None) -> dict:
         curve = self.mean_curve()
         r = self.result
-
-        def finite(a):
-            return [None if not math.isfinite(v) else float(v) for v in a]
-
         return {
             "variant": self.variant,
             "k": self.k,
-            "learners": r.num_learners,
-            "seeds": len(r.seeds),
+            "spec": self.spec.to_dict(),
+            "spec_digest": self.spec.digest(),
             "runtime": {
                 "simulated": float(self.simulated_time.mean()),
                 "theory": self.theory.mean,
                 "relation": self.theory.relation,
             },
             "final_loss": self.final_loss,
+            "time_to_target": None if level is None else self.time_to(level),
             "diverged_seeds": self.diverged_seeds,
+            "diverged_at": [int(d) for d in r.diverged_at],
+            "seeds": [int(s) for s in r.seeds],
             "curve": {
                 "update": [int(u) for u in curve["update"]],
-                "time": finite(curve["time"]),
-                "loss": finite(curve["loss"]),
+                "time": _finite(curve["time"]),
+                "loss": _finite(curve["loss"]),
+                "error": _finite(curve["error"]),
             },
         }
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Comparison:
-    """Several variants trained on paired seeds; see :func:`compare`."""
+    """Several variants trained on paired seeds; see :func:`compare`.
 
+    Attributes:
+        spec: the shared experiment (its ``k`` is the K-variants' K; each run has its own
+            spec with its variant).
+        runs: one VariantRun per variant, in the order given.
+        f_star: F*, the optimal loss on the evaluation set (None when unknown).
+        target: the time-to-target level (None when no level is reached after the start).
+        target_on: ``"error"`` (F - F*) or ``"loss"``: what ``target`` is a level of.
+        model_name, data_name: what was trained, on what.
+    """
+
+    spec: ExperimentSpec
     runs: list[VariantRun]
     f_star: float | None
     target: float | None
+    target_on: str
+    model_name: str
+    data_name: str
+
+    @property
+    def variants(self) -> list[str]:
+        """The variants compared, as named."""
+        return [run.variant for run in self.runs]
 
     def history(self):
         """The tidy :class:`~simulator.results.history.History` of all runs."""
@@ -117,21 +154,56 @@ class Comparison:
 
         return History(*(run.result for run in self.runs))
 
+    def results_frame(self):
+        """The History table with provenance columns: spec digest, laws, communication, data,
+        model, lr, l2, dtype, base seed, divergence factor, F*, target and pssim's version
+        (one row per seed and evaluation point)."""
+        from simulator import __version__
+
+        frame = self.history().to_frame()
+        per_run = {run.variant: run.spec for run in self.runs}
+        frame["spec_digest"] = frame["variant"].map(lambda v: per_run[v].digest())
+        shared = self.spec.to_dict()
+        names = ("law", "laws", "speeds", "push_latency", "pull_latency", "service_time")
+        names += ("data", "model", "lr", "lr_c", "l2", "dtype")
+        for name in names:
+            value = shared[name]
+            frame[name] = value if not isinstance(value, list) else ";".join(map(str, value))
+        frame["base_seed"] = shared["seed"]
+        frame["divergence_factor"] = shared["divergence_factor"]
+        frame["f_star"] = self.f_star
+        frame["target"] = self.target
+        frame["target_on"] = self.target_on
+        frame["pssim_version"] = __version__
+        return frame
+
     def to_json(self) -> dict:
-        return {"runs": [run.to_json() for run in self.runs]}
+        """Everything a result needs to be reproduced and read: spec, version, F*,
+        target, and each run's runtime, time to target and mean curve."""
+        from simulator import __version__
+
+        return {
+            "pssim_version": __version__,
+            "spec": self.spec.to_dict(),
+            "spec_digest": self.spec.digest(),
+            "variants": self.variants,
+            "model": self.model_name,
+            "data": self.data_name,
+            "f_star": self.f_star,
+            "target": {"level": self.target, "on": self.target_on},
+            "runs": [run.to_json(self.target) for run in self.runs],
+        }
 
     def table(self) -> str:
         """A readable table: runtime beside theory, final loss, time to target, divergence."""
-        target = self.target
         head = (
             f"{'variant':15}{'K':>4}{'T_J simulated':>15}{'theory':>10}  {'relation':12}"
-            f"{'final loss':>12}{'time to ' + (f'{target:.4g}' if target else '—'):>16}"
-            f"{'diverged':>10}"
+            f"{'final loss':>12}{'time to target':>16}{'diverged':>10}"
         )
         lines = [head]
         for run in self.runs:
             th = run.theory
-            ttl = None if target is None else run.time_to_loss(target)
+            ttl = None if self.target is None else run.time_to(self.target)
             final = run.final_loss
             lines.append(
                 f"{run.variant:15}{run.k:>4}{run.simulated_time.mean():>15.4g}"
@@ -142,108 +214,114 @@ class Comparison:
             )
         if self.f_star is not None:
             lines.append(f"F* (optimal loss on the evaluation set) = {self.f_star:.6g}")
+        if self.target is None:
+            lines.append("target: no level is reached by two variants after their start")
+        else:
+            what = "error F - F*" if self.target_on == "error" else "loss"
+            lines.append(f"target: {what} <= {self.target:.4g} (time in simulated units)")
         return "\n".join(lines)
 
 
-def default_target(runs: Sequence[VariantRun]) -> float | None:
-    """The loss every non-diverged variant reaches: the largest of their best mean losses."""
-    best = [np.nanmin(r.mean_curve()["loss"]) for r in runs if r.final_loss is not None]
-    return float(max(best)) if best else None
+def _variant_specs(spec: ExperimentSpec, variants: Sequence[str]) -> list[ExperimentSpec]:
+    if isinstance(variants, str) or not variants:
+        raise PssimError(
+            f"`variants` must be a non-empty list of variant names; got {variants!r}",
+            param="variants",
+        )
+    return [spec.replace(variant=v, k=None if v in VARIANT_ALIASES else spec.k) for v in variants]
 
 
 def compare(
-    variants: Sequence[str] = DEFAULT_VARIANTS,
+    spec: ExperimentSpec | None = None,
     *,
-    model,
-    dataset,
-    rule,
-    num_learners: int = 8,
-    k: int | None = 4,
-    law="exp:1",
-    iterations: int = 2000,
-    seeds: int = 5,
-    seed: int = 0,
-    batch_size: int = 1,
-    eval_every: int | None = None,
+    variants: Sequence[str] = DEFAULT_VARIANTS,
+    model=None,
+    dataset=None,
+    rule=None,
     target: float | None = None,
-    dtype: str = "float32",
     progress: bool = False,
+    **fields,
 ) -> Comparison:
     """Train every variant on the same seeds and put the results beside the theory.
 
-    ``k`` applies to the K-variants (``sync`` and ``async`` imply theirs). All arguments are
-    validated before anything runs.
+    Args:
+        spec: the experiment (its ``k`` applies to the K-variants; ``sync`` and ``async``
+            imply theirs); keyword ``fields`` override it. Without a spec, the defaults
+            of ``pssim compare`` apply (the paper's figure 8 setting).
+        variants: the variants to compare, e.g. ``["sync", "async", "k-async"]``.
+        model, dataset, rule: objects to use instead of the spec's named model, dataset
+            and rule (e.g. a custom model; see ``models.Model``).
+        target: the time-to-target level of the error F - F* (of the loss when F* is
+            unknown); default: see :mod:`simulator.studies._targets`.
+        progress: show a progress bar on stderr.
+
+    Everything is validated before anything runs.
 
     Example:
-        >>> from models import load_dataset, build_model  # doctest: +SKIP
-        >>> data = load_dataset("digits"); model = build_model("softmax", data, 0.01)
-        >>> cmp = compare(model=model, dataset=data, rule=make_rule("fixed", 0.01))
-        >>> print(cmp.table())
+        >>> cmp = compare(variants=["sync", "async"], updates=500, seeds=2)  # doctest: +SKIP
+        >>> print(cmp.table())  # doctest: +SKIP
     """
-    from simulator.training.replayer import replay
+    from simulator.training import make_rule, replay
 
-    if isinstance(variants, str) or not variants:
-        raise ValueError(f"`variants` must be a non-empty list of variant names; got {variants!r}")
-    resolved = [
-        (v, *resolve_variant(v, num_learners, None if v in ("sync", "async") else k))
-        for v in variants
-    ]
-    law = law_from(law)
-    iterations = check_count("J", iterations)
-    seeds_ = seed_list(seeds, seed)
-    batch_size = check_count("batch", batch_size)
-    if eval_every is not None:
-        eval_every = check_count("eval-every", eval_every)
-    if target is not None:
-        target = check_positive("target", target)
+    spec = as_spec(spec, fields, COMMAND_DEFAULTS["compare"])
+    specs = _variant_specs(spec, variants)
+    if target is not None and not (
+        isinstance(target, (int, float)) and not isinstance(target, bool) and math.isfinite(target)
+    ):
+        raise PssimError(f"`target` must be a finite number; got {target!r}", param="target")
+    if dataset is None or model is None:
+        from models import build_model, load_dataset
+
+        dataset = load_dataset(spec.data) if dataset is None else dataset
+        model = build_model(spec.model, dataset, spec.l2) if model is None else model
+    rule = make_rule(spec.rule, spec.lr, spec.lr_c) if rule is None else rule
     runs, f_star = [], None
     bar = tqdm(
-        total=len(resolved) * (len(seeds_) + 1),
+        total=len(specs) * (spec.seeds + 1),
         disable=not progress,
         delay=1.0,
         desc="compare",
         unit="step",
     )
     with bar:
-        for name, canonical, kk in resolved:
-            bar.set_postfix_str(f"{name}: timing")
+        for vspec in specs:
+            bar.set_postfix_str(f"{vspec.variant}: timing")
             traces = []
-            for s in seeds_:
-                traces.append(
-                    simulate(
-                        canonical,
-                        num_learners=num_learners,
-                        k=kk,
-                        law=law,
-                        updates=iterations,
-                        seed=s,
-                    )
-                )
+            for s in vspec.seed_list:
+                traces.append(simulate_spec(vspec, s))
                 bar.update()
-            bar.set_postfix_str(f"{name}: training")
+            bar.set_postfix_str(f"{vspec.variant}: training")
             result = replay(
                 traces,
                 model,
                 dataset,
-                batch_size=batch_size,
+                batch_size=spec.batch_size,
                 rule=rule,
-                eval_every=eval_every,
-                dtype=dtype,
+                eval_every=spec.eval_every,
+                dtype=spec.dtype,
+                divergence_factor=spec.divergence_factor,
             )
             bar.update()
             f_star = result.f_star
             runs.append(
                 VariantRun(
-                    variant=name,
-                    k=kk,
-                    result=result,
+                    spec=vspec,
+                    k=vspec.canonical[1],
+                    result=dataclasses.replace(result, variant=vspec.variant),
                     simulated_time=np.array([t.end_time for t in traces]),
-                    theory=expected_runtime(
-                        canonical, num_learners=num_learners, k=kk, law=law, updates=iterations
-                    ),
+                    theory=spec_theory(vspec),
                     staleness=np.concatenate([t.staleness()[t.mask] for t in traces]),
                 )
             )
+    target_on = "loss" if f_star is None else "error"
+    if target is None:
+        target = default_level([(r.mean_curve()["update"], r.target_curve()) for r in runs])
     return Comparison(
-        runs=runs, f_star=f_star, target=target if target is not None else default_target(runs)
+        spec=spec,
+        runs=runs,
+        f_star=f_star,
+        target=None if target is None else float(target),
+        target_on=target_on,
+        model_name=str(getattr(model, "name", type(model).__name__)),
+        data_name=str(getattr(dataset, "name", type(dataset).__name__)),
     )

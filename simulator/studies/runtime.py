@@ -7,11 +7,11 @@ import dataclasses
 import numpy as np
 from tqdm.auto import tqdm
 
-from distributions import law_from
-from simulator._checks import check_count, resolve_variant
-from simulator.results.stats import mean_ci95, seed_list
-from simulator.theory.runtime import Prediction, expected_runtime
-from simulator.timing.engine import simulate
+from simulator.results.stats import mean_ci95
+from simulator.spec import ExperimentSpec
+from simulator.studies._common import as_spec, spec_theory
+from simulator.theory.runtime import Prediction
+from simulator.timing.engine import simulate_spec
 from simulator.trace import Trace, summarize_staleness
 
 __all__ = ["RuntimeSummary", "runtime_study"]
@@ -22,24 +22,25 @@ class RuntimeSummary:
     """Simulated time of the J-th update over seeds, beside its theory.
 
     Attributes:
-        variant, learners, k, distribution, iterations, seeds: the configuration
-            (``variant`` as the user named it; ``k`` resolved).
+        spec: the experiment (variant as the user named it, K, law, J, seeds, ...).
+        k: K resolved (P for ``sync``, 1 for ``async``).
         times: (S,) time of the J-th update per seed (simulated time units).
-        theory: the prediction for the expected time.
+        theory: the prediction for the expected time (``none`` for heterogeneous learners
+            or with communication costs: the closed forms assume neither).
         staleness: pooled over seeds: mean, max and p0 (fraction of fresh contributions).
         first_trace: the trace of the first seed (for timelines).
     """
 
-    variant: str
-    learners: int
+    spec: ExperimentSpec
     k: int
-    distribution: str
-    iterations: int
-    seeds: int
     times: np.ndarray
     theory: Prediction
     staleness: dict
     first_trace: Trace
+
+    @property
+    def variant(self) -> str:
+        return self.spec.variant
 
     @property
     def mean(self) -> float:
@@ -47,7 +48,7 @@ class RuntimeSummary:
 
     @property
     def std(self) -> float:
-        return float(np.std(self.times, ddof=1)) if self.seeds > 1 else 0.0
+        return float(np.std(self.times, ddof=1)) if self.times.size > 1 else 0.0
 
     def ci95(self) -> tuple[float, float] | None:
         """Student-t 95% confidence interval of the mean; None with a single seed."""
@@ -61,19 +62,22 @@ class RuntimeSummary:
         return (self.mean - self.theory.mean) / self.theory.mean
 
     def to_json(self) -> dict:
-        """The ``pssim runtime --json`` object."""
+        """The ``pssim runtime --json`` object: the whole spec, simulated and theory."""
         ci = self.ci95()
         return {
-            "variant": self.variant,
-            "learners": self.learners,
+            "spec": self.spec.to_dict(),
+            "spec_digest": self.spec.digest(),
+            "variant": self.spec.variant,
+            "learners": self.spec.num_learners,
             "k": self.k,
-            "distribution": self.distribution,
-            "iterations": self.iterations,
-            "seeds": self.seeds,
+            "distribution": self.spec.to_dict()["law"],
+            "iterations": self.spec.updates,
+            "seeds": self.spec.seeds,
             "simulated": {
                 "mean": self.mean,
                 "std": self.std,
                 "ci95": None if ci is None else [ci[0], ci[1]],
+                "per_seed": [float(t) for t in self.times],
             },
             "theory": {
                 "mean": self.theory.mean,
@@ -85,57 +89,41 @@ class RuntimeSummary:
 
 
 def runtime_study(
-    variant: str,
-    *,
-    num_learners: int,
-    k: int | None,
-    law,
-    iterations: int,
-    seeds: int = 10,
-    seed: int = 0,
-    progress: bool = False,
+    spec: ExperimentSpec | None = None, *, progress: bool = False, **fields
 ) -> RuntimeSummary:
-    """Simulate ``seeds`` replications of J updates and compare with theory.
+    """Simulate the spec's seeds (J updates each) and put the times beside the theory.
+
+    Args:
+        spec: the experiment; keyword ``fields`` (ExperimentSpec field names) override it,
+            or build one from the defaults when ``spec`` is None.
+        progress: show a progress bar on stderr.
 
     Example:
-        >>> s = runtime_study("async", num_learners=4, k=None, law="exp:1", iterations=200,
-        ...                   seeds=3)
+        >>> s = runtime_study(variant="async", num_learners=4, updates=200, seeds=3)
         >>> s.theory.relation
         'exact'
     """
-    canonical, k = resolve_variant(variant, num_learners, k)
-    law = law_from(law)
-    iterations = check_count("J", iterations)
-    seeds_ = seed_list(seeds, seed)
-    theory = expected_runtime(
-        canonical, num_learners=num_learners, k=k, law=law, updates=iterations
-    )
+    spec = as_spec(spec, fields)
+    k = spec.canonical[1]
     times, stale, first = [], [], None
     bar = tqdm(
-        seeds_,
-        desc=f"{variant} P={num_learners} K={k}",
+        spec.seed_list,
+        desc=f"{spec.variant} P={spec.num_learners} K={k}",
         disable=not progress,
         delay=1.0,
         leave=False,
         unit="seed",
     )
     for s in bar:
-        trace = simulate(
-            canonical, num_learners=num_learners, k=k, law=law, updates=iterations, seed=s
-        )
+        trace = simulate_spec(spec, s)
         first = first or trace
         times.append(trace.end_time)
         stale.append(trace.staleness()[trace.mask])
-    staleness = summarize_staleness(np.concatenate(stale))
     return RuntimeSummary(
-        variant=variant,
-        learners=num_learners,
+        spec=spec,
         k=k,
-        distribution=law.spec,
-        iterations=iterations,
-        seeds=len(seeds_),
         times=np.asarray(times),
-        theory=theory,
-        staleness=staleness,
+        theory=spec_theory(spec),
+        staleness=summarize_staleness(np.concatenate(stale)),
         first_trace=first,
     )

@@ -13,6 +13,7 @@ import math
 
 from distributions import Exponential, law_from
 from simulator._checks import VARIANTS, check_count, resolve_variant
+from simulator.errors import PssimError
 
 __all__ = [
     "Prediction",
@@ -42,7 +43,7 @@ class Prediction:
 
     def __post_init__(self) -> None:
         if self.relation not in RELATIONS:
-            raise ValueError(f"`relation` must be one of {', '.join(RELATIONS)}")
+            raise PssimError(f"`relation` must be one of {', '.join(RELATIONS)}")
         if self.mean is not None and not math.isfinite(self.mean):
             object.__setattr__(self, "mean", None)
             object.__setattr__(self, "relation", "none")
@@ -165,14 +166,15 @@ def async_staleness(law, num_learners: int) -> dict[str, Prediction]:
 def predictions(law, num_learners: int, k: int | None, updates: int) -> dict[str, Prediction]:
     """Expected runtime of J updates for every variant (``sync``, ``async`` and the K ones).
 
-    Variants whose K rule is violated by ``k`` are skipped (e.g. K > P for the K-variants).
+    Without ``k`` only ``sync`` and ``async`` are predicted; a ``k`` that breaks the
+    K-variants' rule (1 <= K <= P) is refused, not dropped.
     """
+    if k is not None:
+        resolve_variant("k-sync", num_learners, k)
     out = {}
     for name in ("sync", "async", *VARIANTS):
         kk = None if name in ("sync", "async") else k
         if kk is None and name not in ("sync", "async"):
-            continue
-        if name != "k-avg" and kk is not None and kk > num_learners:
             continue
         out[name] = expected_runtime(
             name, num_learners=num_learners, k=kk, law=law, updates=updates

@@ -23,22 +23,22 @@ from collections.abc import Sequence
 
 import simpy
 
-from distributions import law_from
-from simulator._checks import check_count, check_positive, resolve_variant
+from simulator._checks import check_seed
+from simulator.spec import ExperimentSpec
 from simulator.timing._state import RunState, learner_streams
 from simulator.trace import Trace
 
-__all__ = ["simulate"]
+__all__ = ["simulate", "simulate_spec"]
 
 
 def simulate(
-    variant: str,
+    variant: str | ExperimentSpec = "async",
     *,
-    num_learners: int,
+    num_learners: int | None = None,
     k: int | None = None,
     law=None,
-    updates: int,
-    seed: int = 0,
+    updates: int | None = None,
+    seed: int | None = None,
     laws: Sequence | None = None,
     speeds: Sequence[float] | None = None,
     push_latency=None,
@@ -47,15 +47,20 @@ def simulate(
 ) -> Trace:
     """Simulate ``updates`` server updates of one variant and return its :class:`Trace`.
 
+    Takes an :class:`~simulator.spec.ExperimentSpec` (its timing fields; the keywords
+    given override them) or the same fields as keywords (unset ones take the spec's
+    defaults). Everything is validated before the first event.
+
     Args:
         variant: ``sync``, ``async``, ``k-sync``, ``k-batch-sync``, ``k-async``,
-            ``k-batch-async`` or ``k-avg``.
+            ``k-batch-async`` or ``k-avg``; or an ExperimentSpec.
         num_learners: P >= 1.
         k: K (1 <= K <= P; local steps for ``k-avg``); implied for ``sync``/``async``.
         law: compute time of one mini-batch (a law, a spec string such as ``"exp:1"`` or a
             frozen scipy.stats law), shared by all learners.
         updates: J >= 1, number of server updates to simulate.
-        seed: base of the learners' streams (``SeedSequence(seed).spawn(P)``).
+        seed: base of the learners' streams (``SeedSequence(seed).spawn(P)``); default the
+            spec's base seed.
         laws: one law per learner instead of ``law`` (heterogeneous learners).
         speeds: (P,) positive factors; learner l's durations are divided by ``speeds[l]``.
         push_latency, pull_latency: optional laws of the time a push takes to reach the
@@ -71,21 +76,37 @@ def simulate(
         >>> trace.num_updates
         100
     """
-    variant, k = resolve_variant(variant, num_learners, k)
-    p = num_learners
-    updates = check_count("J", updates)
-    seed = check_count("seed", seed, minimum=0)
-    if (law is None) == (laws is None):
-        raise ValueError("`law` or `laws` must be given (exactly one); got both or neither")
-    laws = [law_from(law)] * p if laws is None else [law_from(x) for x in laws]
-    if len(laws) != p:
-        raise ValueError(f"`laws` must have P ({p}) entries; got {len(laws)}")
-    speeds = [1.0] * p if speeds is None else [check_positive("speeds", s) for s in speeds]
-    if len(speeds) != p:
-        raise ValueError(f"`speeds` must have P ({p}) entries; got {len(speeds)}")
-    optional = {"push_latency": push_latency, "pull_latency": pull_latency}
-    optional = {name: law_from(x, name=name) for name, x in optional.items() if x is not None}
-    service = law_from(service_time, name="service_time") if service_time is not None else None
+    given = {
+        "num_learners": num_learners,
+        "k": k,
+        "law": law,
+        "updates": updates,
+        "laws": laws,
+        "speeds": speeds,
+        "push_latency": push_latency,
+        "pull_latency": pull_latency,
+        "service_time": service_time,
+    }
+    given = {name: value for name, value in given.items() if value is not None}
+    if isinstance(variant, ExperimentSpec):
+        spec = variant.replace(**given) if given else variant
+    else:
+        if laws is not None and law is None:
+            given["law"] = None
+        spec = ExperimentSpec(variant=variant, **given)
+    run_seed = spec.seed if seed is None else check_seed("seed", seed)
+    return simulate_spec(spec, run_seed)
+
+
+def simulate_spec(spec: ExperimentSpec, seed: int) -> Trace:
+    """The trace of one seed of a validated spec (no further checks)."""
+    variant, k = spec.canonical
+    p, updates = spec.num_learners, spec.updates
+    laws = [spec.law] * p if spec.laws is None else list(spec.laws)
+    speeds = [1.0] * p if spec.speeds is None else list(spec.speeds)
+    optional = {"push_latency": spec.push_latency, "pull_latency": spec.pull_latency}
+    optional = {name: x for name, x in optional.items() if x is not None}
+    service = spec.service_time
 
     env = simpy.Environment()
     state = RunState(

@@ -21,6 +21,7 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 _TRACES = [0]
@@ -154,8 +155,15 @@ def _block_indices(spec: Spec, data_key, j, kmax: int, n: int) -> jax.Array:
     return per_row(data_key, j, jnp.arange(kmax), jnp.arange(spec.local_steps))
 
 
-def _run_seed(spec: Spec, rule: Any, root_key: jax.Array, rows: dict, data: tuple) -> dict:
-    """Replays one seed; ``rows`` arrays are (C, nb, b, ...). Returns (C + 1,) eval curves."""
+def _run_seed(
+    spec: Spec, rule: Any, root_key: jax.Array, rows: dict, data: tuple, factor: jax.Array
+) -> dict:
+    """Replays one seed; ``rows`` arrays are (C, nb, b, ...). Returns (C + 1,) eval curves.
+
+    An evaluation whose loss is not finite, or above ``factor`` times the initial loss (when
+    that is > 0), marks the seed diverged at the last update applied before it.
+    """
+    _TRACES[0] += 1  # runs once per compilation (tracing), not per call
     model = spec.model.obj
     x, y, x_eval, y_eval = data
     n = x.shape[0]
@@ -234,7 +242,8 @@ def _run_seed(spec: Spec, rule: Any, root_key: jax.Array, rows: dict, data: tupl
         w, copies, state, div = carry
         ev = evaluate(w)
         u_end = jnp.max(jnp.where(rows_c["active"], rows_c["j"] + 1, 0))
-        div = jnp.where(~jnp.isfinite(ev["loss"]) & (div < 0), u_end, div)
+        bad = ~jnp.isfinite(ev["loss"]) | (ev["loss"] > limit)
+        div = jnp.where(bad & (div < 0), u_end, div)
         ev = {k: jnp.where(div >= 0, jnp.nan, v) for k, v in ev.items()}
         return (w, copies, state, div), ev
 
@@ -244,6 +253,7 @@ def _run_seed(spec: Spec, rule: Any, root_key: jax.Array, rows: dict, data: tupl
         params,
     )
     ev0 = evaluate(params)
+    limit = jnp.where(ev0["loss"] > 0, factor.astype(dtype) * ev0["loss"], jnp.inf)
     div0 = jnp.where(jnp.isfinite(ev0["loss"]) & _all_finite(params), -1, 0).astype(jnp.int32)
     ev0 = {k: jnp.where(div0 >= 0, jnp.nan, v) for k, v in ev0.items()}
     carry = (params, copies, rule.init(params), div0)
@@ -253,25 +263,32 @@ def _run_seed(spec: Spec, rule: Any, root_key: jax.Array, rows: dict, data: tupl
     return out
 
 
-@functools.partial(jax.jit, static_argnames=("spec",))
-def run(spec: Spec, rule: Any, root_keys: jax.Array, rows: dict, data: tuple) -> dict:
-    """Replays S seeds at once.
+_run_seed_jit = jax.jit(_run_seed, static_argnames=("spec",))
+
+
+def run(
+    spec: Spec, rule: Any, root_keys: jax.Array, rows: dict, data: tuple, factor: float
+) -> dict:
+    """Replays S seeds one after another with one compiled single-seed scan.
+
+    A seed's result never depends on the seeds replayed beside it (same shapes, same
+    compiled program, no batching across seeds).
 
     Args:
         spec: static configuration.
         rule: the server rule (a pytree: its numbers are traced, not baked in).
         root_keys: (S,) JAX keys, one per seed.
-        rows: per-update arrays, each (S, C, nb, b, ...) (see ``_replay_prep.Stacked``).
+        rows: per-update host arrays, each (S, C, nb, b, ...) (see ``_stack.Stacked``).
         data: ``(x, y, x_eval, y_eval)`` device arrays.
+        factor: divergence threshold as a multiple of the initial loss (> 1).
 
     Returns:
         dict with ``loss`` (S, C + 1), ``accuracy`` (S, C + 1) where the model has one, and
-        ``diverged_at`` (S,) int32 (-1 if never).
+        ``diverged_at`` (S,) int32 (-1 if never), as host numpy arrays.
     """
-    _TRACES[0] += 1
-    one = functools.partial(_run_seed, spec, rule)
-    if root_keys.shape[0] == 1:  # no seed axis: plain (unbatched) gathers
-        squeeze = functools.partial(jax.tree_util.tree_map, lambda a: a[0])
-        out = one(root_keys[0], squeeze(rows), data)
-        return jax.tree_util.tree_map(lambda a: a[None], out)
-    return jax.vmap(one, in_axes=(0, 0, None))(root_keys, rows, data)
+    outs = []
+    limit = jnp.asarray(factor)
+    for i in range(root_keys.shape[0]):
+        seed_rows = {name: jnp.asarray(a[i]) for name, a in rows.items()}
+        outs.append(jax.device_get(_run_seed_jit(spec, rule, root_keys[i], seed_rows, data, limit)))
+    return {name: np.stack([o[name] for o in outs]) for name in outs[0]}

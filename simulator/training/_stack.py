@@ -14,6 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from simulator.errors import PssimError
 from simulator.trace import Trace
 from simulator.training._copies import CopyPlan, copy_plan, rebase, snapshot_table
 
@@ -52,26 +53,26 @@ def as_trace_list(traces: Trace | Sequence[Trace]) -> list[Trace]:
     """Checks that ``traces`` is one trace or a non-empty sequence of compatible traces."""
     items = [traces] if isinstance(traces, Trace) else list(traces)
     if not items:
-        raise ValueError("`traces` must hold at least one Trace; got an empty sequence")
+        raise PssimError("`traces` must hold at least one Trace; got an empty sequence")
     for t in items:
         if not isinstance(t, Trace):
-            raise ValueError(f"`traces` must hold Trace objects; got {type(t).__name__}")
+            raise PssimError(f"`traces` must hold Trace objects; got {type(t).__name__}")
     first = items[0]
     if first.variant not in _VARIANTS:
-        raise ValueError(
+        raise PssimError(
             f"`Trace.variant` must be one of {', '.join(_VARIANTS)}; got {first.variant!r}"
         )
     for t in items[1:]:
         for attr in ("variant", "num_learners", "k", "local_steps", "num_updates"):
             if getattr(t, attr) != getattr(first, attr):
-                raise ValueError(
+                raise PssimError(
                     f"`traces` must share `{attr}` to be replayed together; got "
                     f"{getattr(first, attr)!r} and {getattr(t, attr)!r}"
                 )
     if first.variant == "k-avg":
         for t in items:
             if np.any(t.staleness()[t.mask] != 0):
-                raise ValueError("`k-avg` traces must read the current model in every slot")
+                raise PssimError("`k-avg` traces must read the current model in every slot")
     return items
 
 

@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from simulator.errors import PssimError
+from simulator.spec import ExperimentSpec
 from simulator.trace import Trace
 from simulator.training._scan import Spec, Static, run, sample_indices, trace_count
 from simulator.training._stack import as_trace_list, stack_traces
@@ -30,6 +32,8 @@ from simulator.training.rules import FixedRate, ServerRule
 __all__ = ["ReplayResult", "compile_count", "minibatch_indices", "replay", "replay_keys"]
 
 DTYPES = ("float32", "float64")
+#: Default divergence threshold, a multiple of the initial loss (the spec's default).
+DIVERGENCE_FACTOR = ExperimentSpec.divergence_factor
 #: Default number of evaluation points (besides the initial one) when ``eval_every`` is None.
 DEFAULT_EVALS = 100
 
@@ -165,14 +169,34 @@ def _root_key(seed: int, key: int | jax.Array | None) -> jax.Array:
 
 def _check_int(name: str, value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"`{name}` must be an integer >= 1; got {value!r}")
+        raise PssimError(f"`{name}` must be an integer >= 1; got {value!r}")
     return int(value)
+
+
+def _check_f_star(f_star: Any) -> None:
+    ok = f_star is None or (isinstance(f_star, str) and f_star == "auto")
+    if isinstance(f_star, numbers.Real) and not isinstance(f_star, bool):
+        ok = math.isfinite(f_star)
+    if not ok:
+        raise PssimError(
+            f"`f_star` must be a finite number, None or 'auto'; got {f_star!r}", param="f_star"
+        )
+
+
+def _check_factor(factor: Any) -> float:
+    ok = isinstance(factor, numbers.Real) and not isinstance(factor, bool)
+    if not (ok and math.isfinite(factor) and factor > 1):
+        raise PssimError(
+            f"`divergence_factor` must be a finite number > 1; got {factor!r}",
+            param="divergence_factor",
+        )
+    return float(factor)
 
 
 def _check_model(model: Any) -> None:
     for field in ("init", "loss"):
         if not callable(getattr(model, field, None)):
-            raise ValueError(f"`model.{field}` must be callable; got {type(model).__name__}")
+            raise PssimError(f"`model.{field}` must be callable; got {type(model).__name__}")
 
 
 def _device_data(dataset: Any, dtype: str) -> tuple:
@@ -186,7 +210,7 @@ def _device_data(dataset: Any, dtype: str) -> tuple:
     for name in ("x", "y", "x_eval", "y_eval"):
         arr = np.asarray(getattr(dataset, name, None))
         if arr.dtype == object or arr.ndim == 0 or arr.shape[0] < 1:
-            raise ValueError(f"`dataset.{name}` must be a non-empty array; got shape {arr.shape}")
+            raise PssimError(f"`dataset.{name}` must be a non-empty array; got shape {arr.shape}")
         floating = name.startswith("x") or np.issubdtype(arr.dtype, np.floating)
         target = np.dtype(dtype) if floating else np.dtype(np.int32)
         ident = (arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str, target)
@@ -194,15 +218,35 @@ def _device_data(dataset: Any, dtype: str) -> tuple:
             placed[ident] = jax.device_put(np.asarray(arr, dtype=target))
         out.append(placed[ident])
     if out[0].shape[0] != out[1].shape[0] or out[2].shape[0] != out[3].shape[0]:
-        raise ValueError("`dataset` features and targets must have the same number of rows")
+        raise PssimError("`dataset` features and targets must have the same number of rows")
     return tuple(out)
+
+
+def _check_fit(model: Any, data: tuple) -> None:
+    """The model's loss must accept the dataset's rows (checked on shapes, nothing runs)."""
+    x, y = data[0][:1], data[1][:1]
+    name = getattr(model, "name", type(model).__name__)
+    try:
+        params = jax.eval_shape(model.init, jax.random.key(0))
+        out = jax.eval_shape(model.loss, params, (x, y))
+    except (TypeError, ValueError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise PssimError(
+            f"`dataset` rows of shape {tuple(x.shape[1:])} do not fit `model` {name!r}: {first}",
+            param="dataset",
+        ) from None
+    if getattr(out, "shape", None) != ():
+        raise PssimError(
+            f"`model.loss` must return a scalar; got shape {getattr(out, 'shape', None)}",
+            param="model",
+        )
 
 
 def _check_rule(rule: Any, variant: str) -> None:
     if not (callable(getattr(rule, "init", None)) and callable(getattr(rule, "apply", None))):
-        raise ValueError(f"`rule` must be a server rule; got {type(rule).__name__}")
+        raise PssimError(f"`rule` must be a server rule; got {type(rule).__name__}")
     if variant == "k-avg" and not isinstance(rule, FixedRate):
-        raise ValueError(
+        raise PssimError(
             f"`rule` must be FixedRate for k-avg (local SGD steps); got {type(rule).__name__}"
         )
 
@@ -218,6 +262,7 @@ def replay(
     dtype: str = "float32",
     key: int | jax.Array | None = None,
     f_star: float | str | None = "auto",
+    divergence_factor: float = DIVERGENCE_FACTOR,
 ) -> ReplayResult:
     """Trains ``model`` along one or more simulated schedules and records the loss curves.
 
@@ -263,11 +308,11 @@ def replay(
         eval_every = max(1, math.ceil(first.num_updates / DEFAULT_EVALS))
     eval_every = _check_int("eval_every", eval_every)
     if dtype not in DTYPES:
-        raise ValueError(f"`dtype` must be one of {', '.join(DTYPES)}; got {dtype!r}")
+        raise PssimError(f"`dtype` must be one of {', '.join(DTYPES)}; got {dtype!r}")
     _check_model(model)
     _check_rule(rule, first.variant)
-    if not (f_star is None or f_star == "auto" or isinstance(f_star, numbers.Real)):
-        raise ValueError(f"`f_star` must be a number, None or 'auto'; got {f_star!r}")
+    _check_f_star(f_star)
+    divergence_factor = _check_factor(divergence_factor)
     stacked = stack_traces(items, eval_every, batch_size)
     spec = Spec(
         model=Static(model),
@@ -280,9 +325,9 @@ def replay(
     x64 = jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
     with x64:
         data = _device_data(dataset, dtype)
+        _check_fit(model, data)
         keys = jnp.stack([_root_key(s, key) for s in stacked.seeds])
-        rows = {name: jnp.asarray(a) for name, a in stacked.rows.items()}
-        out = jax.device_get(run(spec, rule, keys, rows, data))
+        out = run(spec, rule, keys, stacked.rows, data, divergence_factor)
     if f_star == "auto":
         from simulator.training.optimum import optimal_loss
 

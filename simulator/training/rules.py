@@ -26,6 +26,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from simulator.errors import PssimError
+
 __all__ = [
     "RULE_NAMES",
     "CompensatedRate",
@@ -72,12 +74,12 @@ class ServerRule(Protocol):
 def _check_rate(name: str, value: object) -> float:
     """Returns ``value`` as a float after checking it is a finite number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ValueError(f"`{name}` must be a number > 0; got {value!r}")
+        raise PssimError(f"`{name}` must be a number > 0; got {value!r}")
     value = float(value)
     if not math.isfinite(value):
-        raise ValueError(f"`{name}` must be finite; got {value}")
+        raise PssimError(f"`{name}` must be finite; got {value}")
     if value <= 0:
-        raise ValueError(f"`{name}` must be > 0; got {value}")
+        raise PssimError(f"`{name}` must be > 0; got {value}")
     return value
 
 
@@ -310,7 +312,7 @@ class OptaxRule:
     def __post_init__(self) -> None:
         t = self.transform
         if not (callable(getattr(t, "init", None)) and callable(getattr(t, "update", None))):
-            raise ValueError(
+            raise PssimError(
                 f"`transform` must be an optax.GradientTransformation; got {type(t).__name__}"
             )
 
@@ -353,7 +355,7 @@ def make_rule(name: str, lr: float, c: float | None = None) -> ServerRule:
     """
     key = name.strip().lower() if isinstance(name, str) else name
     if key not in RULE_NAMES:
-        raise ValueError(f"`lr-rule` must be one of {', '.join(RULE_NAMES)}; got {name!r}")
+        raise PssimError(f"`lr-rule` must be one of {', '.join(RULE_NAMES)}; got {name!r}")
     if key == "fixed":
         return FixedRate(lr)
     if key == "damped":

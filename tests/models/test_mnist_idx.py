@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from models import load_mnist
+from models import DataError, load_mnist
 
 
 @pytest.fixture(scope="module")
@@ -126,13 +126,21 @@ def _set_word(position: int, value: int):
         (
             lambda b: b + b"junk",
             None,
-            "`mnist` file t10k-images-idx3-ubyte{sfx} has trailing data: expected 136 bytes, "
-            "got 140",
+            (
+                "`mnist` file t10k-images-idx3-ubyte has trailing data: expected 136 bytes, "
+                "got 140",
+                "`mnist` file t10k-images-idx3-ubyte.gz decompresses to more than the 136 bytes "
+                "its header declares",
+            ),
         ),
         (
             None,
             lambda b: b + b"\x00",
-            "`mnist` file t10k-labels-idx1-ubyte{sfx} has trailing data: expected 14 bytes, got 15",
+            (
+                "`mnist` file t10k-labels-idx1-ubyte has trailing data: expected 14 bytes, got 15",
+                "`mnist` file t10k-labels-idx1-ubyte.gz decompresses to more than the 14 bytes "
+                "its header declares",
+            ),
         ),
         (
             _set_word(2, 0),
@@ -153,13 +161,15 @@ def _set_word(position: int, value: int):
     ],
 )
 def test_corrupt_files_raise_one_clear_line(
-    write_mnist, gz: bool, edit_images, edit_labels, message: str
+    write_mnist, gz: bool, edit_images, edit_labels, message: str | tuple[str, str]
 ) -> None:
     folder = write_mnist(
         gz=gz,
         edit_images=edit_images or (lambda b: b),
         edit_labels=edit_labels or (lambda b: b),
     )
+    if isinstance(message, tuple):  # (plain file, gzip file): gzip is read only so far
+        message = message[gz]
     expected = message.format(sfx=".gz" if gz else "")
     with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
         load_mnist(folder)
@@ -172,8 +182,23 @@ def test_damaged_gzip_raises_value_error(write_mnist) -> None:
     blob[len(blob) // 2] ^= 0xFF
     blob[-6] ^= 0xFF  # damage the stored CRC too, so the error cannot go unnoticed
     path.write_bytes(bytes(blob))
+    # The damaged stream may fail its checks or inflate past the declared size: both refuse.
     with pytest.raises(
-        ValueError, match=r"^`mnist` file t10k-images-idx3-ubyte.gz is not a valid gzip file: "
+        ValueError,
+        match=r"^`mnist` file t10k-images-idx3-ubyte.gz (is not a valid gzip file: "
+        r"|decompresses to more than the 39216 bytes its header declares$)",
+    ):
+        load_mnist(folder)
+
+
+def test_bounded_read_still_checks_the_gzip_crc(write_mnist) -> None:
+    folder = write_mnist()
+    path = folder / "t10k-images-idx3-ubyte.gz"
+    blob = bytearray(path.read_bytes())
+    blob[-6] ^= 0xFF  # the stored CRC-32 only: the data inflates to exactly the declared size
+    path.write_bytes(bytes(blob))
+    with pytest.raises(
+        DataError, match=r"^`mnist` file t10k-images-idx3-ubyte.gz is not a valid gzip file: CRC"
     ):
         load_mnist(folder)
 

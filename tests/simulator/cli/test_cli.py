@@ -45,6 +45,9 @@ def test_runtime_json_matches_the_documented_shape(capsys):
     assert code == 0
     obj = json.loads(out)
     assert set(obj) == {
+        "pssim_version",
+        "spec",
+        "spec_digest",
         "variant",
         "learners",
         "k",
@@ -56,6 +59,8 @@ def test_runtime_json_matches_the_documented_shape(capsys):
         "staleness",
     }
     assert (obj["variant"], obj["learners"], obj["k"], obj["seeds"]) == ("k-async", 4, 2, 6)
+    assert obj["spec"]["law"] == "exp:2.0" and obj["spec"]["updates"] == 300
+    assert len(obj["simulated"]["per_seed"]) == 6
     lo, hi = obj["simulated"]["ci95"]
     assert lo < obj["simulated"]["mean"] < hi
     # Lemma 5 with equality: J (H_4 - H_2) / 2
@@ -84,7 +89,9 @@ def test_runtime_table_and_timeline_plot(capsys, tmp_path):
     )
     assert code == 0 and "Lemma 3" in out and "gap" in out
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["gantt.png"]
+    assert (tmp_path / "gantt.pdf").read_bytes()[:5] == b"%PDF-"
+    assert b"<svg" in (tmp_path / "gantt.svg").read_bytes()[:2000]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["gantt.pdf", "gantt.png", "gantt.svg"]
 
 
 def test_theory_json_lists_every_variant(capsys):
@@ -111,23 +118,34 @@ def test_theory_json_lists_every_variant(capsys):
 @pytest.mark.parametrize(
     "argv,needle",
     [
-        (["runtime", "--variant", "k-sync", "-P", "3", "-K", "4"], "`K` must be <= P (3); got 4"),
-        (["runtime", "--variant", "k-sync", "-P", "3", "-K", "0"], "`K` must be >= 1; got 0"),
-        (["runtime", "-P", "0"], "`P` must be >= 1; got 0"),
-        (["runtime", "--iterations", "0"], "`J` must be >= 1; got 0"),
-        (["runtime", "--seeds", "0"], "`seeds` must be >= 1; got 0"),
+        (
+            ["runtime", "--variant", "k-sync", "-P", "3", "-K", "4"],
+            "-K must be <= the number of learners P (3); got 4",
+        ),
+        (["runtime", "--variant", "k-sync", "-P", "3", "-K", "0"], "-K must be >= 1; got 0"),
+        (["runtime", "-P", "0"], "--learners must be >= 1; got 0"),
+        (["runtime", "--iterations", "0"], "--iterations must be >= 1; got 0"),
+        (["runtime", "--seeds", "0"], "--seeds must be >= 1; got 0"),
         (["runtime", "--dist", "exp:0"], "`Exponential.rate` must be > 0; got 0.0"),
         (["runtime", "--dist", "pareto:2,-1"], "`Pareto.scale`"),
         (["runtime", "--dist", "hyperexp:0.5,1,0.4,2"], "must sum to 1"),
-        (["runtime", "--dist", "cauchy:1"], "`dist`"),
-        (["runtime", "--dist", "exp:1,2"], "`dist`"),
+        (["runtime", "--dist", "cauchy:1"], "--dist spec must be one of"),
+        (["runtime", "--dist", "exp:1,2"], "--dist"),
         (["runtime", "--dist", "exp:abc"], "must be a number"),
-        (["runtime", "--variant", "bogus"], "`variant` must be one of"),
+        (["runtime", "--variant", "bogus"], "--variant must be one of"),
         (["runtime", "-P", "two"], "invalid int value"),
         (["runtime", "--dist", "empirical:does-not-exist.csv"], "does-not-exist.csv"),
         (["theory", "--dist", "gamma:0,1", "-P", "2"], "`Gamma.shape`"),
-        (["runtime", "--plot", "timeline.pdf"], "`plot` file must end in .png"),
-        (["runtime", "--plot", "no/such/folder/t.png"], "`plot` folder must exist"),
+        (["theory", "-P", "4", "-K", "5"], "-K must be <= the number of learners P (4); got 5"),
+        (["runtime", "--seed", str(2**63)], "--seed must be <= 9223372036854775807"),
+        (["runtime", "--seed", "-1"], "--seed must be >= 0; got -1"),
+        (["runtime", "--seed", str(2**63 - 2), "--seeds", "3"], "--seeds must keep every seed"),
+        (["runtime", "-P", "3", "--speeds", "1", "2"], "--speeds must have P (3) entries"),
+        (["runtime", "-P", "2", "--laws", "exp:1", "exp:-1"], "--laws: `Exponential.rate`"),
+        (["runtime", "--push-latency", "exp:0"], "--push-latency: `Exponential.rate`"),
+        (["runtime", "-P", "1000000", "--iterations", "1000000000"], "--learners P=1000000"),
+        (["runtime", "--plot", "timeline.pdf"], "--plot must name a .png file"),
+        (["runtime", "--plot", "no/such/folder/t.png"], "--plot must be in an existing folder"),
     ],
 )
 def test_bad_input_is_one_line_and_status_2(capsys, argv, needle):

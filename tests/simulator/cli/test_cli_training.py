@@ -42,19 +42,27 @@ def test_compare_writes_figures_results_and_json(capsys, tmp_path):
     assert set(run) == {
         "variant",
         "k",
-        "learners",
+        "spec",
+        "spec_digest",
         "seeds",
         "runtime",
         "final_loss",
+        "time_to_target",
         "diverged_seeds",
+        "diverged_at",
         "curve",
     }
+    assert {"pssim_version", "spec", "f_star", "target", "results_folder"} <= set(obj)
+    assert obj["results_folder"] == str(out) and obj["target"]["on"] == "error"
+    assert obj["spec"]["num_learners"] == 4 and obj["spec"]["k"] == 2
+    assert run["spec"]["variant"] == "sync" and run["spec"]["law"] == "exp:1.0"
     assert set(run["runtime"]) == {"simulated", "theory", "relation"}
     assert run["curve"]["update"] == [0, 40, 80, 120]
     assert len(run["curve"]["time"]) == len(run["curve"]["loss"]) == 4
     assert run["curve"]["time"][0] == 0.0 and run["curve"]["loss"][-1] < run["curve"]["loss"][0]
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["error_vs_time.png", "results.csv", "staleness.png", "summary.json"]
+    figures = [f"{n}.{x}" for n in ("error_vs_time", "staleness") for x in ("pdf", "png", "svg")]
+    assert names == sorted([*figures, "results.csv", "spec.toml", "summary.json"])
     frame = pd.read_csv(out / "results.csv")
     assert {
         "variant",
@@ -68,6 +76,8 @@ def test_compare_writes_figures_results_and_json(capsys, tmp_path):
         "diverged",
     } <= set(frame.columns)
     assert set(frame["seed"]) == {0, 1}
+    assert {"law", "lr", "data", "l2", "f_star", "target", "pssim_version"} <= set(frame.columns)
+    assert set(frame["variant"]) == {"sync", "async", "k-batch-async"}
     assert not list(tmp_path.glob(".res*"))  # no temporary folder left behind
 
 
@@ -114,15 +124,18 @@ def test_train_one_variant_table(capsys, tmp_path):
 @pytest.mark.parametrize(
     "extra,needle",
     [
-        (["--batch", "5000"], "`batch` must be <="),
-        (["--lr", "-0.1"], "`lr` must be"),
-        (["--lr", "nan"], "`lr` must be"),
-        (["--model", "resnet"], "`model` must be one of"),
-        (["--lr-rule", "adam"], "`lr-rule` must be one of"),
-        (["--data", "mnist:no/such/dir"], "`data`"),
-        (["--data", "imagenet"], "`data` must be one of"),
-        (["--model", "least-squares"], "`model`"),
-        (["-K", "9"], "`K` must be <= P (4)"),
+        (["--batch", "5000"], "--batch must be <="),
+        (["--lr", "-0.1"], "--lr must be a finite number > 0; got -0.1"),
+        (["--lr", "nan"], "--lr must be"),
+        (["--model", "resnet"], "--model must be one of"),
+        (["--lr-rule", "adam"], "--lr-rule must be one of"),
+        (["--data", "mnist:no/such/dir"], "--data"),
+        (["--data", "imagenet"], "--data must be one of"),
+        (["--model", "least-squares"], "--model"),
+        (["-K", "9"], "-K must be <= the number of learners P (4)"),
+        (["--variant", "sync", "-K", "3"], "-K must be 4 (or not given) for variant 'sync'"),
+        (["--divergence-factor", "1"], "--divergence-factor must be a finite number > 1"),
+        (["--eval-every", "0"], "--eval-every must be >= 1; got 0"),
     ],
 )
 def test_bad_training_input_is_refused_before_anything_runs(capsys, tmp_path, extra, needle):
@@ -154,10 +167,10 @@ def test_k_avg_trains_and_refuses_other_rules(capsys, tmp_path):
             str(tmp_path / "b"),
         ]
     )
-    assert code == 2 and "`lr-rule` must be fixed for k-avg" in capsys.readouterr().err
+    assert code == 2 and "--lr-rule must be fixed for k-avg" in capsys.readouterr().err
 
 
 def test_out_folder_must_be_new_or_empty(capsys, tmp_path):
     (tmp_path / "keep.txt").write_text("x")
     code = status(["compare", *SMALL, "--out", str(tmp_path)])
-    assert code == 2 and "`out` must be a new or empty folder" in capsys.readouterr().err
+    assert code == 2 and "--out must be a new or empty folder" in capsys.readouterr().err

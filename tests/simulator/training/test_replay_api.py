@@ -134,7 +134,9 @@ def test_explicit_f_star_is_kept_and_none_skips_it():
         (dict(traces=[]), "`traces` must hold at least one Trace; got an empty sequence"),
         (dict(traces=["x"]), "`traces` must hold Trace objects; got str"),
         (dict(model=object()), "`model.init` must be callable"),
-        (dict(f_star="x"), "`f_star` must be a number, None or 'auto'; got 'x'"),
+        (dict(f_star="x"), "`f_star` must be a finite number, None or 'auto'; got 'x'"),
+        (dict(f_star=float("nan")), "`f_star` must be a finite number, None or 'auto'; got nan"),
+        (dict(divergence_factor=1.0), "`divergence_factor` must be a finite number > 1"),
     ],
 )
 def test_bad_arguments_raise_early(change, message):

@@ -1,0 +1,244 @@
+"""Validation and key names of the experiment spec (see :mod:`simulator.spec`).
+
+Every check raises a :class:`~simulator.errors.SpecError` naming the Python field; the CLI
+shows its option instead (``TOML_KEY`` and the CLI's option table give the names).
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from distributions import LawError, law_from
+from simulator._checks import (
+    MAX_SEED,
+    VARIANT_ALIASES,
+    VARIANTS,
+    check_count,
+    check_seed,
+    resolve_variant,
+)
+from simulator.errors import PssimError, SpecError
+
+MODELS = ("softmax", "least-squares", "mlp", "cnn")
+RULES = ("fixed", "compensated", "damped")
+DTYPES = ("float32", "float64")
+DATA_KINDS = ("mnist", "cifar10", "cifar10-rgb", "synthetic", "npz")
+DATA_FORMS = "digits, mnist:DIR, cifar10:DIR, cifar10-rgb:DIR, synthetic:KIND[,...], npz:PATH"
+
+#: The key each field is written under in TOML: the CLI's long option name.
+TOML_KEY = {
+    "variant": "variant",
+    "num_learners": "learners",
+    "k": "K",
+    "law": "dist",
+    "laws": "laws",
+    "speeds": "speeds",
+    "push_latency": "push-latency",
+    "pull_latency": "pull-latency",
+    "service_time": "service-time",
+    "updates": "iterations",
+    "seeds": "seeds",
+    "seed": "seed",
+    "model": "model",
+    "data": "data",
+    "rule": "lr-rule",
+    "lr": "lr",
+    "lr_c": "lr-c",
+    "batch_size": "batch",
+    "l2": "l2",
+    "eval_every": "eval-every",
+    "dtype": "dtype",
+    "divergence_factor": "divergence-factor",
+}
+#: Every accepted key (dashes read as underscores) -> field.
+KEY_ALIASES = {
+    **{f: f for f in TOML_KEY},
+    **{key.replace("-", "_"): f for f, key in TOML_KEY.items()},
+    "P": "num_learners",
+    "J": "updates",
+    "batch_size": "batch_size",
+}
+
+#: Bytes a run may plan to use: the machine's physical memory.
+try:
+    MEMORY_BYTES = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+    MEMORY_BYTES = 16 << 30
+#: Estimated bytes per learner of the timing engine (its process and pre-drawn durations)
+#: and per recorded contribution (learner, version, start, finish, mask; cancelled work).
+BYTES_PER_LEARNER = 64_000
+BYTES_PER_CONTRIBUTION = 64
+
+
+def resolve(variant: str, num_learners: int, k: int | None) -> tuple[str, int]:
+    """(canonical variant, K); see :func:`simulator._checks.resolve_variant`."""
+    return resolve_variant(variant, num_learners, k)
+
+
+def normalise_keys(
+    data: dict[str, Any], *, source: str, allowed: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Flatten ``timing``/``training`` tables and map every key to its field name.
+
+    Keys in ``allowed`` (dashes read as underscores) are kept under that name; any other
+    unknown key is refused, naming it and ``source``.
+    """
+    if not isinstance(data, dict):
+        raise SpecError(f"`{source}` must hold a table of settings; got {type(data).__name__}")
+    flat: dict[str, tuple[str, Any]] = {}
+    for key, value in data.items():
+        if key in ("timing", "training") and isinstance(value, dict):
+            items = [(k, v, f"[{key}] ") for k, v in value.items()]
+        else:
+            items = [(key, value, "")]
+        for k, v, where in items:
+            name = str(k).replace("-", "_")
+            field = KEY_ALIASES.get(name) or (name if name in allowed else None)
+            if field is None:
+                raise SpecError(f"{where}key {k!r} in {source} is not a pssim setting")
+            if field in flat:
+                raise SpecError(f"key {k!r} in {source} repeats {flat[field][0]!r}")
+            flat[field] = (str(k), v)
+    return {field: v for field, (_, v) in flat.items()}
+
+
+def _law(name: str, value: Any, *, optional: bool = False):
+    if value is None and optional:
+        return None
+    try:
+        return law_from(value, name=name)
+    except LawError as err:
+        text = str(err)
+        if f"`{name}`" not in text:
+            text = f"`{name}`: {text}"
+        raise SpecError(text, param=name) from None
+
+
+def _real(name: str, value: Any, rule: str, *, optional: bool = False) -> float | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise SpecError(f"`{name}` must be a number; got {value!r}", param=name)
+    x = float(value)
+    ok = math.isfinite(x) and {"> 0": x > 0, ">= 0": x >= 0, "> 1": x > 1}[rule]
+    if not ok:
+        raise SpecError(f"`{name}` must be a finite number {rule}; got {value!r}", param=name)
+    return x
+
+
+def _choice(name: str, value: Any, choices: Sequence[str]) -> str:
+    if value not in choices:
+        raise SpecError(f"`{name}` must be one of {', '.join(choices)}; got {value!r}", param=name)
+    return value
+
+
+def _sequence(name: str, value: Any, p: int) -> list:
+    if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+        raise SpecError(f"`{name}` must be a list of P ({p}) entries; got {value!r}", param=name)
+    if len(value) != p:
+        raise SpecError(
+            f"`{name}` must have P ({p}) entries, one per learner; got {len(value)}", param=name
+        )
+    return list(value)
+
+
+def _data(value: Any) -> str:
+    ok = isinstance(value, str) and (
+        value == "digits" or (value.partition(":")[0] in DATA_KINDS and value.partition(":")[2])
+    )
+    if not ok:
+        raise SpecError(f"`data` must be one of {DATA_FORMS}; got {value!r}", param="data")
+    return value
+
+
+def _count(name: str, value: Any, optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    try:
+        return check_count(name, value)
+    except PssimError as err:
+        raise SpecError(str(err), param=name) from None
+
+
+def validate(spec: Any) -> dict[str, Any]:
+    """Check every field of ``spec``; return the normalised values to store."""
+    g = spec.__getattribute__
+    out: dict[str, Any] = {}
+    variant = g("variant")
+    if variant not in VARIANT_ALIASES + VARIANTS:
+        _choice("variant", variant, VARIANT_ALIASES + VARIANTS)
+    p = out["num_learners"] = _count("num_learners", g("num_learners"))
+    k = _count("k", g("k"), optional=True)
+    try:
+        resolve(variant, p, k)
+    except PssimError as err:
+        raise SpecError(str(err), param=err.param) from None
+    out["k"] = None if variant in VARIANT_ALIASES else k
+    laws, law = g("laws"), g("law")
+    if laws is not None:
+        if law is not None and law != "exp:1":
+            raise SpecError("`law` and `laws` must not both be given; got both", param="laws")
+        out["law"] = None
+        out["laws"] = tuple(_law("laws", x) for x in _sequence("laws", laws, p))
+    else:
+        out["law"] = _law("law", law)
+    if g("speeds") is not None:
+        out["speeds"] = tuple(
+            _real("speeds", s, "> 0") for s in _sequence("speeds", g("speeds"), p)
+        )
+    for name in ("push_latency", "pull_latency", "service_time"):
+        out[name] = _law(name, g(name), optional=True)
+    out["updates"] = _count("updates", g("updates"))
+    out["seeds"] = _count("seeds", g("seeds"))
+    try:
+        out["seed"] = check_seed("seed", g("seed"))
+    except PssimError as err:
+        raise SpecError(str(err), param="seed") from None
+    if out["seed"] + out["seeds"] - 1 > MAX_SEED:
+        raise SpecError(
+            f"`seeds` must keep every seed below 2**63 (seed + seeds - 1 <= {MAX_SEED}); "
+            f"got seed {out['seed']} and {out['seeds']} seeds",
+            param="seeds",
+        )
+    out["model"] = _choice("model", g("model"), MODELS)
+    out["data"] = _data(g("data"))
+    out["rule"] = _choice("rule", g("rule"), RULES)
+    if variant == "k-avg" and out["rule"] != "fixed":
+        raise SpecError(
+            f"`rule` must be fixed for k-avg (local SGD steps); got {out['rule']!r}", param="rule"
+        )
+    out["lr"] = _real("lr", g("lr"), "> 0")
+    out["lr_c"] = _real("lr_c", g("lr_c"), "> 0", optional=True)
+    out["batch_size"] = _count("batch_size", g("batch_size"))
+    out["l2"] = _real("l2", g("l2"), ">= 0")
+    out["eval_every"] = _count("eval_every", g("eval_every"), optional=True)
+    out["dtype"] = _choice("dtype", g("dtype"), DTYPES)
+    out["divergence_factor"] = _real("divergence_factor", g("divergence_factor"), "> 1")
+    _check_memory(variant, p, k, out["updates"])
+    return out
+
+
+def timing_bytes(variant: str, num_learners: int, k: int | None, updates: int) -> int:
+    """Estimated peak bytes of one timing run (engine state plus the trace).
+
+    Round-based variants record every learner's work each round (contributions and
+    cancelled work: P per update); the others record K contributions per update.
+    """
+    canonical, kk = resolve(variant, num_learners, k)
+    per_update = num_learners if canonical in ("k-sync", "k-batch-sync", "k-avg") else kk
+    return BYTES_PER_LEARNER * num_learners + BYTES_PER_CONTRIBUTION * per_update * updates
+
+
+def _check_memory(variant: str, p: int, k: int | None, updates: int) -> None:
+    need = timing_bytes(variant, p, k, updates)
+    if need > MEMORY_BYTES:
+        raise SpecError(
+            f"`num_learners` P={p} with {updates} updates needs about {need / 2**30:.1f} GiB "
+            f"for timing, more than this machine's {MEMORY_BYTES / 2**30:.1f} GiB; "
+            "use fewer learners or updates",
+            param="num_learners",
+        )

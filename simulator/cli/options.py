@@ -1,0 +1,155 @@
+"""The one mapping between command-line options, TOML keys and the experiment spec.
+
+Every spec field has one option (``--learners`` is ``num_learners``, ``--iterations`` is
+``updates``, ...). A ``--config FILE.toml`` holds the same settings under their long option
+names (dashes or underscores; flat or under ``[timing]`` and ``[training]``); options typed
+on the command line override the file, and both override the defaults, which live in
+:mod:`simulator.spec` only.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from simulator.errors import PssimError, SpecError
+from simulator.spec import COMMAND_DEFAULTS, TIMING_FIELDS, ExperimentSpec
+
+__all__ = ["OPTIONS", "CliError", "add_spec_options", "build_spec", "cli_message", "read_config"]
+
+#: field -> (flags, argparse keywords, help). The first long flag is the TOML key.
+OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
+    "variant": (
+        ("--variant",),
+        {},
+        "sync, async, k-sync, k-batch-sync, k-async, k-batch-async, k-avg",
+    ),
+    "num_learners": (("-P", "--learners"), {"type": int}, "number of learners P"),
+    "k": (("-K",), {"type": int}, "K of the K-variants (local steps for k-avg)"),
+    "law": (("--dist",), {}, "compute-time law of one mini-batch, e.g. exp:1, pareto:2,1"),
+    "laws": (("--laws",), {"nargs": "+", "metavar": "LAW"}, "one law per learner (P laws)"),
+    "speeds": (
+        ("--speeds",),
+        {"nargs": "+", "type": float, "metavar": "S"},
+        "one speed factor per learner: durations are divided by it",
+    ),
+    "push_latency": (("--push-latency",), {"metavar": "LAW"}, "law of a push's transit time"),
+    "pull_latency": (("--pull-latency",), {"metavar": "LAW"}, "law of a pull's transit time"),
+    "service_time": (
+        ("--service-time",),
+        {"metavar": "LAW"},
+        "law of the server's time per update (updates queue)",
+    ),
+    "updates": (("--iterations", "-J"), {"type": int, "metavar": "J"}, "server updates per run"),
+    "seeds": (("--seeds",), {"type": int, "metavar": "S"}, "replicate seeds"),
+    "seed": (("--seed",), {"type": int}, "first seed (seeds are SEED .. SEED+S-1)"),
+    "model": (("--model",), {}, "softmax, least-squares, mlp or cnn"),
+    "data": (
+        ("--data",),
+        {},
+        "digits, mnist:DIR, cifar10:DIR, synthetic:classes, synthetic:least-squares, npz:PATH",
+    ),
+    "rule": (("--lr-rule",), {}, "server rule: fixed, compensated (eq. 13) or damped"),
+    "lr": (("--lr",), {"type": float}, "learning rate (eta_max of the compensated rule)"),
+    "lr_c": (("--lr-c",), {"type": float}, "C of the compensated rule eq. (13) (None: 0.005*lr)"),
+    "batch_size": (("--batch",), {"type": int}, "mini-batch size m"),
+    "l2": (("--l2",), {"type": float}, "L2 regulariser lambda"),
+    "eval_every": (("--eval-every",), {"type": int}, "updates between evaluations (None: J/100)"),
+    "dtype": (("--dtype",), {}, "float32 or float64"),
+    "divergence_factor": (
+        ("--divergence-factor",),
+        {"type": float},
+        "a seed whose loss exceeds this multiple of its initial loss is marked diverged",
+    ),
+}
+
+#: Options of the commands that are not spec fields (allowed in a config file too).
+COMMAND_KEYS = ("variants", "target", "out", "plot", "json")
+
+
+def flag_of(field: str) -> str:
+    """The option a user types for ``field`` (its first long flag, else its short one)."""
+    flags = OPTIONS[field][0]
+    return next((f for f in flags if f.startswith("--")), flags[0])
+
+
+def add_spec_options(parser: argparse.ArgumentParser, command: str, fields) -> None:
+    """Add the options of ``fields`` to ``parser``; help shows the command's defaults."""
+    defaults = {**ExperimentSpec().to_dict(), **COMMAND_DEFAULTS[command]}
+    timing = parser.add_argument_group("timing")
+    training = parser.add_argument_group("training")
+    for field in fields:
+        flags, kwargs, text = OPTIONS[field]
+        group = timing if field in TIMING_FIELDS else training
+        shown = defaults.get(field)
+        group.add_argument(
+            *flags,
+            dest=field,
+            default=None,
+            help=f"{text} (default: {shown})".replace("%", "%%"),
+            **kwargs,
+        )
+    parser.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        default=None,
+        help="read settings from a TOML file (keys: the long option names); options "
+        "typed here override it",
+    )
+
+
+def read_config(path: str) -> dict[str, Any]:
+    """Settings of a TOML config file: spec fields by field name, command keys as named."""
+    from simulator._spec_checks import normalise_keys
+    from simulator._spec_toml import read_toml
+
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise SpecError(f"--config must be a readable TOML file; got {path!r} ({reason})") from None
+    table = read_toml(text, source=file.name)
+    return normalise_keys(table, source=file.name, allowed=COMMAND_KEYS)
+
+
+def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> ExperimentSpec:
+    """The spec of a command: its defaults, then ``--config``, then the options typed.
+
+    A bad value is reported under the name the user gave it: the option, or the key and
+    file it came from.
+    """
+    config = getattr(args, "_config", {})
+    typed = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
+    from_file = {f: v for f, v in config.items() if f in OPTIONS}
+    values = {**COMMAND_DEFAULTS[command], **from_file, **typed, **fixed}
+    try:
+        return ExperimentSpec(**values)
+    except PssimError as err:
+        raise CliError(_renamed(err, typed, from_file, args)) from None
+
+
+def _renamed(err: PssimError, typed: dict, from_file: dict, args: argparse.Namespace) -> str:
+    field = err.param
+    if field not in OPTIONS:
+        return str(err)
+    if field in typed or field not in from_file:
+        return err.renamed(flag_of(field))
+    key = flag_of(field).lstrip("-")
+    return err.renamed(f"`{key}` in {Path(args.config).name}")
+
+
+def cli_message(err: Exception) -> str:
+    """``err``'s message with every spec name in backticks shown as the option a user types
+    (``--iterations`` for `updates`, ``--batch`` for `batch`, ...)."""
+    text = str(err)
+    for field in OPTIONS:
+        flag = flag_of(field)
+        for name in {field, flag.lstrip("-"), flag.lstrip("-").replace("-", "_")}:
+            text = text.replace(f"`{name}`", flag)
+    return text
+
+
+class CliError(PssimError):
+    """A message already phrased for the command line."""

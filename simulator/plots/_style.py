@@ -1,0 +1,68 @@
+"""Shared look of the figures: axis labels with units, series styles, table checks.
+
+Series differ by colour, line style and marker together, so curves that coincide stay
+visible in greyscale and when drawn on top of each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import matplotlib.pyplot as plt
+import pandas as pd
+from matplotlib.patches import Patch
+
+from simulator.errors import PssimError, PssimTypeError
+
+#: The unit of every simulated time: the time unit the compute-time law is written in.
+TIME_UNIT = "units of the compute-time law"
+#: The label of every simulated-time axis.
+TIME_LABEL = f"simulated time ({TIME_UNIT})"
+#: What the shaded band around a mean curve spans.
+BAND_LABEL = "shaded: min-max over seeds"
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 2)))
+
+
+def series_style(i: int) -> dict:
+    """Colour, line style and marker of the i-th series (all three differ between series)."""
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    return {
+        "color": colors[i % len(colors)],
+        "linestyle": LINESTYLES[i % len(LINESTYLES)],
+        "marker": MARKERS[i % len(MARKERS)],
+    }
+
+
+def band_handle() -> Patch:
+    """Legend entry that says what the shaded bands are."""
+    return Patch(facecolor="0.6", alpha=0.35, edgecolor="none", label=BAND_LABEL)
+
+
+def check_table(table: object, columns: Iterable[str], what: str) -> pd.DataFrame:
+    """Check that ``table`` is a non-empty DataFrame with ``columns``; return it."""
+    if not isinstance(table, pd.DataFrame):
+        raise PssimTypeError(
+            f"`table` must be a pandas DataFrame from {what}; got {type(table).__name__}",
+            param="table",
+        )
+    missing = [c for c in columns if c not in table.columns]
+    if missing:
+        raise PssimError(
+            f"`table` must have the columns of {what}; missing {', '.join(missing)}",
+            param="table",
+        )
+    if table.empty:
+        raise PssimError(f"`table` must have at least one row; got an empty {what}", param="table")
+    return table
+
+
+def unique_in_order(values: Iterable) -> list:
+    """Distinct values in order of first appearance."""
+    return list(dict.fromkeys(values))
+
+
+def describe(values: Iterable) -> str:
+    """One value as text, or several joined with '/' (e.g. for a title)."""
+    return "/".join(str(v) for v in unique_in_order(values))

@@ -1,0 +1,263 @@
+"""The experiment spec: one frozen, validated description of a run, timing and training.
+
+An :class:`ExperimentSpec` is built once (from keyword arguments, CLI options or a TOML
+file), validated on construction, and trusted by every layer below. Its defaults are the
+defaults of the API and of the CLI (``pssim COMMAND --help`` shows them). It round-trips
+through a plain dict, JSON and TOML, and :meth:`ExperimentSpec.digest` is a stable hash of
+its canonical form (the key of results in a sweep store).
+
+Example:
+    >>> spec = ExperimentSpec(variant="k-async", num_learners=8, k=2, law="pareto:2,1")
+    >>> ExperimentSpec.from_toml(spec.to_toml()) == spec
+    True
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from simulator import _spec_checks as checks
+from simulator._spec_toml import read_toml, write_toml
+from simulator.errors import SpecError
+
+__all__ = [
+    "COMMAND_DEFAULTS",
+    "TIMING_FIELDS",
+    "TRAINING_FIELDS",
+    "ExperimentSpec",
+    "load_spec",
+]
+
+#: Fields that describe the schedule (the timing phase).
+TIMING_FIELDS = (
+    "variant",
+    "num_learners",
+    "k",
+    "law",
+    "laws",
+    "speeds",
+    "push_latency",
+    "pull_latency",
+    "service_time",
+    "updates",
+    "seeds",
+    "seed",
+)
+#: Fields that describe the training replayed along the schedule.
+TRAINING_FIELDS = (
+    "model",
+    "data",
+    "rule",
+    "lr",
+    "lr_c",
+    "batch_size",
+    "l2",
+    "eval_every",
+    "dtype",
+    "divergence_factor",
+)
+_LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time")
+
+#: Defaults that differ by command (the rest are the field defaults of ExperimentSpec).
+#: ``compare`` runs the paper's figure 8 setting; ``train`` a shorter single run.
+COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
+    "runtime": {},
+    "theory": {"updates": 1},
+    "train": {"updates": 2000, "seeds": 5},
+    "compare": {"variant": "k-async", "k": 4, "updates": 20000, "seeds": 5},
+}
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class ExperimentSpec:
+    """A validated experiment: timing (variant, P, K, laws, communication, J, seeds) and
+    training (model, data, rule, m, l2, evaluation, dtype, divergence).
+
+    Attributes:
+        variant: ``sync``, ``async``, ``k-sync``, ``k-batch-sync``, ``k-async``,
+            ``k-batch-async`` or ``k-avg`` (kept as named: outputs say ``sync``/``async``).
+        num_learners: P >= 1.
+        k: K (1 <= K <= P; local steps for ``k-avg``); None for ``sync``/``async``.
+        law: compute time of one mini-batch (a law; spec strings such as ``"exp:1"`` and
+            frozen scipy.stats laws are converted); None when ``laws`` is given.
+        laws: one law per learner (heterogeneous learners), or None.
+        speeds: (P,) positive factors, learner l's durations divided by ``speeds[l]``.
+        push_latency, pull_latency: laws of the push and pull times, or None (zero).
+        service_time: law of the server's time per update (updates queue), or None.
+        updates: J >= 1 server updates per run.
+        seeds: S >= 1 replicate seeds ``seed, ..., seed + S - 1`` (all in [0, 2**63)).
+        seed: the base seed.
+        model: ``softmax``, ``least-squares``, ``mlp`` or ``cnn``.
+        data: a dataset spec (``digits``, ``mnist:DIR``, ``synthetic:classes``, ...).
+        rule: server rule, ``fixed``, ``compensated`` (eq. 13) or ``damped``.
+        lr: learning rate (eta_max of the compensated rule).
+        lr_c: C of the compensated rule, eq. (13); None: 0.005 * lr.
+        batch_size: m >= 1, samples per mini-batch.
+        l2: L2 regulariser lambda >= 0.
+        eval_every: updates between evaluations; None: about J / 100.
+        dtype: ``float32`` or ``float64``.
+        divergence_factor: a seed whose loss exceeds this multiple of its initial loss
+            (or is not finite) is marked diverged and leaves the means; > 1.
+    """
+
+    variant: str = "async"
+    num_learners: int = 8
+    k: int | None = None
+    law: Any = "exp:1"
+    laws: tuple | None = None
+    speeds: tuple[float, ...] | None = None
+    push_latency: Any = None
+    pull_latency: Any = None
+    service_time: Any = None
+    updates: int = 1000
+    seeds: int = 10
+    seed: int = 0
+    model: str = "softmax"
+    data: str = "digits"
+    rule: str = "fixed"
+    lr: float = 0.01
+    lr_c: float | None = None
+    batch_size: int = 1
+    l2: float = 0.01
+    eval_every: int | None = None
+    dtype: str = "float32"
+    divergence_factor: float = 100.0
+
+    def __post_init__(self) -> None:
+        for name, value in checks.validate(self).items():
+            object.__setattr__(self, name, value)
+
+    # -- derived -----------------------------------------------------------------------
+    @property
+    def canonical(self) -> tuple[str, int]:
+        """(canonical variant, K): ``sync`` is (``k-sync``, P), ``async`` (``k-async``, 1)."""
+        return checks.resolve(self.variant, self.num_learners, self.k)
+
+    @property
+    def seed_list(self) -> list[int]:
+        """The replicate seeds ``seed, ..., seed + seeds - 1``."""
+        return list(range(self.seed, self.seed + self.seeds))
+
+    @property
+    def heterogeneous(self) -> bool:
+        """True with per-learner laws or speeds (the closed forms assume i.i.d. learners)."""
+        return self.laws is not None or self.speeds is not None
+
+    @property
+    def communication(self) -> bool:
+        """True with a push/pull latency or a server service time."""
+        return any(getattr(self, n) is not None for n in _LAW_FIELDS[1:])
+
+    def replace(self, **changes: Any) -> ExperimentSpec:
+        """A new, validated spec with some fields changed."""
+        unknown = sorted(set(changes) - set(TIMING_FIELDS + TRAINING_FIELDS))
+        if unknown:
+            raise SpecError(f"`{unknown[0]}` is not a spec field", param=unknown[0])
+        return dataclasses.replace(self, **changes)
+
+    # -- serialisation -----------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-ready dict of every field (laws as spec strings, tuples as lists)."""
+        out: dict[str, Any] = {}
+        for f in TIMING_FIELDS + TRAINING_FIELDS:
+            value = getattr(self, f)
+            if f in _LAW_FIELDS and value is not None:
+                value = value.spec
+            elif f == "laws" and value is not None:
+                value = [law.spec for law in value]
+            elif isinstance(value, tuple):
+                value = list(value)
+            out[f] = value
+        return out
+
+    def timing_dict(self) -> dict[str, Any]:
+        """The timing fields of :meth:`to_dict`."""
+        d = self.to_dict()
+        return {f: d[f] for f in TIMING_FIELDS}
+
+    def to_json(self) -> str:
+        """Canonical JSON (sorted keys)."""
+        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+
+    def digest(self) -> str:
+        """Stable 16-hex-digit hash of the canonical JSON form."""
+        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+
+    def to_toml(self, *, variants: Sequence[str] | None = None) -> str:
+        """TOML text with ``[timing]`` and ``[training]`` tables, keyed by the CLI's long
+        option names (a file ``pssim COMMAND --config`` reads back). None is omitted.
+
+        With ``variants`` the file is a ``pssim compare`` config: it lists them instead
+        of the single ``variant``.
+        """
+        d = self.to_dict()
+        timing = {checks.TOML_KEY[f]: d[f] for f in TIMING_FIELDS}
+        if variants is not None:
+            del timing["variant"]
+            timing = {"variants": list(variants), **timing}
+        tables = {
+            "timing": timing,
+            "training": {checks.TOML_KEY[f]: d[f] for f in TRAINING_FIELDS},
+        }
+        return write_toml(tables)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "spec") -> ExperimentSpec:
+        """A spec from a flat dict or one with ``timing``/``training`` tables; keys are the
+        Python field names or the CLI's long option names (dashes or underscores)."""
+        return cls(**checks.normalise_keys(data, source=source, allowed=()))
+
+    @classmethod
+    def from_json(cls, text: str) -> ExperimentSpec:
+        return cls.from_dict(json.loads(text), source="JSON")
+
+    @classmethod
+    def from_toml(cls, text: str) -> ExperimentSpec:
+        return cls.from_dict(read_toml(text, source="TOML"), source="TOML")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, ExperimentSpec):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    def __hash__(self) -> int:
+        return hash(self.to_json())
+
+    def __repr__(self) -> str:
+        d, default = self.to_dict(), _default_dict()
+        shown = [f for f in d if f in ("variant", "num_learners") or d[f] != default[f]]
+        return "ExperimentSpec(" + ", ".join(f"{f}={d[f]!r}" for f in shown) + ")"
+
+
+def _default_dict() -> dict[str, Any]:
+    if not _DEFAULT:
+        _DEFAULT.update(ExperimentSpec().to_dict())
+    return _DEFAULT
+
+
+_DEFAULT: dict[str, Any] = {}
+
+
+def load_spec(path: str | os.PathLike, **overrides: Any) -> ExperimentSpec:
+    """Read a TOML experiment file (keys as in :meth:`ExperimentSpec.from_dict`); keyword
+    arguments override its values.
+
+    Example:
+        >>> spec = load_spec("experiment.toml", seeds=2)  # doctest: +SKIP
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(
+            f"`path` must be a readable TOML file; got {str(path)!r} ({err.strerror})",
+            param="path",
+        ) from None
+    values = checks.normalise_keys(read_toml(text, source=path.name), source=path.name)
+    return ExperimentSpec(**{**values, **overrides})

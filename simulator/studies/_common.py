@@ -1,0 +1,36 @@
+"""Helpers shared by the studies: specs from arguments, theory for a spec."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from simulator.errors import PssimTypeError
+from simulator.spec import ExperimentSpec
+from simulator.theory.runtime import Prediction, expected_runtime
+
+__all__ = ["as_spec", "spec_theory"]
+
+
+def as_spec(
+    spec: ExperimentSpec | None, fields: dict[str, Any], defaults: dict[str, Any] | None = None
+) -> ExperimentSpec:
+    """``spec`` with ``fields`` applied, or a new spec from ``defaults`` and ``fields``."""
+    if spec is None:
+        return ExperimentSpec(**{**(defaults or {}), **fields})
+    if not isinstance(spec, ExperimentSpec):
+        raise PssimTypeError(
+            f"`spec` must be an ExperimentSpec or None; got {type(spec).__name__}", param="spec"
+        )
+    return spec.replace(**fields) if fields else spec
+
+
+def spec_theory(spec: ExperimentSpec) -> Prediction:
+    """Expected time of the spec's J-th update, or ``none`` where the closed forms do not
+    apply (per-learner laws or speeds, latencies or a service time)."""
+    if spec.heterogeneous or spec.communication:
+        what = "heterogeneous learners" if spec.heterogeneous else "communication costs"
+        return Prediction(None, "none", f"no closed form with {what}")
+    canonical, k = spec.canonical
+    return expected_runtime(
+        canonical, num_learners=spec.num_learners, k=k, law=spec.law, updates=spec.updates
+    )
