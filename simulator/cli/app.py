@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from simulator.cli.options import (
     COMMAND_KEYS,
@@ -26,7 +27,7 @@ from simulator.cli.training_commands import (
     cmd_compare,
     cmd_train,
 )
-from simulator.errors import USER_ERRORS, SpecError
+from simulator.errors import USER_ERRORS
 from simulator.spec import TIMING_FIELDS
 
 __all__ = ["build_parser", "main"]
@@ -108,10 +109,11 @@ def _apply_config(args: argparse.Namespace) -> None:
     for key in COMMAND_KEYS:  # keys of other commands are ignored
         if key in args._config and hasattr(args, key) and getattr(args, key) in (None, False):
             setattr(args, key, args._config[key])
+    name = Path(args.config).name if args.config else ""
     if args.command == "compare" and "variant" in args._config:
-        raise SpecError(f"key `variant` in {args.config} does not apply to compare: use `variants`")
+        raise CliError(f"`variant` in {name} does not apply to compare; use `variants`")
     if args.command != "compare" and "variants" in args._config:
-        raise SpecError(f"key `variants` in {args.config} applies to compare only; use `variant`")
+        raise CliError(f"`variants` in {name} applies to compare only; use `variant`")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -25,8 +25,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         {},
         "sync, async, k-sync, k-batch-sync, k-async, k-batch-async, k-avg",
     ),
-    "num_learners": (("-P", "--learners"), {"type": int}, "number of learners P"),
-    "k": (("-K",), {"type": int}, "K of the K-variants (local steps for k-avg)"),
+    "num_learners": (("-P", "--learners"), {"type": int, "metavar": "P"}, "number of learners"),
+    "k": (("-K",), {"type": int, "metavar": "K"}, "K of the K-variants (local steps for k-avg)"),
     "law": (("--dist",), {}, "compute-time law of one mini-batch, e.g. exp:1, pareto:2,1"),
     "laws": (("--laws",), {"nargs": "+", "metavar": "LAW"}, "one law per learner (P laws)"),
     "speeds": (

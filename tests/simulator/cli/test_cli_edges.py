@@ -1,0 +1,477 @@
+"""The ``pssim`` program at its edges: output paths, races, umask, pipes, disks, signals.
+
+Most tests run the installed program as a user does and check the exit status, the one
+line on stderr (progress bars aside), the absence of a traceback and what is left on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import errno
+import os
+import re
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+import types
+from pathlib import Path
+
+import pytest
+
+from simulator.cli import main
+from simulator.cli import outputs as outputs_module
+from simulator.cli.outputs import check_out_dir, check_plot_file, results_folder, run_command
+from simulator.errors import USER_ERRORS
+
+_SCRIPT = Path(sys.executable).with_name("pssim")
+#: The program: the console script, else the same entry point through the interpreter.
+PSSIM = (
+    [str(_SCRIPT)]
+    if _SCRIPT.is_file()
+    else [sys.executable, "-c", "import sys; from simulator.cli import main; sys.exit(main())"]
+)
+#: Work that takes minutes: a refusal must come before any of it.
+HUGE = ["-P", "2", "--iterations", "2000000", "--seeds", "50"]
+#: The smallest training run that writes a full results folder.
+TINY_TRAIN = ["--variants", "async", "-P", "2", "--iterations", "20", "--seeds", "1"]
+#: A tqdm bar: 'desc:  33%|###   | 1/3 [00:02<00:04,  2.3s/step, async: timing]'.
+_BAR = re.compile(r"[^\r\n]*?\d+%\|[^\r\n]*?\| *\S+/\S+ \[[^\]\r\n]*\]")
+
+
+def _default_signals() -> None:
+    """In the child: the default dispositions, whatever the test runner set."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
+
+
+def start(args, *, cwd, umask=0o022, stdout=subprocess.PIPE) -> subprocess.Popen:
+    return subprocess.Popen(
+        [*PSSIM, *args],
+        cwd=cwd,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        umask=umask,
+        preexec_fn=_default_signals,
+    )
+
+
+def pssim(args, *, cwd, timeout=120, **kw) -> tuple[int, str, str]:
+    proc = start(args, cwd=cwd, **kw)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, (out or b"").decode(), err.decode()
+
+
+def messages(err: str) -> list[str]:
+    """The lines of stderr, progress bars removed."""
+    return [s.strip() for s in re.split(r"[\r\n]", _BAR.sub("", err)) if s.strip()]
+
+
+def one_line(err: str) -> str:
+    assert "Traceback" not in err and "Exception ignored" not in err, err
+    lines = messages(err)
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def entries(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir())
+
+
+@contextlib.contextmanager
+def tmpfs(path: Path, options: str):
+    """A tmpfs mounted at ``path`` (the test is skipped where mounting is not allowed)."""
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("mounting a tmpfs needs root and mount(8)")
+    path.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
+    )
+    if done.returncode:
+        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], check=False)
+
+
+# -- 1. output paths are checked before any work -------------------------------------------
+
+LONG = "n" * 300
+OUT_CASES = {  # name: (--out value, words of the refusal)
+    "empty": ("", "must name a folder"),
+    "dot": (".", "not the current one"),
+    "missing parent": ("missing/res", "must be in an existing folder"),
+    "parent is a file": ("afile/res", "must be in an existing folder"),
+    "existing file": ("afile", "not an existing file"),
+    "non-empty folder": ("full", "must be a new or empty folder"),
+    "dangling link": ("dangling", "must not be a dangling link"),
+    "name too long": (LONG, "must have a name shorter than"),
+}
+PLOT_CASES = {
+    "empty": ("", "must name a .png file"),
+    "dot": (".", "must name a .png file"),
+    "missing parent": ("missing/t.png", "must be in an existing folder"),
+    "non-empty folder": ("full.png", "must name a file, not a folder"),
+    "dangling link": ("dangling.png", "must not be a dangling link"),
+    "name too long": (LONG + ".png", "must have a name shorter than"),
+}
+
+
+@pytest.fixture(scope="module")
+def refusals(tmp_path_factory):
+    """Every refusal case, run at once (each would otherwise work for minutes)."""
+    here = tmp_path_factory.mktemp("paths")
+    (here / "afile").write_text("x")
+    for name in ("full", "full.png"):
+        (here / name).mkdir()
+    (here / "full" / "keep").write_text("x")
+    (here / "full.png" / "keep").write_text("x")
+    (here / "dangling").symlink_to("nowhere")
+    (here / "dangling.png").symlink_to("nowhere.png")
+    before = entries(here)
+    procs = {}
+    for case, (value, _) in OUT_CASES.items():
+        args = ["compare", "--variants", "async", *HUGE, "--out", value]
+        procs["out", case] = start(args, cwd=here)
+    for case, (value, _) in PLOT_CASES.items():
+        procs["plot", case] = start(["runtime", *HUGE, "--plot", value], cwd=here)
+    results = {}
+    try:
+        for key, proc in procs.items():
+            out, err = proc.communicate(timeout=120)
+            results[key] = (proc.returncode, out.decode(), err.decode())
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+    return here, before, results
+
+
+@pytest.mark.parametrize("case", list(OUT_CASES))
+def test_bad_out_is_refused_in_one_line_before_any_work(refusals, case):
+    here, before, results = refusals
+    code, out, err = results["out", case]
+    value, words = OUT_CASES[case]
+    line = one_line(err)
+    assert code == 2 and out == ""
+    assert line.startswith("pssim: error: --out ") and words in line
+    assert line.endswith(f"got {value!r}")
+    assert entries(here) == before  # no results folder, no probe, nothing temporary
+
+
+@pytest.mark.parametrize("case", list(PLOT_CASES))
+def test_bad_plot_is_refused_in_one_line_before_any_work(refusals, case):
+    here, before, results = refusals
+    code, out, err = results["plot", case]
+    line = one_line(err)
+    assert code == 2 and out == ""
+    assert line.startswith("pssim: error: --plot ") and PLOT_CASES[case][1] in line
+    assert entries(here) == before
+
+
+def test_more_paths_in_process(tmp_path, monkeypatch):
+    """Cases the program refuses the same way, checked without starting it."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "keep").write_text("x")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "sib.svg").mkdir()
+    (tmp_path / "link-full").symlink_to("full")
+    (tmp_path / "link-empty").symlink_to("empty")
+    refused = {
+        "..": (check_out_dir, "--out must name a new folder, not the current one"),
+        "link-full": (check_out_dir, "--out must be a new or empty folder"),
+        "full/..": (check_out_dir, "--out must name a new folder, not the current one"),
+        "afile": (check_plot_file, "--plot must name a .png file"),
+        "full/keep/t.png": (check_plot_file, "--plot must be in an existing folder"),
+        "sib.png": (check_plot_file, "--plot must name a file, not a folder (sib.svg is"),
+    }
+    for value, (check, words) in refused.items():
+        with pytest.raises(USER_ERRORS) as info:
+            check(value)
+        assert str(info.value).startswith(words), value
+    assert check_out_dir("link-empty") == (tmp_path / "empty").resolve()  # results go there
+    assert check_out_dir("empty") == Path("empty")
+    assert entries(tmp_path) == ["empty", "full", "link-empty", "link-full", "sib.svg"]
+
+
+@pytest.mark.parametrize("option", ["--out", "--plot"])
+def test_read_only_parent_is_refused(tmp_path, option):
+    """A real probe, not a permission check: root passes those, a read-only mount does not."""
+    if os.geteuid() == 0:
+        ctx = tmpfs(tmp_path / "ro", "ro,size=64k")
+    else:
+        (tmp_path / "ro").mkdir(mode=0o555)
+        ctx = contextlib.nullcontext(tmp_path / "ro")
+    with ctx as ro:
+        if option == "--out":
+            args = ["compare", "--variants", "async", *HUGE, "--out", str(ro / "res")]
+        else:
+            args = ["runtime", *HUGE, "--plot", str(ro / "t.png")]
+        code, _, err = pssim(args, cwd=tmp_path)
+        assert code == 2 and "must be in a writable folder" in one_line(err)
+        assert entries(ro) == []
+
+
+def test_existing_figure_is_replaced_and_modes_follow_the_umask(tmp_path):
+    (tmp_path / "t.png").write_text("old")
+    small = ["runtime", "-P", "2", "--iterations", "30", "--seeds", "1", "--plot", "t.png"]
+    code, out, err = pssim(small, cwd=tmp_path, umask=0o077)
+    assert code == 0 and "timeline written to t.png" in out and "Traceback" not in err
+    assert entries(tmp_path) == ["t.pdf", "t.png", "t.svg"]
+    assert (tmp_path / "t.png").read_bytes().startswith(b"\x89PNG")
+    for name in entries(tmp_path):
+        assert stat.S_IMODE((tmp_path / name).stat().st_mode) == 0o600
+    (tmp_path / "b").mkdir()
+    code, _, _ = pssim([*small[:-1], "b/t.png"], cwd=tmp_path, umask=0o022)
+    assert code == 0
+    assert {stat.S_IMODE(p.stat().st_mode) for p in (tmp_path / "b").iterdir()} == {0o644}
+
+
+# -- 2. and 3. default result folders never collide, and follow the umask ------------------
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """Two ``pssim compare`` runs started together in one folder, without --out."""
+    here = tmp_path_factory.mktemp("race")
+    procs = [start(["compare", *TINY_TRAIN], cwd=here, umask=m) for m in (0o022, 0o077)]
+    done = [(p, *p.communicate(timeout=300)) for p in procs]
+    return here, [(p.returncode, out.decode(), err.decode()) for p, out, err in done]
+
+
+def _folder(here: Path, out: str) -> Path:
+    return here / Path(out.strip().splitlines()[-1].removeprefix("results written to ")).name
+
+
+@pytest.mark.slow
+def test_default_result_folders_never_collide(two_runs):
+    here, runs = two_runs
+    for code, out, err in runs:
+        assert code == 0 and "Traceback" not in err and messages(err) == [], err
+        assert out.strip().splitlines()[-1].startswith("results written to ")
+    folders = [_folder(here, out) for _, out, _ in runs]
+    assert folders[0] != folders[1]
+    assert entries(here) == sorted(f.name for f in folders)  # nothing hidden left over
+    for folder in folders:
+        assert folder.name.startswith("pssim-results-")
+        assert {"results.csv", "summary.json", "spec.toml"} <= set(entries(folder))
+
+
+@pytest.mark.slow
+def test_results_folders_and_files_follow_the_umask(two_runs):
+    here, runs = two_runs
+    for (_, out, _), folder_mode in zip(runs, (0o755, 0o700), strict=True):
+        folder = _folder(here, out)
+        assert stat.S_IMODE(folder.stat().st_mode) == folder_mode
+        modes = {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
+        assert modes == {folder_mode & 0o666}
+
+
+def test_same_second_reservations_differ_and_are_released(tmp_path, monkeypatch):
+    """The race made certain: two reservations in the same second get different names."""
+    monkeypatch.chdir(tmp_path)
+
+    frozen = datetime.datetime(2024, 5, 6, 7, 8, 9)
+    clock = types.SimpleNamespace(datetime=types.SimpleNamespace(now=lambda: frozen))
+    monkeypatch.setattr(outputs_module, "datetime", clock)
+    taken = []
+
+    def command() -> int:
+        taken.extend([check_out_dir(None), check_out_dir(None)])
+        assert all(p.is_dir() for p in taken)  # reserved at once
+        return 0
+
+    assert run_command(command) == 0
+    stamp = "pssim-results-20240506-070809"
+    assert [p.name for p in taken] == [stamp, f"{stamp}-2"]
+    assert entries(tmp_path) == []  # never filled: released when the command ended
+
+
+# -- 4. closed pipes and full disks ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["runtime", "-P", "2", "--iterations", "300", "--seeds", "2", "--json"],
+        ["theory", "--dist", "pareto:2.5,1"],
+    ],
+    ids=["runtime-json", "theory-table"],
+)
+def test_closed_pipe_ends_quietly(tmp_path, args):
+    read, write = os.pipe()
+    os.close(read)  # nobody will ever read: every write fails with EPIPE
+    try:
+        code, _, err = pssim(args, cwd=tmp_path, stdout=write)
+    finally:
+        os.close(write)
+    assert code in (0, 141) and err == ""
+
+
+def test_pipe_into_head_ends_quietly(tmp_path):
+    first = start(
+        ["runtime", "-P", "2", "--iterations", "300", "--seeds", "2", "--json"], cwd=tmp_path
+    )
+    head = subprocess.Popen(["head", "-c", "10"], stdin=first.stdout, stdout=subprocess.PIPE)
+    first.stdout.close()
+    shown, _ = head.communicate(timeout=60)
+    _, err = first.communicate(timeout=60)
+    assert shown == b'{"pssim_ve' and first.returncode in (0, 141) and err == b""
+
+
+def test_full_disk_while_writing_a_figure(tmp_path):
+    with tmpfs(tmp_path / "tiny", "size=16k") as tiny:
+        args = ["runtime", "-P", "2", "--iterations", "30", "--seeds", "1"]
+        code, _, err = pssim([*args, "--plot", "tiny/t.png"], cwd=tmp_path)
+        assert code == 1
+        assert one_line(err) == "pssim: error: cannot write tiny/t.png: No space left on device"
+        assert entries(tiny) == []
+
+
+@pytest.mark.slow
+def test_full_disk_while_writing_results_removes_the_half_written_folder(tmp_path):
+    with tmpfs(tmp_path / "tiny", "size=64k") as tiny:
+        code, out, err = pssim(["compare", *TINY_TRAIN, "--out", "tiny/res"], cwd=tmp_path)
+        assert code == 1 and "results written" not in out
+        assert one_line(err) == "pssim: error: cannot write tiny/res: No space left on device"
+        assert entries(tiny) == []
+
+
+def test_full_disk_in_process(tmp_path, monkeypatch, capsys):
+    """Without a tmpfs: every write of a figure fails half-way, in ``main`` itself."""
+    from matplotlib.figure import Figure
+
+    def savefig(self, fname, **kw):
+        Path(fname).write_bytes(b"half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
+    png = tmp_path / "t.png"
+    argv = ["runtime", "-P", "2", "--iterations", "30", "--seeds", "1", "--plot", str(png)]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert one_line(err) == f"pssim: error: cannot write {png}: No space left on device"
+    assert entries(tmp_path) == []
+
+    def command() -> int:
+        with results_folder(check_out_dir(str(tmp_path / "res"))) as tmp:
+            (tmp / "results.csv").write_text("half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    assert run_command(command) == 1
+    assert str(tmp_path / "res") in one_line(capsys.readouterr().err)
+    assert entries(tmp_path) == []
+
+
+# -- 5. signals: one line, 130 or 143, nothing half-written ---------------------------------
+
+
+def _until_training(proc: subprocess.Popen, err: bytearray, limit: float = 60) -> None:
+    """Read stderr in the background; return once the replay (JAX) is running."""
+
+    def pump():
+        while chunk := proc.stderr.read1(4096):
+            err.extend(chunk)
+
+    threading.Thread(target=pump, daemon=True).start()
+    end = time.monotonic() + limit
+    while b"training" not in err and proc.poll() is None and time.monotonic() < end:
+        time.sleep(0.1)
+    time.sleep(1.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("signum", "code", "line"),
+    [
+        (signal.SIGINT, 130, "pssim: interrupted"),
+        (signal.SIGTERM, 143, "pssim: terminated by SIGTERM"),
+    ],
+    ids=["SIGINT", "SIGTERM"],
+)
+def test_signal_during_training_ends_in_one_line_and_leaves_nothing(tmp_path, signum, code, line):
+    args = ["compare", "--variants", "async", "-P", "2", "--iterations", "300000", "--seeds", "1"]
+    proc = start(args, cwd=tmp_path)
+    err = bytearray()
+    _until_training(proc, err)
+    assert proc.poll() is None, err.decode()
+    assert [p.name.startswith("pssim-results-") for p in tmp_path.iterdir()] == [True]
+    proc.send_signal(signum)
+    proc.wait(timeout=60)
+    time.sleep(0.2)  # the reader drains the pipe
+    text = err.decode()
+    assert proc.returncode == code, text  # not -11: no crash at shutdown
+    assert one_line(text) == line and "Fatal Python error" not in text
+    assert entries(tmp_path) == []  # the reserved folder is gone too
+
+
+_MID_WRITE = """
+import os, signal, sys, time
+from simulator.cli.outputs import check_out_dir, check_plot_file, results_folder, run_command
+
+def command():
+    with results_folder(check_out_dir(None)) as tmp:
+        (tmp / "results.csv").write_text("half")
+        os.kill(os.getpid(), getattr(signal, sys.argv[1]))
+        time.sleep(30)
+    return 0
+
+sys.exit(run_command(command))
+"""
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
+def test_signal_while_writing_results_removes_them(tmp_path, name, code):
+    proc = subprocess.run(
+        [sys.executable, "-c", _MID_WRITE, name],
+        cwd=tmp_path,
+        capture_output=True,
+        timeout=60,
+        preexec_fn=_default_signals,
+    )
+    line = one_line(proc.stderr.decode())
+    assert proc.returncode == code and line.startswith("pssim: ")
+    assert entries(tmp_path) == []
+
+
+def test_handlers_are_restored_after_an_in_process_call(capsys):
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["theory", "--json"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before
+
+
+# -- 6. only input errors become one line; a bug keeps its traceback -----------------------
+
+
+def test_a_bug_propagates_with_its_traceback(monkeypatch):
+    def broken(args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("simulator.cli.app.cmd_theory", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["theory"])
+
+
+def test_an_os_error_outside_the_outputs_propagates(monkeypatch):
+    def broken(args):
+        raise OSError(errno.ENOSPC, "raised by a bug, not by a write of results")
+
+    monkeypatch.setattr("simulator.cli.app.cmd_theory", broken)
+    with pytest.raises(OSError, match="raised by a bug"):
+        main(["theory"])
+
+
+@pytest.mark.parametrize("error", USER_ERRORS)
+def test_every_input_error_is_one_line_and_status_2(monkeypatch, capsys, error):
+    def refuse(args):
+        raise error("--foo must be > 0; got -1")
+
+    monkeypatch.setattr("simulator.cli.app.cmd_theory", refuse)
+    assert main(["theory"]) == 2
+    assert one_line(capsys.readouterr().err) == "pssim: error: --foo must be > 0; got -1"
