@@ -49,10 +49,11 @@ __all__ = [
 FIGURE_FORMATS = ("png", "pdf", "svg")
 #: Room kept in a file name for the temporary names written beside it.
 _NAME_ROOM = 32
-#: Errors of the machine, not of pssim, that end a write in one line (status 1).
+#: Errors of the machine, not of pssim, that end a write in one line (status 1); the last
+#: three come from a rename onto a folder that another process filled or replaced meanwhile.
 _WRITE_ERRNOS = frozenset(
     getattr(errno, name)
-    for name in ("ENOSPC", "EDQUOT", "EFBIG", "EROFS", "EACCES", "EPERM", "EIO", "ENOTEMPTY")
+    for name in "ENOSPC EDQUOT EFBIG EROFS EACCES EPERM EIO ENOTEMPTY EEXIST ENOTDIR".split()
     if hasattr(errno, name)
 )
 #: Default results folders reserved by this process and not filled yet.
@@ -84,7 +85,7 @@ def _temp_dir(parent: Path, prefix: str) -> Path:
 
 
 def _check_parent(option: str, path: Path, value: str) -> None:
-    """``path``'s folder exists and takes new entries, and ``path``'s name fits in it."""
+    """``path``'s folder exists and ``path``'s name, with a temporary prefix, fits in it."""
     parent = path.parent
     if not parent.is_dir():
         raise _refuse(option, "must be in an existing folder", value)
