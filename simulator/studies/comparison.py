@@ -156,7 +156,8 @@ class Comparison:
 
     def results_frame(self):
         """The History table with provenance columns: spec digest, laws, communication, data,
-        model, lr, l2, dtype, base seed, divergence factor, F*, target and pssim's version
+        model, lr, l2, dtype, base seed, divergence factor, F*, the target and each variant's
+        time to it, and pssim's version
         (one row per seed and evaluation point)."""
         from simulator import __version__
 
@@ -174,6 +175,8 @@ class Comparison:
         frame["f_star"] = self.f_star
         frame["target"] = self.target
         frame["target_on"] = self.target_on
+        reach = {run.variant: run.time_to(self.target) for run in self.runs if self.target}
+        frame["time_to_target"] = frame["variant"].map(lambda v: reach.get(v))
         frame["pssim_version"] = __version__
         return frame
 

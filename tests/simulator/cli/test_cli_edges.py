@@ -122,56 +122,39 @@ PLOT_CASES = {
 }
 
 
-@pytest.fixture(scope="module")
-def refusals(tmp_path_factory):
-    """Every refusal case, run at once (each would otherwise work for minutes)."""
-    here = tmp_path_factory.mktemp("paths")
-    (here / "afile").write_text("x")
+def _refused_at_once(tmp_path, command: list[str], option: str, cases: dict) -> None:
+    """Run every case at once (each would work for minutes if it were not refused)."""
+    (tmp_path / "afile").write_text("x")
     for name in ("full", "full.png"):
-        (here / name).mkdir()
-    (here / "full" / "keep").write_text("x")
-    (here / "full.png" / "keep").write_text("x")
-    (here / "dangling").symlink_to("nowhere")
-    (here / "dangling.png").symlink_to("nowhere.png")
-    before = entries(here)
-    procs = {}
-    for case, (value, _) in OUT_CASES.items():
-        args = ["compare", "--variants", "async", *HUGE, "--out", value]
-        procs["out", case] = start(args, cwd=here)
-    for case, (value, _) in PLOT_CASES.items():
-        procs["plot", case] = start(["runtime", *HUGE, "--plot", value], cwd=here)
-    results = {}
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "keep").write_text("x")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    (tmp_path / "dangling.png").symlink_to("nowhere.png")
+    before = entries(tmp_path)
+    procs = {
+        case: start([*command, option, value], cwd=tmp_path) for case, (value, _) in cases.items()
+    }
     try:
-        for key, proc in procs.items():
+        for case, proc in procs.items():
             out, err = proc.communicate(timeout=120)
-            results[key] = (proc.returncode, out.decode(), err.decode())
+            value, words = cases[case]
+            line = one_line(err.decode())
+            assert (proc.returncode, out) == (2, b""), case
+            assert line.startswith(f"pssim: error: {option} ") and words in line, case
+            assert line.endswith(f"got {value!r}"), case
     finally:
         for proc in procs.values():
             if proc.poll() is None:
                 proc.kill()
-    return here, before, results
+    assert entries(tmp_path) == before  # no results folder, no probe, nothing temporary
 
 
-@pytest.mark.parametrize("case", list(OUT_CASES))
-def test_bad_out_is_refused_in_one_line_before_any_work(refusals, case):
-    here, before, results = refusals
-    code, out, err = results["out", case]
-    value, words = OUT_CASES[case]
-    line = one_line(err)
-    assert code == 2 and out == ""
-    assert line.startswith("pssim: error: --out ") and words in line
-    assert line.endswith(f"got {value!r}")
-    assert entries(here) == before  # no results folder, no probe, nothing temporary
+def test_bad_out_is_refused_in_one_line_before_any_work(tmp_path):
+    _refused_at_once(tmp_path, ["compare", "--variants", "async", *HUGE], "--out", OUT_CASES)
 
 
-@pytest.mark.parametrize("case", list(PLOT_CASES))
-def test_bad_plot_is_refused_in_one_line_before_any_work(refusals, case):
-    here, before, results = refusals
-    code, out, err = results["plot", case]
-    line = one_line(err)
-    assert code == 2 and out == ""
-    assert line.startswith("pssim: error: --plot ") and PLOT_CASES[case][1] in line
-    assert entries(here) == before
+def test_bad_plot_is_refused_in_one_line_before_any_work(tmp_path):
+    _refused_at_once(tmp_path, ["runtime", *HUGE], "--plot", PLOT_CASES)
 
 
 def test_more_paths_in_process(tmp_path, monkeypatch):
@@ -236,41 +219,27 @@ def test_existing_figure_is_replaced_and_modes_follow_the_umask(tmp_path):
 # -- 2. and 3. default result folders never collide, and follow the umask ------------------
 
 
-@pytest.fixture(scope="module")
-def two_runs(tmp_path_factory):
-    """Two ``pssim compare`` runs started together in one folder, without --out."""
-    here = tmp_path_factory.mktemp("race")
-    procs = [start(["compare", *TINY_TRAIN], cwd=here, umask=m) for m in (0o022, 0o077)]
-    done = [(p, *p.communicate(timeout=300)) for p in procs]
-    return here, [(p.returncode, out.decode(), err.decode()) for p, out, err in done]
-
-
 def _folder(here: Path, out: str) -> Path:
     return here / Path(out.strip().splitlines()[-1].removeprefix("results written to ")).name
 
 
 @pytest.mark.slow
-def test_default_result_folders_never_collide(two_runs):
-    here, runs = two_runs
-    for code, out, err in runs:
-        assert code == 0 and "Traceback" not in err and messages(err) == [], err
-        assert out.strip().splitlines()[-1].startswith("results written to ")
-    folders = [_folder(here, out) for _, out, _ in runs]
+def test_default_folders_never_collide_and_follow_the_umask(tmp_path):
+    """Two ``pssim compare`` runs started together here, without --out, umasks 022 and 077."""
+    procs = [start(["compare", *TINY_TRAIN], cwd=tmp_path, umask=m) for m in (0o022, 0o077)]
+    runs = [(p, *p.communicate(timeout=300)) for p in procs]
+    folders = []
+    for proc, out, err in runs:
+        assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+        assert messages(err.decode()) == [] and b"results written to " in out
+        folders.append(_folder(tmp_path, out.decode()))
     assert folders[0] != folders[1]
-    assert entries(here) == sorted(f.name for f in folders)  # nothing hidden left over
-    for folder in folders:
+    assert entries(tmp_path) == sorted(f.name for f in folders)  # nothing hidden left over
+    for folder, mode in zip(folders, (0o755, 0o700), strict=True):
         assert folder.name.startswith("pssim-results-")
         assert {"results.csv", "summary.json", "spec.toml"} <= set(entries(folder))
-
-
-@pytest.mark.slow
-def test_results_folders_and_files_follow_the_umask(two_runs):
-    here, runs = two_runs
-    for (_, out, _), folder_mode in zip(runs, (0o755, 0o700), strict=True):
-        folder = _folder(here, out)
-        assert stat.S_IMODE(folder.stat().st_mode) == folder_mode
-        modes = {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()}
-        assert modes == {folder_mode & 0o666}
+        assert stat.S_IMODE(folder.stat().st_mode) == mode
+        assert {stat.S_IMODE(p.stat().st_mode) for p in folder.iterdir()} == {mode & 0o666}
 
 
 def test_same_second_reservations_differ_and_are_released(tmp_path, monkeypatch):

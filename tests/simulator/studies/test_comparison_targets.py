@@ -43,6 +43,8 @@ def test_compare_keeps_names_spec_and_a_positive_time_to_target():
     assert set(frame["variant"]) == {"sync", "async", "k-async"}
     assert set(frame["seed"]) == {0, 1} and (frame["base_seed"] == 0).all()
     assert (frame["law"] == "exp:1.0").all() and (frame["target"] == cmp.target).all()
+    by_variant = frame.groupby("variant")["time_to_target"].first()
+    assert by_variant["async"] == pytest.approx(cmp.runs[1].time_to(cmp.target))
     obj = cmp.to_json()
     assert obj["spec"] == spec.to_dict() and obj["target"]["level"] == cmp.target
     assert [r["spec"]["variant"] for r in obj["runs"]] == ["sync", "async", "k-async"]
