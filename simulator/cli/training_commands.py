@@ -40,10 +40,7 @@ def add_training_outputs(p: argparse.ArgumentParser) -> None:
 
 
 def _run(args: argparse.Namespace, command: str, variants: list[str]) -> int:
-    from models import build_model, check_batch_size, load_dataset
     from simulator.cli.outputs import check_out_dir, results_folder
-    from simulator.studies.comparison import compare
-    from simulator.training import make_rule
 
     fields = COMPARE_FIELDS if command == "compare" else TRAIN_FIELDS
     # Every variant's rules are checked before data or JAX are touched. compare's K is the
@@ -54,7 +51,12 @@ def _run(args: argparse.Namespace, command: str, variants: list[str]) -> int:
         for v in variants
     ]
     spec = next((s for s in specs if s.variant not in ALIASES), specs[0])
-    out = check_out_dir(args.out)
+    out = check_out_dir(args.out)  # before JAX and the data are loaded
+
+    from models import build_model, check_batch_size, load_dataset
+    from simulator.studies.comparison import compare
+    from simulator.training import make_rule
+
     dataset = load_dataset(spec.data)
     check_batch_size(dataset, spec.batch_size)
     model = build_model(spec.model, dataset, spec.l2)

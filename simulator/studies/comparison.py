@@ -281,7 +281,7 @@ def compare(
     runs, f_star = [], None
     bar = tqdm(
         total=len(specs) * (spec.seeds + 1),
-        disable=not progress,
+        disable=None if progress else True,
         delay=1.0,
         desc="compare",
         unit="step",

@@ -109,7 +109,7 @@ def runtime_study(
     bar = tqdm(
         spec.seed_list,
         desc=f"{spec.variant} P={spec.num_learners} K={k}",
-        disable=not progress,
+        disable=None if progress else True,
         delay=1.0,
         leave=False,
         unit="seed",

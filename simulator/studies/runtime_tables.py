@@ -119,7 +119,9 @@ def speedup_table(
     seeds_ = seed_list(seeds, seed)
     rows = []
     total = len(laws) * len(learners) * len(seeds_)
-    with tqdm(total=total, disable=not progress, delay=1.0, desc="speedup", unit="run") as bar:
+    with tqdm(
+        total=total, disable=None if progress else True, delay=1.0, desc="speedup", unit="run"
+    ) as bar:
         for law in laws:
             for p in learners:
                 theory = sync_async_speedup(law, p)
@@ -196,7 +198,9 @@ def runtime_vs_k_table(
     configs = [(variant, *resolve_variant(variant, p, k)) for variant in variants for k in ks]
     rows = []
     total = len(configs) * len(seeds_)
-    with tqdm(total=total, disable=not progress, delay=1.0, desc="runtime vs K", unit="run") as bar:
+    with tqdm(
+        total=total, disable=None if progress else True, delay=1.0, desc="runtime vs K", unit="run"
+    ) as bar:
         for variant, canonical, k in configs:
             theory = expected_runtime(canonical, num_learners=p, k=k, law=law, updates=updates)
             for s in seeds_:

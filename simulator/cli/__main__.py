@@ -1,0 +1,7 @@
+"""``python -m simulator.cli``: the ``pssim`` command line."""
+
+import sys
+
+from simulator.cli.app import main
+
+sys.exit(main())
