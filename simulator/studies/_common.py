@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from simulator.errors import PssimTypeError
 from simulator.spec import ExperimentSpec
 from simulator.theory.runtime import Prediction, expected_runtime
 
-__all__ = ["as_spec", "spec_theory"]
+__all__ = ["as_spec", "bar_disabled", "spec_theory"]
+
+#: Set to 1 to show progress bars on stderr even when it is not a terminal (e.g. a log).
+PROGRESS_ENV = "PSSIM_PROGRESS"
+
+
+def bar_disabled(progress: bool) -> bool | None:
+    """tqdm's ``disable``: off unless asked; when asked, shown on a terminal only (or
+    always with ``PSSIM_PROGRESS=1``)."""
+    if not progress:
+        return True
+    return False if os.environ.get(PROGRESS_ENV) == "1" else None
 
 
 def as_spec(

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from simulator._checks import VARIANT_ALIASES
 from simulator.errors import PssimError
 from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec
-from simulator.studies._common import as_spec, spec_theory
+from simulator.studies._common import as_spec, bar_disabled, spec_theory
 from simulator.studies._targets import default_level, first_time_at
 from simulator.theory.runtime import Prediction
 from simulator.timing.engine import simulate_spec
@@ -281,7 +281,7 @@ def compare(
     runs, f_star = [], None
     bar = tqdm(
         total=len(specs) * (spec.seeds + 1),
-        disable=None if progress else True,
+        disable=bar_disabled(progress),
         delay=1.0,
         desc="compare",
         unit="step",

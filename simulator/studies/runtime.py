@@ -9,7 +9,7 @@ from tqdm.auto import tqdm
 
 from simulator.results.stats import mean_ci95
 from simulator.spec import ExperimentSpec
-from simulator.studies._common import as_spec, spec_theory
+from simulator.studies._common import as_spec, bar_disabled, spec_theory
 from simulator.theory.runtime import Prediction
 from simulator.timing.engine import simulate_spec
 from simulator.trace import Trace, summarize_staleness
@@ -109,7 +109,7 @@ def runtime_study(
     bar = tqdm(
         spec.seed_list,
         desc=f"{spec.variant} P={spec.num_learners} K={k}",
-        disable=None if progress else True,
+        disable=bar_disabled(progress),
         delay=1.0,
         leave=False,
         unit="seed",

@@ -16,6 +16,7 @@ from distributions import law_from
 from simulator._checks import check_count, resolve_variant
 from simulator.errors import PssimError
 from simulator.results.stats import seed_list
+from simulator.studies._common import bar_disabled
 from simulator.theory.runtime import expected_runtime, sync_async_speedup
 from simulator.timing.engine import simulate
 
@@ -120,7 +121,7 @@ def speedup_table(
     rows = []
     total = len(laws) * len(learners) * len(seeds_)
     with tqdm(
-        total=total, disable=None if progress else True, delay=1.0, desc="speedup", unit="run"
+        total=total, disable=bar_disabled(progress), delay=1.0, desc="speedup", unit="run"
     ) as bar:
         for law in laws:
             for p in learners:
@@ -199,7 +200,7 @@ def runtime_vs_k_table(
     rows = []
     total = len(configs) * len(seeds_)
     with tqdm(
-        total=total, disable=None if progress else True, delay=1.0, desc="runtime vs K", unit="run"
+        total=total, disable=bar_disabled(progress), delay=1.0, desc="runtime vs K", unit="run"
     ) as bar:
         for variant, canonical, k in configs:
             theory = expected_runtime(canonical, num_learners=p, k=k, law=law, updates=updates)

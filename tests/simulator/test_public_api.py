@@ -19,6 +19,8 @@ def _all_packages():
     attributes that could shadow public names are all set)."""
     packages = [distributions, models, simulator]
     for info in pkgutil.walk_packages(simulator.__path__, "simulator."):
+        if info.name.endswith("__main__"):
+            continue
         module = importlib.import_module(info.name)
         if info.ispkg:
             packages.append(module)

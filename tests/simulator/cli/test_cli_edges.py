@@ -57,6 +57,7 @@ def start(args, *, cwd, umask=0o022, stdout=subprocess.PIPE) -> subprocess.Popen
         stderr=subprocess.PIPE,
         umask=umask,
         preexec_fn=_default_signals,
+        env={**os.environ, "PSSIM_PROGRESS": "1"},  # bars on the pipe: tests see the stage
     )
 
 
