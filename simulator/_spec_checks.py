@@ -29,6 +29,37 @@ DTYPES = ("float32", "float64")
 DATA_KINDS = ("mnist", "cifar10", "cifar10-rgb", "synthetic", "npz")
 DATA_FORMS = "digits, mnist:DIR, cifar10:DIR, cifar10-rgb:DIR, synthetic:KIND[,...], npz:PATH"
 
+#: Fields that describe the schedule (the timing phase).
+TIMING_FIELDS = (
+    "variant",
+    "num_learners",
+    "k",
+    "law",
+    "laws",
+    "speeds",
+    "push_latency",
+    "pull_latency",
+    "service_time",
+    "updates",
+    "seeds",
+    "seed",
+)
+#: Fields that describe the training replayed along the schedule.
+TRAINING_FIELDS = (
+    "model",
+    "data",
+    "rule",
+    "lr",
+    "lr_c",
+    "batch_size",
+    "l2",
+    "eval_every",
+    "dtype",
+    "divergence_factor",
+)
+#: Keys allowed in a ``[timing]`` / ``[training]`` table (fields and command options).
+TIMING = frozenset(TIMING_FIELDS) | {"variants"}
+TRAINING = frozenset(TRAINING_FIELDS) | {"target"}
 #: The key each field is written under in TOML: the CLI's long option name.
 TOML_KEY = {
     "variant": "variant",
@@ -100,6 +131,10 @@ def normalise_keys(
             field = KEY_ALIASES.get(name) or (name if name in allowed else None)
             if field is None:
                 raise SpecError(f"{where}key {k!r} in {source} is not a pssim setting")
+            table = where.strip("[] ")
+            other = "training" if table == "timing" else "timing"
+            if field in (TIMING if other == "timing" else TRAINING) and table:
+                raise SpecError(f"key {k!r} in {source} belongs in [{other}], not [{table}]")
             if field in flat:
                 raise SpecError(f"key {k!r} in {source} repeats {flat[field][0]!r}")
             flat[field] = (str(k), v)
@@ -213,9 +248,19 @@ def validate(spec: Any) -> dict[str, Any]:
         )
     out["lr"] = _real("lr", g("lr"), "> 0")
     out["lr_c"] = _real("lr_c", g("lr_c"), "> 0", optional=True)
+    if out["lr_c"] is not None and out["rule"] != "compensated":
+        raise SpecError(
+            f"`lr_c` applies to the compensated rule only; got rule {out['rule']!r}",
+            param="lr_c",
+        )
     out["batch_size"] = _count("batch_size", g("batch_size"))
     out["l2"] = _real("l2", g("l2"), ">= 0")
     out["eval_every"] = _count("eval_every", g("eval_every"), optional=True)
+    if out["eval_every"] is not None and out["eval_every"] > out["updates"]:
+        raise SpecError(
+            f"`eval_every` must be <= updates ({out['updates']}); got {out['eval_every']}",
+            param="eval_every",
+        )
     out["dtype"] = _choice("dtype", g("dtype"), DTYPES)
     out["divergence_factor"] = _real("divergence_factor", g("divergence_factor"), "> 1")
     _check_memory(variant, p, k, out["updates"])

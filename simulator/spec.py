@@ -34,41 +34,15 @@ __all__ = [
     "load_spec",
 ]
 
-#: Fields that describe the schedule (the timing phase).
-TIMING_FIELDS = (
-    "variant",
-    "num_learners",
-    "k",
-    "law",
-    "laws",
-    "speeds",
-    "push_latency",
-    "pull_latency",
-    "service_time",
-    "updates",
-    "seeds",
-    "seed",
-)
-#: Fields that describe the training replayed along the schedule.
-TRAINING_FIELDS = (
-    "model",
-    "data",
-    "rule",
-    "lr",
-    "lr_c",
-    "batch_size",
-    "l2",
-    "eval_every",
-    "dtype",
-    "divergence_factor",
-)
+TIMING_FIELDS = checks.TIMING_FIELDS
+TRAINING_FIELDS = checks.TRAINING_FIELDS
 _LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time")
 
 #: Defaults that differ by command (the rest are the field defaults of ExperimentSpec).
 #: ``compare`` runs the paper's figure 8 setting; ``train`` a shorter single run.
 COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
     "runtime": {},
-    "theory": {"updates": 1},
+    "theory": {},
     "train": {"updates": 2000, "seeds": 5},
     "compare": {"variant": "k-async", "k": 4, "updates": 20000, "seeds": 5},
 }
@@ -189,12 +163,15 @@ class ExperimentSpec:
         """Stable 16-hex-digit hash of the canonical JSON form."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
 
-    def to_toml(self, *, variants: Sequence[str] | None = None) -> str:
+    def to_toml(
+        self, *, variants: Sequence[str] | None = None, extra: dict[str, Any] | None = None
+    ) -> str:
         """TOML text with ``[timing]`` and ``[training]`` tables, keyed by the CLI's long
         option names (a file ``pssim COMMAND --config`` reads back). None is omitted.
 
         With ``variants`` the file is a ``pssim compare`` config: it lists them instead
-        of the single ``variant``.
+        of the single ``variant``; ``extra`` adds command options (e.g. ``target``) to the
+        ``[training]`` table.
         """
         d = self.to_dict()
         timing = {checks.TOML_KEY[f]: d[f] for f in TIMING_FIELDS}
@@ -203,7 +180,10 @@ class ExperimentSpec:
             timing = {"variants": list(variants), **timing}
         tables = {
             "timing": timing,
-            "training": {checks.TOML_KEY[f]: d[f] for f in TRAINING_FIELDS},
+            "training": {
+                **{checks.TOML_KEY[f]: d[f] for f in TRAINING_FIELDS},
+                **(extra or {}),
+            },
         }
         return write_toml(tables)
 

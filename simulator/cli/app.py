@@ -104,16 +104,24 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _apply_config(args: argparse.Namespace) -> None:
-    """Read ``--config``; command keys it holds become defaults of the options not typed."""
+    """Read ``--config``; command keys it holds become defaults of the options not typed.
+
+    A compare file (``variants``) and a single-run file (``variant``) serve both commands:
+    ``compare`` runs the file's single variant when it lists no ``variants``, and ``train``
+    or ``runtime`` need ``--variant`` to pick one of a file's ``variants``.
+    """
     args._config = {} if args.config is None else read_config(args.config)
     for key in COMMAND_KEYS:  # keys of other commands are ignored
         if key in args._config and hasattr(args, key) and getattr(args, key) in (None, False):
             setattr(args, key, args._config[key])
-    name = Path(args.config).name if args.config else ""
-    if args.command == "compare" and "variant" in args._config:
-        raise CliError(f"`variant` in {name} does not apply to compare; use `variants`")
-    if args.command != "compare" and "variants" in args._config:
-        raise CliError(f"`variants` in {name} applies to compare only; use `variant`")
+    config, name = args._config, Path(args.config).name if args.config else ""
+    if args.command == "compare" and args.variants is None and "variant" in config:
+        args.variants = [config["variant"]]
+    if args.command in ("train", "runtime") and args.variant is None:
+        if "variants" in config and "variant" not in config:
+            raise CliError(
+                f"`variants` in {name} lists several variants; choose one with --variant"
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -117,12 +117,16 @@ def read_config(path: str) -> dict[str, Any]:
 def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> ExperimentSpec:
     """The spec of a command: its defaults, then ``--config``, then the options typed.
 
-    A bad value is reported under the name the user gave it: the option, or the key and
-    file it came from.
+    ``law`` and ``laws`` are alternatives: one typed on the command line replaces the other
+    from the file. A bad value is reported under the name the user gave it: the option, or
+    the key and file it came from.
     """
     config = getattr(args, "_config", {})
     typed = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
     from_file = {f: v for f, v in config.items() if f in OPTIONS}
+    for one, other in (("law", "laws"), ("laws", "law")):
+        if one in typed and other not in typed:
+            from_file.pop(other, None)
     values = {**COMMAND_DEFAULTS[command], **from_file, **typed, **fixed}
     try:
         return ExperimentSpec(**values)
@@ -132,12 +136,11 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
 
 def _renamed(err: PssimError, typed: dict, from_file: dict, args: argparse.Namespace) -> str:
     field = err.param
-    if field not in OPTIONS:
-        return str(err)
-    if field in typed or field not in from_file:
-        return err.renamed(flag_of(field))
-    key = flag_of(field).lstrip("-")
-    return err.renamed(f"`{key}` in {Path(args.config).name}")
+    if field in OPTIONS and field in from_file and field not in typed:
+        key = flag_of(field).lstrip("-")
+        text = cli_message(err.renamed("\0"))  # other names become options, not this one
+        return text.replace("\0", f"`{key}` in {Path(args.config).name}")
+    return cli_message(err)
 
 
 def cli_message(err: Exception) -> str:

@@ -30,7 +30,9 @@ def cmd_runtime(args: argparse.Namespace) -> int:
 
         save_plot(timeline_figure(summary.first_trace), plot)
     if args.json:
-        print(json.dumps({"pssim_version": __version__, **summary.to_json()}))
+        files = [] if plot is None else [plot, plot.with_suffix(".pdf"), plot.with_suffix(".svg")]
+        plot_info = {"plot": [str(f) for f in files]} if files else {}
+        print(json.dumps({"pssim_version": __version__, **summary.to_json(), **plot_info}))
         return 0
     ci = summary.ci95()
     gap = summary.relative_gap()
@@ -96,6 +98,8 @@ def cmd_theory(args: argparse.Namespace) -> int:
     print(f"{'variant':15}{'E[T_J]':>12}  relation      source")
     for name, x in preds.items():
         print(f"{name:15}{_fmt(x.mean)}  {x.relation:13} {x.source}")
+    if k is None:
+        print("(give -K for the K-variants)")
     print(f"sync/async speedup (Theorem 1): {_fmt(speed.mean, 0)}  {speed.relation}")
     print(
         f"async staleness: p0 {_fmt(stale['p0'].mean, 0)} ({stale['p0'].relation}),"

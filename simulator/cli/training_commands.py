@@ -29,7 +29,7 @@ def add_training_outputs(p: argparse.ArgumentParser) -> None:
     """The options of ``train`` and ``compare`` that are not part of the spec."""
     p.add_argument(
         "--target",
-        type=float,
+        type=_positive,
         default=None,
         help="level of the error F - F* (of the loss when F* is unknown) for the time-to-"
         "target column (default: the level every variant reaches after its start, else the "
@@ -37,6 +37,13 @@ def add_training_outputs(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--out", default=None, help="results folder (default: a new folder here)")
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a finite number > 0; got {text}")
+    return value
 
 
 def _run(args: argparse.Namespace, command: str, variants: list[str]) -> int:
@@ -71,7 +78,7 @@ def _run(args: argparse.Namespace, command: str, variants: list[str]) -> int:
         progress=True,
     )
     with results_folder(out) as tmp:
-        _write_results(result, tmp, title=_title(spec, result), command=command)
+        _write_results(result, tmp, title=_title(spec, result), command=command, target=args.target)
     if args.json:
         print(json.dumps({**result.to_json(), "results_folder": str(out)}))
     else:
@@ -81,14 +88,23 @@ def _run(args: argparse.Namespace, command: str, variants: list[str]) -> int:
 
 
 def _title(spec, result) -> str:
-    law = spec.to_dict()["law"] or "per-learner laws"
+    d = spec.to_dict()
+    law = d["law"] or "per-learner laws"
+    comm = ", ".join(
+        f"{name.replace('_', ' ')} ~ {d[name]}"
+        for name in ("push_latency", "pull_latency", "service_time")
+        if d[name] is not None
+    )
+    seeds = f"{spec.seeds} seed" + ("s" if spec.seeds > 1 else "")
     return (
         f"{result.model_name} on {result.data_name}, m={spec.batch_size}, lr={spec.lr} "
-        f"({spec.rule}), P={spec.num_learners}, X ~ {law}, {spec.seeds} seeds"
+        f"({spec.rule}), P={spec.num_learners}, J={spec.updates}, X ~ {law}"
+        + (f", {comm}" if comm else "")
+        + f", {seeds}"
     )
 
 
-def _write_results(result, folder, *, title: str, command: str) -> None:
+def _write_results(result, folder, *, title: str, command: str, target: float | None) -> None:
     """Figures (PNG, PDF, SVG), the tidy results with provenance, and the JSON summary."""
     from simulator.plots.timeline import save_figure
     from simulator.plots.training import error_figure, staleness_figure
@@ -100,7 +116,8 @@ def _write_results(result, folder, *, title: str, command: str) -> None:
     result.results_frame().to_csv(folder / "results.csv", index=False)
     (folder / "summary.json").write_text(json.dumps(result.to_json(), indent=1))
     variants = result.variants if command == "compare" else None
-    (folder / "spec.toml").write_text(result.spec.to_toml(variants=variants))
+    extra = {"target": target} if target is not None else None
+    (folder / "spec.toml").write_text(result.spec.to_toml(variants=variants, extra=extra))
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -109,6 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    from simulator._checks import VARIANTS
+    from simulator.errors import PssimError
     from simulator.studies.comparison import DEFAULT_VARIANTS
 
     raw = args.variants
@@ -117,9 +136,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
     elif isinstance(raw, list):
         variants = [str(v).strip() for v in raw]
     else:
-        variants = [v.strip() for v in str(raw).split(",") if v.strip()]
-    if not variants:
-        from simulator.errors import PssimError
-
-        raise PssimError(f"--variants must list at least one variant; got {raw!r}")
+        variants = [v.strip() for v in str(raw).split(",")]
+    names = ALIASES + VARIANTS
+    for v in variants:
+        if v not in names:
+            raise PssimError(f"--variants must list names from {', '.join(names)}; got {raw!r}")
+    if len(set(variants)) != len(variants):
+        raise PssimError(f"--variants must not repeat a variant; got {raw!r}")
     return _run(args, "compare", variants)

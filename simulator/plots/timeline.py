@@ -7,6 +7,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from simulator._checks import check_count
@@ -75,8 +76,10 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, formats=None) -> Path:
     """
     try:
         path = check_png_path(path)
-        targets = [path.with_suffix(f".{fmt}") for fmt in _check_formats(formats)]
-        tmps = [t.with_name(f".{t.name}.tmp{t.suffix}") for t in targets]
+        targets = [
+            path if fmt == "png" else path.with_suffix(f".{fmt}") for fmt in _check_formats(formats)
+        ]  # the PNG keeps the name given (``UP.PNG`` stays ``UP.PNG``)
+        tmps = [t.with_name(f".{t.name}.{os.getpid()}.tmp{t.suffix}") for t in targets]
         try:
             for tmp in tmps:
                 fig.savefig(tmp, dpi=130, bbox_inches="tight")
@@ -153,6 +156,7 @@ def timeline_figure(
                     height=0.6,
                     hatch="///",
                     edgecolor="white",
+                    linewidth=1.2,  # back-to-back cancelled rounds stay apart
                     alpha=0.8,
                 )
     for t in trace.update_time[:u]:
@@ -174,7 +178,7 @@ def timeline_figure(
             Patch(color=BUSY, label="computing"),
             Patch(facecolor=CANCELLED, hatch="///", label="cancelled"),
             Patch(color=IDLE, label="idle"),
-            Patch(color=UPDATE, label="server update"),
+            Line2D([], [], color=UPDATE, lw=1.2, label="server update"),
         ],
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),

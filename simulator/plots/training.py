@@ -56,8 +56,8 @@ def error_figure(runs: Sequence, *, f_star: float | None = None, title: str = ""
         label = f"{run.variant} (K={run.k})"
         if run.diverged_seeds:
             label += f", {run.diverged_seeds} diverged"
-        if value.shape[0] == 0:
-            ax_t.plot([], [], **style, label=label + " (all diverged)")
+        if value.shape[0] == 0:  # every seed diverged: each seed up to its divergence
+            _diverged_seeds(ax_t, ax_j, run, use_error, style, label + " (all diverged)")
             continue
         if use_error:
             value = np.maximum(value, np.finfo(float).tiny)
@@ -95,6 +95,28 @@ def error_figure(runs: Sequence, *, f_star: float | None = None, title: str = ""
         fig.suptitle(title)
     fig.tight_layout()
     return fig
+
+
+def _diverged_seeds(ax_t, ax_j, run, use_error: bool, style: dict, label: str) -> None:
+    """Thin dotted per-seed curves of a run whose seeds all diverged, up to the evaluation
+    that found the divergence (later points are NaN and not drawn)."""
+    r = run.result
+    value = np.asarray(r.error if use_error else r.loss, dtype=float)
+    if use_error:
+        value = np.maximum(value, np.finfo(float).tiny)
+    for s in range(value.shape[0]):
+        for ax, x in ((ax_t, np.asarray(r.eval_time)[s]), (ax_j, np.asarray(r.eval_update))):
+            ax.plot(
+                x,
+                value[s],
+                color=style["color"],
+                marker=style["marker"],
+                ls=":",
+                lw=1.0,
+                ms=4,
+                mfc="none",
+                label=label if (ax is ax_t and s == 0) else None,
+            )
 
 
 def staleness_figure(runs: Sequence) -> Figure:

@@ -7,6 +7,8 @@ time X[l, n] in all of them (common random numbers), and the model starts from t
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
 from collections.abc import Sequence
 
@@ -148,6 +150,18 @@ class Comparison:
         """The variants compared, as named."""
         return [run.variant for run in self.runs]
 
+    def experiment(self) -> dict:
+        """The spec shared by the runs with ``variants`` in place of ``variant``: what a
+        ``pssim compare`` config holds."""
+        d = self.spec.to_dict()
+        del d["variant"]
+        return {"variants": self.variants, **d}
+
+    def experiment_digest(self) -> str:
+        """Stable 16-hex-digit hash of :meth:`experiment` (differs with the variants)."""
+        text = json.dumps(self.experiment(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
     def history(self):
         """The tidy :class:`~simulator.results.history.History` of all runs."""
         from simulator.results.history import History
@@ -155,15 +169,16 @@ class Comparison:
         return History(*(run.result for run in self.runs))
 
     def results_frame(self):
-        """The History table with provenance columns: spec digest, laws, communication, data,
-        model, lr, l2, dtype, base seed, divergence factor, F*, the target and each variant's
-        time to it, and pssim's version
-        (one row per seed and evaluation point)."""
+        """The History table with provenance columns: spec and experiment digests, laws,
+        communication, data, model, lr, l2, dtype, base seed, divergence factor, F*, the
+        target and each variant's time to it (where its seed-mean curve first reaches the
+        target), and pssim's version (one row per seed and evaluation point)."""
         from simulator import __version__
 
         frame = self.history().to_frame()
         per_run = {run.variant: run.spec for run in self.runs}
         frame["spec_digest"] = frame["variant"].map(lambda v: per_run[v].digest())
+        frame["experiment_digest"] = self.experiment_digest()
         shared = self.spec.to_dict()
         names = ("law", "laws", "speeds", "push_latency", "pull_latency", "service_time")
         names += ("data", "model", "lr", "lr_c", "l2", "dtype")
@@ -187,9 +202,8 @@ class Comparison:
 
         return {
             "pssim_version": __version__,
-            "spec": self.spec.to_dict(),
-            "spec_digest": self.spec.digest(),
-            "variants": self.variants,
+            "experiment": self.experiment(),
+            "experiment_digest": self.experiment_digest(),
             "model": self.model_name,
             "data": self.data_name,
             "f_star": self.f_star,
@@ -218,7 +232,7 @@ class Comparison:
         if self.f_star is not None:
             lines.append(f"F* (optimal loss on the evaluation set) = {self.f_star:.6g}")
         if self.target is None:
-            lines.append("target: no level is reached by two variants after their start")
+            lines.append("target: no level is reached after the start (two variants needed)")
         else:
             what = "error F - F*" if self.target_on == "error" else "loss"
             lines.append(f"target: {what} <= {self.target:.4g} (time in simulated units)")

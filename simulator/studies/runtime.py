@@ -47,8 +47,9 @@ class RuntimeSummary:
         return float(np.mean(self.times))
 
     @property
-    def std(self) -> float:
-        return float(np.std(self.times, ddof=1)) if self.times.size > 1 else 0.0
+    def std(self) -> float | None:
+        """Sample standard deviation over seeds (None for a single seed)."""
+        return float(np.std(self.times, ddof=1)) if self.times.size > 1 else None
 
     def ci95(self) -> tuple[float, float] | None:
         """Student-t 95% confidence interval of the mean; None with a single seed."""

@@ -242,9 +242,11 @@ def _run_seed(
         w, copies, state, div = carry
         ev = evaluate(w)
         u_end = jnp.max(jnp.where(rows_c["active"], rows_c["j"] + 1, 0))
-        bad = ~jnp.isfinite(ev["loss"]) | (ev["loss"] > limit)
-        div = jnp.where(bad & (div < 0), u_end, div)
-        ev = {k: jnp.where(div >= 0, jnp.nan, v) for k, v in ev.items()}
+        # A loss above the threshold is kept at the evaluation that found it (the curve
+        # shows where it went); everything after a divergence is NaN.
+        found = (~jnp.isfinite(ev["loss"]) | (ev["loss"] > limit)) & (div < 0)
+        div = jnp.where(found, u_end, div)
+        ev = {k: jnp.where((div >= 0) & ~found, jnp.nan, v) for k, v in ev.items()}
         return (w, copies, state, div), ev
 
     # Every copy starts as w_0 (so version 0 needs no snapshot); the last row is scratch.

@@ -46,7 +46,8 @@ class ReplayResult:
         eval_update: (E,) int, number of applied updates at each evaluation point (0 is the
             initial model, the last is U).
         eval_time: (S, E) float, simulated time of the last applied update (0 at update 0).
-        loss: (S, E) float, loss on the evaluation set; NaN from ``diverged_at`` on.
+        loss: (S, E) float, loss on the evaluation set; after a divergence NaN (the loss
+            that crossed the threshold, when finite, is kept at ``diverged_at``).
         accuracy: (S, E) float or None (models without accuracy).
         diverged_at: (S,) int, the update count after which the model was first found
             non-finite (-1 if never).

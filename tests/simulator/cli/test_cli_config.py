@@ -78,8 +78,13 @@ def test_heterogeneous_run_with_latencies_from_flags_and_from_a_file(capsys, tmp
         ("[timing]\nlearners = 0\n", "runtime", "`learners` in bad.toml must be >= 1; got 0"),
         ('dist = "exp:0"\n', "theory", "`dist` in bad.toml: `Exponential.rate` must be > 0"),
         ("learners = [\n", "runtime", "`bad.toml` is not valid TOML"),
-        ('variant = "async"\n', "compare", "`variant` in"),
-        ('variants = ["sync"]\n', "train", "`variants` in"),
+        ('variants = ["sync", "async"]\n', "train", "choose one with --variant"),
+        ("[training]\nlearners = 3\n", "runtime", "belongs in [timing], not [training]"),
+        (
+            'lr-c = 0.1\nlr-rule = "fixed"\n',
+            "train",
+            "`lr-c` in bad.toml applies to the compensated",
+        ),
         ("iterations = 5\nJ = 6\n", "runtime", "repeats"),
     ],
 )
@@ -129,3 +134,58 @@ def test_every_parser_option_is_a_spec_field_or_a_command_option():
     for name, command in sub.choices.items():
         dests = {a.dest for a in command._actions} - {"help", "config"}
         assert dests <= set(OPTIONS) | set(COMMAND_KEYS), (name, dests - set(OPTIONS))
+
+
+def test_typed_options_override_the_file_even_across_alternatives(capsys, tmp_path):
+    cfg = tmp_path / "h.toml"
+    cfg.write_text('learners = 2\nlaws = ["exp:1", "exp:2"]\niterations = 50\nseeds = 2\n')
+    code, out, err = run(capsys, "runtime", "--config", str(cfg), "--dist", "exp:3", "--json")
+    assert code == 0, err
+    spec = json.loads(out)["spec"]
+    assert spec["law"] == "exp:3.0" and spec["laws"] is None
+    cfg.write_text('variants = ["sync", "async"]\nlearners = 2\niterations = 50\nseeds = 2\n')
+    code, out, err = run(capsys, "runtime", "--config", str(cfg), "--variant", "async", "--json")
+    assert code == 0 and json.loads(out)["variant"] == "async", err
+
+
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["--variants", "sync,sync"], "--variants must not repeat a variant"),
+        (["--variants", "sync,,async"], "--variants must list names from"),
+        (["--variants", "sync,bogus"], "--variants must list names from"),
+        (["--target", "-1"], "argument --target: must be a finite number > 0; got -1"),
+        (["--eval-every", "100", "--iterations", "50"], "--eval-every must be <= updates (50)"),
+        (["--lr-c", "0.1"], "--lr-c applies to the compensated rule only"),
+    ],
+)
+def test_conflicting_compare_options_are_refused(capsys, tmp_path, argv, needle):
+    code, _, err = run(capsys, "compare", *argv, "--out", str(tmp_path / "o"))
+    assert code == 2 and needle in err and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_written_spec_toml_reruns_the_same_experiment_with_its_target(capsys, tmp_path):
+    small = ["--variants", "sync,async", "-P", "4", "--iterations", "120", "--seeds", "2"]
+    first = tmp_path / "a"
+    code, out, err = run(
+        capsys, "compare", *small, "--target", "0.9", "--out", str(first), "--json"
+    )
+    assert code == 0, err
+    spec_toml = (first / "spec.toml").read_text()
+    assert "target = 0.9" in spec_toml and 'variants = ["sync", "async"]' in spec_toml
+    again = tmp_path / "b"
+    code, out2, err = run(
+        capsys, "compare", "--config", str(first / "spec.toml"), "--out", str(again), "--json"
+    )
+    assert code == 0, err
+    a, b = json.loads(out), json.loads(out2)
+    assert a["experiment_digest"] == b["experiment_digest"] and a["runs"] == b["runs"]
+    assert (first / "results.csv").read_bytes() == (again / "results.csv").read_bytes()
+    # a single-variant train file drives compare with that variant
+    train_cfg = tmp_path / "t.toml"
+    train_cfg.write_text('variant = "async"\nlearners = 4\niterations = 60\nseeds = 1\n')
+    code, out, err = run(
+        capsys, "compare", "--config", str(train_cfg), "--out", str(tmp_path / "c"), "--json"
+    )
+    assert code == 0 and [r["variant"] for r in json.loads(out)["runs"]] == ["async"], err

@@ -52,9 +52,10 @@ def test_compare_writes_figures_results_and_json(capsys, tmp_path):
         "diverged_at",
         "curve",
     }
-    assert {"pssim_version", "spec", "f_star", "target", "results_folder"} <= set(obj)
+    assert {"pssim_version", "experiment", "f_star", "target", "results_folder"} <= set(obj)
     assert obj["results_folder"] == str(out) and obj["target"]["on"] == "error"
-    assert obj["spec"]["num_learners"] == 4 and obj["spec"]["k"] == 2
+    assert obj["experiment"]["num_learners"] == 4 and obj["experiment"]["k"] == 2
+    assert obj["experiment"]["variants"] == ["sync", "async", "k-batch-async"]
     assert run["spec"]["variant"] == "sync" and run["spec"]["law"] == "exp:1.0"
     assert set(run["runtime"]) == {"simulated", "theory", "relation"}
     assert run["curve"]["update"] == [0, 40, 80, 120]

@@ -46,7 +46,12 @@ def test_compare_keeps_names_spec_and_a_positive_time_to_target():
     by_variant = frame.groupby("variant")["time_to_target"].first()
     assert by_variant["async"] == pytest.approx(cmp.runs[1].time_to(cmp.target))
     obj = cmp.to_json()
-    assert obj["spec"] == spec.to_dict() and obj["target"]["level"] == cmp.target
+    expected = {k: v for k, v in spec.to_dict().items() if k != "variant"}
+    assert obj["experiment"] == {"variants": ["sync", "async", "k-async"], **expected}
+    assert obj["target"]["level"] == cmp.target
+    other = compare(spec, variants=["sync", "async"])
+    assert other.experiment_digest() != cmp.experiment_digest()
+    assert (frame["experiment_digest"] == cmp.experiment_digest()).all()
     assert [r["spec"]["variant"] for r in obj["runs"]] == ["sync", "async", "k-async"]
     assert [r["k"] for r in obj["runs"]] == [4, 1, 2]
     assert "target: error F - F* <=" in cmp.table()

@@ -43,8 +43,8 @@ def test_a_finite_loss_above_the_threshold_marks_the_seed_diverged():
     for s in range(3):
         first = int(np.argmax(above[s]))
         assert marked.diverged_at[s] == raw.eval_update[first]
-        assert np.array_equal(marked.loss[s, :first], raw.loss[s, :first])
-        assert np.isnan(marked.loss[s, first:]).all()
+        assert np.array_equal(marked.loss[s, : first + 1], raw.loss[s, : first + 1])
+        assert np.isnan(marked.loss[s, first + 1 :]).all()  # the crossing value is kept
 
 
 def test_a_stable_run_is_not_marked_and_the_default_threshold_is_the_spec_default():

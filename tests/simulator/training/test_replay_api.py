@@ -98,8 +98,11 @@ def test_divergence_is_detected_per_seed_and_others_go_on():
     res = replay([fresh, stale], _scalar_model(), _scalar_data(), **kw)
     assert res.diverged_at[0] == -1 and 0 < res.diverged_at[1] <= u
     np.testing.assert_array_equal(res.diverged, [False, True])
-    after = res.eval_update >= res.diverged_at[1]
-    assert np.all(np.isnan(res.loss[1, after])) and np.all(np.isfinite(res.loss[1, ~after]))
+    after = res.eval_update > res.diverged_at[1]
+    before = res.eval_update < res.diverged_at[1]
+    assert np.all(np.isnan(res.loss[1, after])) and np.all(np.isfinite(res.loss[1, before]))
+    at = res.loss[1, res.eval_update == res.diverged_at[1]]
+    assert at.size == 1 and (np.isnan(at[0]) or at[0] > 100 * res.loss[1, 0])  # the crossing
     assert after.sum() > 1  # stopped: the rest of the run stays NaN
     alone = replay(fresh, _scalar_model(), _scalar_data(), **kw)
     np.testing.assert_allclose(res.loss[0], alone.loss[0], rtol=1e-5, atol=1e-12)
