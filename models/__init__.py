@@ -21,6 +21,7 @@ import importlib
 
 _PUBLIC = {
     "Batch": "models._model",
+    "MODEL_NAMES": "models._checks",
     "DataError": "models._checks",
     "DataTypeError": "models._checks",
     "Dataset": "models._dataset",

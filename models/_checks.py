@@ -13,6 +13,7 @@ from collections.abc import Sequence
 
 __all__ = [
     "FALLBACK_BUDGET",
+    "MODEL_NAMES",
     "DataError",
     "DataTypeError",
     "check_float",
@@ -22,6 +23,9 @@ __all__ = [
     "check_rows",
     "memory_budget",
 ]
+
+#: Model names accepted by ``build_model`` (and by the experiment spec's ``model``).
+MODEL_NAMES = ("softmax", "least-squares", "mlp", "cnn")
 
 #: Memory budget in bytes where the physical memory cannot be read (8 GiB).
 FALLBACK_BUDGET = 8 * 2**30

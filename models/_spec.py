@@ -7,7 +7,7 @@ import zipfile
 
 import numpy as np
 
-from ._checks import DataError, check_float
+from ._checks import MODEL_NAMES, DataError, check_float
 from ._cifar10 import load_cifar10
 from ._dataset import Dataset, check_model_fits, from_arrays
 from ._digits import load_digits
@@ -22,7 +22,6 @@ DATA_FORMS = (
     "digits, mnist:DIR, cifar10:DIR, synthetic:classes[,N,D,C], "
     "synthetic:least-squares[,N,D], npz:PATH"
 )
-MODEL_NAMES = ("softmax", "least-squares", "mlp", "cnn")
 #: synthetic:KIND -> (generator, names of its optional positional integer arguments)
 _SYNTHETIC = {
     "classes": (synthetic_classes, "N,D,C"),
@@ -30,8 +29,8 @@ _SYNTHETIC = {
 }
 
 
-def _unknown(spec: object) -> ValueError:
-    return ValueError(f"`data` must be one of {DATA_FORMS}; got {spec!r}")
+def _unknown(spec: object) -> DataError:
+    return DataError(f"`data` must be one of {DATA_FORMS}; got {spec!r}")
 
 
 def _synthetic(spec: str, rest: str) -> Dataset:

@@ -132,6 +132,7 @@ def test_train_one_variant_table(capsys, tmp_path):
         (["--lr-rule", "adam"], "--lr-rule must be one of"),
         (["--data", "mnist:no/such/dir"], "--data"),
         (["--data", "imagenet"], "--data must be one of"),
+        (["--data", "synthetic:blobs"], "--data must be one of"),
         (["--model", "least-squares"], "--model"),
         (["-K", "9"], "-K must be <= the number of learners P (4)"),
         (["--variant", "sync", "-K", "3"], "-K must be 4 (or not given) for variant 'sync'"),
