@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from distributions import LawError, law_from
+from models import MODEL_NAMES
 from simulator._checks import (
     MAX_SEED,
     VARIANT_ALIASES,
@@ -23,7 +24,8 @@ from simulator._checks import (
 )
 from simulator.errors import PssimError, SpecError
 
-MODELS = ("softmax", "least-squares", "mlp", "cnn")
+#: Server rules by name (``training.make_rule``) and replay dtypes: defined here, the one
+#: place the spec and the training layer both read.
 RULES = ("fixed", "compensated", "damped")
 DTYPES = ("float32", "float64")
 DATA_KINDS = ("mnist", "cifar10", "cifar10-rgb", "synthetic", "npz")
@@ -91,7 +93,6 @@ KEY_ALIASES = {
     **{key.replace("-", "_"): f for f, key in TOML_KEY.items()},
     "P": "num_learners",
     "J": "updates",
-    "batch_size": "batch_size",
 }
 
 #: Bytes a run may plan to use: the machine's physical memory.
@@ -103,11 +104,6 @@ except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
 #: and per recorded contribution (learner, version, start, finish, mask; cancelled work).
 BYTES_PER_LEARNER = 64_000
 BYTES_PER_CONTRIBUTION = 64
-
-
-def resolve(variant: str, num_learners: int, k: int | None) -> tuple[str, int]:
-    """(canonical variant, K); see :func:`simulator._checks.resolve_variant`."""
-    return resolve_variant(variant, num_learners, k)
 
 
 def normalise_keys(
@@ -132,8 +128,8 @@ def normalise_keys(
             if field is None:
                 raise SpecError(f"{where}key {k!r} in {source} is not a pssim setting")
             table = where.strip("[] ")
-            other = "training" if table == "timing" else "timing"
-            if field in (TIMING if other == "timing" else TRAINING) and table:
+            if table and field in (TRAINING if table == "timing" else TIMING):
+                other = "training" if table == "timing" else "timing"
                 raise SpecError(f"key {k!r} in {source} belongs in [{other}], not [{table}]")
             if field in flat:
                 raise SpecError(f"key {k!r} in {source} repeats {flat[field][0]!r}")
@@ -209,7 +205,7 @@ def validate(spec: Any) -> dict[str, Any]:
     p = out["num_learners"] = _count("num_learners", g("num_learners"))
     k = _count("k", g("k"), optional=True)
     try:
-        resolve(variant, p, k)
+        resolve_variant(variant, p, k)
     except PssimError as err:
         raise SpecError(str(err), param=err.param) from None
     out["k"] = None if variant in VARIANT_ALIASES else k
@@ -239,7 +235,7 @@ def validate(spec: Any) -> dict[str, Any]:
             f"got seed {out['seed']} and {out['seeds']} seeds",
             param="seeds",
         )
-    out["model"] = _choice("model", g("model"), MODELS)
+    out["model"] = _choice("model", g("model"), MODEL_NAMES)
     out["data"] = _data(g("data"))
     out["rule"] = _choice("rule", g("rule"), RULES)
     if variant == "k-avg" and out["rule"] != "fixed":
@@ -273,7 +269,7 @@ def timing_bytes(variant: str, num_learners: int, k: int | None, updates: int) -
     Round-based variants record every learner's work each round (contributions and
     cancelled work: P per update); the others record K contributions per update.
     """
-    canonical, kk = resolve(variant, num_learners, k)
+    canonical, kk = resolve_variant(variant, num_learners, k)
     per_update = num_learners if canonical in ("k-sync", "k-batch-sync", "k-avg") else kk
     return BYTES_PER_LEARNER * num_learners + BYTES_PER_CONTRIBUTION * per_update * updates
 

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import os
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import _spec_checks as checks
+from simulator._checks import resolve_variant
 from simulator._spec_toml import read_toml, write_toml
 from simulator.errors import SpecError
 
@@ -111,7 +113,7 @@ class ExperimentSpec:
     @property
     def canonical(self) -> tuple[str, int]:
         """(canonical variant, K): ``sync`` is (``k-sync``, P), ``async`` (``k-async``, 1)."""
-        return checks.resolve(self.variant, self.num_learners, self.k)
+        return resolve_variant(self.variant, self.num_learners, self.k)
 
     @property
     def seed_list(self) -> list[int]:
@@ -150,18 +152,13 @@ class ExperimentSpec:
             out[f] = value
         return out
 
-    def timing_dict(self) -> dict[str, Any]:
-        """The timing fields of :meth:`to_dict`."""
-        d = self.to_dict()
-        return {f: d[f] for f in TIMING_FIELDS}
-
     def to_json(self) -> str:
         """Canonical JSON (sorted keys)."""
-        return json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return canonical_json(self.to_dict())
 
     def digest(self) -> str:
         """Stable 16-hex-digit hash of the canonical JSON form."""
-        return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
+        return digest_of(self.to_dict())
 
     def to_toml(
         self, *, variants: Sequence[str] | None = None, extra: dict[str, Any] | None = None
@@ -215,13 +212,39 @@ class ExperimentSpec:
         return "ExperimentSpec(" + ", ".join(f"{f}={d[f]!r}" for f in shown) + ")"
 
 
+def canonical_json(data: dict[str, Any]) -> str:
+    """JSON with sorted keys and no spaces: the form specs and experiments are hashed in."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+
+
+def digest_of(data: dict[str, Any]) -> str:
+    """Stable 16-hex-digit SHA-256 of :func:`canonical_json` (keys results in stores)."""
+    return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
+
+
+@functools.cache
 def _default_dict() -> dict[str, Any]:
-    if not _DEFAULT:
-        _DEFAULT.update(ExperimentSpec().to_dict())
-    return _DEFAULT
+    return ExperimentSpec().to_dict()
 
 
-_DEFAULT: dict[str, Any] = {}
+def read_spec_file(path: str | os.PathLike, *, allowed: Sequence[str] = ()) -> dict[str, Any]:
+    """The settings of a TOML file by field name (keys in ``allowed`` kept as named).
+
+    Raises:
+        SpecError: an unreadable file (``param`` is ``path``), invalid TOML, or a key that
+            is not a setting.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise SpecError(
+            f"`path` must be a readable TOML file; got {str(path)!r} ({reason})", param="path"
+        ) from None
+    return checks.normalise_keys(
+        read_toml(text, source=path.name), source=path.name, allowed=allowed
+    )
 
 
 def load_spec(path: str | os.PathLike, **overrides: Any) -> ExperimentSpec:
@@ -231,13 +254,4 @@ def load_spec(path: str | os.PathLike, **overrides: Any) -> ExperimentSpec:
     Example:
         >>> spec = load_spec("experiment.toml", seeds=2)  # doctest: +SKIP
     """
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as err:
-        raise SpecError(
-            f"`path` must be a readable TOML file; got {str(path)!r} ({err.strerror})",
-            param="path",
-        ) from None
-    values = checks.normalise_keys(read_toml(text, source=path.name), source=path.name)
-    return ExperimentSpec(**{**values, **overrides})
+    return ExperimentSpec(**{**read_spec_file(path), **overrides})

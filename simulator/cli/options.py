@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator.errors import PssimError, SpecError
-from simulator.spec import COMMAND_DEFAULTS, TIMING_FIELDS, ExperimentSpec
+from simulator.spec import COMMAND_DEFAULTS, TIMING_FIELDS, ExperimentSpec, read_spec_file
 
 __all__ = ["OPTIONS", "CliError", "add_spec_options", "build_spec", "cli_message", "read_config"]
 
@@ -101,17 +101,12 @@ def add_spec_options(parser: argparse.ArgumentParser, command: str, fields) -> N
 
 def read_config(path: str) -> dict[str, Any]:
     """Settings of a TOML config file: spec fields by field name, command keys as named."""
-    from simulator._spec_checks import normalise_keys
-    from simulator._spec_toml import read_toml
-
-    file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise SpecError(f"--config must be a readable TOML file; got {path!r} ({reason})") from None
-    table = read_toml(text, source=file.name)
-    return normalise_keys(table, source=file.name, allowed=COMMAND_KEYS)
+        return read_spec_file(path, allowed=COMMAND_KEYS)
+    except SpecError as err:
+        if err.param != "path":
+            raise
+        raise CliError(err.renamed("--config")) from None
 
 
 def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> ExperimentSpec:

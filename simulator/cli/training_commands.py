@@ -46,37 +46,28 @@ def _positive(text: str) -> float:
     return value
 
 
-def _run(args: argparse.Namespace, command: str, variants: list[str]) -> int:
+def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> int:
     from simulator.cli.outputs import check_out_dir, results_folder
+    from simulator.studies.comparison import variant_specs
 
-    fields = COMPARE_FIELDS if command == "compare" else TRAIN_FIELDS
-    # Every variant's rules are checked before data or JAX are touched. compare's K is the
-    # K-variants' (sync and async imply theirs); train's K must fit its one variant.
-    drop_k = {"k": None} if command == "compare" else {}
-    specs = [
-        build_spec(command, args, fields, variant=v, **(drop_k if v in ALIASES else {}))
-        for v in variants
-    ]
-    spec = next((s for s in specs if s.variant not in ALIASES), specs[0])
-    out = check_out_dir(args.out)  # before JAX and the data are loaded
+    if command == "train":
+        spec = build_spec(command, args, TRAIN_FIELDS)
+        variants = [spec.variant]
+    else:  # the K of compare is the K-variants' (sync and async imply theirs)
+        first_k = next((v for v in variants if v not in ALIASES), None)
+        only_aliases = {} if first_k else {"k": None}
+        spec = build_spec(
+            command, args, COMPARE_FIELDS, variant=first_k or variants[0], **only_aliases
+        )
+    variant_specs(spec, variants)  # every variant's rules, before data or JAX are touched
+    out = check_out_dir(args.out)
 
-    from models import build_model, check_batch_size, load_dataset
+    from models import check_batch_size, load_dataset
     from simulator.studies.comparison import compare
-    from simulator.training import make_rule
 
     dataset = load_dataset(spec.data)
     check_batch_size(dataset, spec.batch_size)
-    model = build_model(spec.model, dataset, spec.l2)
-    rule = make_rule(spec.rule, spec.lr, spec.lr_c)
-    result = compare(
-        spec,
-        variants=variants,
-        model=model,
-        dataset=dataset,
-        rule=rule,
-        target=args.target,
-        progress=True,
-    )
+    result = compare(spec, variants=variants, dataset=dataset, target=args.target, progress=True)
     with results_folder(out) as tmp:
         _write_results(result, tmp, title=_title(spec, result), command=command, target=args.target)
     if args.json:
@@ -121,8 +112,7 @@ def _write_results(result, folder, *, title: str, command: str, target: float | 
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    variant = args.variant or args._config.get("variant") or "async"
-    return _run(args, "train", [variant])
+    return _run(args, "train", None)
 
 
 def cmd_compare(args: argparse.Namespace) -> int:

@@ -71,6 +71,21 @@ def _axes(ax):
     return ax.figure, ax
 
 
+def _simulated(ax, x, rows: pd.DataFrame, style: dict, label: str):
+    """Simulated means with their 95% intervals: filled markers, no line."""
+    return ax.errorbar(
+        x,
+        rows["mean"],
+        yerr=rows["half"],
+        fmt=style["marker"],
+        linestyle="none",
+        color=style["color"],
+        capsize=3,
+        ms=5,
+        label=label,
+    )
+
+
 def speedup_figure(table: pd.DataFrame, *, ax=None, title: str | None = None) -> Figure:
     """Figure 5: E[T_sync] / E[T_async] vs P, simulated on paired seeds beside Theorem 1.
 
@@ -111,19 +126,7 @@ def speedup_figure(table: pd.DataFrame, *, ax=None, title: str | None = None) ->
             )
         # equal points (all laws give 1 at P = 1) sit side by side, not on top
         shift = 2.0 ** (_DODGE * (i - (len(laws) - 1) / 2))
-        handles.append(
-            ax.errorbar(
-                p * shift,
-                rows["mean"],
-                yerr=rows["half"],
-                fmt=style["marker"],
-                linestyle="none",
-                color=style["color"],
-                capsize=3,
-                ms=5,
-                label=_sim_label(law, table),
-            )
-        )
+        handles.append(_simulated(ax, p * shift, rows, style, _sim_label(law, table)))
     ps = sorted(int(v) for v in table["num_learners"].unique())
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -172,17 +175,7 @@ def runtime_vs_k_figure(table: pd.DataFrame, *, ax=None, title: str | None = Non
         style = series_style(i)
         rows = _summary(table[table["variant"] == variant], "k", "time")
         dodge = _DODGE * (i - (len(variants) - 1) / 2)
-        sim = ax.errorbar(
-            rows["k"] + dodge,
-            rows["mean"],
-            yerr=rows["half"],
-            fmt=style["marker"],
-            linestyle="none",
-            color=style["color"],
-            capsize=3,
-            ms=5,
-            label=_sim_label(variant, table),
-        )
+        sim = _simulated(ax, rows["k"] + dodge, rows, style, _sim_label(variant, table))
         for relation, linestyle in RELATION_STYLES.items():
             pts = rows[rows["relation"] == relation]
             if pts.empty:

@@ -7,8 +7,6 @@ time X[l, n] in all of them (common random numbers), and the model starts from t
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import math
 from collections.abc import Sequence
 
@@ -17,13 +15,13 @@ from tqdm.auto import tqdm
 
 from simulator._checks import VARIANT_ALIASES
 from simulator.errors import PssimError
-from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec
+from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec, digest_of
 from simulator.studies._common import as_spec, bar_disabled, spec_theory
 from simulator.studies._targets import default_level, first_time_at
 from simulator.theory.runtime import Prediction
 from simulator.timing.engine import simulate_spec
 
-__all__ = ["DEFAULT_VARIANTS", "Comparison", "VariantRun", "compare"]
+__all__ = ["DEFAULT_VARIANTS", "Comparison", "VariantRun", "compare", "variant_specs"]
 
 #: The variants of Dutta et al.'s figure 8 comparison.
 DEFAULT_VARIANTS = ("sync", "async", "k-sync", "k-async", "k-batch-async")
@@ -159,8 +157,7 @@ class Comparison:
 
     def experiment_digest(self) -> str:
         """Stable 16-hex-digit hash of :meth:`experiment` (differs with the variants)."""
-        text = json.dumps(self.experiment(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        return digest_of(self.experiment())
 
     def history(self):
         """The tidy :class:`~simulator.results.history.History` of all runs."""
@@ -239,7 +236,9 @@ class Comparison:
         return "\n".join(lines)
 
 
-def _variant_specs(spec: ExperimentSpec, variants: Sequence[str]) -> list[ExperimentSpec]:
+def variant_specs(spec: ExperimentSpec, variants: Sequence[str]) -> list[ExperimentSpec]:
+    """One validated spec per variant: ``spec`` with the variant, and its ``k`` for the
+    K-variants (``sync`` and ``async`` imply theirs)."""
     if isinstance(variants, str) or not variants:
         raise PssimError(
             f"`variants` must be a non-empty list of variant names; got {variants!r}",
@@ -281,7 +280,7 @@ def compare(
     from simulator.training import make_rule, replay
 
     spec = as_spec(spec, fields, COMMAND_DEFAULTS["compare"])
-    specs = _variant_specs(spec, variants)
+    specs = variant_specs(spec, variants)
     if target is not None and not (
         isinstance(target, (int, float)) and not isinstance(target, bool) and math.isfinite(target)
     ):

@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from simulator._spec_checks import DTYPES
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
 from simulator.trace import Trace
@@ -31,7 +32,6 @@ from simulator.training.rules import FixedRate, ServerRule
 
 __all__ = ["ReplayResult", "compile_count", "minibatch_indices", "replay", "replay_keys"]
 
-DTYPES = ("float32", "float64")
 #: Default divergence threshold, a multiple of the initial loss (the spec's default).
 DIVERGENCE_FACTOR = ExperimentSpec.divergence_factor
 #: Default number of evaluation points (besides the initial one) when ``eval_every`` is None.

@@ -26,6 +26,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from simulator._spec_checks import RULES
 from simulator.errors import PssimError
 
 __all__ = [
@@ -39,7 +40,7 @@ __all__ = [
 ]
 
 #: Rule names accepted by :func:`make_rule` (and the CLI's ``--lr-rule``).
-RULE_NAMES = ("fixed", "compensated", "damped")
+RULE_NAMES = RULES
 
 Params = Any
 

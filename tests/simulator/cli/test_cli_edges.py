@@ -1,4 +1,4 @@
-"""The ``pssim`` program at its edges: output paths, races, umask, pipes, disks, signals.
+"""The ``pssim`` program at its edges: output paths, races, umask, closed pipes, full disks.
 
 Most tests run the installed program as a user does and check the exit status, the one
 line on stderr (progress bars aside), the absence of a traceback and what is left on disk.
@@ -10,101 +10,18 @@ import contextlib
 import datetime
 import errno
 import os
-import re
-import shutil
-import signal
 import stat
 import subprocess
-import sys
-import threading
-import time
 import types
 from pathlib import Path
 
 import pytest
+from cli_process import HUGE, TINY_TRAIN, entries, messages, one_line, pssim, start, tmpfs
 
 from simulator.cli import main
 from simulator.cli import outputs as outputs_module
 from simulator.cli.outputs import check_out_dir, check_plot_file, results_folder, run_command
 from simulator.errors import USER_ERRORS
-
-_SCRIPT = Path(sys.executable).with_name("pssim")
-#: The program: the console script, else the same entry point through the interpreter.
-PSSIM = (
-    [str(_SCRIPT)]
-    if _SCRIPT.is_file()
-    else [sys.executable, "-c", "import sys; from simulator.cli import main; sys.exit(main())"]
-)
-#: Work that takes minutes: a refusal must come before any of it.
-HUGE = ["-P", "2", "--iterations", "2000000", "--seeds", "50"]
-#: The smallest training run that writes a full results folder.
-TINY_TRAIN = ["--variants", "async", "-P", "2", "--iterations", "20", "--seeds", "1"]
-#: A tqdm bar: 'desc:  33%|###   | 1/3 [00:02<00:04,  2.3s/step, async: timing]'.
-_BAR = re.compile(r"[^\r\n]*?\d+%\|[^\r\n]*?\| *\S+/\S+ \[[^\]\r\n]*\]")
-
-
-#: Runs argv[1:] with the default signal dispositions, whatever the test runner set. (An exec
-#: wrapper rather than ``preexec_fn``: forking a process that has loaded JAX with Python code
-#: to run in the child can deadlock.)
-_DEFAULT_SIGNALS = [
-    sys.executable,
-    "-c",
-    "import os, signal, sys\n"
-    "for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):\n"
-    "    signal.signal(s, signal.SIG_DFL)\n"
-    "os.execv(sys.argv[1], sys.argv[1:])",
-]
-
-
-def start(args, *, cwd, umask=0o022, stdout=subprocess.PIPE) -> subprocess.Popen:
-    return subprocess.Popen(
-        [*_DEFAULT_SIGNALS, *PSSIM, *args],
-        cwd=cwd,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-        umask=umask,
-        env={**os.environ, "PSSIM_PROGRESS": "1"},  # bars on the pipe: tests see the stage
-    )
-
-
-def pssim(args, *, cwd, timeout=120, **kw) -> tuple[int, str, str]:
-    proc = start(args, cwd=cwd, **kw)
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, (out or b"").decode(), err.decode()
-
-
-def messages(err: str) -> list[str]:
-    """The lines of stderr, progress bars removed."""
-    return [s.strip() for s in re.split(r"[\r\n]", _BAR.sub("", err)) if s.strip()]
-
-
-def one_line(err: str) -> str:
-    assert "Traceback" not in err and "Exception ignored" not in err, err
-    lines = messages(err)
-    assert len(lines) == 1, err
-    return lines[0]
-
-
-def entries(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir())
-
-
-@contextlib.contextmanager
-def tmpfs(path: Path, options: str):
-    """A tmpfs mounted at ``path`` (the test is skipped where mounting is not allowed)."""
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root and mount(8)")
-    path.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True
-    )
-    if done.returncode:
-        pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
-    try:
-        yield path
-    finally:
-        subprocess.run(["umount", "-l", str(path)], check=False)
-
 
 # -- output paths are checked before any work --------------------------------------------------
 
@@ -343,112 +260,3 @@ def test_full_disk_in_process(tmp_path, monkeypatch, capsys):
     assert run_command(command) == 1
     assert str(tmp_path / "res") in one_line(capsys.readouterr().err)
     assert entries(tmp_path) == []
-
-
-# -- signals: one line, 130 or 143, nothing half-written ---------------------------------------
-
-
-def _until_training(proc: subprocess.Popen, err: bytearray, limit: float = 60) -> None:
-    """Read stderr in the background; return once the replay (JAX) is running."""
-
-    def pump():
-        while chunk := proc.stderr.read1(4096):
-            err.extend(chunk)
-
-    threading.Thread(target=pump, daemon=True).start()
-    end = time.monotonic() + limit
-    while b"training" not in err and proc.poll() is None and time.monotonic() < end:
-        time.sleep(0.1)
-    time.sleep(1.0)
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize(
-    ("signum", "code", "line"),
-    [
-        (signal.SIGINT, 130, "pssim: interrupted"),
-        (signal.SIGTERM, 143, "pssim: terminated by SIGTERM"),
-    ],
-    ids=["SIGINT", "SIGTERM"],
-)
-def test_signal_during_training_ends_in_one_line_and_leaves_nothing(tmp_path, signum, code, line):
-    args = ["compare", "--variants", "async", "-P", "2", "--iterations", "300000", "--seeds", "1"]
-    proc = start(args, cwd=tmp_path)
-    err = bytearray()
-    _until_training(proc, err)
-    assert proc.poll() is None, err.decode()
-    assert [p.name.startswith("pssim-results-") for p in tmp_path.iterdir()] == [True]
-    proc.send_signal(signum)
-    proc.wait(timeout=60)
-    time.sleep(0.2)  # the reader drains the pipe
-    text = err.decode()
-    assert proc.returncode == code, text  # not -11: no crash at shutdown
-    assert "Traceback" not in text and "Fatal Python error" not in text, text
-    lines = messages(text)  # a bar cut short by the signal may leave a fragment before it
-    assert lines[-1] == line and all(s.startswith("compare") for s in lines[:-1]), text
-    assert entries(tmp_path) == []  # the reserved folder is gone too
-
-
-_MID_WRITE = """
-import os, signal, sys, time
-from simulator.cli.outputs import check_out_dir, check_plot_file, results_folder, run_command
-
-def command():
-    with results_folder(check_out_dir(None)) as tmp:
-        (tmp / "results.csv").write_text("half")
-        os.kill(os.getpid(), getattr(signal, sys.argv[1]))
-        time.sleep(30)
-    return 0
-
-sys.exit(run_command(command))
-"""
-
-
-@pytest.mark.parametrize(("name", "code"), [("SIGINT", 130), ("SIGTERM", 143), ("SIGHUP", 129)])
-def test_signal_while_writing_results_removes_them(tmp_path, name, code):
-    proc = subprocess.run(
-        [*_DEFAULT_SIGNALS, sys.executable, "-c", _MID_WRITE, name],
-        cwd=tmp_path,
-        capture_output=True,
-        timeout=60,
-    )
-    line = one_line(proc.stderr.decode())
-    assert proc.returncode == code and line.startswith("pssim: ")
-    assert entries(tmp_path) == []
-
-
-def test_handlers_are_restored_after_an_in_process_call(capsys):
-    before = signal.getsignal(signal.SIGTERM)
-    assert main(["theory", "--json"]) == 0
-    assert signal.getsignal(signal.SIGTERM) is before
-
-
-# -- only input errors become one line; a bug keeps its traceback ------------------------------
-
-
-def test_a_bug_propagates_with_its_traceback(monkeypatch):
-    def broken(args):
-        raise RuntimeError("a bug")
-
-    monkeypatch.setattr("simulator.cli.app.cmd_theory", broken)
-    with pytest.raises(RuntimeError, match="a bug"):
-        main(["theory"])
-
-
-def test_an_os_error_outside_the_outputs_propagates(monkeypatch):
-    def broken(args):
-        raise OSError(errno.ENOSPC, "raised by a bug, not by a write of results")
-
-    monkeypatch.setattr("simulator.cli.app.cmd_theory", broken)
-    with pytest.raises(OSError, match="raised by a bug"):
-        main(["theory"])
-
-
-@pytest.mark.parametrize("error", USER_ERRORS)
-def test_every_input_error_is_one_line_and_status_2(monkeypatch, capsys, error):
-    def refuse(args):
-        raise error("--foo must be > 0; got -1")
-
-    monkeypatch.setattr("simulator.cli.app.cmd_theory", refuse)
-    assert main(["theory"]) == 2
-    assert one_line(capsys.readouterr().err) == "pssim: error: --foo must be > 0; got -1"
