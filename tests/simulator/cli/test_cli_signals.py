@@ -126,3 +126,21 @@ def test_every_input_error_is_one_line_and_status_2(monkeypatch, capsys, error):
     monkeypatch.setattr("simulator.cli.app.cmd_theory", refuse)
     assert main(["theory"]) == 2
     assert one_line(capsys.readouterr().err) == "pssim: error: --foo must be > 0; got -1"
+
+
+def test_a_stop_swallowed_by_a_finalizer_is_sent_again():
+    """A stop raised inside a finalizer or gc callback (JAX has one) cannot propagate there:
+    Python reports it and goes on. The stop is delivered again to ordinary code."""
+    from simulator.cli._signals import Terminated, stop_raises
+
+    class Finalizer:
+        def __del__(self):
+            raise Terminated(signal.SIGTERM)  # what the handler raises, caught by __del__
+
+    before = sys.unraisablehook
+    with pytest.raises(Terminated) as info, stop_raises():
+        Finalizer()  # collected at once: its exception is unraisable
+        for _ in range(200):
+            time.sleep(0.005)
+    assert info.value.signum == signal.SIGTERM
+    assert sys.unraisablehook is before
