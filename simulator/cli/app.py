@@ -52,54 +52,57 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"pssim {__version__}")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
-    rt = sub.add_parser(
+    def command(name, fields, handler, *, help, description):
+        """A subcommand with the spec options of ``fields``, ``--config`` and ``--json``."""
+        cmd = sub.add_parser(name, help=help, description=description)
+        add_spec_options(cmd, name, fields)
+        cmd.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+        cmd.set_defaults(handler=handler)
+        return cmd
+
+    rt = command(
         "runtime",
+        TIMING_FIELDS,
+        cmd_runtime,
         help="simulate a variant's runtime over seeds, beside the theory",
         description="Simulate J updates of one variant over S seeds and print the time of "
         "the J-th update beside its theory (Dutta et al. 2018, Lemmas 3-5).",
     )
-    add_spec_options(rt, "runtime", TIMING_FIELDS)
     rt.add_argument(
         "--plot",
         default=None,
         help="write a timeline of the first seed (.png, with .pdf and .svg beside it)",
     )
-    rt.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    rt.set_defaults(handler=cmd_runtime)
-
-    th = sub.add_parser(
+    command(
         "theory",
+        THEORY_FIELDS,
+        cmd_theory,
         help="runtime predictions of every variant for one law",
         description="Expected runtime of J iterations for every variant (order statistics, "
         "Lemmas 3-5), the sync/async speedup (Theorem 1) and the async staleness law.",
     )
-    add_spec_options(th, "theory", THEORY_FIELDS)
-    th.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    th.set_defaults(handler=cmd_theory)
-
-    tr = sub.add_parser(
+    tr = command(
         "train",
+        TRAIN_FIELDS,
+        cmd_train,
         help="train one variant over simulated schedules (real SGD in JAX)",
         description="Simulate one variant's schedules and replay real SGD along them.",
     )
-    add_spec_options(tr, "train", TRAIN_FIELDS)
     add_training_outputs(tr)
-    tr.set_defaults(handler=cmd_train)
-
-    cmp = sub.add_parser(
+    cmp = command(
         "compare",
+        COMPARE_FIELDS,
+        cmd_compare,
         help="several variants on paired seeds (figure 8)",
         description="Train several variants on the same seeds (common random numbers) and "
         "compare error vs simulated wall-clock time.",
     )
-    add_spec_options(cmp, "compare", COMPARE_FIELDS)
     cmp.add_argument(
         "--variants",
         default=None,
         help="comma-separated variants (default: sync,async,k-sync,k-async,k-batch-async)",
     )
     add_training_outputs(cmp)
-    cmp.set_defaults(handler=cmd_compare)
     return parser
 
 

@@ -36,7 +36,6 @@ def add_training_outputs(p: argparse.ArgumentParser) -> None:
         "level the two best reach)",
     )
     p.add_argument("--out", default=None, help="results folder (default: a new folder here)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
 
 
 def _positive(text: str) -> float:

@@ -90,9 +90,7 @@ def simulate(
     given = {name: value for name, value in given.items() if value is not None}
     if isinstance(variant, ExperimentSpec):
         spec = variant.replace(**given) if given else variant
-    else:
-        if laws is not None and law is None:
-            given["law"] = None
+    else:  # laws without law: the spec drops its default law
         spec = ExperimentSpec(variant=variant, **given)
     run_seed = spec.seed if seed is None else check_seed("seed", seed)
     return simulate_spec(spec, run_seed)
@@ -104,8 +102,6 @@ def simulate_spec(spec: ExperimentSpec, seed: int) -> Trace:
     p, updates = spec.num_learners, spec.updates
     laws = [spec.law] * p if spec.laws is None else list(spec.laws)
     speeds = [1.0] * p if spec.speeds is None else list(spec.speeds)
-    optional = {"push_latency": spec.push_latency, "pull_latency": spec.pull_latency}
-    optional = {name: x for name, x in optional.items() if x is not None}
     service = spec.service_time
 
     env = simpy.Environment()
@@ -120,8 +116,8 @@ def simulate_spec(spec: ExperimentSpec, seed: int) -> Trace:
         local_steps=k if variant == "k-avg" else 1,
     )
     compute = learner_streams(laws, speeds, seed)
-    push = _latencies(optional.get("push_latency"), p, seed, 1)
-    pull = _latencies(optional.get("pull_latency"), p, seed, 2)
+    push = _latencies(spec.push_latency, p, seed, 1)
+    pull = _latencies(spec.pull_latency, p, seed, 2)
     if variant in ("k-async", "k-batch-async"):
         wait = variant == "k-async"
         for lrn in range(p):

@@ -1,4 +1,4 @@
-"""The jitted replay: one ``lax.scan`` over server updates, vmapped over replicate seeds.
+"""The jitted replay: one ``lax.scan`` over server updates, compiled per seed's shapes.
 
 The scan is nested: an outer scan over evaluation chunks of E updates, a scan over blocks of
 a chunk (each block draws its mini-batch indices in one vectorised ``jax.random`` call), and
@@ -9,8 +9,9 @@ Per update ``j`` and seed: every slot reads either the current model or its lear
 copy; the slots' mini-batch gradients are one vmapped ``jax.grad`` call; the copies named
 by the trace's snapshot schedule are set to ``w_j``; the server rule (or, for ``k-avg``, the
 average of the learners' models after K local steps) gives ``w_{j+1}``. A non-finite model
-(a leaf whose sum is not finite) marks the seed diverged: its model is frozen (no further
-updates) and its later losses are NaN.
+(a leaf whose sum is not finite), or an evaluation loss above the divergence threshold,
+marks the seed diverged: its model is frozen (no further updates) and its later losses
+are NaN.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ A :class:`~simulator.trace.Trace` says, for every server update, which learners 
 and which model version each read. :func:`replay` trains a model along it: stale reads come
 from one model copy per learner (memory O(depth * P * |w|), whatever the staleness tail),
 all contributions of an update are one vmapped gradient call, mini-batches are drawn with
-``jax.random`` keyed by (seed, update, slot), and replicate seeds are vmapped. The loss (and
+``jax.random`` keyed by (seed, update, slot), and replicate seeds run one after another
+through one compiled scan, so a seed's curve never depends on its group. The loss (and
 accuracy where the model has one) is recorded every ``eval_every`` updates on the dataset's
 evaluation set, together with the simulated time, so error-vs-time curves come out directly.
 """
@@ -273,9 +274,9 @@ def replay(
     Algorithm 1: every slot takes K local SGD steps of size ``rule.lr`` from w_j and
     w_{j+1} is the average of the resulting models (only :class:`FixedRate` applies).
 
-    Several traces (replicate seeds of one configuration) are replayed at once, vmapped in
-    one compiled scan; the compiled scan is reused by later calls with the same model, rule
-    type, shapes, dtype and ``eval_every`` (learning rates are not baked in).
+    Several traces (replicate seeds of one configuration) are replayed one after another
+    by one compiled single-seed scan, reused by later calls with the same model, rule type,
+    shapes, dtype and ``eval_every`` (learning rates are not baked in).
 
     Args:
         traces: a Trace or a sequence of traces with the same variant, P, K and U.
