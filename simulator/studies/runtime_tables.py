@@ -16,9 +16,10 @@ from distributions import law_from
 from simulator._checks import check_count, resolve_variant
 from simulator.errors import PssimError
 from simulator.results.stats import seed_list
+from simulator.spec import ExperimentSpec
 from simulator.studies._common import bar_disabled
 from simulator.theory.runtime import expected_runtime, sync_async_speedup
-from simulator.timing.engine import simulate
+from simulator.timing.engine import simulate_spec
 
 __all__ = [
     "FIGURE5_LAWS",
@@ -126,11 +127,12 @@ def speedup_table(
         for law in laws:
             for p in learners:
                 theory = sync_async_speedup(law, p)
+                specs = {
+                    v: ExperimentSpec(variant=v, num_learners=p, law=law, updates=updates)
+                    for v in ("sync", "async")
+                }
                 for s in seeds_:
-                    times = {
-                        v: simulate(v, num_learners=p, law=law, updates=updates, seed=s).end_time
-                        for v in ("sync", "async")
-                    }
+                    times = {v: simulate_spec(spec, s).end_time for v, spec in specs.items()}
                     rows.append(
                         {
                             "law": law.spec,
@@ -204,8 +206,9 @@ def runtime_vs_k_table(
     ) as bar:
         for variant, canonical, k in configs:
             theory = expected_runtime(canonical, num_learners=p, k=k, law=law, updates=updates)
+            spec = ExperimentSpec(variant=canonical, num_learners=p, k=k, law=law, updates=updates)
             for s in seeds_:
-                trace = simulate(canonical, num_learners=p, k=k, law=law, updates=updates, seed=s)
+                trace = simulate_spec(spec, s)
                 rows.append(
                     {
                         "law": law.spec,

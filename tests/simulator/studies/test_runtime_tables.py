@@ -97,7 +97,7 @@ def test_runtime_vs_k_refuses_before_any_run(monkeypatch, kwargs, error, match):
     def boom(*args, **kw):
         raise AssertionError("simulated before checking")
 
-    monkeypatch.setattr(runtime_tables, "simulate", boom)
+    monkeypatch.setattr(runtime_tables, "simulate_spec", boom)
     args = {"num_learners": 4, "updates": 10, "seeds": 2, **kwargs}
     with pytest.raises(error, match=match):
         runtime_vs_k_table("exp:1", **args)
@@ -112,7 +112,7 @@ def test_runtime_vs_k_refuses_before_any_run(monkeypatch, kwargs, error, match):
     ],
 )
 def test_speedup_refuses_before_any_run(monkeypatch, laws, learners, match):
-    monkeypatch.setattr(runtime_tables, "simulate", None)
+    monkeypatch.setattr(runtime_tables, "simulate_spec", None)
     with pytest.raises(PssimError, match=match):
         speedup_table(laws, learners, updates=10, seeds=2)
 
