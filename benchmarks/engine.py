@@ -19,7 +19,7 @@ import simpy
 
 from distributions import Exponential
 from simulator import simulate
-from simulator.timing._state import learner_streams
+from simulator.timing._draws import learner_streams
 
 #: Updates of a ``--smoke`` run (one timed run per engine and P).
 SMOKE_UPDATES = 5_000

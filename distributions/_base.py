@@ -128,6 +128,17 @@ class ComputeTimeLaw(abc.ABC):
             out = np.asarray(self._sample(dims, rng), dtype=np.float64)
         return out.reshape(dims)
 
+    def sample_block(self, n: int, *, rng: np.random.Generator) -> np.ndarray:
+        """``sample((n,), rng=rng)`` without argument checks, for engines drawing many blocks.
+
+        The caller guarantees ``n`` is an int >= 1 and ``rng`` a numpy Generator.
+
+        Returns:
+            (n,) float64 array, the same values ``sample((n,), rng=rng)`` would give.
+        """
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            return np.asarray(self._sample((n,), rng), dtype=np.float64).reshape(n)
+
     # --------------------------------------------------------------------------- moments
     @abc.abstractmethod
     def mean(self) -> float:

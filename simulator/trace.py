@@ -126,23 +126,29 @@ class Trace:
             raise PssimError("`Trace.mask` must have at least one contribution per update")
         if np.any(np.diff(self.update_time) < 0):
             raise PssimError("`Trace.update_time` must never decrease")
-        m = self.mask
-        learners = self.learner[m]
+        full = bool(self.mask.all())  # engines' traces: no padding, no boolean copies
+
+        def real(a: np.ndarray) -> np.ndarray:
+            return a.ravel() if full else a[self.mask]
+
+        learners = real(self.learner)
         if learners.size and (learners.min() < 0 or learners.max() >= self.num_learners):
             raise PssimError(
                 f"`Trace.learner` must lie in [0, {self.num_learners}); "
                 f"got range [{learners.min()}, {learners.max()}]"
             )
-        stale = self.staleness()[m]
-        if stale.size and stale.min() < 0:
-            raise PssimError(f"`Trace.version` must give staleness >= 0; got {stale.min()}")
-        if self.version[m].size and self.version[m].min() < 0:
+        version = real(self.version)
+        if version.size and version.min() < 0:
             raise PssimError("`Trace.version` must be >= 0 for real contributions")
-        start, finish = self.start[m], self.finish[m]
+        if version.size and np.any(real(self.version > np.arange(u)[:, None])):
+            stale = real(self.staleness())
+            raise PssimError(f"`Trace.version` must give staleness >= 0; got {stale.min()}")
+        start, finish = real(self.start), real(self.finish)
         if not (np.all(np.isfinite(start)) and np.all(finish >= start)):
             raise PssimError("`Trace.finish` must be >= `Trace.start` for every contribution")
-        row_time = np.broadcast_to(self.update_time[:, None], shape)[m]
-        if np.any(finish > row_time + 1e-9 * np.maximum(1.0, np.abs(row_time))):
+        row_time = self.update_time[:, None]
+        late = self.finish > row_time + 1e-9 * np.maximum(1.0, np.abs(row_time))
+        if np.any(real(late)):
             raise PssimError("`Trace.finish` must not be after the update it contributes to")
         c = self.cancelled_learner.shape
         if self.cancelled_start.shape != c or self.cancelled_stop.shape != c:

@@ -1,46 +1,14 @@
-"""Shared state of one timing run: duration streams, the server's batch and the recorder."""
+"""Shared state of one SimPy timing run: the server's batch and the recorder."""
 
 from __future__ import annotations
 
 from array import array
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable
 
 import numpy as np
 import simpy
 
 from simulator.trace import Trace
-
-CHUNK = 1024  # durations drawn per refill of a learner's stream
-
-
-def duration_stream(law, rng: np.random.Generator, speed: float) -> Callable[[], float]:
-    """Return a callable giving a learner's successive durations ``X[l, n] / speed``.
-
-    Draws come in chunks from the learner's own generator, so the n-th value does not
-    depend on which variant consumes it (common random numbers).
-    """
-
-    def gen() -> Iterator[float]:
-        while True:
-            yield from (law.sample((CHUNK,), rng=rng) / speed).tolist()
-
-    return gen().__next__
-
-
-def learner_streams(
-    laws: Sequence, speeds: Sequence[float], seed: int, salt: int = 0
-) -> list[Callable[[], float]]:
-    """One duration stream per learner from ``SeedSequence(seed).spawn(P)`` children.
-
-    ``salt`` > 0 gives independent streams for other random quantities (latencies), so
-    that they never shift the compute durations.
-    """
-    root = np.random.SeedSequence(seed) if salt == 0 else np.random.SeedSequence([seed, salt])
-    children = root.spawn(len(laws))
-    return [
-        duration_stream(law, np.random.default_rng(ss), float(s))
-        for law, ss, s in zip(laws, children, speeds, strict=True)
-    ]
 
 
 class RunState:
@@ -60,7 +28,9 @@ class RunState:
         "c_learner",
         "c_start",
         "c_version",
-        "cancelled",
+        "cancelled_learner",
+        "cancelled_start",
+        "cancelled_stop",
         "done",
         "env",
         "k",
@@ -104,7 +74,9 @@ class RunState:
         self.c_version = array("q")
         self.c_start = array("d")
         self.c_finish = array("d")
-        self.cancelled: list[tuple[int, float, float]] = []
+        self.cancelled_learner = array("q")
+        self.cancelled_start = array("d")
+        self.cancelled_stop = array("d")
         self.task_start: list[float | None] = [None] * num_learners  # computing since
 
     # --------------------------------------------------------------- pushes and updates
@@ -166,7 +138,9 @@ class RunState:
 
     def cancel(self, learner: int, start: float) -> None:
         """Record work started at ``start`` and cancelled now."""
-        self.cancelled.append((learner, start, self.env.now))
+        self.cancelled_learner.append(learner)
+        self.cancelled_start.append(start)
+        self.cancelled_stop.append(self.env.now)
 
     # --------------------------------------------------------------- result
     def to_trace(self) -> Trace:
@@ -179,7 +153,6 @@ class RunState:
         start = np.frombuffer(self.c_start, dtype=np.float64)[:n].reshape(shape)
         finish = np.frombuffer(self.c_finish, dtype=np.float64)[:n].reshape(shape)
         mask = np.ones(shape, dtype=bool)
-        canc = np.array(self.cancelled, dtype=np.float64).reshape(-1, 3)
         return Trace(
             variant=self.variant,
             num_learners=self.num_learners,
@@ -191,9 +164,9 @@ class RunState:
             start=start,
             finish=finish,
             mask=mask,
-            cancelled_learner=canc[:, 0].astype(np.int64),
-            cancelled_start=canc[:, 1],
-            cancelled_stop=canc[:, 2],
+            cancelled_learner=np.frombuffer(self.cancelled_learner, dtype=np.int64),
+            cancelled_start=np.frombuffer(self.cancelled_start, dtype=np.float64),
+            cancelled_stop=np.frombuffer(self.cancelled_stop, dtype=np.float64),
             local_steps=self.local_steps,
             inflight_learner=np.array([i for i, t in enumerate(self.task_start) if t is not None]),
             inflight_start=np.array([t for t in self.task_start if t is not None]),

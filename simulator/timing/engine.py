@@ -24,11 +24,18 @@ from collections.abc import Sequence
 import simpy
 
 from simulator._checks import check_seed
+from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
-from simulator.timing._state import RunState, learner_streams
+from simulator.timing._draws import learner_streams
+from simulator.timing._state import RunState
+from simulator.timing.fast import NeedsReference, fast_applies, simulate_fast
 from simulator.trace import Trace
 
-__all__ = ["simulate", "simulate_spec"]
+__all__ = ["ENGINES", "simulate", "simulate_spec"]
+
+#: ``auto``: the fast path where it applies, else SimPy; ``simpy``: always the reference
+#: engine; ``fast``: the fast path or an error saying why it does not apply.
+ENGINES = ("auto", "simpy", "fast")
 
 
 def simulate(
@@ -44,6 +51,7 @@ def simulate(
     push_latency=None,
     pull_latency=None,
     service_time=None,
+    engine: str = "auto",
 ) -> Trace:
     """Simulate ``updates`` server updates of one variant and return its :class:`Trace`.
 
@@ -67,6 +75,11 @@ def simulate(
             server and the time the model takes to reach a learner.
         service_time: optional law of the server's time to apply one update; updates queue
             at a capacity-1 ``simpy.Resource``.
+        engine: ``"auto"`` (default) runs the fast path where it applies (no latencies,
+            no service time, every duration > 0) and the SimPy engine otherwise;
+            ``"simpy"`` always runs the SimPy reference engine; ``"fast"`` refuses a run
+            the fast path cannot reproduce. Both engines give the same trace, array for
+            array.
 
     Returns:
         The trace, in simulated time units.
@@ -93,11 +106,37 @@ def simulate(
     else:  # laws without law: the spec drops its default law
         spec = ExperimentSpec(variant=variant, **given)
     run_seed = spec.seed if seed is None else check_seed("seed", seed)
-    return simulate_spec(spec, run_seed)
+    return simulate_spec(spec, run_seed, engine=engine)
 
 
-def simulate_spec(spec: ExperimentSpec, seed: int) -> Trace:
-    """The trace of one seed of a validated spec (no further checks)."""
+def simulate_spec(spec: ExperimentSpec, seed: int, *, engine: str = "auto") -> Trace:
+    """The trace of one seed of a validated spec (only ``engine`` is checked here)."""
+    if engine not in ENGINES:
+        raise PssimError(
+            f"`engine` must be one of {', '.join(ENGINES)}; got {engine!r}", param="engine"
+        )
+    if engine != "simpy":
+        if fast_applies(spec):
+            try:
+                return simulate_fast(spec, seed)
+            except NeedsReference as why:
+                if engine == "fast":
+                    raise PssimError(
+                        f"`engine` 'fast' cannot reproduce this run exactly: {why}; "
+                        "use engine='auto' or 'simpy'",
+                        param="engine",
+                    ) from None
+        elif engine == "fast":
+            raise PssimError(
+                "`engine` 'fast' applies only without push_latency, pull_latency and "
+                "service_time; use engine='auto' or 'simpy'",
+                param="engine",
+            )
+    return _simulate_simpy(spec, seed)
+
+
+def _simulate_simpy(spec: ExperimentSpec, seed: int) -> Trace:
+    """The SimPy reference engine: every feature, one process per learner."""
     variant, k = spec.canonical
     p, updates = spec.num_learners, spec.updates
     laws = [spec.law] * p if spec.laws is None else list(spec.laws)

@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import Trace, load_trace, simulate
-from simulator.timing._state import learner_streams
+from simulator.timing._draws import learner_streams
 
 LAWS = ["exp:1", "shifted-exp:0.5,2", "pareto:2.5,1", "hyperexp:0.3,0.5,0.7,3", "weibull:0.7,1"]
 ROUND = ["k-sync", "k-batch-sync", "k-avg"]

@@ -13,7 +13,7 @@ import pytest
 
 from distributions import Exponential, ShiftedExponential
 from simulator import simulate
-from simulator.timing._state import learner_streams
+from simulator.timing._draws import learner_streams
 
 P, UPDATES = 5, 60
 
