@@ -1,10 +1,19 @@
-"""Engine throughput on fully asynchronous runs against a bare SimPy loop, in one run.
+"""Timing engines in one run: the SimPy engine against a bare SimPy loop, and the fast
+paths against the SimPy engine.
 
-The bare loop produces the same events (P learner processes, one timeout per push, same
-durations from the same per-learner streams) and records nothing. Prints pushes/s of both
-per P and their ratio; ``--json`` prints one object whose ``engine_vs_bare`` is the ratio at
-P = 100. ``--smoke`` runs the same comparison at every P with 5,000 updates and one run (a
-second or two) and prints the same keys.
+1. ``engine_vs_bare``: the SimPy engine on fully asynchronous runs against a bare SimPy
+   loop that produces the same events (P learner processes, one timeout per push, same
+   durations from the same per-learner streams) and records nothing; pushes/s of both per
+   P and their ratio (at P = 100 in the JSON key).
+2. ``fast_vs_simpy_*``: wall time of ``simulate(engine="simpy")`` over that of
+   ``simulate(engine="fast")`` on the same spec and seed, each the best of ``--repeats``,
+   trace construction included; the two traces must be equal array for array (the run
+   stops otherwise; ``*_equal`` records it). Workloads: ``async`` P = 100, 10^6 updates;
+   ``ksync`` K-sync P = 100, K = 50, 2000 rounds; ``kasync`` K-async P = 100, K = 10,
+   20000 updates.
+
+``--smoke`` runs everything at a tiny size with one run (a few seconds) and prints the
+same keys.
 
     python benchmarks/engine.py [--updates 100000] [--repeats 3] [--smoke] [--json]
 """
@@ -12,6 +21,7 @@ second or two) and prints the same keys.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import time
 
@@ -23,6 +33,12 @@ from simulator.timing._draws import learner_streams
 
 #: Updates of a ``--smoke`` run (one timed run per engine and P).
 SMOKE_UPDATES = 5_000
+#: Fast-path workloads: name -> (variant, P, K, updates, updates with --smoke).
+FAST_WORKLOADS = {
+    "async": ("async", 100, 1, 1_000_000, 5_000),
+    "ksync": ("k-sync", 100, 50, 2_000, 50),
+    "kasync": ("k-async", 100, 10, 20_000, 500),
+}
 
 
 def bare_loop(p: int, updates: int, seed: int) -> float:
@@ -48,8 +64,44 @@ def bare_loop(p: int, updates: int, seed: int) -> float:
 
 def engine(p: int, updates: int, seed: int) -> float:
     return simulate(
-        "async", num_learners=p, law=Exponential(1.0), updates=updates, seed=seed
+        "async", num_learners=p, law=Exponential(1.0), updates=updates, seed=seed, engine="simpy"
     ).end_time
+
+
+def same_trace(a, b) -> bool:
+    """Every field of two traces equal (arrays bit for bit, same dtype)."""
+    for field in dataclasses.fields(a):
+        x, y = getattr(a, field.name), getattr(b, field.name)
+        if hasattr(x, "dtype"):
+            if x.dtype != y.dtype or not (x.shape == y.shape and (x == y).all()):
+                return False
+        elif x != y:
+            return False
+    return True
+
+
+def fast_vs_simpy(variant: str, p: int, k: int, updates: int, repeats: int) -> dict:
+    """Best wall time of each engine on one spec and seed; their traces must be equal."""
+    kwargs = dict(num_learners=p, law=Exponential(1.0), updates=updates, seed=1)
+    if variant not in ("async", "sync"):
+        kwargs["k"] = k
+    best, traces = {}, {}
+    for name in ("fast", "simpy"):
+        best[name] = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            traces[name] = simulate(variant, engine=name, **kwargs)
+            best[name] = min(best[name], time.perf_counter() - t0)
+    equal = same_trace(traces["fast"], traces["simpy"])
+    if not equal:
+        raise SystemExit(f"{variant}: the fast and SimPy traces differ")
+    return {
+        "fast_s": best["fast"],
+        "simpy_s": best["simpy"],
+        "ratio": best["simpy"] / best["fast"],
+        "equal": equal,
+        "updates": updates,
+    }
 
 
 def best_rate(fn, p: int, updates: int, repeats: int) -> tuple[float, float]:
@@ -81,17 +133,19 @@ def main() -> None:
         # same durations, same events: both must end at the same simulated instant
         assert abs(t_bare - t_eng) <= 1e-9 * max(1.0, t_bare), (t_bare, t_eng)
         rows[p] = {"bare_pushes_per_s": bare, "engine_pushes_per_s": eng, "ratio": eng / bare}
+    fast = {
+        name: fast_vs_simpy(variant, p, k, smoke if args.smoke else updates, args.repeats)
+        for name, (variant, p, k, updates, smoke) in FAST_WORKLOADS.items()
+    }
     if args.json:
         key = 100 if 100 in rows else args.learners[0]
-        print(
-            json.dumps(
-                {
-                    "updates": args.updates,
-                    "engine_vs_bare": rows[key]["ratio"],
-                    "per_learners": rows,
-                }
-            )
-        )
+        out = {"updates": args.updates, "engine_vs_bare": rows[key]["ratio"]}
+        for name, r in fast.items():
+            out[f"fast_vs_simpy_{name}"] = r["ratio"]
+            out[f"fast_vs_simpy_{name}_equal"] = r["equal"]
+        out["per_learners"] = rows
+        out["fast_workloads"] = fast
+        print(json.dumps(out))
         return
     print(f"fully asynchronous, {args.updates} updates, best of {args.repeats}")
     print(f"{'P':>6}{'bare pushes/s':>16}{'engine pushes/s':>18}{'ratio':>8}")
@@ -99,6 +153,12 @@ def main() -> None:
         print(
             f"{p:>6}{r['bare_pushes_per_s']:>16,.0f}{r['engine_pushes_per_s']:>18,.0f}"
             f"{r['ratio']:>8.2f}"
+        )
+    print(f"\n{'fast path':<10}{'updates':>10}{'simpy s':>10}{'fast s':>10}{'ratio':>8}  equal")
+    for name, r in fast.items():
+        print(
+            f"{name:<10}{r['updates']:>10}{r['simpy_s']:>10.3f}{r['fast_s']:>10.4f}"
+            f"{r['ratio']:>8.1f}  {r['equal']}"
         )
 
 

@@ -35,13 +35,20 @@ EXPECTED_RATIOS = {
         "per_learners.8.ratio",
         "per_learners.100.ratio",
         "per_learners.1000.ratio",
+        "fast_vs_simpy_async",
+        "fast_vs_simpy_ksync",
+        "fast_vs_simpy_kasync",
     ],
     ("replay.py", ()): ["replay_vs_naive", "m1_p8.ratio", "m64_p8.ratio", "m1_p100.ratio"],
     ("replay.py", ("--memory",)): ["peak_rss_long_vs_short"],
 }
 #: Other keys the known benchmarks must print.
 EXPECTED_KEYS = {
-    ("engine.py", ()): ["updates", "per_learners.100.bare_pushes_per_s"],
+    ("engine.py", ()): [
+        "updates",
+        "per_learners.100.bare_pushes_per_s",
+        "fast_workloads.kasync.equal",
+    ],
     ("replay.py", ()): [
         "device",
         "updates",
