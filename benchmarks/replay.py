@@ -16,6 +16,12 @@ the transfer of the data to the device. The two loss curves must agree (the run 
 otherwise). Workloads: m = 1, P = 8 (the headline, ``replay_vs_naive``), m = 64, P = 8, and
 m = 1, P = 100.
 
+``replay_m1_vs_minimal_scan`` measures the replay's own overhead: on the m = 1, P = 8
+workload, a minimal jitted ``lax.scan`` written here for exactly this case (K = 1, fixed
+rate, one stale copy per learner set as ``Trace.copy_schedule`` says, the same mini-batches,
+the same 20 evaluations, its host preparation timed too) against :func:`simulator.replay`;
+the ratio is minimal time over project time (1 would mean no overhead at all).
+
 ``--memory`` instead reports the peak resident memory of replays of 10^5 and 10^6 updates at
 P = 100 (each in a fresh process, the trace built by the inline numpy generator so that no
 SimPy objects count in the peak) beside the size of the trace arrays;
@@ -36,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import os
 import resource
@@ -47,6 +54,7 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax import lax
 
 from models import load_mnist, softmax_regression
 from simulator import FixedRate, Trace, minibatch_indices, replay, replay_keys, simulate
@@ -182,6 +190,82 @@ def naive_replay(trace: Trace, model, fns, *, eval_every: int) -> np.ndarray:
     return np.asarray(jax.block_until_ready(losses))
 
 
+# --------------------------------------------------------------------------- minimal scan
+def make_minimal(model, data, batch_size: int, eval_every: int):
+    """The minimal scan replay of a K = 1 trace: ``run(trace) -> (E + 1,) losses``."""
+    x, y = jnp.asarray(data.x), jnp.asarray(data.y)
+    ev = (jnp.asarray(data.x_eval), jnp.asarray(data.y_eval))
+    n = x.shape[0]
+    grad = jax.grad(model.loss)
+
+    @functools.partial(jax.jit, static_argnames="rows")
+    def scan(w0, data_key, reads, snaps, j, rows):
+        copies = jax.tree_util.tree_map(lambda p: jnp.broadcast_to(p, (rows, *p.shape)), w0)
+
+        def step(carry, inp):
+            w, copies = carry
+            jj, c, snap = inp
+            read = jax.tree_util.tree_map(
+                lambda cp, p: jnp.where(c >= 0, cp[jnp.maximum(c, 0)], p), copies, w
+            )
+            idx = minibatch_indices(data_key, jj, 0, num_examples=n, batch_size=batch_size)
+            g = grad(read, (x[idx], y[idx]))
+            copies = jax.tree_util.tree_map(lambda cp, p: cp.at[snap].set(p), copies, w)
+            w = jax.tree_util.tree_map(lambda p, gg: p - LR * gg, w, g)
+            return (w, copies), None
+
+        def chunk(carry, inp):
+            carry, _ = lax.scan(step, carry, inp)
+            return carry, model.loss(carry[0], ev)
+
+        _, losses = lax.scan(chunk, (w0, copies), (j, reads, snaps))
+        return jnp.concatenate([model.loss(w0, ev)[None], losses])
+
+    def run(trace: Trace) -> np.ndarray:
+        init_key, data_key = replay_keys(trace.seed)
+        copy_index, snap_version, snap_copy, depth = trace.copy_schedule()
+        u = trace.num_updates
+        scratch = trace.num_learners * depth
+        width = max(1, int(np.bincount(snap_version).max())) if snap_version.size else 1
+        snaps = np.full((u, width), scratch, dtype=np.int32)  # unused writes: scratch row
+        first = np.searchsorted(snap_version, snap_version, side="left")
+        snaps[snap_version, np.arange(snap_version.size) - first] = snap_copy
+        snaps[0, 0] = scratch  # the scratch row exists even without snapshots
+        shape = (u // eval_every, eval_every)
+        out = scan(
+            model.init(init_key),
+            data_key,
+            jnp.asarray(copy_index[:, 0].astype(np.int32).reshape(shape)),
+            jnp.asarray(snaps.reshape(*shape, width)),
+            jnp.arange(u, dtype=jnp.int32).reshape(shape),
+            rows=scratch + 1,
+        )
+        return np.asarray(out)
+
+    return run
+
+
+def minimal_vs_project(trace: Trace, model, data, eval_every: int, repeats: int) -> dict:
+    """Times the minimal scan and the project's replay of ``trace`` (m = 1, compiled first)."""
+    assert trace.num_updates % eval_every == 0 and trace.max_k == 1
+    run = make_minimal(model, data, 1, eval_every)
+    kw = dict(batch_size=1, rule=FixedRate(LR), eval_every=eval_every, f_star=None)
+    run(trace)  # compile
+    t_min, losses = _best_of(repeats, lambda: run(trace))
+    replay(trace, model, data, **kw)  # compile
+    t_proj, res = _best_of(repeats, lambda: replay(trace, model, data, **kw))
+    diff = float(np.max(np.abs(res.loss[0] - losses)))
+    assert diff <= LOSS_TOLERANCE, (diff, res.loss[0], losses)
+    u = trace.num_updates
+    return {
+        "updates": u,
+        "replay_updates_per_s": u / t_proj,
+        "minimal_updates_per_s": u / t_min,
+        "ratio": t_min / t_proj,
+        "max_abs_loss_diff": diff,
+    }
+
+
 # --------------------------------------------------------------------------- timing
 def _best_of(repeats: int, fn):
     """(smallest wall time in seconds, last result) over ``repeats`` calls."""
@@ -235,6 +319,9 @@ def run_throughput(updates: int, repeats: int) -> dict:
         fns = naive_fns.setdefault(m, make_naive(model, data, m))
         out[name] = compare(trace, model, data, m, max(1, updates // 20), repeats, fns)
     out["replay_vs_naive"] = out["m1_p8"]["ratio"]
+    trace, _ = make_trace(8, updates)
+    out["m1_p8_minimal"] = minimal_vs_project(trace, model, data, max(1, updates // 20), repeats)
+    out["replay_m1_vs_minimal_scan"] = out["m1_p8_minimal"]["ratio"]
     return out
 
 

@@ -1,11 +1,21 @@
-"""Fixtures shared by every test folder: the real MNIST test files."""
+"""Fixtures shared by every test folder: the real MNIST test files; a private compilation
+cache, so that no test writes to the user's cache folder."""
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The replay's persistent compilation cache (simulator.training._cache) goes to a folder of
+# this test session (one per xdist worker), inherited by the processes the tests start.
+_CACHE_DIR = tempfile.mkdtemp(prefix="pssim-test-jax-cache-")
+os.environ["PSSIM_COMPILE_CACHE"] = _CACHE_DIR
+atexit.register(shutil.rmtree, _CACHE_DIR, ignore_errors=True)
 
 #: Environment variable naming a folder with the MNIST t10k IDX files.
 MNIST_ENV = "PSSIM_MNIST"

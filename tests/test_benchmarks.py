@@ -39,7 +39,15 @@ EXPECTED_RATIOS = {
         "fast_vs_simpy_ksync",
         "fast_vs_simpy_kasync",
     ],
-    ("replay.py", ()): ["replay_vs_naive", "m1_p8.ratio", "m64_p8.ratio", "m1_p100.ratio"],
+    ("replay.py", ()): [
+        "replay_vs_naive",
+        "replay_m1_vs_minimal_scan",
+        "m1_p8.ratio",
+        "m64_p8.ratio",
+        "m1_p100.ratio",
+        "m1_p8_minimal.ratio",
+    ],
+    ("compare.py", ()): ["warm_vs_cold"],
     ("replay.py", ("--memory",)): ["peak_rss_long_vs_short"],
 }
 #: Other keys the known benchmarks must print.
@@ -59,6 +67,17 @@ EXPECTED_KEYS = {
         "m1_p8.final_loss",
     ],
     ("replay.py", ("--memory",)): [],
+    ("compare.py", ()): [
+        "compile_share",
+        "compile_s_cold",
+        "compile_s_warm",
+        "total_s_cold",
+        "total_s_warm",
+        "cold.timing_s",
+        "cold.execution_s",
+        "cold.output_s",
+        "warm.cache_hits",
+    ],
 }
 
 
@@ -100,7 +119,7 @@ def _is_ratio(path: str) -> bool:
 
 
 def test_benchmarks_are_found():
-    assert {"engine.py", "replay.py"} <= {s.name for s in SCRIPTS}
+    assert {"compare.py", "engine.py", "replay.py"} <= {s.name for s in SCRIPTS}
 
 
 @pytest.mark.parametrize(

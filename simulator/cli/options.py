@@ -65,7 +65,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
 }
 
 #: Options of the commands that are not spec fields (allowed in a config file too).
-COMMAND_KEYS = ("variants", "target", "out", "plot", "json")
+COMMAND_KEYS = ("variants", "target", "out", "plot", "json", "no_compile_cache")
 
 
 def flag_of(field: str) -> str:

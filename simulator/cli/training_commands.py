@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 
 from simulator._checks import VARIANT_ALIASES as ALIASES
 from simulator.cli.options import build_spec
@@ -23,6 +24,8 @@ __all__ = [
 
 TRAIN_FIELDS = TIMING_FIELDS + TRAINING_FIELDS
 COMPARE_FIELDS = tuple(f for f in TRAIN_FIELDS if f != "variant")
+#: The environment variable of the replay's compilation cache (``simulator.training._cache``).
+CACHE_ENV = "PSSIM_COMPILE_CACHE"
 
 
 def add_training_outputs(p: argparse.ArgumentParser) -> None:
@@ -36,6 +39,12 @@ def add_training_outputs(p: argparse.ArgumentParser) -> None:
         "level the two best reach)",
     )
     p.add_argument("--out", default=None, help="results folder (default: a new folder here)")
+    p.add_argument(
+        "--no-compile-cache",
+        action="store_true",
+        help="do not keep compiled replays in the persistent compilation cache (same as "
+        "PSSIM_COMPILE_CACHE=0; default: PSSIM_COMPILE_CACHE, else ~/.cache/pssim/jax)",
+    )
 
 
 def _positive(text: str) -> float:
@@ -60,6 +69,8 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
         )
     variant_specs(spec, variants)  # every variant's rules, before data or JAX are touched
     out = check_out_dir(args.out)
+    if args.no_compile_cache:  # read at the first replay of the process
+        os.environ[CACHE_ENV] = "0"
 
     from models import check_batch_size, load_dataset
     from simulator.studies.comparison import compare

@@ -269,13 +269,41 @@ def _run_seed(
 _run_seed_jit = jax.jit(_run_seed, static_argnames=("spec",))
 
 
-def run(
-    spec: Spec, rule: Any, root_keys: jax.Array, rows: dict, data: tuple, factor: float
+def _run_seeds(
+    spec: Spec, rule: Any, root_keys: jax.Array, rows: dict, data: tuple, factor: jax.Array
 ) -> dict:
-    """Replays S seeds one after another with one compiled single-seed scan.
+    """:func:`_run_seed` vmapped over seeds (leading axis of ``root_keys`` and ``rows``)."""
+    return jax.vmap(lambda key, r: _run_seed(spec, rule, key, r, data, factor))(root_keys, rows)
 
-    A seed's result never depends on the seeds replayed beside it (same shapes, same
-    compiled program, no batching across seeds).
+
+_run_seeds_jit = jax.jit(_run_seeds, static_argnames=("spec",))
+
+#: How replicate seeds are replayed (see :func:`run`).
+SEEDS_MODES = ("auto", "sequential", "vmap")
+
+
+def resolve_seeds_mode(mode: str) -> str:
+    """``sequential`` or ``vmap``; ``auto`` is sequential on CPU, vmapped on accelerators."""
+    if mode == "auto":
+        return "sequential" if jax.default_backend() == "cpu" else "vmap"
+    return mode
+
+
+def run(
+    spec: Spec,
+    rule: Any,
+    root_keys: jax.Array,
+    rows: dict,
+    data: tuple,
+    factor: float,
+    seeds_mode: str = "sequential",
+) -> dict:
+    """Replays S seeds, one after another with one compiled single-seed scan, or vmapped.
+
+    Sequentially, a seed's result never depends on the seeds replayed beside it (same
+    shapes, same compiled program, no batching across seeds). Vmapped, the S seeds are one
+    batched scan (one program per S); on CPU its curves may differ from the sequential
+    ones in the last bits (batched kernels add in another order), never in which seeds run.
 
     Args:
         spec: static configuration.
@@ -284,13 +312,18 @@ def run(
         rows: per-update host arrays, each (S, C, nb, b, ...) (see ``_stack.Stacked``).
         data: ``(x, y, x_eval, y_eval)`` device arrays.
         factor: divergence threshold as a multiple of the initial loss (> 1).
+        seeds_mode: ``sequential``, ``vmap`` or ``auto`` (see :func:`resolve_seeds_mode`).
 
     Returns:
         dict with ``loss`` (S, C + 1), ``accuracy`` (S, C + 1) where the model has one, and
         ``diverged_at`` (S,) int32 (-1 if never), as host numpy arrays.
     """
-    outs = []
     limit = jnp.asarray(factor)
+    if resolve_seeds_mode(seeds_mode) == "vmap":
+        seed_rows = {name: jnp.asarray(a) for name, a in rows.items()}
+        out = jax.device_get(_run_seeds_jit(spec, rule, root_keys, seed_rows, data, limit))
+        return {name: np.asarray(a) for name, a in out.items()}
+    outs = []
     for i in range(root_keys.shape[0]):
         seed_rows = {name: jnp.asarray(a[i]) for name, a in rows.items()}
         outs.append(jax.device_get(_run_seed_jit(spec, rule, root_keys[i], seed_rows, data, limit)))

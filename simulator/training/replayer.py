@@ -5,7 +5,8 @@ and which model version each read. :func:`replay` trains a model along it: stale
 from one model copy per learner (memory O(depth * P * |w|), whatever the staleness tail),
 all contributions of an update are one vmapped gradient call, mini-batches are drawn with
 ``jax.random`` keyed by (seed, update, slot), and replicate seeds run one after another
-through one compiled scan, so a seed's curve never depends on its group. The loss (and
+through one compiled scan, so a seed's curve never depends on its group (or, on request,
+vmapped as one batched scan, which accelerators favour). The loss (and
 accuracy where the model has one) is recorded every ``eval_every`` updates on the dataset's
 evaluation set, together with the simulated time, so error-vs-time curves come out directly.
 """
@@ -27,7 +28,15 @@ from simulator._spec_checks import DTYPES
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
 from simulator.trace import Trace
-from simulator.training._scan import Spec, Static, run, sample_indices, trace_count
+from simulator.training._cache import enable_compile_cache
+from simulator.training._scan import (
+    SEEDS_MODES,
+    Spec,
+    Static,
+    run,
+    sample_indices,
+    trace_count,
+)
 from simulator.training._stack import as_trace_list, stack_traces
 from simulator.training.rules import FixedRate, ServerRule
 
@@ -265,6 +274,7 @@ def replay(
     key: int | jax.Array | None = None,
     f_star: float | str | None = "auto",
     divergence_factor: float = DIVERGENCE_FACTOR,
+    seeds_mode: str = "auto",
 ) -> ReplayResult:
     """Trains ``model`` along one or more simulated schedules and records the loss curves.
 
@@ -275,8 +285,10 @@ def replay(
     w_{j+1} is the average of the resulting models (only :class:`FixedRate` applies).
 
     Several traces (replicate seeds of one configuration) are replayed one after another
-    by one compiled single-seed scan, reused by later calls with the same model, rule type,
-    shapes, dtype and ``eval_every`` (learning rates are not baked in).
+    by one compiled single-seed scan (or vmapped, see ``seeds_mode``), reused by later calls
+    with the same model, rule type, shapes, dtype and ``eval_every`` (learning rates are not
+    baked in). Compiled scans are also kept on disk, in JAX's persistent compilation cache
+    (see ``simulator.training._cache``: ``PSSIM_COMPILE_CACHE=0`` turns it off).
 
     Args:
         traces: a Trace or a sequence of traces with the same variant, P, K and U.
@@ -291,6 +303,11 @@ def replay(
         key: base of the JAX keys (int or key); default: each trace's seed alone.
         f_star: F* to store in the result; ``"auto"`` computes it for convex models with
             :func:`simulator.training.optimum.optimal_loss` (cached), None skips it.
+        seeds_mode: ``"sequential"`` replays the seeds one after another (one compiled
+            single-seed scan, whatever the number of seeds); ``"vmap"`` replays them as one
+            batched scan (compiled per number of seeds; on CPU a curve can then differ from
+            the sequential one in the last bits); ``"auto"``, sequential on CPU and vmapped
+            on an accelerator.
 
     Returns:
         A :class:`ReplayResult` with (S, E) curves.
@@ -315,6 +332,11 @@ def replay(
     _check_rule(rule, first.variant)
     _check_f_star(f_star)
     divergence_factor = _check_factor(divergence_factor)
+    if seeds_mode not in SEEDS_MODES:
+        raise PssimError(
+            f"`seeds_mode` must be one of {', '.join(SEEDS_MODES)}; got {seeds_mode!r}",
+            param="seeds_mode",
+        )
     stacked = stack_traces(items, eval_every, batch_size)
     spec = Spec(
         model=Static(model),
@@ -324,12 +346,13 @@ def replay(
         kavg=first.variant == "k-avg",
         dtype=dtype,
     )
+    enable_compile_cache()
     x64 = jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
     with x64:
         data = _device_data(dataset, dtype)
         _check_fit(model, data)
         keys = jnp.stack([_root_key(s, key) for s in stacked.seeds])
-        out = run(spec, rule, keys, stacked.rows, data, divergence_factor)
+        out = run(spec, rule, keys, stacked.rows, data, divergence_factor, seeds_mode)
     if f_star == "auto":
         from simulator.training.optimum import optimal_loss
 
