@@ -95,19 +95,7 @@ def k_sync(blocks: list, k: int, updates: int, seed: int) -> Trace:
         add("c_learner", []).append(cancelled)
         add("c_start", []).append(np.repeat(s[:, 0], p - k))
         add("c_stop", []).append(np.repeat(t, p - k))
-    cat = {name: np.concatenate([a.ravel() for a in arrs]) for name, arrs in parts.items()}
-    return make_trace(
-        "k-sync",
-        p,
-        k,
-        seed,
-        update_time=cat["update_time"],
-        learner=cat["learner"],
-        version=cat["version"],
-        start=cat["start"],
-        finish=cat["finish"],
-        cancelled=(cat["c_learner"], cat["c_start"], cat["c_stop"]),
-    )
+    return _trace("k-sync", p, k, seed, parts)
 
 
 def k_avg(blocks: list, steps: int, updates: int, seed: int) -> Trace:
@@ -130,16 +118,23 @@ def k_avg(blocks: list, steps: int, updates: int, seed: int) -> Trace:
         add("version", []).append(np.repeat(np.arange(j0, j0 + r), p))
         add("start", []).append(np.repeat(s[:, 0], p))
         add("finish", []).append(np.take_along_axis(event, order, axis=1))
+    return _trace("k-avg", p, steps, seed, parts, local_steps=steps)
+
+
+def _trace(variant: str, p: int, k: int, seed: int, parts: dict, local_steps: int = 1) -> Trace:
+    """The Trace of the per-chunk arrays in ``parts`` (contributions, cancelled work)."""
     cat = {name: np.concatenate([a.ravel() for a in arrs]) for name, arrs in parts.items()}
+    cancelled = (cat["c_learner"], cat["c_start"], cat["c_stop"]) if "c_stop" in cat else None
     return make_trace(
-        "k-avg",
+        variant,
         p,
-        steps,
+        k,
         seed,
         update_time=cat["update_time"],
         learner=cat["learner"],
         version=cat["version"],
         start=cat["start"],
         finish=cat["finish"],
-        local_steps=steps,
+        cancelled=cancelled,
+        local_steps=local_steps,
     )
