@@ -1,6 +1,9 @@
-"""Timing: the SimPy reference engine that turns a variant and compute-time laws into a Trace.
+"""Timing: turns a variant and compute-time laws into a Trace.
 
-This is the only package of the project that imports simpy.
+Two engines give the same trace, array for array: the SimPy reference engine (every feature)
+and the fast paths of :mod:`simulator.timing.fast` (no communication delays); ``simulate``
+picks the fast path where it applies. This is the only package of the project that imports
+simpy.
 """
 
 from simulator.timing.engine import simulate
