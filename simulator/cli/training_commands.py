@@ -24,8 +24,6 @@ __all__ = [
 
 TRAIN_FIELDS = TIMING_FIELDS + TRAINING_FIELDS
 COMPARE_FIELDS = tuple(f for f in TRAIN_FIELDS if f != "variant")
-#: The environment variable of the replay's compilation cache (``simulator.training._cache``).
-CACHE_ENV = "PSSIM_COMPILE_CACHE"
 
 
 def add_training_outputs(p: argparse.ArgumentParser) -> None:
@@ -70,6 +68,8 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
     variant_specs(spec, variants)  # every variant's rules, before data or JAX are touched
     out = check_out_dir(args.out)
     if args.no_compile_cache:  # read at the first replay of the process
+        from simulator.training._cache import CACHE_ENV
+
         os.environ[CACHE_ENV] = "0"
 
     from models import check_batch_size, load_dataset

@@ -57,6 +57,15 @@ def learner_blocks(
     return [LearnerBlocks(*a) for a in zip(laws, rngs, speeds, strict=True)]
 
 
+def compute_blocks(spec, seed: int) -> list[LearnerBlocks]:
+    """The compute-duration blocks of every learner of a validated ExperimentSpec: its
+    per-learner ``laws`` (else ``law`` for all) divided by its ``speeds`` (else 1)."""
+    p = spec.num_learners
+    laws = [spec.law] * p if spec.laws is None else list(spec.laws)
+    speeds = [1.0] * p if spec.speeds is None else list(spec.speeds)
+    return learner_blocks(laws, speeds, seed)
+
+
 def duration_stream(blocks: LearnerBlocks) -> Callable[[], float]:
     """A callable giving the learner's successive durations one by one (the SimPy engine)."""
 

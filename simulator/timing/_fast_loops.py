@@ -33,7 +33,7 @@ class _Record:
     def arrays(self, name: str, dtype) -> np.ndarray:
         return np.frombuffer(getattr(self, name), dtype=dtype)
 
-    def trace(self, variant: str, p: int, k: int, seed: int, inflight=None) -> Trace:
+    def trace(self, variant: str, p: int, k: int, seed: int) -> Trace:
         n = len(self.update_time) * k
         i8, f8 = np.int64, np.float64
         return make_trace(
@@ -51,7 +51,6 @@ class _Record:
                 self.arrays("c_start", f8),
                 self.arrays("c_stop", f8),
             ),
-            inflight=inflight,
         )
 
 

@@ -26,7 +26,7 @@ import simpy
 from simulator._checks import check_seed
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
-from simulator.timing._draws import learner_streams
+from simulator.timing._draws import compute_blocks, duration_stream, learner_streams
 from simulator.timing._state import RunState
 from simulator.timing.fast import NeedsReference, fast_applies, simulate_fast
 from simulator.trace import Trace
@@ -139,8 +139,6 @@ def _simulate_simpy(spec: ExperimentSpec, seed: int) -> Trace:
     """The SimPy reference engine: every feature, one process per learner."""
     variant, k = spec.canonical
     p, updates = spec.num_learners, spec.updates
-    laws = [spec.law] * p if spec.laws is None else list(spec.laws)
-    speeds = [1.0] * p if spec.speeds is None else list(spec.speeds)
     service = spec.service_time
 
     env = simpy.Environment()
@@ -154,7 +152,7 @@ def _simulate_simpy(spec: ExperimentSpec, seed: int) -> Trace:
         service=None if service is None else learner_streams([service], [1.0], seed, 3)[0],
         local_steps=k if variant == "k-avg" else 1,
     )
-    compute = learner_streams(laws, speeds, seed)
+    compute = [duration_stream(b) for b in compute_blocks(spec, seed)]
     push = _latencies(spec.push_latency, p, seed, 1)
     pull = _latencies(spec.pull_latency, p, seed, 2)
     if variant in ("k-async", "k-batch-async"):

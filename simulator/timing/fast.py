@@ -11,7 +11,7 @@ the same per-learner blocks as the engine's, so ``X[l, n]`` is the same number i
 from __future__ import annotations
 
 from simulator.spec import ExperimentSpec
-from simulator.timing._draws import learner_blocks
+from simulator.timing._draws import compute_blocks
 from simulator.timing._fast_async import batch_async
 from simulator.timing._fast_common import NeedsReference
 from simulator.timing._fast_loops import k_async, k_batch_sync
@@ -34,10 +34,8 @@ def simulate_fast(spec: ExperimentSpec, seed: int) -> Trace:
             settled) makes the exact order of events the SimPy engine's business.
     """
     variant, k = spec.canonical
-    p, updates = spec.num_learners, spec.updates
-    laws = [spec.law] * p if spec.laws is None else list(spec.laws)
-    speeds = [1.0] * p if spec.speeds is None else list(spec.speeds)
-    blocks = learner_blocks(laws, speeds, seed)
+    updates = spec.updates
+    blocks = compute_blocks(spec, seed)
     if variant == "k-batch-async" or (variant == "k-async" and k == 1):
         return batch_async(blocks, variant, k, updates, seed)
     if variant == "k-async":
