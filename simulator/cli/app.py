@@ -1,4 +1,4 @@
-"""The ``pssim`` command line: ``runtime``, ``theory``, ``train`` and ``compare``.
+"""The ``pssim`` command line: ``runtime``, ``theory``, ``train``, ``compare`` and ``sweep``.
 
 Bad input prints one line (the option, the rule, the value) on stderr and exits with
 status 2; anything that is not a pssim input error is a bug and keeps its traceback.
@@ -19,6 +19,7 @@ from simulator.cli.options import (
     read_config,
 )
 from simulator.cli.outputs import run_command
+from simulator.cli.sweep_command import add_sweep_command
 from simulator.cli.timing_commands import THEORY_FIELDS, cmd_runtime, cmd_theory
 from simulator.cli.training_commands import (
     COMPARE_FIELDS,
@@ -103,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated variants (default: sync,async,k-sync,k-async,k-batch-async)",
     )
     add_training_outputs(cmp)
+    add_sweep_command(sub)
     return parser
 
 
@@ -137,7 +139,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def command() -> int:
         try:
-            _apply_config(args)
+            if args.command != "sweep":  # a sweep file is read by the sweep command
+                _apply_config(args)
             return args.handler(args)
         except CliError:
             raise

@@ -1,0 +1,238 @@
+"""The rows of a sweep: what one task computes for its configurations, as a typed table.
+
+A task is a list of configurations (validated specs) and the sweep's kind. It runs in a
+Dask worker or in the calling process alike and returns a pyarrow Table of the fixed schema
+of its kind, so every file of a store has the same columns and types.
+
+Columns (both kinds): ``config`` (the configuration's spec digest), every spec field under
+its Python name (``k`` resolved, ``seed`` renamed ``base_seed``, ``laws`` and ``speeds``
+joined with ``;``, ``eval_every`` resolved, None as null or NaN), and ``seed`` (the replicate
+seed). Timing rows (one per configuration and seed) add ``time``, ``theory``, ``relation``,
+``source``, ``speedup_theory``, ``speedup_relation``, ``staleness_mean``,
+``staleness_max`` and ``staleness_p0``. Training rows (one per configuration, seed and
+evaluation point) add ``update``, ``time``, ``loss``, ``error``, ``accuracy``,
+``diverged``, ``diverged_at``, ``f_star``, ``theory`` and ``relation``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec
+from simulator.studies._common import spec_theory
+
+__all__ = ["SPEC_COLUMNS", "TIMING_COLUMNS", "TRAINING_COLUMNS", "Task", "run_task", "schema"]
+
+#: Default number of evaluation points of a replay (its ``eval_every`` is about J / this).
+_DEFAULT_EVALS = 100
+
+#: Spec columns and their pyarrow types (by name: ``string``, ``int64``, ``float64``).
+SPEC_COLUMNS: dict[str, str] = {
+    "config": "string",
+    "variant": "string",
+    "num_learners": "int64",
+    "k": "int64",
+    "law": "string",
+    "laws": "string",
+    "speeds": "string",
+    "push_latency": "string",
+    "pull_latency": "string",
+    "service_time": "string",
+    "updates": "int64",
+    "time_budget": "float64",
+    "seeds": "int64",
+    "base_seed": "int64",
+    "model": "string",
+    "data": "string",
+    "rule": "string",
+    "lr": "float64",
+    "lr_c": "float64",
+    "batch_size": "int64",
+    "l2": "float64",
+    "eval_every": "int64",
+    "dtype": "string",
+    "divergence_factor": "float64",
+    "seed": "int64",
+}
+#: Result columns of a timing sweep.
+TIMING_COLUMNS: dict[str, str] = {
+    "time": "float64",
+    "theory": "float64",
+    "relation": "string",
+    "source": "string",
+    "speedup_theory": "float64",
+    "speedup_relation": "string",
+    "staleness_mean": "float64",
+    "staleness_max": "int64",
+    "staleness_p0": "float64",
+}
+#: Result columns of a training sweep.
+TRAINING_COLUMNS: dict[str, str] = {
+    "update": "int64",
+    "time": "float64",
+    "loss": "float64",
+    "error": "float64",
+    "accuracy": "float64",
+    "diverged": "bool",
+    "diverged_at": "int64",
+    "f_star": "float64",
+    "theory": "float64",
+    "relation": "string",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Task:
+    """Configurations run together (all their seeds) and written as one file.
+
+    Attributes:
+        kind: ``timing`` or ``training``.
+        specs: the configurations.
+    """
+
+    kind: str
+    specs: tuple[ExperimentSpec, ...]
+
+    @property
+    def configs(self) -> list[str]:
+        """The configurations' digests."""
+        return [spec.digest() for spec in self.specs]
+
+
+def schema(kind: str):
+    """The pyarrow schema of a sweep kind's rows."""
+    import pyarrow as pa
+
+    columns = {**SPEC_COLUMNS, **(TIMING_COLUMNS if kind == "timing" else TRAINING_COLUMNS)}
+    types = {"string": pa.string(), "int64": pa.int64(), "float64": pa.float64()}
+    types["bool"] = pa.bool_()
+    return pa.schema([(name, types[t]) for name, t in columns.items()])
+
+
+def run_task(task: Task):
+    """Run a task's configurations; a pyarrow Table of :func:`schema` of its kind."""
+    import pyarrow as pa
+
+    run = _timing_rows if task.kind == "timing" else _training_rows
+    frame = pd.concat([run(spec) for spec in task.specs], ignore_index=True)
+    return pa.Table.from_pandas(frame, schema=schema(task.kind), preserve_index=False)
+
+
+def _spec_values(spec: ExperimentSpec, updates: int) -> dict[str, Any]:
+    """The spec columns of a configuration's rows (``updates`` as run)."""
+    d = spec.to_dict()
+    out: dict[str, Any] = {"config": spec.digest()}
+    for name in TIMING_FIELDS + TRAINING_FIELDS:
+        value = d.get(name)
+        if isinstance(value, list):
+            value = ";".join(map(str, value))
+        out["base_seed" if name == "seed" else name] = value
+    out["k"] = spec.canonical[1]
+    out["updates"] = updates
+    out["time_budget"] = getattr(spec, "time_budget", None)
+    for name in ("time_budget", "lr_c"):
+        out[name] = math.nan if out[name] is None else float(out[name])
+    if out["eval_every"] is None:
+        out["eval_every"] = max(1, math.ceil(updates / _DEFAULT_EVALS))
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _speedup_theory(spec: ExperimentSpec) -> tuple[float, str]:
+    """Theorem 1's sync/async speedup for the spec's law and P (NaN, ``none`` without)."""
+    from simulator.theory.runtime import sync_async_speedup
+
+    if spec.heterogeneous or spec.communication:
+        return math.nan, "none"
+    prediction = sync_async_speedup(spec.law, spec.num_learners)
+    return float(prediction.mean), prediction.relation
+
+
+def _theory(spec: ExperimentSpec, updates: int):
+    if updates != spec.updates:
+        spec = spec.replace(updates=updates)
+    return spec_theory(spec)
+
+
+def _timing_rows(spec: ExperimentSpec) -> pd.DataFrame:
+    from simulator.timing.engine import simulate_spec
+
+    speedup, speedup_relation = _speedup_theory(spec)
+    rows = []
+    for s in spec.seed_list:
+        trace = simulate_spec(spec, s)
+        staleness = trace.staleness()[trace.mask]
+        theory = _theory(spec, trace.num_updates)
+        rows.append(
+            {
+                **_spec_values(spec, trace.num_updates),
+                "seed": s,
+                "time": trace.end_time,
+                "theory": math.nan if theory.mean is None else theory.mean,
+                "relation": theory.relation,
+                "source": theory.source,
+                "speedup_theory": speedup,
+                "speedup_relation": speedup_relation,
+                "staleness_mean": float(staleness.mean()) if staleness.size else math.nan,
+                "staleness_max": int(staleness.max()) if staleness.size else 0,
+                "staleness_p0": float(np.mean(staleness == 0)) if staleness.size else math.nan,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+@functools.lru_cache(maxsize=4)
+def _problem(model: str, data: str, l2: float):
+    """The model and dataset of a configuration, built once per worker process."""
+    from models import build_model, load_dataset
+
+    dataset = load_dataset(data)
+    return build_model(model, dataset, l2), dataset
+
+
+def _training_rows(spec: ExperimentSpec) -> pd.DataFrame:
+    from simulator.studies.comparison import compare
+
+    model, dataset = _problem(spec.model, spec.data, spec.l2)
+    run = compare(spec, variants=[spec.variant], model=model, dataset=dataset).runs[0]
+    r = run.result
+    seeds, evals = r.loss.shape
+    updates = int(r.eval_update[-1])
+    accuracy = r.accuracy if r.accuracy is not None else np.full((seeds, evals), np.nan)
+    f_star = math.nan if r.f_star is None else float(r.f_star)
+    values = _spec_values(spec, updates)
+    if len(r.eval_update) > 1:
+        values["eval_every"] = int(r.eval_update[1] - r.eval_update[0])
+    theory = run.theory
+    return pd.DataFrame(
+        {
+            **values,
+            "seed": np.repeat(np.asarray(r.seeds, dtype=np.int64), evals),
+            "update": np.tile(np.asarray(r.eval_update, dtype=np.int64), seeds),
+            "time": np.asarray(r.eval_time, dtype=float).ravel(),
+            "loss": np.asarray(r.loss, dtype=float).ravel(),
+            "error": (np.asarray(r.loss, dtype=float) - f_star).ravel(),
+            "accuracy": np.asarray(accuracy, dtype=float).ravel(),
+            "diverged": np.repeat(r.diverged_at >= 0, evals),
+            "diverged_at": np.repeat(np.asarray(r.diverged_at, dtype=np.int64), evals),
+            "f_star": f_star,
+            "theory": math.nan if theory.mean is None else theory.mean,
+            "relation": theory.relation,
+        }
+    )
+
+
+def group_tasks(kind: str, specs: Sequence[ExperimentSpec], tasks: int) -> list[Task]:
+    """Split configurations into about ``tasks`` tasks of consecutive configurations;
+    training configurations run one per task (each is a replay of its own)."""
+    if kind == "training":
+        return [Task(kind, (spec,)) for spec in specs]
+    size = max(1, math.ceil(len(specs) / max(1, tasks)))
+    return [Task(kind, tuple(specs[i : i + size])) for i in range(0, len(specs), size)]

@@ -1,0 +1,351 @@
+"""The sweep spec: an experiment spec plus the values to sweep, and its configurations.
+
+A sweep file is a ``--config`` TOML file (``[timing]`` and ``[training]`` tables, or flat
+keys) with three more tables:
+
+- ``[grid]``: keys of the spec, each with a non-empty list of values; the configurations
+  are the cartesian product of the lists.
+- ``[[zip]]`` (any number of them): keys whose lists have one length and vary together,
+  e.g. a mini-batch size with the shift of its shifted-exponential compute time.
+- ``[sweep]``: ``kind = "timing"`` (runtimes beside their theory, no model) or
+  ``"training"`` (every configuration replayed as real SGD). Without it a file with a
+  ``[training]`` table, or one that sweeps a training key, is a training sweep.
+
+Every configuration is replicated over the spec's seeds. The variants ``sync`` and ``async``
+imply their K, so a swept K does not multiply them (duplicates are dropped).
+
+Example:
+    >>> sweep = SweepSpec.from_toml('''
+    ... [timing]
+    ... iterations = 100
+    ... seeds = 3
+    ... [grid]
+    ... variant = ["k-sync", "k-async"]
+    ... K = [1, 2, 4]
+    ... ''')
+    >>> len(sweep.configurations())
+    6
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import os
+from pathlib import Path
+from typing import Any
+
+from simulator import _spec_checks as checks
+from simulator._checks import VARIANT_ALIASES
+from simulator._spec_toml import read_toml, write_toml
+from simulator.errors import PssimError, SpecError
+from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec, digest_of
+
+__all__ = ["FIGURE_KINDS", "KINDS", "SweepSpec", "read_sweep_file"]
+
+#: What a sweep runs: timing only, or timing and the replayed training.
+KINDS = ("timing", "training")
+_SWEEP_KEYS = ("kind",)
+#: Figures a sweep can draw: kind -> (the sweep kind it needs, the keys it requires).
+FIGURE_KINDS = {
+    "speedup": ("timing", ()),
+    "runtime-vs-k": ("timing", ()),
+    "curves": ("training", ("by",)),
+    "heatmap": ("training", ("x", "y")),
+}
+_FIGURE_KEYS = ("kind", "name", "by", "x", "y", "target", "value", "where")
+_FIGURE_COLUMNS = ("by", "x", "y")
+
+
+def _field(key: Any, source: str, where: str) -> str:
+    field = checks.KEY_ALIASES.get(str(key).replace("-", "_"))
+    if field is None:
+        raise SpecError(f"{where}key {key!r} in {source} is not a pssim setting", param=str(key))
+    return field
+
+
+def _values(key: str, values: Any, source: str, where: str) -> list:
+    if not isinstance(values, list) or not values:
+        raise SpecError(
+            f"{where}`{key}` in {source} must be a non-empty list of values; got {values!r}",
+            param=key,
+        )
+    return values
+
+
+def _parse_grid(table: Any, source: str) -> dict[str, list]:
+    if not isinstance(table, dict):
+        raise SpecError(f"[grid] in {source} must be a table of lists; got {table!r}")
+    return {
+        _field(k, source, "[grid] "): _values(k, v, source, "[grid] ") for k, v in table.items()
+    }
+
+
+def _parse_zip(tables: Any, source: str) -> list[dict[str, list]]:
+    if isinstance(tables, dict):
+        tables = [tables]
+    if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+        raise SpecError(f"[[zip]] in {source} must be tables of lists; got {tables!r}")
+    zips = []
+    for table in tables:
+        if not table:
+            raise SpecError(f"a [[zip]] table in {source} is empty")
+        zipped = {
+            _field(k, source, "[[zip]] "): _values(k, v, source, "[[zip]] ")
+            for k, v in table.items()
+        }
+        lengths = {k: len(v) for k, v in zipped.items()}
+        if len(set(lengths.values())) > 1:
+            shown = ", ".join(f"{k}: {n}" for k, n in lengths.items())
+            raise SpecError(
+                f"the lists of a [[zip]] table in {source} must have one length; got {shown}"
+            )
+        zips.append(zipped)
+    return zips
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class SweepSpec:
+    """A base experiment, the swept values and the kind of sweep.
+
+    Attributes:
+        base: the experiment's settings by field name (what ``[timing]``/``[training]``
+            hold; unset fields take the spec's defaults).
+        grid: field -> values; the configurations are their cartesian product.
+        zips: groups of fields whose values vary together (each a field -> values dict,
+            all lists of one length); combined with the grid as a product.
+        kind: ``timing`` or ``training``.
+        figures: figures to draw from the results (``[[figure]]`` tables: ``kind``, and
+            ``by``, ``x``, ``y``, ``target``, ``value``, ``where``, ``name``); they are not
+            part of the sweep's identity (:meth:`digest`).
+    """
+
+    base: dict[str, Any]
+    grid: dict[str, list]
+    zips: tuple[dict[str, list], ...] = ()
+    kind: str = "timing"
+    figures: tuple[dict[str, Any], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "zips", tuple(self.zips))
+        object.__setattr__(self, "figures", tuple(self.figures))
+        if self.kind not in KINDS:
+            raise SpecError(
+                f"`kind` must be one of {', '.join(KINDS)}; got {self.kind!r}", param="kind"
+            )
+        seen: dict[str, str] = {}
+        for where, table in [("[grid]", self.grid)] + [("[[zip]]", z) for z in self.zips]:
+            for key in table:
+                if key in seen or key in self.base:
+                    other = seen.get(key, "the experiment's tables")
+                    raise SpecError(
+                        f"`{key}` is swept in {where} and set in {other}; give it once",
+                        param=key,
+                    )
+                seen[key] = where
+        # every configuration is validated before anything runs
+        object.__setattr__(self, "_configs", _configurations(self))
+        for figure in self.figures:
+            _check_figure(figure, self)
+
+    # -- configurations ------------------------------------------------------------------
+    def _points(self) -> list[dict[str, Any]]:
+        axes: list[list[dict[str, Any]]] = [
+            [{key: v} for v in values] for key, values in self.grid.items()
+        ]
+        for zipped in self.zips:
+            keys, rows = list(zipped), zip(*zipped.values(), strict=True)
+            axes.append([dict(zip(keys, row, strict=True)) for row in rows])
+        return [
+            {k: v for part in combo for k, v in part.items()} for combo in itertools.product(*axes)
+        ]
+
+    def configurations(self) -> list[ExperimentSpec]:
+        """The validated configurations, in grid order, without duplicates.
+
+        Raises:
+            SpecError: a configuration fails validation; the message names its swept values.
+        """
+        return list(self._configs)
+
+    def swept(self) -> list[str]:
+        """The swept fields, grid first then zips, in file order."""
+        return [*self.grid, *(k for z in self.zips for k in z)]
+
+    # -- identity and files --------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict: ``base`` (every spec field, defaults filled in), ``grid``, ``zip``
+        and ``kind``; what :meth:`digest` hashes."""
+        base = _base_dict(self)
+        return {
+            "base": base,
+            "grid": {k: list(v) for k, v in self.grid.items()},
+            "zip": [{k: list(v) for k, v in z.items()} for z in self.zips],
+            "kind": self.kind,
+        }
+
+    def digest(self) -> str:
+        """Stable 16-hex-digit hash of :meth:`to_dict` (a store belongs to one sweep)."""
+        return digest_of(self.to_dict())
+
+    def to_toml(self) -> str:
+        """The sweep as a TOML file that :meth:`from_toml` reads back (keys as the CLI's)."""
+        d = self.to_dict()
+        timing = {checks.TOML_KEY[f]: v for f, v in d["base"].items() if f in TIMING_FIELDS}
+        training = {checks.TOML_KEY[f]: v for f, v in d["base"].items() if f in TRAINING_FIELDS}
+        text = write_toml(
+            {
+                "sweep": {"kind": self.kind},
+                "timing": timing,
+                "training": training,
+                "grid": {checks.TOML_KEY[f]: v for f, v in d["grid"].items()},
+            }
+        )
+        for zipped in d["zip"]:
+            body = write_toml({"zip": {checks.TOML_KEY[f]: v for f, v in zipped.items()}})
+            text += "\n" + body.replace("[zip]", "[[zip]]", 1)
+        return text
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str = "sweep") -> SweepSpec:
+        """A sweep from parsed TOML: spec tables plus ``grid``, ``zip`` and ``sweep``."""
+        if not isinstance(data, dict):
+            raise SpecError(f"`{source}` must hold a table of settings")
+        data = dict(data)
+        grid = _parse_grid(data.pop("grid", {}), source)
+        zips = _parse_zip(data.pop("zip", []), source)
+        figures = data.pop("figure", [])
+        if isinstance(figures, dict):
+            figures = [figures]
+        if not isinstance(figures, list) or not all(isinstance(f, dict) for f in figures):
+            raise SpecError(f"[[figure]] in {source} must be tables; got {figures!r}")
+        options = data.pop("sweep", {})
+        if not isinstance(options, dict):
+            raise SpecError(f"[sweep] in {source} must be a table; got {options!r}")
+        unknown = sorted(set(options) - set(_SWEEP_KEYS))
+        if unknown:
+            raise SpecError(f"[sweep] key {unknown[0]!r} in {source} is not a sweep setting")
+        base = checks.normalise_keys(data, source=source, allowed=())
+        if not grid and not zips:
+            raise SpecError(f"{source} has no [grid] or [[zip]] table: nothing to sweep")
+        kind = options.get("kind")
+        if kind is None:
+            swept = set(grid) | {k for z in zips for k in z}
+            kind = "training" if "training" in data or swept & set(TRAINING_FIELDS) else "timing"
+        figures = [_figure_fields(f, source) for f in figures]
+        return cls(base=base, grid=grid, zips=tuple(zips), kind=kind, figures=tuple(figures))
+
+    @classmethod
+    def from_toml(cls, text: str, *, source: str = "TOML") -> SweepSpec:
+        return cls.from_dict(read_toml(text, source=source), source=source)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SweepSpec):
+            return NotImplemented
+        return self.to_dict() == other.to_dict()
+
+    def __hash__(self) -> int:
+        return hash(self.digest())
+
+
+def read_sweep_file(path: str | os.PathLike) -> SweepSpec:
+    """Read a sweep TOML file (see the module docstring).
+
+    Raises:
+        SpecError: an unreadable file (``param`` is ``path``), invalid TOML, an unknown
+            key, an empty list, or a configuration that fails validation.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise SpecError(
+            f"`path` must be a readable TOML file; got {str(path)!r} ({reason})", param="path"
+        ) from None
+    return SweepSpec.from_toml(text, source=path.name)
+
+
+def _base_dict(sweep: SweepSpec) -> dict[str, Any]:
+    """The settings shared by every configuration, defaults filled in and normalised (a
+    configuration's values; ``k`` as given, since ``sync`` and ``async`` drop theirs)."""
+    first = sweep.configurations()[0].to_dict()
+    swept = set(sweep.swept())
+    base = {k: v for k, v in first.items() if k not in swept}
+    if "k" in base:
+        base["k"] = sweep.base.get("k")
+    return base
+
+
+def _shown(point: dict[str, Any]) -> str:
+    return ", ".join(f"{checks.TOML_KEY[k]}={v!r}" for k, v in point.items())
+
+
+def _configurations(sweep: SweepSpec) -> list[ExperimentSpec]:
+    out: dict[str, ExperimentSpec] = {}
+    for point in sweep._points():
+        settings = {**sweep.base, **point}
+        if settings.get("variant") in VARIANT_ALIASES:
+            settings["k"] = None  # sync and async imply their K
+        try:
+            spec = ExperimentSpec(**settings)
+        except PssimError as err:
+            raise SpecError(f"configuration ({_shown(point)}): {err}", param=err.param) from None
+        out.setdefault(spec.digest(), spec)
+    return list(out.values())
+
+
+def _figure_fields(figure: dict[str, Any], source: str) -> dict[str, Any]:
+    """A ``[[figure]]`` table with its column keys mapped to field names."""
+    unknown = sorted(set(figure) - set(_FIGURE_KEYS))
+    if unknown:
+        raise SpecError(
+            f"[[figure]] key {unknown[0]!r} in {source} is not a figure setting "
+            f"({', '.join(_FIGURE_KEYS)})"
+        )
+    out = dict(figure)
+    for key in _FIGURE_COLUMNS:
+        if key in out:
+            out[key] = _field(out[key], source, f"[[figure]] {key}: ")
+    where = out.get("where", {})
+    if not isinstance(where, dict):
+        raise SpecError(f"[[figure]] `where` in {source} must be a table; got {where!r}")
+    out["where"] = {_field(k, source, "[[figure]] where: "): v for k, v in where.items()}
+    return out
+
+
+def _check_figure(figure: dict[str, Any], sweep: SweepSpec) -> None:
+    kind = figure.get("kind")
+    if kind not in FIGURE_KINDS:
+        raise SpecError(
+            f"[[figure]] `kind` must be one of {', '.join(FIGURE_KINDS)}; got {kind!r}",
+            param="kind",
+        )
+    needs, keys = FIGURE_KINDS[kind]
+    if sweep.kind != needs:
+        raise SpecError(f"a {kind} figure needs a {needs} sweep; this one is {sweep.kind}")
+    swept = sweep.swept()
+    for key in keys:
+        if key not in figure:
+            raise SpecError(f"a {kind} figure needs `{key}` (a swept key)", param=key)
+    for key in _FIGURE_COLUMNS:
+        if key in figure and figure[key] not in swept:
+            raise SpecError(
+                f"[[figure]] `{key}` must be a swept key ({', '.join(swept)}); got {figure[key]!r}",
+                param=key,
+            )
+    if "target" in figure:
+        target = figure["target"]
+        if isinstance(target, bool) or not isinstance(target, (int, float)):
+            raise SpecError(f"[[figure]] `target` must be a number; got {target!r}")
+    if figure.get("value") not in (None, "error", "loss"):
+        raise SpecError(f"[[figure]] `value` must be error or loss; got {figure['value']!r}")
+    name = figure.get("name", kind)
+    if (
+        not isinstance(name, str)
+        or not name
+        or not name.replace("-", "").replace("_", "").isalnum()
+    ):
+        raise SpecError(
+            f"[[figure]] `name` must be letters, digits, - and _ (a file name); got {name!r}"
+        )
