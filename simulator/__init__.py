@@ -62,6 +62,10 @@ _PUBLIC = {
     "VariantRun": "simulator.studies.comparison",
     "speedup_table": "simulator.studies.runtime_tables",
     "runtime_vs_k_table": "simulator.studies.runtime_tables",
+    "sweep": "simulator.studies.sweeps",
+    "SweepSpec": "simulator.studies.sweeps",
+    "SweepResult": "simulator.studies.sweeps",
+    "load_sweep": "simulator.studies.sweeps",
     # figures
     "error_figure": "simulator.plots.training",
     "staleness_figure": "simulator.plots.training",
@@ -69,6 +73,9 @@ _PUBLIC = {
     "timeline_figure": "simulator.plots.timeline",
     "speedup_figure": "simulator.plots.runtime",
     "runtime_vs_k_figure": "simulator.plots.runtime",
+    "curves_figure": "simulator.plots.sweep",
+    "target_heatmap_figure": "simulator.plots.sweep",
+    "time_to_target_table": "simulator.results.targets",
 }
 
 __all__ = sorted(_PUBLIC)

@@ -20,6 +20,12 @@ TIME_UNIT = "units of the compute-time law"
 TIME_LABEL = f"simulated time ({TIME_UNIT})"
 #: What the shaded band around a mean curve spans.
 BAND_LABEL = "shaded: min-max over seeds"
+#: Axis label of each quantity a training curve follows.
+VALUE_LABELS = {"error": "error F(w) - F*", "loss": "loss F(w)", "accuracy": "accuracy"}
+#: Short names of setting columns in legends and titles (the paper's symbols).
+SHORT_NAMES = {"num_learners": "P", "k": "K", "batch_size": "m", "updates": "J"}
+#: About this many markers per curve, staggered between series so none sit on top.
+MARKERS_PER_CURVE = 8
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
 LINESTYLES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 2)))
@@ -33,6 +39,21 @@ def series_style(i: int) -> dict:
         "linestyle": LINESTYLES[i % len(LINESTYLES)],
         "marker": MARKERS[i % len(MARKERS)],
     }
+
+
+def markevery(i: int, n_series: int, n_points: int) -> tuple[int, int]:
+    """(first, step) of the markers of series i: ~8 per curve, offset between series."""
+    step = max(1, n_points // MARKERS_PER_CURVE)
+    return (i * step) // max(1, n_series) % step, step
+
+
+def setting_text(column: str, value: object) -> str:
+    """One setting as ``P=8``, ``m=16``, ``X ~ exp:1`` or ``lr=0.01``."""
+    if column == "law":
+        return f"X ~ {value}"
+    if isinstance(value, float) and value.is_integer() and column != "lr":
+        value = int(value)
+    return f"{SHORT_NAMES.get(column, column)}={value}"
 
 
 def band_handle() -> Patch:

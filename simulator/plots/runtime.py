@@ -1,8 +1,9 @@
 """Runtime figures of Dutta et al. 2018: speedup vs P (figure 5) and runtime vs K (figure 6).
 
-Both draw a table made by :mod:`simulator.studies.runtime_tables` (one row per seed) and
-never simulate, so a table loaded from CSV or Parquet redraws the same figure. Simulated
-points are means with Student-t 95% confidence intervals over seeds; theory is a line.
+Both draw a table made by :mod:`simulator.studies.runtime_tables` (one row per seed) or a
+timing sweep table (``pssim sweep``, read with ``pandas.read_parquet``) and never simulate,
+so a table loaded from CSV or Parquet redraws the same figure. Simulated points are means
+with Student-t 95% confidence intervals over seeds; theory is a line.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import FormatStrFormatter, LogLocator
 
+from simulator.errors import PssimError
 from simulator.plots._style import (
     TIME_LABEL,
     check_table,
@@ -20,6 +23,7 @@ from simulator.plots._style import (
     unique_in_order,
 )
 from simulator.results.stats import mean_ci95
+from simulator.results.targets import check_constant
 
 __all__ = ["RELATION_STYLES", "runtime_vs_k_figure", "speedup_figure"]
 
@@ -33,6 +37,89 @@ _SPEEDUP_NEEDS = ("law", "num_learners", "updates", "seed", "speedup", "theory",
 _DODGE = 0.08
 
 _RUNTIME_NEEDS = ("law", "num_learners", "updates", "variant", "k", "seed", "time", "theory")
+#: Columns of a timing sweep table that the speedup figure reads.
+_SWEEP_SPEEDUP_NEEDS = (
+    "variant",
+    "law",
+    "num_learners",
+    "updates",
+    "seed",
+    "time",
+    "speedup_theory",
+    "speedup_relation",
+)
+#: How sync and async rows pair, and the columns a pair gives (as speedup_table's).
+_PAIR = ["law", "num_learners", "updates", "seed"]
+_SPEEDUP_COLUMNS = ("t_sync", "t_async", "speedup", "theory", "relation", "source")
+
+
+def _law_labels(table: pd.DataFrame) -> pd.Series:
+    """The ``law`` column, with ``laws=...`` where learners have their own laws (law None)."""
+    law = table["law"].astype(object)
+    if "laws" not in table.columns:
+        return law.where(law.notna(), "heterogeneous")
+    return law.where(law.notna(), "laws=" + table["laws"].astype(str))
+
+
+def _speedup_rows(table: pd.DataFrame) -> pd.DataFrame:
+    """A timing sweep table's sync and async rows, paired into speedup_table's columns.
+
+    Rows pair by law, P, J and seed (both variants ran on the same seed, so on the same
+    compute times); ``speedup`` = time_sync / time_async, ``theory`` and ``relation``
+    are Theorem 1's (``speedup_theory``, ``speedup_relation``).
+    """
+    table = check_table(table, _SWEEP_SPEEDUP_NEEDS, "a timing sweep table")
+    rows = table[table["variant"].isin(["sync", "async"])].copy()
+    missing = [v for v in ("sync", "async") if v not in set(rows["variant"])]
+    if missing:
+        raise PssimError(
+            f"`table` must have rows of variant sync and async to pair; none of "
+            f"{' or '.join(missing)} among {describe(table['variant'])}",
+            param="table",
+        )
+    rows["law"] = _law_labels(rows)
+    check_constant(rows, ["variant", "law", "num_learners", "updates"], by_param=None)
+    sync, asyn = (
+        rows[rows["variant"] == v].set_index(_PAIR).sort_index() for v in ("sync", "async")
+    )
+    unpaired = sync.index.symmetric_difference(asyn.index)
+    if len(unpaired):
+        key = ", ".join(f"{c}={v}" for c, v in zip(_PAIR, unpaired[0], strict=True))
+        raise PssimError(
+            "`table` must pair every sync row with an async row of the same law, "
+            f"num_learners, updates and seed; unpaired: {key}",
+            param="table",
+        )
+    asyn = asyn.reindex(sync.index)
+    out = pd.DataFrame(
+        {
+            "t_sync": sync["time"].to_numpy(dtype=float),
+            "t_async": asyn["time"].to_numpy(dtype=float),
+        },
+        index=sync.index,
+    ).reset_index()
+    out["speedup"] = out["t_sync"] / out["t_async"]
+    out["theory"] = sync["speedup_theory"].to_numpy(dtype=float)
+    out["relation"] = sync["speedup_relation"].fillna("none").to_numpy()
+    out["source"] = "Theorem 1"
+    order = unique_in_order(rows["law"])
+    out["_order"] = out["law"].map(order.index)
+    return out.sort_values(["_order", "num_learners", "seed"], kind="stable").drop(
+        columns="_order"
+    )[["law", "num_learners", "updates", "seed", *_SPEEDUP_COLUMNS]]
+
+
+def _one_panel(table: pd.DataFrame) -> None:
+    """Refuse a runtime table of several laws or several P: one figure is one panel."""
+    for column in ("law", "num_learners"):
+        values = unique_in_order(_law_labels(table) if column == "law" else table[column])
+        if len(values) > 1:
+            raise PssimError(
+                f"`table` must hold one law and one P for runtime_vs_k_figure; column "
+                f"{column} has {'/'.join(str(v) for v in values)}: filter it first, e.g. "
+                f"table[table[{column!r}] == {values[0]!r}]",
+                param="table",
+            )
 
 
 def _summary(frame: pd.DataFrame, by: str, value: str) -> pd.DataFrame:
@@ -92,7 +179,9 @@ def speedup_figure(table: pd.DataFrame, *, ax=None, title: str | None = None) ->
     Args:
         table: a :func:`~simulator.studies.runtime_tables.speedup_table` (or the same
             columns loaded from CSV or Parquet): one row per (law, P, seed) with the paired
-            ratio ``speedup`` = T_sync / T_async and Theorem 1's ``theory``.
+            ratio ``speedup`` = T_sync / T_async and Theorem 1's ``theory``; or a timing
+            sweep table with rows of variants ``sync`` and ``async``, paired by law, P, J
+            and seed (``speedup`` = time_sync / time_async, theory ``speedup_theory``).
         ax: draw into this matplotlib Axes instead of a new figure.
         title: the title; by default one naming J and the number of seeds.
 
@@ -106,6 +195,12 @@ def speedup_figure(table: pd.DataFrame, *, ax=None, title: str | None = None) ->
         >>> from simulator.studies.runtime_tables import speedup_table
         >>> fig = speedup_figure(speedup_table(["exp:1"], [1, 2, 4], updates=50, seeds=2))
     """
+    if (
+        isinstance(table, pd.DataFrame)
+        and "speedup" not in table.columns
+        and "variant" in table.columns
+    ):
+        table = _speedup_rows(table)
     table = check_table(table, _SPEEDUP_NEEDS, "speedup_table")
     fig, ax = _axes(ax)
     laws = unique_in_order(table["law"])
@@ -132,6 +227,9 @@ def speedup_figure(table: pd.DataFrame, *, ax=None, title: str | None = None) ->
     ax.set_yscale("log")
     ax.set_xticks(ps, [str(v) for v in ps])
     ax.minorticks_off()
+    # plain numbers at 1, 2, 5 x 10^n: a speedup axis spans about a decade or two
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
     ax.set_xlabel("number of learners P")
     ax.set_ylabel("speedup E[T_sync] / E[T_async] (ratio)")
     if title is None:
@@ -148,8 +246,10 @@ def runtime_vs_k_figure(table: pd.DataFrame, *, ax=None, title: str | None = Non
 
     Args:
         table: a :func:`~simulator.studies.runtime_tables.runtime_vs_k_table` (or the same
-            columns loaded from CSV or Parquet): one row per (variant, K, seed) with the
-            simulated ``time`` and the ``theory`` mean and its ``relation``.
+            columns loaded from CSV or Parquet), or a timing sweep table: one row per
+            (variant, K, seed) with the simulated ``time`` and the ``theory`` mean and its
+            ``relation``. One law and one P: filter a sweep of several first. Any other
+            setting column must be constant per variant and K.
         ax: draw into this matplotlib Axes instead of a new figure.
         title: the title; by default one naming the law, P and the number of seeds.
 
@@ -168,6 +268,8 @@ def runtime_vs_k_figure(table: pd.DataFrame, *, ax=None, title: str | None = Non
         >>> fig = runtime_vs_k_figure(table)
     """
     table = check_table(table, _RUNTIME_NEEDS, "runtime_vs_k_table")
+    _one_panel(table)
+    check_constant(table, ["variant", "k"], by_param=None)
     fig, ax = _axes(ax)
     variants = unique_in_order(table["variant"])
     handles = []
@@ -200,7 +302,7 @@ def runtime_vs_k_figure(table: pd.DataFrame, *, ax=None, title: str | None = Non
     ax.set_ylabel(f"runtime of J={describe(table['updates'])} updates\n{TIME_LABEL}")
     if title is None:
         title = (
-            f"X ~ {describe(table['law'])}, P = {describe(table['num_learners'])}, "
+            f"X ~ {describe(_law_labels(table))}, P = {describe(table['num_learners'])}, "
             f"{_seeds_text(table)}"
         )
     ax.set_title(title)

@@ -1,6 +1,8 @@
-"""Results: the tidy results table (History) and the statistics helpers of the studies."""
+"""Results: the tidy results table (History), the statistics helpers of the studies, and
+times to a target level over sweep tables."""
 
 from simulator.results.history import COLUMNS, History
 from simulator.results.stats import mean_ci95, seed_list
+from simulator.results.targets import mean_curves, time_to_target_table
 
-__all__ = ["COLUMNS", "History", "mean_ci95", "seed_list"]
+__all__ = ["COLUMNS", "History", "mean_ci95", "mean_curves", "seed_list", "time_to_target_table"]

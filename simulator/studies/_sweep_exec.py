@@ -147,7 +147,7 @@ def _client(scheduler: str | None, workers: int) -> Iterator[object]:
             n_workers=workers,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # any free port: never clashes with another cluster
             silence_logs=logging.CRITICAL,
             env=WORKER_ENV,
         ) as cluster,

@@ -55,6 +55,7 @@ FIGURE_KINDS = {
 }
 _FIGURE_KEYS = ("kind", "name", "by", "x", "y", "target", "value", "where")
 _FIGURE_COLUMNS = ("by", "x", "y")
+_LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time")
 
 
 def _field(key: Any, source: str, where: str) -> str:
@@ -310,7 +311,12 @@ def _figure_fields(figure: dict[str, Any], source: str) -> dict[str, Any]:
     where = out.get("where", {})
     if not isinstance(where, dict):
         raise SpecError(f"[[figure]] `where` in {source} must be a table; got {where!r}")
-    out["where"] = {_field(k, source, "[[figure]] where: "): v for k, v in where.items()}
+    out["where"] = {}
+    for key, value in where.items():
+        field = _field(key, source, "[[figure]] where: ")
+        if field in _LAW_FIELDS:  # as the results table writes it: "exp:1" is "exp:1.0"
+            value = ExperimentSpec(law=value).law.spec
+        out["where"][field] = value
     return out
 
 
