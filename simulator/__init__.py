@@ -28,6 +28,7 @@ _PUBLIC = {
     "resolve_variant": "simulator._checks",
     # timing and traces
     "simulate": "simulator.timing.engine",
+    "budget_updates": "simulator.timing._budget",
     "Trace": "simulator.trace",
     "load_trace": "simulator.trace",
     # runtime theory

@@ -43,6 +43,7 @@ TIMING_FIELDS = (
     "pull_latency",
     "service_time",
     "updates",
+    "time_budget",
     "seeds",
     "seed",
 )
@@ -74,6 +75,7 @@ TOML_KEY = {
     "pull_latency": "pull-latency",
     "service_time": "service-time",
     "updates": "iterations",
+    "time_budget": "time-budget",
     "seeds": "seeds",
     "seed": "seed",
     "model": "model",
@@ -223,7 +225,14 @@ def validate(spec: Any) -> dict[str, Any]:
         )
     for name in ("push_latency", "pull_latency", "service_time"):
         out[name] = _law(name, g(name), optional=True)
-    out["updates"] = _count("updates", g("updates"))
+    out["time_budget"] = _real("time_budget", g("time_budget"), "> 0", optional=True)
+    if out["time_budget"] is not None and g("updates") is not None:
+        raise SpecError(
+            "give `updates` or `time_budget`, not both; got "
+            f"{g('updates')!r} updates and a budget of {out['time_budget']!r}",
+            param="time_budget",
+        )
+    out["updates"] = _count("updates", g("updates"), optional=out["time_budget"] is not None)
     out["seeds"] = _count("seeds", g("seeds"))
     try:
         out["seed"] = check_seed("seed", g("seed"))
@@ -252,14 +261,15 @@ def validate(spec: Any) -> dict[str, Any]:
     out["batch_size"] = _count("batch_size", g("batch_size"))
     out["l2"] = _real("l2", g("l2"), ">= 0")
     out["eval_every"] = _count("eval_every", g("eval_every"), optional=True)
-    if out["eval_every"] is not None and out["eval_every"] > out["updates"]:
+    if out["eval_every"] is not None and out["eval_every"] > (out["updates"] or math.inf):
         raise SpecError(
             f"`eval_every` must be <= updates ({out['updates']}); got {out['eval_every']}",
             param="eval_every",
         )
     out["dtype"] = _choice("dtype", g("dtype"), DTYPES)
     out["divergence_factor"] = _real("divergence_factor", g("divergence_factor"), "> 1")
-    _check_memory(variant, p, k, out["updates"])
+    if out["updates"] is not None:  # a budget's J is known once simulated (timing checks it)
+        _check_memory(variant, p, k, out["updates"])
     return out
 
 

@@ -6,6 +6,11 @@ defaults of the API and of the CLI (``pssim COMMAND --help`` shows them). It rou
 through a plain dict, JSON and TOML, and :meth:`ExperimentSpec.digest` is a stable hash of
 its canonical form (the key of results in a sweep store).
 
+A run is J server updates (``updates``, 1000 by default) or every update within a
+simulated-time budget (``time_budget``), never both. ``time_budget`` is left out of the
+dict, JSON, TOML and digest of a spec without one, so those of budget-less specs are what
+they were before the field existed.
+
 Example:
     >>> spec = ExperimentSpec(variant="k-async", num_learners=8, k=2, law="pareto:2,1")
     >>> ExperimentSpec.from_toml(spec.to_toml()) == spec
@@ -39,6 +44,8 @@ __all__ = [
 TIMING_FIELDS = checks.TIMING_FIELDS
 TRAINING_FIELDS = checks.TRAINING_FIELDS
 _LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time")
+#: J of a spec that gives neither ``updates`` nor ``time_budget``.
+DEFAULT_UPDATES = 1000
 
 #: Defaults that differ by command (the rest are the field defaults of ExperimentSpec).
 #: ``compare`` runs the paper's figure 8 setting; ``train`` a shorter single run.
@@ -52,8 +59,8 @@ COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ExperimentSpec:
-    """A validated experiment: timing (variant, P, K, laws, communication, J, seeds) and
-    training (model, data, rule, m, l2, evaluation, dtype, divergence).
+    """A validated experiment: timing (variant, P, K, laws, communication, J or a time
+    budget, seeds) and training (model, data, rule, m, l2, evaluation, dtype, divergence).
 
     Attributes:
         variant: ``sync``, ``async``, ``k-sync``, ``k-batch-sync``, ``k-async``,
@@ -66,7 +73,11 @@ class ExperimentSpec:
         speeds: (P,) positive factors, learner l's durations divided by ``speeds[l]``.
         push_latency, pull_latency: laws of the push and pull times, or None (zero).
         service_time: law of the server's time per update (updates queue), or None.
-        updates: J >= 1 server updates per run.
+        updates: J >= 1 server updates per run; 1000 when neither it nor ``time_budget``
+            is given, None with a ``time_budget``.
+        time_budget: T > 0 in simulated time units: a run is every update at a time <= T
+            (instead of J updates); None: J updates. Give ``updates`` or ``time_budget``,
+            not both; :meth:`replace` with one drops the other.
         seeds: S >= 1 replicate seeds ``seed, ..., seed + S - 1`` (all in [0, 2**63)).
         seed: the base seed.
         model: ``softmax``, ``least-squares``, ``mlp`` or ``cnn``.
@@ -91,7 +102,8 @@ class ExperimentSpec:
     push_latency: Any = None
     pull_latency: Any = None
     service_time: Any = None
-    updates: int = 1000
+    updates: int | None = None
+    time_budget: float | None = None
     seeds: int = 10
     seed: int = 0
     model: str = "softmax"
@@ -106,6 +118,8 @@ class ExperimentSpec:
     divergence_factor: float = 100.0
 
     def __post_init__(self) -> None:
+        if self.updates is None and self.time_budget is None:
+            object.__setattr__(self, "updates", DEFAULT_UPDATES)
         for name, value in checks.validate(self).items():
             object.__setattr__(self, name, value)
 
@@ -131,18 +145,28 @@ class ExperimentSpec:
         return any(getattr(self, n) is not None for n in _LAW_FIELDS[1:])
 
     def replace(self, **changes: Any) -> ExperimentSpec:
-        """A new, validated spec with some fields changed."""
+        """A new, validated spec with some fields changed.
+
+        ``updates`` and ``time_budget`` are alternatives: giving one (not None) drops the
+        other unless both are given (which is refused).
+        """
         unknown = sorted(set(changes) - set(TIMING_FIELDS + TRAINING_FIELDS))
         if unknown:
             raise SpecError(f"`{unknown[0]}` is not a spec field", param=unknown[0])
+        for one, other in (("time_budget", "updates"), ("updates", "time_budget")):
+            if changes.get(one) is not None and other not in changes:
+                changes[other] = None
         return dataclasses.replace(self, **changes)
 
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """Plain, JSON-ready dict of every field (laws as spec strings, tuples as lists)."""
+        """Plain, JSON-ready dict of every field (laws as spec strings, tuples as lists);
+        ``time_budget`` only when set (so budget-less specs keep their canonical form)."""
         out: dict[str, Any] = {}
         for f in TIMING_FIELDS + TRAINING_FIELDS:
             value = getattr(self, f)
+            if f == "time_budget" and value is None:
+                continue
             if f in _LAW_FIELDS and value is not None:
                 value = value.spec
             elif f == "laws" and value is not None:
@@ -171,7 +195,7 @@ class ExperimentSpec:
         ``[training]`` table.
         """
         d = self.to_dict()
-        timing = {checks.TOML_KEY[f]: d[f] for f in TIMING_FIELDS}
+        timing = {checks.TOML_KEY[f]: d.get(f) for f in TIMING_FIELDS}
         if variants is not None:
             del timing["variant"]
             timing = {"variants": list(variants), **timing}
@@ -208,7 +232,12 @@ class ExperimentSpec:
 
     def __repr__(self) -> str:
         d, default = self.to_dict(), _default_dict()
-        shown = [f for f in d if f in ("variant", "num_learners") or d[f] != default[f]]
+        shown = [
+            f
+            for f in d
+            if f in ("variant", "num_learners")
+            or (d[f] != default.get(f) and not (f == "updates" and d[f] is None))
+        ]
         return "ExperimentSpec(" + ", ".join(f"{f}={d[f]!r}" for f in shown) + ")"
 
 

@@ -49,6 +49,15 @@ EXPECTED_RATIOS = {
     ],
     ("compare.py", ()): ["warm_vs_cold"],
     ("replay.py", ("--memory",)): ["peak_rss_long_vs_short"],
+    ("sweep.py", ()): [
+        "sweep_speedup_timing",
+        "sweep_speedup_training",
+        "cluster_vs_serial",
+        "timing.ratio",
+        "training.ratio",
+        "parallel_capacity_before",
+        "parallel_capacity_after",
+    ],
 }
 #: Other keys the known benchmarks must print.
 EXPECTED_KEYS = {
@@ -77,6 +86,23 @@ EXPECTED_KEYS = {
         "cold.execution_s",
         "cold.output_s",
         "warm.cache_hits",
+    ],
+    ("sweep.py", ()): [
+        "workers",
+        "serial_s_timing",
+        "cluster_s_timing",
+        "serial_s_training",
+        "cluster_s_training",
+        "per_task_overhead_s",
+        "cluster_startup_s",
+        "cluster_shutdown_s",
+        "compile_cache",
+        "timing.tables_equal",
+        "training.tables_equal",
+        "training.cache_entries_serial",
+        "training.cache_entries_cluster",
+        "overhead.per_task_s",
+        "overhead.worker_warmup_s",
     ],
 }
 

@@ -42,6 +42,11 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         "law of the server's time per update (updates queue)",
     ),
     "updates": (("--iterations", "-J"), {"type": int, "metavar": "J"}, "server updates per run"),
+    "time_budget": (
+        ("--time-budget",),
+        {"type": float, "metavar": "T"},
+        "run to simulated time T instead of J updates (compare: every variant to the same T)",
+    ),
     "seeds": (("--seeds",), {"type": int, "metavar": "S"}, "replicate seeds"),
     "seed": (("--seed",), {"type": int}, "first seed (seeds are SEED .. SEED+S-1)"),
     "model": (("--model",), {}, "softmax, least-squares, mlp or cnn"),
@@ -66,6 +71,10 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
 
 #: Options of the commands that are not spec fields (allowed in a config file too).
 COMMAND_KEYS = ("variants", "target", "out", "plot", "json", "no_compile_cache")
+
+
+#: A run's length: J updates or a simulated-time budget, one replacing the other.
+_RUN_LENGTH = (("updates", "time_budget"), ("time_budget", "updates"))
 
 
 def flag_of(field: str) -> str:
@@ -113,16 +122,23 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
     """The spec of a command: its defaults, then ``--config``, then the options typed.
 
     ``law`` and ``laws`` are alternatives: one typed on the command line replaces the other
-    from the file. A bad value is reported under the name the user gave it: the option, or
-    the key and file it came from.
+    from the file; so are ``updates`` and ``time_budget``, and a time budget (typed or in the
+    file) replaces the command's default J. A bad value is reported under the name the
+    user gave it: the option, or the key and file it came from.
     """
     config = getattr(args, "_config", {})
     typed = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
     from_file = {f: v for f, v in config.items() if f in OPTIONS}
-    for one, other in (("law", "laws"), ("laws", "law")):
+    for one, other in (("law", "laws"), ("laws", "law"), *_RUN_LENGTH):
         if one in typed and other not in typed:
             from_file.pop(other, None)
-    values = {**COMMAND_DEFAULTS[command], **from_file, **typed, **fixed}
+    defaults = dict(COMMAND_DEFAULTS[command])
+    if "time_budget" in {**from_file, **typed}:
+        defaults.pop("updates", None)
+    if "updates" in from_file and "time_budget" in from_file:
+        name = Path(args.config).name
+        raise CliError(f"give `iterations` or `time-budget` in {name}, not both; got both")
+    values = {**defaults, **from_file, **typed, **fixed}
     try:
         return ExperimentSpec(**values)
     except PssimError as err:

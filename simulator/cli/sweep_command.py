@@ -60,7 +60,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         spec = read_sweep_file(args.sweep_file)
         result = sweep(
-            spec, args.out, scheduler=args.scheduler, workers=args.workers, progress=not args.json
+            spec, args.out, scheduler=args.scheduler, workers=args.workers, progress=True
         )
     except PssimError as err:
         raise CliError(_as_typed(err)) from None

@@ -34,21 +34,25 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         plot_info = {"plot": [str(f) for f in files]} if files else {}
         print(json.dumps({"pssim_version": __version__, **summary.to_json(), **plot_info}))
         return 0
-    ci = summary.ci95()
-    gap = summary.relative_gap()
     law = spec.to_dict()["law"] or "per-learner laws"
+    length = f"J={spec.updates}" if spec.time_budget is None else f"T={spec.time_budget:.6g}"
     print(
         f"{spec.variant}  P={spec.num_learners}  K={summary.k}  X ~ {law}"
-        f"  J={spec.updates}  seeds={spec.seeds} (from {spec.seed})"
+        f"  {length}  seeds={spec.seeds} (from {spec.seed})"
     )
     print(f"{'':24}{'simulated':>12}{'theory':>12}{'gap':>9}  relation")
-    print(
-        f"{'time of J-th update':24}{_fmt(summary.mean)}{_fmt(summary.theory.mean)}"
-        f"{'—' if gap is None else f'{gap:+.2%}':>9}  {summary.theory.relation}"
-        f" ({summary.theory.source})"
-    )
+    if spec.time_budget is None:
+        _row("time of J-th update", summary.mean, summary.theory, summary.relative_gap())
+        ci, std = summary.ci95(), summary.std
+    else:
+        counts = summary.counts
+        _row("updates by T", float(counts.mean()), summary.count_theory, summary.count_gap())
+        ci = summary.count_ci95()
+        std = float(counts.std(ddof=1)) if counts.size > 1 else None
     if ci is not None:
-        print(f"{'95% CI of the mean':24}  [{ci[0]:.4g}, {ci[1]:.4g}]   std {summary.std:.4g}")
+        print(f"{'95% CI of the mean':24}  [{ci[0]:.4g}, {ci[1]:.4g}]   std {std:.4g}")
+    if spec.time_budget is not None:
+        print(f"{'time of last update':24}{_fmt(summary.mean)}   (mean over seeds, <= T)")
     st = summary.staleness
     print(f"{'staleness':24}  mean {st['mean']:.3f}  max {st['max']}  p0 {st['p0']:.3f}")
     print("times in simulated units (the unit of the compute-time law)")
@@ -57,13 +61,21 @@ def cmd_runtime(args: argparse.Namespace) -> int:
     return 0
 
 
+def _row(label: str, simulated: float, theory, gap: float | None) -> None:
+    print(
+        f"{label:24}{_fmt(simulated)}{_fmt(theory.mean)}"
+        f"{'—' if gap is None else f'{gap:+.2%}':>9}  {theory.relation} ({theory.source})"
+    )
+
+
 def cmd_theory(args: argparse.Namespace) -> int:
     from simulator.theory.runtime import async_staleness, predictions, sync_async_speedup
 
     # K is checked against P as for a K-variant: -K > P is refused, not dropped.
     k_given = args.k if args.k is not None else args._config.get("k")
     variant = "k-async" if k_given is not None else "async"
-    spec = build_spec("theory", args, THEORY_FIELDS, variant=variant)
+    # a config's time budget is not this command's: the predictions are for J updates
+    spec = build_spec("theory", args, THEORY_FIELDS, variant=variant, time_budget=None)
     law, p, j, k = spec.law, spec.num_learners, spec.updates, spec.k
     preds = predictions(law, p, k, j)
     speed = sync_async_speedup(law, p)

@@ -97,9 +97,14 @@ def _title(spec, result) -> str:
         if d[name] is not None
     )
     seeds = f"{spec.seeds} seed" + ("s" if spec.seeds > 1 else "")
+    if spec.time_budget is None:
+        length = f"J={spec.updates}"
+    else:  # every variant to the same simulated time, each with its own J
+        per_variant = ", ".join(f"{run.variant} {run.num_updates}" for run in result.runs)
+        length = f"T={spec.time_budget:.6g} (J: {per_variant})"
     return (
         f"{result.model_name} on {result.data_name}, m={spec.batch_size}, lr={spec.lr} "
-        f"({spec.rule}), P={spec.num_learners}, J={spec.updates}, X ~ {law}"
+        f"({spec.rule}), P={spec.num_learners}, {length}, X ~ {law}"
         + (f", {comm}" if comm else "")
         + f", {seeds}"
     )

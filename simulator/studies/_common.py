@@ -26,9 +26,17 @@ def bar_disabled(progress: bool) -> bool | None:
 def as_spec(
     spec: ExperimentSpec | None, fields: dict[str, Any], defaults: dict[str, Any] | None = None
 ) -> ExperimentSpec:
-    """``spec`` with ``fields`` applied, or a new spec from ``defaults`` and ``fields``."""
+    """``spec`` with ``fields`` applied, or a new spec from ``defaults`` and ``fields``.
+
+    ``updates`` and ``time_budget`` are alternatives: one given in ``fields`` replaces the
+    other (of ``spec`` or of the ``defaults``).
+    """
     if spec is None:
-        return ExperimentSpec(**{**(defaults or {}), **fields})
+        base = dict(defaults or {})
+        for one, other in (("time_budget", "updates"), ("updates", "time_budget")):
+            if fields.get(one) is not None and other not in fields:
+                base.pop(other, None)
+        return ExperimentSpec(**{**base, **fields})
     if not isinstance(spec, ExperimentSpec):
         raise PssimTypeError(
             f"`spec` must be an ExperimentSpec or None; got {type(spec).__name__}", param="spec"
@@ -38,7 +46,10 @@ def as_spec(
 
 def spec_theory(spec: ExperimentSpec) -> Prediction:
     """Expected time of the spec's J-th update, or ``none`` where the closed forms do not
-    apply (per-learner laws or speeds, latencies or a service time)."""
+    apply (per-learner laws or speeds, latencies or a service time) or without a J (a
+    spec with a time budget: give it its J with ``spec.replace(updates=J)``)."""
+    if spec.updates is None:
+        return Prediction(None, "none", "a time budget, no fixed J")
     if spec.heterogeneous or spec.communication:
         what = "heterogeneous learners" if spec.heterogeneous else "communication costs"
         return Prediction(None, "none", f"no closed form with {what}")

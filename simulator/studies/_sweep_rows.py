@@ -156,8 +156,9 @@ def _speedup_theory(spec: ExperimentSpec) -> tuple[float, str]:
 
 
 def _theory(spec: ExperimentSpec, updates: int):
+    """The runtime theory of ``updates`` updates (a budget run's own J)."""
     if updates != spec.updates:
-        spec = spec.replace(updates=updates)
+        spec = spec.replace(updates=updates, eval_every=None)
     return spec_theory(spec)
 
 

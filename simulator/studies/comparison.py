@@ -2,6 +2,10 @@
 
 Every variant is simulated on the same seeds, so learner l's n-th mini-batch takes the same
 time X[l, n] in all of them (common random numbers), and the model starts from the same w0.
+
+With a ``time_budget`` T instead of J, every variant runs to the same simulated time: a
+variant runs J_v updates on every seed, the most that all its seeds complete by T (see
+:func:`simulator.timing.budget_updates`), so its curves end together at or before T.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec, digest_of
 from simulator.studies._common import as_spec, bar_disabled, spec_theory
 from simulator.studies._targets import default_level, first_time_at
 from simulator.theory.runtime import Prediction
+from simulator.timing._budget import budget_updates
 from simulator.timing.engine import simulate_spec
 
 __all__ = ["DEFAULT_VARIANTS", "Comparison", "VariantRun", "compare", "variant_specs"]
@@ -36,11 +41,12 @@ class VariantRun:
     """One variant's replicated training run.
 
     Attributes:
-        spec: the variant's experiment spec (variant as the user named it).
+        spec: the variant's experiment spec (variant as the user named it; with a time
+            budget it keeps the budget, and :attr:`num_updates` is the J_v it ran).
         k: resolved K.
         result: the replay's ReplayResult ((S, E) curves; ``variant`` as named).
         simulated_time: (S,) time of the J-th update per seed (simulated time units).
-        theory: the runtime prediction for J updates.
+        theory: the runtime prediction for J updates (J_v with a time budget).
         staleness: pooled staleness of every contribution over seeds (1-D int array).
     """
 
@@ -54,6 +60,16 @@ class VariantRun:
     @property
     def variant(self) -> str:
         return self.spec.variant
+
+    @property
+    def num_updates(self) -> int:
+        """J, the updates every seed ran: the spec's, or J_v under a time budget."""
+        return int(self.result.eval_update[-1])
+
+    @property
+    def time_budget(self) -> float | None:
+        """The simulated-time budget T every seed ended by (None: J updates were asked)."""
+        return self.spec.time_budget
 
     def mean_curve(self) -> dict[str, np.ndarray]:
         """Mean over non-diverged seeds at the evaluation points: update, time, loss, error.
@@ -102,6 +118,8 @@ class VariantRun:
             "k": self.k,
             "spec": self.spec.to_dict(),
             "spec_digest": self.spec.digest(),
+            "updates": self.num_updates,
+            "time_budget": self.time_budget,
             "runtime": {
                 "simulated": float(self.simulated_time.mean()),
                 "theory": self.theory.mean,
@@ -166,7 +184,8 @@ class Comparison:
         return History(*(run.result for run in self.runs))
 
     def results_frame(self):
-        """The History table with provenance columns: spec and experiment digests, laws,
+        """The History table with provenance columns: spec and experiment digests, each
+        variant's J (``updates``; J_v under a budget) and the ``time_budget``, laws,
         communication, data, model, lr, l2, dtype, base seed, divergence factor, F*, the
         target and each variant's time to it (where its seed-mean curve first reaches the
         target), and pssim's version (one row per seed and evaluation point)."""
@@ -175,6 +194,9 @@ class Comparison:
         frame = self.history().to_frame()
         per_run = {run.variant: run.spec for run in self.runs}
         frame["spec_digest"] = frame["variant"].map(lambda v: per_run[v].digest())
+        updates = {run.variant: run.num_updates for run in self.runs}
+        frame["updates"] = frame["variant"].map(updates)
+        frame["time_budget"] = self.spec.time_budget
         frame["experiment_digest"] = self.experiment_digest()
         shared = self.spec.to_dict()
         names = ("law", "laws", "speeds", "push_latency", "pull_latency", "service_time")
@@ -209,22 +231,31 @@ class Comparison:
         }
 
     def table(self) -> str:
-        """A readable table: runtime beside theory, final loss, time to target, divergence."""
+        """A readable table: runtime beside theory, final loss, time to target, divergence
+        (and each variant's J_v under a time budget)."""
+        budget = self.spec.time_budget
+        j_head = "" if budget is None else f"{'J':>8}"
         head = (
-            f"{'variant':15}{'K':>4}{'T_J simulated':>15}{'theory':>10}  {'relation':12}"
-            f"{'final loss':>12}{'time to target':>16}{'diverged':>10}"
+            f"{'variant':15}{'K':>4}{j_head}{'T_J simulated':>15}{'theory':>10}  "
+            f"{'relation':12}{'final loss':>12}{'time to target':>16}{'diverged':>10}"
         )
         lines = [head]
         for run in self.runs:
             th = run.theory
             ttl = None if self.target is None else run.time_to(self.target)
             final = run.final_loss
+            j_col = "" if budget is None else f"{run.num_updates:>8}"
             lines.append(
-                f"{run.variant:15}{run.k:>4}{run.simulated_time.mean():>15.4g}"
+                f"{run.variant:15}{run.k:>4}{j_col}{run.simulated_time.mean():>15.4g}"
                 f"{'—' if th.mean is None else f'{th.mean:.4g}':>10}  {th.relation:12}"
                 f"{'—' if final is None else f'{final:.4g}':>12}"
                 f"{'never' if ttl is None else f'{ttl:.4g}':>16}"
                 f"{run.diverged_seeds:>7}/{len(run.result.seeds)}"
+            )
+        if budget is not None:
+            lines.append(
+                f"time budget T = {budget:.6g}: J = the updates every seed of a variant "
+                "completes by T"
             )
         if self.f_star is not None:
             lines.append(f"F* (optimal loss on the evaluation set) = {self.f_star:.6g}")
@@ -271,11 +302,18 @@ def compare(
             unknown); default: see :mod:`simulator.studies._targets`.
         progress: show a progress bar on stderr.
 
+    With ``time_budget=T`` (in the spec or the fields; it replaces the default J) every
+    variant runs J_v updates on every seed, the most that all its seeds complete by
+    simulated time T, so all curves end within the same time window; the theory beside
+    it is for J_v updates and ``eval_every`` defaults to about J_v / 100.
+
     Everything is validated before anything runs.
 
     Example:
         >>> cmp = compare(variants=["sync", "async"], updates=500, seeds=2)  # doctest: +SKIP
         >>> print(cmp.table())  # doctest: +SKIP
+        >>> cmp = compare(variants=["sync", "async"], time_budget=100.0)  # doctest: +SKIP
+        >>> [run.num_updates for run in cmp.runs]  # J_v of each  # doctest: +SKIP
     """
     from simulator.training import make_rule, replay
 
@@ -302,9 +340,14 @@ def compare(
     with bar:
         for vspec in specs:
             bar.set_postfix_str(f"{vspec.variant}: timing")
+            run_spec, eval_every = vspec, spec.eval_every
+            if vspec.time_budget is not None:  # J_v updates, all within the budget
+                j_v = budget_updates(vspec)
+                run_spec = vspec.replace(updates=j_v, eval_every=None)
+                eval_every = None if eval_every is None else min(eval_every, j_v)
             traces = []
             for s in vspec.seed_list:
-                traces.append(simulate_spec(vspec, s))
+                traces.append(simulate_spec(run_spec, s))
                 bar.update()
             bar.set_postfix_str(f"{vspec.variant}: training")
             result = replay(
@@ -313,7 +356,7 @@ def compare(
                 dataset,
                 batch_size=spec.batch_size,
                 rule=rule,
-                eval_every=spec.eval_every,
+                eval_every=eval_every,
                 dtype=spec.dtype,
                 divergence_factor=spec.divergence_factor,
             )
@@ -325,7 +368,7 @@ def compare(
                     k=vspec.canonical[1],
                     result=dataclasses.replace(result, variant=vspec.variant),
                     simulated_time=np.array([t.end_time for t in traces]),
-                    theory=spec_theory(vspec),
+                    theory=spec_theory(run_spec),
                     staleness=np.concatenate([t.staleness()[t.mask] for t in traces]),
                 )
             )

@@ -1,4 +1,10 @@
-"""Replicated timing runs summarised beside the theory (what ``pssim runtime`` prints)."""
+"""Replicated timing runs summarised beside the theory (what ``pssim runtime`` prints).
+
+With J updates a run reports the time of the J-th update; with a ``time_budget`` T it
+reports the number of updates completed by T, beside the renewal estimate T J / E[T_J]
+(every expected runtime of the closed forms is linear in J, so the long-run rate of
+updates is J / E[T_J]).
+"""
 
 from __future__ import annotations
 
@@ -14,21 +20,38 @@ from simulator.theory.runtime import Prediction
 from simulator.timing.engine import simulate_spec
 from simulator.trace import Trace, summarize_staleness
 
-__all__ = ["RuntimeSummary", "runtime_study"]
+__all__ = ["RuntimeSummary", "budget_count_theory", "runtime_study"]
+
+#: How a runtime relation turns into one for the number of updates by T (a faster run
+#: completes more updates): bounds swap, and a count is only asymptotic (renewal).
+_COUNT_RELATION = {
+    "exact": "asymptotic",
+    "asymptotic": "asymptotic",
+    "upper-bound": "lower-bound",
+    "lower-bound": "upper-bound",
+    "none": "none",
+}
 
 
 @dataclasses.dataclass(frozen=True)
 class RuntimeSummary:
-    """Simulated time of the J-th update over seeds, beside its theory.
+    """Simulated time of the J-th update over seeds, beside its theory; with a time
+    budget, the number of updates each seed completes by the budget.
 
     Attributes:
-        spec: the experiment (variant as the user named it, K, law, J, seeds, ...).
+        spec: the experiment (variant as the user named it, K, law, J or the time budget,
+            seeds, ...).
         k: K resolved (P for ``sync``, 1 for ``async``).
-        times: (S,) time of the J-th update per seed (simulated time units).
+        times: (S,) time of the J-th update per seed (simulated time units); with a time
+            budget, of each seed's last update within it.
         theory: the prediction for the expected time (``none`` for heterogeneous learners
-            or with communication costs: the closed forms assume neither).
+            or with communication costs: the closed forms assume neither; ``none`` with a
+            time budget, where ``count_theory`` applies).
         staleness: pooled over seeds: mean, max and p0 (fraction of fresh contributions).
         first_trace: the trace of the first seed (for timelines).
+        counts: (S,) int, updates completed by the time budget per seed; None without one.
+        count_theory: the expected number of updates by the budget (renewal,
+            :func:`budget_count_theory`); None without a budget.
     """
 
     spec: ExperimentSpec
@@ -37,6 +60,8 @@ class RuntimeSummary:
     theory: Prediction
     staleness: dict
     first_trace: Trace
+    counts: np.ndarray | None = None
+    count_theory: Prediction | None = None
 
     @property
     def variant(self) -> str:
@@ -56,6 +81,26 @@ class RuntimeSummary:
         mean, half = mean_ci95(self.times)
         return None if half is None else (mean - half, mean + half)
 
+    @property
+    def time_budget(self) -> float | None:
+        """The simulated-time budget T (None: J updates per seed)."""
+        return self.spec.time_budget
+
+    def count_ci95(self) -> tuple[float, float] | None:
+        """Student-t 95% interval of the mean number of updates by the budget (None with
+        a single seed or without a budget)."""
+        if self.counts is None:
+            return None
+        mean, half = mean_ci95(self.counts)
+        return None if half is None else (mean - half, mean + half)
+
+    def count_gap(self) -> float | None:
+        """(mean count - theory) / theory, None without a budget or a theory value."""
+        th = self.count_theory
+        if self.counts is None or th is None or th.mean is None:
+            return None
+        return (float(np.mean(self.counts)) - th.mean) / th.mean
+
     def relative_gap(self) -> float | None:
         """(simulated - theory) / theory, None without a theory value."""
         if self.theory.mean is None:
@@ -63,9 +108,11 @@ class RuntimeSummary:
         return (self.mean - self.theory.mean) / self.theory.mean
 
     def to_json(self) -> dict:
-        """The ``pssim runtime --json`` object: the whole spec, simulated and theory."""
+        """The ``pssim runtime --json`` object: the whole spec, simulated and theory; with
+        a time budget also ``time_budget`` and ``updates_within_budget`` (per seed, mean,
+        std, 95% CI and the renewal theory)."""
         ci = self.ci95()
-        return {
+        out = {
             "spec": self.spec.to_dict(),
             "spec_digest": self.spec.digest(),
             "variant": self.spec.variant,
@@ -87,12 +134,52 @@ class RuntimeSummary:
             },
             "staleness": self.staleness,
         }
+        if self.counts is not None:
+            counts, cci, th = self.counts, self.count_ci95(), self.count_theory
+            out["time_budget"] = self.time_budget
+            out["updates_within_budget"] = {
+                "mean": float(np.mean(counts)),
+                "std": float(np.std(counts, ddof=1)) if counts.size > 1 else None,
+                "ci95": None if cci is None else [cci[0], cci[1]],
+                "per_seed": [int(c) for c in counts],
+                "theory": {"mean": th.mean, "relation": th.relation, "source": th.source},
+            }
+        return out
+
+
+def budget_count_theory(spec: ExperimentSpec) -> Prediction:
+    """Expected number of updates by the spec's time budget T: T J / E[T_J] (renewal).
+
+    The runtimes of the closed forms (Dutta et al. 2018, Lemmas 3-5) are linear in J, so
+    J / E[T_J] is the long-run rate of updates and T J / E[T_J] the expected count for a
+    long budget (``asymptotic``; a runtime bound gives the opposite bound on the count).
+    ``none`` where the runtime has no closed form.
+
+    Example:
+        >>> spec = ExperimentSpec(variant="async", num_learners=4, time_budget=100.0)
+        >>> budget_count_theory(spec).mean  # 100 * P / E[X]
+        400.0
+    """
+    budget = spec.time_budget
+    if budget is None:
+        return Prediction(None, "none", "no time budget")
+    per = spec_theory(spec.replace(updates=1, eval_every=None))
+    if per.mean is None or per.mean <= 0:
+        return Prediction(None, "none", f"renewal T J / E[T_J]; runtime: {per.source}")
+    return Prediction(
+        budget / per.mean,
+        _COUNT_RELATION[per.relation],
+        f"renewal T J / E[T_J]; E[T_J] from {per.source}",
+    )
 
 
 def runtime_study(
     spec: ExperimentSpec | None = None, *, progress: bool = False, **fields
 ) -> RuntimeSummary:
     """Simulate the spec's seeds (J updates each) and put the times beside the theory.
+
+    With a ``time_budget`` T each seed runs every update by T, and the summary reports
+    the number of updates per seed (``counts``) beside :func:`budget_count_theory`.
 
     Args:
         spec: the experiment; keyword ``fields`` (ExperimentSpec field names) override it,
@@ -115,11 +202,14 @@ def runtime_study(
         leave=False,
         unit="seed",
     )
+    counts = []
     for s in bar:
         trace = simulate_spec(spec, s)
         first = first or trace
         times.append(trace.end_time)
+        counts.append(trace.num_updates)
         stale.append(trace.staleness()[trace.mask])
+    budget = spec.time_budget is not None
     return RuntimeSummary(
         spec=spec,
         k=k,
@@ -127,4 +217,6 @@ def runtime_study(
         theory=spec_theory(spec),
         staleness=summarize_staleness(np.concatenate(stale)),
         first_trace=first,
+        counts=np.asarray(counts) if budget else None,
+        count_theory=budget_count_theory(spec) if budget else None,
     )

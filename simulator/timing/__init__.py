@@ -2,10 +2,12 @@
 
 Two engines give the same trace, array for array: the SimPy reference engine (every feature)
 and the fast paths of :mod:`simulator.timing.fast` (no communication delays); ``simulate``
-picks the fast path where it applies. This is the only package of the project that imports
-simpy.
+picks the fast path where it applies. A spec with a ``time_budget`` runs every update
+within it; :func:`budget_updates` gives the updates all its seeds complete. This is the
+only package of the project that imports simpy.
 """
 
+from simulator.timing._budget import budget_updates
 from simulator.timing.engine import simulate
 
-__all__ = ["simulate"]
+__all__ = ["budget_updates", "simulate"]

@@ -26,6 +26,7 @@ import simpy
 from simulator._checks import check_seed
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
+from simulator.timing._budget import simulate_to_budget
 from simulator.timing._draws import compute_blocks, duration_stream, learner_streams
 from simulator.timing._state import RunState
 from simulator.timing.fast import NeedsReference, fast_applies, simulate_fast
@@ -110,11 +111,17 @@ def simulate(
 
 
 def simulate_spec(spec: ExperimentSpec, seed: int, *, engine: str = "auto") -> Trace:
-    """The trace of one seed of a validated spec (only ``engine`` is checked here)."""
+    """The trace of one seed of a validated spec (only ``engine`` is checked here).
+
+    With a ``time_budget`` it is every update at a time <= the budget (see
+    :func:`simulator.timing._budget.simulate_to_budget`).
+    """
     if engine not in ENGINES:
         raise PssimError(
             f"`engine` must be one of {', '.join(ENGINES)}; got {engine!r}", param="engine"
         )
+    if spec.time_budget is not None:
+        return simulate_to_budget(spec, seed, engine=engine)
     if engine != "simpy":
         if fast_applies(spec):
             try:

@@ -57,6 +57,7 @@ def test_json_summary_store_and_figures(tmp_path):
     summary = json.loads(out)
     assert summary["configurations"] == 12 and summary["ran"] == 12 and summary["complete"]
     assert summary["rows"] == 36 and summary["seeds"] == 3 and summary["failures"] == []
+    assert "sweep: 100%" in err and "12/12" in err  # the bar counts configurations
     assert [os.path.basename(p) for p in summary["figures"]] == ["figure5.png", "one_law.png"]
     names = [".lock", "figure5.png", "one_law.png", "results.parquet", "sweep.toml"]
     assert entries(tmp_path / "run") == names

@@ -44,6 +44,8 @@ def test_compare_writes_figures_results_and_json(capsys, tmp_path):
         "k",
         "spec",
         "spec_digest",
+        "updates",
+        "time_budget",
         "seeds",
         "runtime",
         "final_loss",
@@ -57,6 +59,7 @@ def test_compare_writes_figures_results_and_json(capsys, tmp_path):
     assert obj["experiment"]["num_learners"] == 4 and obj["experiment"]["k"] == 2
     assert obj["experiment"]["variants"] == ["sync", "async", "k-batch-async"]
     assert run["spec"]["variant"] == "sync" and run["spec"]["law"] == "exp:1.0"
+    assert run["updates"] == 120 and run["time_budget"] is None
     assert set(run["runtime"]) == {"simulated", "theory", "relation"}
     assert run["curve"]["update"] == [0, 40, 80, 120]
     assert len(run["curve"]["time"]) == len(run["curve"]["loss"]) == 4

@@ -12,7 +12,15 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from simulator import PssimError, SpecError, SweepSpec, compare, load_sweep, sweep
+from simulator import (
+    ExperimentSpec,
+    PssimError,
+    SpecError,
+    SweepSpec,
+    compare,
+    load_sweep,
+    sweep,
+)
 from simulator.studies._sweep_rows import SPEC_COLUMNS, TIMING_COLUMNS, TRAINING_COLUMNS
 from simulator.timing.engine import simulate_spec
 
@@ -166,3 +174,30 @@ def test_bad_arguments(tmp_path):
     with pytest.raises(PssimError, match="must be a sweep folder"):
         load_sweep(tmp_path / "nothing")
     assert not (tmp_path / "nothing").exists()
+
+
+def test_a_time_budget_sweep_ends_every_run_within_the_budget(tmp_path):
+    text = """
+[timing]
+learners = 4
+time-budget = 30.0
+seeds = 3
+[training]
+eval-every = 10
+[grid]
+variant = ["sync", "async"]
+"""
+    timing = sweep(
+        SweepSpec.from_toml(text + '[sweep]\nkind = "timing"\n'), tmp_path / "t", scheduler="serial"
+    ).frame()
+    assert (timing["time"] <= 30.0).all() and (timing["time_budget"] == 30.0).all()
+    for _, row in timing.iterrows():  # the next update would come after the budget
+        spec = ExperimentSpec(variant=row["variant"], num_learners=4, updates=row["updates"] + 1)
+        assert simulate_spec(spec, row["seed"]).end_time > 30.0
+    by_variant = timing.groupby("variant")["updates"].mean()
+    assert by_variant["async"] > 2 * by_variant["sync"]  # async does more updates in T
+    training = sweep(SweepSpec.from_toml(text), tmp_path / "j", scheduler="serial").frame()
+    last = training.groupby(["config", "seed"])["time"].max()
+    assert (last <= 30.0).all()
+    for _, rows in training.groupby("config"):
+        assert rows["updates"].nunique() == 1  # every seed of a configuration runs J_v
