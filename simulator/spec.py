@@ -256,6 +256,18 @@ def _default_dict() -> dict[str, Any]:
     return ExperimentSpec().to_dict()
 
 
+def read_toml_text(path: Path) -> str:
+    """The text of a TOML file; an unreadable one is one SpecError line (``param`` is
+    ``path``)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        reason = getattr(err, "strerror", None) or type(err).__name__
+        raise SpecError(
+            f"`path` must be a readable TOML file; got {str(path)!r} ({reason})", param="path"
+        ) from None
+
+
 def read_spec_file(path: str | os.PathLike, *, allowed: Sequence[str] = ()) -> dict[str, Any]:
     """The settings of a TOML file by field name (keys in ``allowed`` kept as named).
 
@@ -264,13 +276,7 @@ def read_spec_file(path: str | os.PathLike, *, allowed: Sequence[str] = ()) -> d
             is not a setting.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise SpecError(
-            f"`path` must be a readable TOML file; got {str(path)!r} ({reason})", param="path"
-        ) from None
+    text = read_toml_text(path)
     return checks.normalise_keys(
         read_toml(text, source=path.name), source=path.name, allowed=allowed
     )

@@ -47,6 +47,12 @@ def markevery(i: int, n_series: int, n_points: int) -> tuple[int, int]:
     return (i * step) // max(1, n_series) % step, step
 
 
+def mean_band(ax, x, mean, low, high, style: dict, every, label: str | None) -> None:
+    """A mean curve (hollow markers at ``every``) over a shaded low-high band."""
+    ax.plot(x, mean, **style, lw=1.5, ms=5, mfc="none", markevery=every, label=label)
+    ax.fill_between(x, low, high, color=style["color"], alpha=0.15, lw=0)
+
+
 def setting_text(column: str, value: object) -> str:
     """One setting as ``P=8``, ``m=16``, ``X ~ exp:1`` or ``lr=0.01``."""
     if column == "law":

@@ -27,6 +27,7 @@ from simulator.plots._style import (
     VALUE_LABELS,
     band_handle,
     markevery,
+    mean_band,
     series_style,
     setting_text,
 )
@@ -165,17 +166,7 @@ def curves_figure(
         )
         every = markevery(i, len(groups), mean.size)
         for ax, x in ((ax_j, curve["update"].to_numpy()), (ax_t, curve["time"].to_numpy())):
-            ax.plot(
-                x,
-                mean,
-                **style,
-                lw=1.5,
-                ms=5,
-                mfc="none",
-                markevery=every,
-                label=label if ax is ax_t else None,
-            )
-            ax.fill_between(x, low, high, color=style["color"], alpha=0.15, lw=0)
+            mean_band(ax, x, mean, low, high, style, every, label if ax is ax_t else None)
         banded = banded or seeds - diverged > 1
     for ax in (ax_j, ax_t):
         if log:

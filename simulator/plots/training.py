@@ -9,12 +9,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from simulator.plots._style import TIME_LABEL, band_handle, series_style
+from simulator.plots._style import TIME_LABEL, band_handle, markevery, mean_band, series_style
 
 __all__ = ["error_figure", "staleness_figure"]
-
-#: About this many markers per curve, staggered between series so none sit on top.
-_MARKERS_PER_CURVE = 8
 
 
 def _curves(run, use_error: bool):
@@ -23,12 +20,6 @@ def _curves(run, use_error: bool):
     keep = ~np.asarray(r.diverged, dtype=bool)
     value = r.error if use_error else r.loss
     return np.asarray(r.eval_update), np.asarray(r.eval_time)[keep], np.asarray(value)[keep]
-
-
-def _markevery(i: int, n_series: int, n_points: int) -> tuple[int, int]:
-    """(first, step) of the markers of series i: ~8 per curve, offset between series."""
-    step = max(1, n_points // _MARKERS_PER_CURVE)
-    return (i * step) // max(1, n_series) % step, step
 
 
 def error_figure(runs: Sequence, *, f_star: float | None = None, title: str = "") -> Figure:
@@ -63,19 +54,9 @@ def error_figure(runs: Sequence, *, f_star: float | None = None, title: str = ""
             value = np.maximum(value, np.finfo(float).tiny)
         mean, lo, hi = value.mean(axis=0), value.min(axis=0), value.max(axis=0)
         t = time.mean(axis=0)
-        every = _markevery(i, len(runs), mean.size)
+        every = markevery(i, len(runs), mean.size)
         for ax, x in ((ax_t, t), (ax_j, update)):
-            ax.plot(
-                x,
-                mean,
-                **style,
-                lw=1.5,
-                ms=5,
-                mfc="none",
-                markevery=every,
-                label=label if ax is ax_t else None,
-            )
-            ax.fill_between(x, lo, hi, color=style["color"], alpha=0.15, lw=0)
+            mean_band(ax, x, mean, lo, hi, style, every, label if ax is ax_t else None)
         banded = banded or value.shape[0] > 1
     ylabel = "error F(w) - F*" if use_error else "loss F(w)"
     for ax in (ax_t, ax_j):

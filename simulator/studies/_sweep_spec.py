@@ -39,7 +39,13 @@ from simulator import _spec_checks as checks
 from simulator._checks import VARIANT_ALIASES
 from simulator._spec_toml import read_toml, write_toml
 from simulator.errors import PssimError, SpecError
-from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec, digest_of
+from simulator.spec import (
+    TIMING_FIELDS,
+    TRAINING_FIELDS,
+    ExperimentSpec,
+    digest_of,
+    read_toml_text,
+)
 
 __all__ = ["FIGURE_KINDS", "KINDS", "SweepSpec", "read_sweep_file"]
 
@@ -257,14 +263,7 @@ def read_sweep_file(path: str | os.PathLike) -> SweepSpec:
             key, an empty list, or a configuration that fails validation.
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise SpecError(
-            f"`path` must be a readable TOML file; got {str(path)!r} ({reason})", param="path"
-        ) from None
-    return SweepSpec.from_toml(text, source=path.name)
+    return SweepSpec.from_toml(read_toml_text(path), source=path.name)
 
 
 def _base_dict(sweep: SweepSpec) -> dict[str, Any]:
