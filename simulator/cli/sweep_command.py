@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simulator._spec_checks import TOML_KEY
 from simulator.cli.options import CliError
-from simulator.errors import PssimError, SpecError
+from simulator.errors import USER_ERRORS, PssimError, SpecError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -62,30 +63,47 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         result = sweep(
             spec, args.out, scheduler=args.scheduler, workers=args.workers, progress=True
         )
-    except PssimError as err:
+    except USER_ERRORS as err:
         raise CliError(_as_typed(err)) from None
     frame = result.frame()
-    figures = draw_figures(spec, frame, Path(args.out)) if result.complete else []
+    figures, figure_errors = [], []
+    if result.complete:
+        figures, figure_errors = draw_figures(spec, frame, Path(args.out))
     if args.json:
         out = {**result.to_json(), "rows": len(frame), "figures": [str(p) for p in figures]}
+        out["figure_errors"] = figure_errors
         print(json.dumps(out, indent=2))
     else:
-        configs = result.configurations
-        seeds = result.to_json()["seeds"]
-        print(f"sweep {spec.digest()} ({spec.kind}): {configs} configurations x {seeds} seeds")
+        configs, seeds = result.configurations, result.to_json()["seeds"]
+        print(
+            f"sweep {spec.digest()} ({spec.kind}): {_count(configs, 'configuration')} x "
+            f"{_count(seeds, 'seed')}"
+        )
         print(
             f"ran {result.ran}, already stored {result.skipped}, failed "
             f"{sum(len(c) for c, _ in result.failures)}"
         )
-        print(f"results: {result.results_path} ({len(frame)} rows)")
+        print(f"results: {result.results_path} ({_count(len(frame), 'row')})")
         for path in figures:
             print(f"figure: {path}")
     for configs, error in result.failures:
-        print(f"pssim sweep: configurations {', '.join(configs)} failed: {error}")
+        for config in configs:
+            print(
+                f"pssim sweep: configuration ({spec.describe(config)}) failed: {error}",
+                file=sys.stderr,
+            )
+    for error in figure_errors:
+        print(f"pssim sweep: {error}", file=sys.stderr)
     if result.failures:
-        print("pssim sweep: rerun the same command to retry them")
-        return 1
-    return 0
+        print(
+            "pssim sweep: rerun the same command to retry the failed configurations",
+            file=sys.stderr,
+        )
+    return 1 if result.failures or figure_errors else 0
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 #: Names of the sweep's own arguments as typed on the command line.
@@ -93,7 +111,7 @@ _OPTIONS = {"path": "CONFIG.toml", "out": "--out", "scheduler": "--scheduler"}
 _OPTIONS["workers"] = "--workers"
 
 
-def _as_typed(err: PssimError) -> str:
+def _as_typed(err: Exception) -> str:
     """``err``'s message with a field named by its key in the sweep file (``K``,
     ``learners``) and the command's own arguments by their options."""
     text = str(err)
@@ -102,8 +120,14 @@ def _as_typed(err: PssimError) -> str:
     return text
 
 
+def _column(field: str) -> str:
+    """The results column of a spec field (the spec's base ``seed`` is ``base_seed``)."""
+    return "base_seed" if field == "seed" else field
+
+
 def _select(frame: pd.DataFrame, where: dict) -> pd.DataFrame:
-    for column, value in where.items():
+    for field, value in where.items():
+        column = _column(field)
         if column not in frame:
             raise SpecError(f"[[figure]] `where` names {column!r}, not a column of the results")
         frame = frame[frame[column] == value]
@@ -112,31 +136,36 @@ def _select(frame: pd.DataFrame, where: dict) -> pd.DataFrame:
     return frame
 
 
-def draw_figures(spec, frame: pd.DataFrame, out: Path) -> list[Path]:
-    """Draw the sweep's ``[[figure]]`` tables from its results table into ``out``."""
+def draw_figures(spec, frame: pd.DataFrame, out: Path) -> tuple[list[Path], list[str]]:
+    """Draw the sweep's ``[[figure]]`` tables from its results table into ``out``: the
+    paths written, and one line for each figure that could not be drawn."""
     if not spec.figures:
-        return []
+        return [], []
     from simulator.plots.runtime import runtime_vs_k_figure, speedup_figure
     from simulator.plots.sweep import curves_figure, target_heatmap_figure
     from simulator.plots.timeline import save_figure
 
-    paths = []
+    paths, errors = [], []
     for figure in spec.figures:
-        table = _select(frame, figure.get("where", {}))
         kind = figure["kind"]
-        if kind == "speedup":
-            fig = speedup_figure(table)
-        elif kind == "runtime-vs-k":
-            fig = runtime_vs_k_figure(table)
-        elif kind == "curves":
-            fig = curves_figure(table, figure["by"], value=figure.get("value"))
-        else:
-            fig = target_heatmap_figure(
-                table,
-                figure["x"],
-                figure["y"],
-                target=figure.get("target"),
-                value=figure.get("value"),
-            )
-        paths.append(save_figure(fig, out / f"{figure.get('name', kind)}.png"))
-    return paths
+        name = figure.get("name", kind)
+        try:
+            table = _select(frame, figure.get("where", {}))
+            if kind == "speedup":
+                fig = speedup_figure(table)
+            elif kind == "runtime-vs-k":
+                fig = runtime_vs_k_figure(table)
+            elif kind == "curves":
+                fig = curves_figure(table, _column(figure["by"]), value=figure.get("value"))
+            else:
+                fig = target_heatmap_figure(
+                    table,
+                    _column(figure["x"]),
+                    _column(figure["y"]),
+                    target=figure.get("target"),
+                    value=figure.get("value"),
+                )
+            paths.append(save_figure(fig, out / f"{name}.png"))
+        except PssimError as err:
+            errors.append(f"[[figure]] {name} not drawn: {err}")
+    return paths, errors

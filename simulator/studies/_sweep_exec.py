@@ -10,8 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import gc
 import logging
 import os
+import signal
+import threading
 from collections.abc import Callable, Iterator, Sequence
 
 from simulator.errors import PssimError
@@ -62,7 +65,12 @@ def check_scheduler(scheduler: str | None, workers: int | None) -> tuple[str | N
         return scheduler, default_workers()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
         raise PssimError(f"`workers` must be an integer >= 1; got {workers!r}", param="workers")
-    if scheduler is not None and scheduler != SERIAL:
+    if scheduler == SERIAL:
+        raise PssimError(
+            "`workers` applies to the LocalCluster pssim starts; 'serial' runs in this process",
+            param="workers",
+        )
+    if scheduler is not None:
         raise PssimError(
             "`workers` applies to the LocalCluster pssim starts; an existing cluster "
             f"({scheduler}) has its own workers",
@@ -142,15 +150,51 @@ def _client(scheduler: str | None, workers: int) -> Iterator[object]:
         with client:
             yield client
         return
-    with (
-        LocalCluster(
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # any free port: never clashes with another cluster
-            silence_logs=logging.CRITICAL,
-            env=WORKER_ENV,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
-        yield client
+    try:
+        with _interrupts_ignored():  # worker processes inherit it: Ctrl-C stops pssim only
+            cluster = LocalCluster(
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",  # any free port: never clashes with another cluster
+                silence_logs=logging.CRITICAL,
+                env=WORKER_ENV,
+            )
+        with cluster, Client(cluster) as client:
+            yield client
+    finally:
+        gc.collect()  # release the cluster's semaphores now, not at a hurried exit
+
+
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored while processes are started (in the main thread only): a terminal's
+    Ctrl-C reaches the whole process group, and the workers are stopped by pssim as it
+    closes the cluster, without tracebacks of their own."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _start_quiet_resource_tracker()
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _start_quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker (shared by the worker processes) without
+    its warning about semaphores left by a worker stopped mid-task: on an interrupt the
+    workers are terminated while they compute, and the tracker cleans up after them."""
+    from multiprocessing import resource_tracker
+
+    previous = os.environ.get("PYTHONWARNINGS")
+    quiet = "ignore::UserWarning:multiprocessing.resource_tracker"
+    os.environ["PYTHONWARNINGS"] = quiet if not previous else f"{previous},{quiet}"
+    try:
+        resource_tracker.ensure_running()
+    finally:
+        if previous is None:
+            del os.environ["PYTHONWARNINGS"]
+        else:
+            os.environ["PYTHONWARNINGS"] = previous

@@ -89,8 +89,6 @@ def _parse_grid(table: Any, source: str) -> dict[str, list]:
 
 
 def _parse_zip(tables: Any, source: str) -> list[dict[str, list]]:
-    if isinstance(tables, dict):
-        tables = [tables]
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
         raise SpecError(f"[[zip]] in {source} must be tables of lists; got {tables!r}")
     zips = []
@@ -101,7 +99,7 @@ def _parse_zip(tables: Any, source: str) -> list[dict[str, list]]:
             _field(k, source, "[[zip]] "): _values(k, v, source, "[[zip]] ")
             for k, v in table.items()
         }
-        lengths = {k: len(v) for k, v in zipped.items()}
+        lengths = {checks.TOML_KEY[k]: len(v) for k, v in zipped.items()}
         if len(set(lengths.values())) > 1:
             shown = ", ".join(f"{k}: {n}" for k, n in lengths.items())
             raise SpecError(
@@ -130,30 +128,53 @@ class SweepSpec:
     base: dict[str, Any]
     grid: dict[str, list]
     zips: tuple[dict[str, list], ...] = ()
-    kind: str = "timing"
+    kind: str | None = None
     figures: tuple[dict[str, Any], ...] = ()
+    source: str = dataclasses.field(default="the sweep", repr=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "zips", tuple(self.zips))
-        object.__setattr__(self, "figures", tuple(self.figures))
-        if self.kind not in KINDS:
-            raise SpecError(
-                f"`kind` must be one of {', '.join(KINDS)}; got {self.kind!r}", param="kind"
-            )
+        source = self.source
+        base = checks.normalise_keys(self.base, source=source, allowed=())
+        grid = _parse_grid(self.grid, source)
+        zips = tuple(_parse_zip(list(self.zips), source))
+        swept = set(grid) | {k for z in zips for k in z}
+        if not swept:
+            raise SpecError(f"{source} has no [grid] or [[zip]] table: nothing to sweep")
+        kind = self.kind
+        if kind is None:
+            training = (set(base) | swept) & set(TRAINING_FIELDS)
+            kind = "training" if training else "timing"
+        if kind not in KINDS:
+            raise SpecError(f"`kind` must be one of {', '.join(KINDS)}; got {kind!r}", param="kind")
+        if not isinstance(self.figures, (list, tuple)):
+            raise SpecError(f"[[figure]] in {source} must be tables; got {self.figures!r}")
+        figures = tuple(_figure_fields(f, source) for f in self.figures)
+        for name, value in (("base", base), ("grid", grid), ("zips", zips), ("kind", kind)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "figures", figures)
         seen: dict[str, str] = {}
-        for where, table in [("[grid]", self.grid)] + [("[[zip]]", z) for z in self.zips]:
+        for where, table in [("[grid]", grid)] + [("[[zip]]", z) for z in zips]:
             for key in table:
-                if key in seen or key in self.base:
+                if key in seen or key in base:
                     other = seen.get(key, "the experiment's tables")
                     raise SpecError(
-                        f"`{key}` is swept in {where} and set in {other}; give it once",
+                        f"`{checks.TOML_KEY[key]}` is swept in {where} and set in {other}; "
+                        "give it once",
                         param=key,
                     )
                 seen[key] = where
         # every configuration is validated before anything runs
         object.__setattr__(self, "_configs", _configurations(self))
-        for figure in self.figures:
+        names: dict[str, int] = {}
+        for figure in figures:
             _check_figure(figure, self)
+            name = figure.get("name", figure["kind"])
+            if name in names:
+                raise SpecError(
+                    f"two [[figure]] tables in {source} write {name}.png; give each its own `name`",
+                    param="name",
+                )
+            names[name] = 1
 
     # -- configurations ------------------------------------------------------------------
     def _points(self) -> list[dict[str, Any]]:
@@ -174,6 +195,15 @@ class SweepSpec:
             SpecError: a configuration fails validation; the message names its swept values.
         """
         return list(self._configs)
+
+    def describe(self, config: str) -> str:
+        """The swept values of the configuration with digest ``config`` (``K=2, batch=4``),
+        or the digest itself if it is not one of this sweep's."""
+        for spec in self._configs:
+            if spec.digest() == config:
+                d = spec.to_dict()
+                return ", ".join(f"{checks.TOML_KEY[f]}={d[f]!r}" for f in self.swept())
+        return config
 
     def swept(self) -> list[str]:
         """The swept fields, grid first then zips, in file order."""
@@ -215,32 +245,27 @@ class SweepSpec:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], *, source: str = "sweep") -> SweepSpec:
-        """A sweep from parsed TOML: spec tables plus ``grid``, ``zip`` and ``sweep``."""
+        """A sweep from parsed TOML: spec tables plus ``grid``, ``zip``, ``sweep`` and
+        ``figure``. Without ``[sweep] kind``, a ``[training]`` table or a swept training
+        key makes a training sweep."""
         if not isinstance(data, dict):
             raise SpecError(f"`{source}` must hold a table of settings")
         data = dict(data)
-        grid = _parse_grid(data.pop("grid", {}), source)
-        zips = _parse_zip(data.pop("zip", []), source)
+        grid = data.pop("grid", {})
+        zips = data.pop("zip", [])
+        zips = [zips] if isinstance(zips, dict) else zips
         figures = data.pop("figure", [])
-        if isinstance(figures, dict):
-            figures = [figures]
-        if not isinstance(figures, list) or not all(isinstance(f, dict) for f in figures):
-            raise SpecError(f"[[figure]] in {source} must be tables; got {figures!r}")
+        figures = [figures] if isinstance(figures, dict) else figures
         options = data.pop("sweep", {})
         if not isinstance(options, dict):
             raise SpecError(f"[sweep] in {source} must be a table; got {options!r}")
         unknown = sorted(set(options) - set(_SWEEP_KEYS))
         if unknown:
             raise SpecError(f"[sweep] key {unknown[0]!r} in {source} is not a sweep setting")
-        base = checks.normalise_keys(data, source=source, allowed=())
-        if not grid and not zips:
-            raise SpecError(f"{source} has no [grid] or [[zip]] table: nothing to sweep")
         kind = options.get("kind")
-        if kind is None:
-            swept = set(grid) | {k for z in zips for k in z}
-            kind = "training" if "training" in data or swept & set(TRAINING_FIELDS) else "timing"
-        figures = [_figure_fields(f, source) for f in figures]
-        return cls(base=base, grid=grid, zips=tuple(zips), kind=kind, figures=tuple(figures))
+        if kind is None and isinstance(data.get("training"), dict):
+            kind = "training"
+        return cls(base=data, grid=grid, zips=zips, kind=kind, figures=figures, source=source)
 
     @classmethod
     def from_toml(cls, text: str, *, source: str = "TOML") -> SweepSpec:
@@ -297,6 +322,8 @@ def _configurations(sweep: SweepSpec) -> list[ExperimentSpec]:
 
 def _figure_fields(figure: dict[str, Any], source: str) -> dict[str, Any]:
     """A ``[[figure]]`` table with its column keys mapped to field names."""
+    if not isinstance(figure, dict):
+        raise SpecError(f"[[figure]] in {source} must be tables; got {figure!r}")
     unknown = sorted(set(figure) - set(_FIGURE_KEYS))
     if unknown:
         raise SpecError(
@@ -336,7 +363,9 @@ def _check_figure(figure: dict[str, Any], sweep: SweepSpec) -> None:
     for key in _FIGURE_COLUMNS:
         if key in figure and figure[key] not in swept:
             raise SpecError(
-                f"[[figure]] `{key}` must be a swept key ({', '.join(swept)}); got {figure[key]!r}",
+                f"[[figure]] `{key}` must be a swept key "
+                f"({', '.join(checks.TOML_KEY[k] for k in swept)}); "
+                f"got {checks.TOML_KEY[figure[key]]!r}",
                 param=key,
             )
     if "target" in figure:
@@ -345,6 +374,7 @@ def _check_figure(figure: dict[str, Any], sweep: SweepSpec) -> None:
             raise SpecError(f"[[figure]] `target` must be a number; got {target!r}")
     if figure.get("value") not in (None, "error", "loss"):
         raise SpecError(f"[[figure]] `value` must be error or loss; got {figure['value']!r}")
+    _check_selection(figure, sweep)
     name = figure.get("name", kind)
     if (
         not isinstance(name, str)
@@ -354,3 +384,59 @@ def _check_figure(figure: dict[str, Any], sweep: SweepSpec) -> None:
         raise SpecError(
             f"[[figure]] `name` must be letters, digits, - and _ (a file name); got {name!r}"
         )
+
+
+#: Per figure kind, the swept keys that may vary within what it draws.
+_MAY_VARY = {
+    "speedup": ("variant", "num_learners", "law", "k"),
+    "runtime-vs-k": ("variant", "k"),
+    "curves": (),
+    "heatmap": (),
+}
+
+
+def _check_selection(figure: dict[str, Any], sweep: SweepSpec) -> None:
+    """Check, before anything runs, that the configurations a figure draws exist and fit it
+    (what the results table will hold: one row per configuration here)."""
+    kind = figure["kind"]
+    label = f"[[figure]] {figure.get('name', kind)}"
+    rows = [
+        {**c.to_dict(), "law": c.to_dict().get("law"), "k": c.canonical[1]}
+        for c in sweep.configurations()
+    ]
+    for field, value in figure.get("where", {}).items():
+        values = sorted({str(r.get(field)) for r in rows})
+        rows = [r for r in rows if r.get(field) == value]
+        if not rows:
+            raise SpecError(
+                f"{label}: `where` {checks.TOML_KEY[field]} = {value!r} selects no "
+                f"configuration (values: {', '.join(values)})"
+            )
+    if kind == "speedup":
+        rows = [r for r in rows if r["variant"] in ("sync", "async")]
+        if {r["variant"] for r in rows} != {"sync", "async"}:
+            raise SpecError(f"{label}: a speedup figure needs variants sync and async")
+    if kind == "runtime-vs-k":
+        for field in ("law", "num_learners"):
+            values = {str(r[field]) for r in rows}
+            if len(values) > 1:
+                raise SpecError(
+                    f"{label}: a runtime-vs-k figure draws one law and one P; it would draw "
+                    f"{checks.TOML_KEY[field]} = {', '.join(sorted(values))}: choose one with "
+                    f"where = {{ {checks.TOML_KEY[field]} = ... }}"
+                )
+    free = [f for f in (*_MAY_VARY[kind], *(figure.get(k) for k in _FIGURE_COLUMNS)) if f]
+    groups: dict[tuple, list[dict[str, Any]]] = {}
+    for r in rows:  # one series (or cell) per value of the keys the figure spreads out
+        groups.setdefault(tuple(str(r.get(f)) for f in free), []).append(r)
+    for field in sweep.swept():
+        if field in free:
+            continue
+        for group in groups.values():
+            values = {str(r.get(field)) for r in group}
+            if len(values) > 1:
+                key = checks.TOML_KEY[field]
+                raise SpecError(
+                    f"{label}: {key} is swept too ({', '.join(sorted(values))}) and would "
+                    f"mix in one series; choose one with where = {{ {key} = ... }}"
+                )

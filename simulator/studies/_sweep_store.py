@@ -50,6 +50,8 @@ class SweepStore:
     """
 
     def __init__(self, root: str | os.PathLike) -> None:
+        if not isinstance(root, (str, os.PathLike)) or not str(root).strip():
+            raise SpecError(f"`out` must name a folder; got {root!r}", param="out")
         self.root = Path(root)
         self.results = self.root / RESULTS_NAME
         self.spec_path = self.root / SPEC_NAME
@@ -73,8 +75,8 @@ class SweepStore:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise SpecError(
-                    f"`out` {str(self.root)!r} is being written by another sweep; wait for it "
-                    "or choose another folder",
+                    f"`out` {str(self.root)!r} is being written by another pssim sweep "
+                    "process; wait for it or choose another folder",
                     param="out",
                 ) from None
             self._claim(sweep)
@@ -100,11 +102,22 @@ class SweepStore:
                     "another folder",
                     param="out",
                 )
-        elif any(self.results.glob("*.parquet")):
+        elif self.root.exists() and (not self.root.is_dir() or any(self._foreign())):
             raise SpecError(
-                f"`out` {str(self.root)!r} holds results but no {SPEC_NAME}; choose another folder",
+                f"`out` must be a new or empty folder, or a sweep's folder (with {SPEC_NAME}); "
+                f"got {str(self.root)!r}",
                 param="out",
             )
+
+    def _foreign(self) -> Iterator[Path]:
+        """What a folder holds besides an unfinished sweep's own files (its lock, an empty
+        results folder)."""
+        for path in self.root.iterdir():
+            if path.name == _LOCK_NAME:
+                continue
+            if path == self.results and path.is_dir() and not any(path.iterdir()):
+                continue
+            yield path
 
     def _claim(self, sweep: SweepSpec) -> None:
         self.check(sweep)

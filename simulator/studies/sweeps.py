@@ -140,6 +140,8 @@ def sweep(
     store = SweepStore(out)
     failures: list[tuple[tuple[str, ...], str]] = []
     store.check(spec)  # refuse another sweep's folder before starting any worker
+    if spec.kind == "training":
+        _check_problems(configs)
     with executor(scheduler, workers) as run_tasks, store.open(spec):
         done = store.finished_configs()
         todo = [c for c in configs if c.digest() not in done]
@@ -172,6 +174,20 @@ def sweep(
         skipped=skipped,
         failures=tuple(failures),
     )
+
+
+def _check_problems(configs) -> None:
+    """Load each dataset and build each model of a training sweep here, once, so that a
+    missing data folder or a model that does not fit its data is one error before any
+    task runs (a retry could not help)."""
+    from models import build_model, load_dataset
+
+    problems = {(c.data, c.model, c.l2) for c in configs}
+    datasets = {}
+    for data, model, l2 in sorted(problems, key=repr):
+        if data not in datasets:
+            datasets[data] = load_dataset(data)
+        build_model(model, datasets[data], l2)
 
 
 def load_sweep(out: str | os.PathLike) -> pd.DataFrame:

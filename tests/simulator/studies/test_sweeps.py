@@ -154,13 +154,37 @@ def test_partial_store_resumes_with_nothing_lost_or_duplicated(tmp_path):
     pd.testing.assert_frame_equal(resumed.frame(), full)
 
 
-def test_a_failing_configuration_is_retried_reported_and_the_rest_completes(tmp_path):
+def test_a_failing_configuration_is_retried_reported_and_the_rest_completes(tmp_path, monkeypatch):
+    from simulator.studies import _sweep_exec
+
+    spec = SweepSpec.from_toml(THEORY_SWEEP.replace("seeds = 160", "seeds = 2"))
+    bad = spec.configurations()[1].digest()
+    attempts = []
+
+    def flaky(task):
+        if bad in task.configs:
+            attempts.append(task)
+            raise RuntimeError("worker lost")
+        return real(task)
+
+    real = _sweep_exec.run_task
+    monkeypatch.setattr(_sweep_exec, "run_task", flaky)
+    result = sweep(spec, tmp_path, scheduler="serial")
+    assert len(attempts) == 1 + _sweep_exec.RETRIES
+    assert not result.complete and result.ran + 1 == result.configurations
+    assert [c for configs, _ in result.failures for c in configs] == [bad]
+    assert "RuntimeError: worker lost" in result.failures[0][1]
+    assert bad not in set(result.frame()["config"])
+    monkeypatch.undo()
+    rerun = sweep(spec, tmp_path, scheduler="serial")  # retried on the next run
+    assert (rerun.ran, rerun.complete) == (1, True)
+
+
+def test_a_missing_dataset_is_refused_before_anything_runs(tmp_path):
     text = TRAINING_SWEEP.replace("batch = [1, 3]", 'data = ["digits", "npz:missing.npz"]')
-    result = sweep(SweepSpec.from_toml(text), tmp_path, scheduler="serial")
-    assert not result.complete and result.ran == 2 and len(result.failures) == 2
-    for configs, error in result.failures:
-        assert len(configs) == 1 and "missing.npz" in error
-    assert set(result.frame()["data"]) == {"digits"}
+    with pytest.raises(ValueError, match=r"missing\.npz"):
+        sweep(SweepSpec.from_toml(text), tmp_path / "out", scheduler="serial")
+    assert not (tmp_path / "out").exists()
 
 
 def test_bad_arguments(tmp_path):
