@@ -23,7 +23,13 @@ BAND_LABEL = "shaded: min-max over seeds"
 #: Axis label of each quantity a training curve follows.
 VALUE_LABELS = {"error": "error F(w) - F*", "loss": "loss F(w)", "accuracy": "accuracy"}
 #: Short names of setting columns in legends and titles (the paper's symbols).
-SHORT_NAMES = {"num_learners": "P", "k": "K", "batch_size": "m", "updates": "J"}
+SHORT_NAMES = {
+    "num_learners": "P",
+    "k": "K",
+    "batch_size": "m",
+    "updates": "J",
+    "time_budget": "T",
+}
 #: About this many markers per curve, staggered between series so none sit on top.
 MARKERS_PER_CURVE = 8
 

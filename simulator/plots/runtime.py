@@ -14,6 +14,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import FormatStrFormatter, LogLocator
 
+from simulator._checks import VARIANTS
 from simulator.errors import PssimError
 from simulator.plots._style import (
     TIME_LABEL,
@@ -271,7 +272,9 @@ def runtime_vs_k_figure(table: pd.DataFrame, *, ax=None, title: str | None = Non
     _one_panel(table)
     check_constant(table, ["variant", "k"], by_param=None)
     fig, ax = _axes(ax)
-    variants = unique_in_order(table["variant"])
+    # in the order of VARIANTS, so a variant keeps its colour across figures
+    order = {v: i for i, v in enumerate(("sync", "async", *VARIANTS))}
+    variants = sorted(unique_in_order(table["variant"]), key=lambda v: order.get(v, len(order)))
     handles = []
     for i, variant in enumerate(variants):
         style = series_style(i)

@@ -41,7 +41,18 @@ from simulator.results.targets import (
 __all__ = ["curves_figure", "target_heatmap_figure"]
 
 #: Settings a default title names, in this order, where constant over the table.
-_TITLE_SETTINGS = ("variant", "num_learners", "k", "law", "batch_size", "rule", "lr", "model")
+_TITLE_SETTINGS = (
+    "variant",
+    "num_learners",
+    "k",
+    "law",
+    "batch_size",
+    "updates",
+    "time_budget",
+    "rule",
+    "lr",
+    "model",
+)
 #: Axis names of the usual swept columns in the heatmap.
 _AXIS_NAMES = {
     "k": "K (gradients per update)",
@@ -88,7 +99,9 @@ def _between_series(table: pd.DataFrame, by: list[str]) -> list[str]:
     return [
         c
         for c in SETTING_COLUMNS
-        if c in table.columns and c not in (*by, "seeds") and table[c].nunique(dropna=False) > 1
+        if c in table.columns
+        and c not in (*by, "seeds", "eval_every")  # evaluation spacing is not a setting
+        and table[c].nunique(dropna=False) > 1
     ]
 
 

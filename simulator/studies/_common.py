@@ -9,7 +9,7 @@ from simulator.errors import PssimTypeError
 from simulator.spec import ExperimentSpec
 from simulator.theory.runtime import Prediction, expected_runtime
 
-__all__ = ["as_spec", "bar_disabled", "spec_theory"]
+__all__ = ["as_spec", "bar_disabled", "chosen_j_theory", "spec_theory"]
 
 #: Set to 1 to show progress bars on stderr even when it is not a terminal (e.g. a log).
 PROGRESS_ENV = "PSSIM_PROGRESS"
@@ -57,3 +57,11 @@ def spec_theory(spec: ExperimentSpec) -> Prediction:
     return expected_runtime(
         canonical, num_learners=spec.num_learners, k=k, law=spec.law, updates=spec.updates
     )
+
+
+def chosen_j_theory(prediction: Prediction) -> Prediction:
+    """``prediction`` of the time of a J that a time budget chose from the runs themselves:
+    no longer exact nor a bound (J depends on the times it predicts), only asymptotic."""
+    if prediction.relation == "none":
+        return prediction
+    return Prediction(prediction.mean, "asymptotic", f"{prediction.source}, J set by the budget")

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec
-from simulator.studies._common import spec_theory
+from simulator.studies._common import chosen_j_theory, spec_theory
 
 __all__ = ["SPEC_COLUMNS", "TIMING_COLUMNS", "TRAINING_COLUMNS", "Task", "run_task", "schema"]
 
@@ -157,9 +157,9 @@ def _speedup_theory(spec: ExperimentSpec) -> tuple[float, str]:
 
 def _theory(spec: ExperimentSpec, updates: int):
     """The runtime theory of ``updates`` updates (a budget run's own J)."""
-    if updates != spec.updates:
-        spec = spec.replace(updates=updates, eval_every=None)
-    return spec_theory(spec)
+    if spec.time_budget is None:
+        return spec_theory(spec)
+    return chosen_j_theory(spec_theory(spec.replace(updates=updates, eval_every=None)))
 
 
 def _timing_rows(spec: ExperimentSpec) -> pd.DataFrame:

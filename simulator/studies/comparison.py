@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from simulator._checks import VARIANT_ALIASES
 from simulator.errors import PssimError
 from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec, digest_of
-from simulator.studies._common import as_spec, bar_disabled, spec_theory
+from simulator.studies._common import as_spec, bar_disabled, chosen_j_theory, spec_theory
 from simulator.studies._targets import default_level, first_time_at
 from simulator.theory.runtime import Prediction
 from simulator.timing._budget import budget_updates
@@ -368,7 +368,11 @@ def compare(
                     k=vspec.canonical[1],
                     result=dataclasses.replace(result, variant=vspec.variant),
                     simulated_time=np.array([t.end_time for t in traces]),
-                    theory=spec_theory(run_spec),
+                    theory=(
+                        spec_theory(run_spec)
+                        if vspec.time_budget is None
+                        else chosen_j_theory(spec_theory(run_spec))
+                    ),
                     staleness=np.concatenate([t.staleness()[t.mask] for t in traces]),
                 )
             )
