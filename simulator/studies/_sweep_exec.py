@@ -26,13 +26,10 @@ __all__ = ["RETRIES", "SERIAL", "TaskFailure", "check_scheduler", "default_worke
 RETRIES = 2
 #: The ``scheduler`` that runs tasks in the calling process, one after another.
 SERIAL = "serial"
-#: Environment of LocalCluster workers: one thread each, so N workers use N cores.
-WORKER_ENV = {
-    "OMP_NUM_THREADS": "1",
-    "OPENBLAS_NUM_THREADS": "1",
-    "MKL_NUM_THREADS": "1",
-    "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
-}
+#: Environment of LocalCluster workers: one BLAS/OpenMP thread each, so N workers use N
+#: cores. (No XLA flags: they are part of JAX's compilation-cache key, and workers share
+#: the cache with every other pssim process.)
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 class TaskFailure(Exception):
@@ -150,16 +147,27 @@ def _client(scheduler: str | None, workers: int) -> Iterator[object]:
         with client:
             yield client
         return
+    import dask
+
+    environ = dict(os.environ)
     try:
-        with _interrupts_ignored():  # worker processes inherit it: Ctrl-C stops pssim only
+        # Dask's nanny writes its worker settings into this process's environment, and
+        # sets glibc's trim threshold low (many more page faults in the timing engine):
+        # neither is kept.
+        with (
+            _interrupts_ignored(),  # worker processes inherit it: Ctrl-C stops pssim only
+            dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}),
+        ):
             cluster = LocalCluster(
                 n_workers=workers,
                 threads_per_worker=1,
                 processes=True,
-                dashboard_address=":0",  # any free port: never clashes with another cluster
+                dashboard_address="127.0.0.1:0",  # local only, any free port
                 silence_logs=logging.CRITICAL,
                 env=WORKER_ENV,
             )
+        os.environ.clear()
+        os.environ.update(environ)
         with cluster, Client(cluster) as client:
             yield client
     finally:

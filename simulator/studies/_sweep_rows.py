@@ -95,10 +95,14 @@ class Task:
     Attributes:
         kind: ``timing`` or ``training``.
         specs: the configurations.
+        f_stars: for training, F* by (data, model, l2), computed once by the caller so that
+            the ``error`` column does not depend on the machine a task ran on (missing:
+            computed by the task).
     """
 
     kind: str
     specs: tuple[ExperimentSpec, ...]
+    f_stars: tuple[tuple[tuple[str, str, float], float | None], ...] = ()
 
     @property
     def configs(self) -> list[str]:
@@ -120,8 +124,15 @@ def run_task(task: Task):
     """Run a task's configurations; a pyarrow Table of :func:`schema` of its kind."""
     import pyarrow as pa
 
-    run = _timing_rows if task.kind == "timing" else _training_rows
-    frame = pd.concat([run(spec) for spec in task.specs], ignore_index=True)
+    if task.kind == "timing":
+        frames = [_timing_rows(spec) for spec in task.specs]
+    else:
+        f_stars = dict(task.f_stars)
+        frames = [
+            _training_rows(spec, f_stars.get((spec.data, spec.model, spec.l2), "auto"))
+            for spec in task.specs
+        ]
+    frame = pd.concat(frames, ignore_index=True)
     return pa.Table.from_pandas(frame, schema=schema(task.kind), preserve_index=False)
 
 
@@ -198,11 +209,13 @@ def _problem(model: str, data: str, l2: float):
     return build_model(model, dataset, l2), dataset
 
 
-def _training_rows(spec: ExperimentSpec) -> pd.DataFrame:
+def _training_rows(spec: ExperimentSpec, f_star: float | str | None) -> pd.DataFrame:
     from simulator.studies.comparison import compare
 
     model, dataset = _problem(spec.model, spec.data, spec.l2)
-    run = compare(spec, variants=[spec.variant], model=model, dataset=dataset).runs[0]
+    run = compare(spec, variants=[spec.variant], model=model, dataset=dataset, f_star=f_star).runs[
+        0
+    ]
     r = run.result
     seeds, evals = r.loss.shape
     updates = int(r.eval_update[-1])
@@ -230,10 +243,21 @@ def _training_rows(spec: ExperimentSpec) -> pd.DataFrame:
     )
 
 
-def group_tasks(kind: str, specs: Sequence[ExperimentSpec], tasks: int) -> list[Task]:
+def group_tasks(
+    kind: str, specs: Sequence[ExperimentSpec], tasks: int, f_stars: dict | None = None
+) -> list[Task]:
     """Split configurations into about ``tasks`` tasks of consecutive configurations;
-    training configurations run one per task (each is a replay of its own)."""
+    training configurations run one per task (each is a replay of its own), with the F* of
+    ``f_stars`` ((data, model, l2) -> F*) that they need."""
     if kind == "training":
-        return [Task(kind, (spec,)) for spec in specs]
+        f_stars = f_stars or {}
+        return [
+            Task(
+                kind,
+                (s,),
+                tuple((p, f_stars[p]) for p in [(s.data, s.model, s.l2)] if p in f_stars),
+            )
+            for s in specs
+        ]
     size = max(1, math.ceil(len(specs) / max(1, tasks)))
     return [Task(kind, tuple(specs[i : i + size])) for i in range(0, len(specs), size)]

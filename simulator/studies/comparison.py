@@ -286,6 +286,7 @@ def compare(
     dataset=None,
     rule=None,
     target: float | None = None,
+    f_star: float | str | None = "auto",
     progress: bool = False,
     **fields,
 ) -> Comparison:
@@ -300,6 +301,8 @@ def compare(
             and rule (e.g. a custom model; see ``models.Model``).
         target: the time-to-target level of the error F - F* (of the loss when F* is
             unknown); default: see :mod:`simulator.studies._targets`.
+        f_star: F* (the optimal loss on the evaluation set) if already known; ``"auto"``
+            computes it for convex models, None leaves the error unknown.
         progress: show a progress bar on stderr.
 
     With ``time_budget=T`` (in the spec or the fields; it replaces the default J) every
@@ -329,7 +332,7 @@ def compare(
         dataset = load_dataset(spec.data) if dataset is None else dataset
         model = build_model(spec.model, dataset, spec.l2) if model is None else model
     rule = make_rule(spec.rule, spec.lr, spec.lr_c) if rule is None else rule
-    runs, f_star = [], None
+    runs, given_f_star, f_star = [], f_star, None
     bar = tqdm(
         total=len(specs) * (spec.seeds + 1),
         disable=bar_disabled(progress),
@@ -359,6 +362,7 @@ def compare(
                 eval_every=eval_every,
                 dtype=spec.dtype,
                 divergence_factor=spec.divergence_factor,
+                f_star=given_f_star,
             )
             bar.update()
             f_star = result.f_star

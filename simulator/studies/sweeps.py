@@ -140,13 +140,12 @@ def sweep(
     store = SweepStore(out)
     failures: list[tuple[tuple[str, ...], str]] = []
     store.check(spec)  # refuse another sweep's folder before starting any worker
-    if spec.kind == "training":
-        _check_problems(configs)
+    f_stars = _problems(configs) if spec.kind == "training" else None
     with executor(scheduler, workers) as run_tasks, store.open(spec):
         done = store.finished_configs()
         todo = [c for c in configs if c.digest() not in done]
         skipped = len(configs) - len(todo)
-        tasks = group_tasks(spec.kind, todo, TASKS_PER_WORKER * workers)
+        tasks = group_tasks(spec.kind, todo, TASKS_PER_WORKER * workers, f_stars)
         ran = 0
         with tqdm(
             total=len(configs),
@@ -176,18 +175,21 @@ def sweep(
     )
 
 
-def _check_problems(configs) -> None:
-    """Load each dataset and build each model of a training sweep here, once, so that a
-    missing data folder or a model that does not fit its data is one error before any
-    task runs (a retry could not help)."""
+def _problems(configs) -> dict[tuple[str, str, float], float | None]:
+    """F* of each (data, model, l2) of a training sweep, computed here once: the tasks'
+    ``error`` column then does not depend on the machine they ran on, and a missing data
+    folder or a model that does not fit its data is one error before any task runs."""
     from models import build_model, load_dataset
+    from simulator.training.optimum import optimal_loss
 
-    problems = {(c.data, c.model, c.l2) for c in configs}
-    datasets = {}
-    for data, model, l2 in sorted(problems, key=repr):
+    datasets, f_stars = {}, {}
+    for data, model, l2 in sorted({(c.data, c.model, c.l2) for c in configs}, key=repr):
         if data not in datasets:
             datasets[data] = load_dataset(data)
-        build_model(model, datasets[data], l2)
+        f_stars[(data, model, l2)] = optimal_loss(
+            build_model(model, datasets[data], l2), datasets[data]
+        )
+    return f_stars
 
 
 def load_sweep(out: str | os.PathLike) -> pd.DataFrame:

@@ -125,8 +125,15 @@ def test_training_sweep_rows_equal_compare_run_one_configuration_at_a_time(clust
         np.testing.assert_array_equal(rows["time"].to_numpy(), np.asarray(r.eval_time).ravel())
         np.testing.assert_array_equal(rows["update"].to_numpy(), np.tile(r.eval_update, 2))
         assert rows["batch_size"].iloc[0] == spec.batch_size and rows["k"].iloc[0] == spec.k
-        assert (rows["f_star"] == r.f_star).all()
+        assert (rows["f_star"] == r.f_star).all()  # computed once, by the calling process
         assert np.allclose(rows["error"], rows["loss"] - r.f_star)
+
+
+def test_compare_takes_a_known_f_star(tmp_path):
+    spec = SweepSpec.from_toml(TRAINING_SWEEP).configurations()[0]
+    run = compare(spec, variants=[spec.variant], f_star=0.5).runs[0]
+    assert run.result.f_star == 0.5
+    np.testing.assert_array_equal(run.mean_curve()["error"], run.mean_curve()["loss"] - 0.5)
 
 
 def test_rerun_skips_everything_and_a_changed_sweep_is_refused(cluster_timing):
