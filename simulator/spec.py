@@ -23,6 +23,7 @@ import dataclasses
 import functools
 import hashlib
 import json
+import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -249,6 +250,15 @@ def canonical_json(data: dict[str, Any]) -> str:
 def digest_of(data: dict[str, Any]) -> str:
     """Stable 16-hex-digit SHA-256 of :func:`canonical_json` (keys results in stores)."""
     return hashlib.sha256(canonical_json(data).encode()).hexdigest()[:16]
+
+
+#: Evaluation points (besides the initial one) of a run whose ``eval_every`` is None.
+DEFAULT_EVALS = 100
+
+
+def default_eval_every(updates: int) -> int:
+    """``eval_every`` of a run of ``updates`` updates that gives none: about J / 100."""
+    return max(1, math.ceil(updates / DEFAULT_EVALS))
 
 
 @functools.cache

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from simulator._spec_checks import TOML_KEY
 from simulator.cli.options import CliError
 from simulator.errors import USER_ERRORS, PssimError, SpecError
+from simulator.results.targets import setting_column
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,14 +121,9 @@ def _as_typed(err: Exception) -> str:
     return text
 
 
-def _column(field: str) -> str:
-    """The results column of a spec field (the spec's base ``seed`` is ``base_seed``)."""
-    return "base_seed" if field == "seed" else field
-
-
 def _select(frame: pd.DataFrame, where: dict) -> pd.DataFrame:
     for field, value in where.items():
-        column = _column(field)
+        column = setting_column(field)
         if column not in frame:
             raise SpecError(f"[[figure]] `where` names {column!r}, not a column of the results")
         frame = frame[frame[column] == value]
@@ -156,12 +152,12 @@ def draw_figures(spec, frame: pd.DataFrame, out: Path) -> tuple[list[Path], list
             elif kind == "runtime-vs-k":
                 fig = runtime_vs_k_figure(table)
             elif kind == "curves":
-                fig = curves_figure(table, _column(figure["by"]), value=figure.get("value"))
+                fig = curves_figure(table, setting_column(figure["by"]), value=figure.get("value"))
             else:
                 fig = target_heatmap_figure(
                     table,
-                    _column(figure["x"]),
-                    _column(figure["y"]),
+                    setting_column(figure["x"]),
+                    setting_column(figure["y"]),
                     target=figure.get("target"),
                     value=figure.get("value"),
                 )

@@ -9,10 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import matplotlib.pyplot as plt
-import pandas as pd
 from matplotlib.patches import Patch
-
-from simulator.errors import PssimError, PssimTypeError
 
 #: The unit of every simulated time: the time unit the compute-time law is written in.
 TIME_UNIT = "units of the compute-time law"
@@ -71,24 +68,6 @@ def setting_text(column: str, value: object) -> str:
 def band_handle() -> Patch:
     """Legend entry that says what the shaded bands are."""
     return Patch(facecolor="0.6", alpha=0.35, edgecolor="none", label=BAND_LABEL)
-
-
-def check_table(table: object, columns: Iterable[str], what: str) -> pd.DataFrame:
-    """Check that ``table`` is a non-empty DataFrame with ``columns``; return it."""
-    if not isinstance(table, pd.DataFrame):
-        raise PssimTypeError(
-            f"`table` must be a pandas DataFrame from {what}; got {type(table).__name__}",
-            param="table",
-        )
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise PssimError(
-            f"`table` must have the columns of {what}; missing {', '.join(missing)}",
-            param="table",
-        )
-    if table.empty:
-        raise PssimError(f"`table` must have at least one row; got an empty {what}", param="table")
-    return table
 
 
 def unique_in_order(values: Iterable) -> list:

@@ -18,12 +18,12 @@ from simulator._checks import VARIANTS
 from simulator.errors import PssimError
 from simulator.plots._style import (
     TIME_LABEL,
-    check_table,
     describe,
     series_style,
     unique_in_order,
 )
 from simulator.results.stats import mean_ci95
+from simulator.results.tables import check_table
 from simulator.results.targets import check_constant
 
 __all__ = ["RELATION_STYLES", "runtime_vs_k_figure", "speedup_figure"]

@@ -24,6 +24,8 @@ import numpy as np
 import pandas as pd
 
 from simulator.errors import PssimError, PssimTypeError
+from simulator.results.tables import check_table
+from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS
 
 __all__ = [
     "SETTING_COLUMNS",
@@ -31,36 +33,22 @@ __all__ = [
     "default_level",
     "first_time_at",
     "mean_curves",
+    "setting_column",
     "time_to_target_table",
 ]
 
 #: The configuration columns of a sweep table (spec fields under their Python names, the
 #: spec's ``seed`` as ``base_seed``); those present must be constant within a series.
-SETTING_COLUMNS = (
-    "variant",
-    "num_learners",
-    "k",
-    "law",
-    "laws",
-    "speeds",
-    "push_latency",
-    "pull_latency",
-    "service_time",
-    "updates",
-    "time_budget",
-    "seeds",
-    "base_seed",
-    "model",
-    "data",
-    "rule",
-    "dtype",
-    "lr",
-    "lr_c",
-    "l2",
-    "divergence_factor",
-    "batch_size",
-    "eval_every",
+SETTING_COLUMNS = tuple(
+    "base_seed" if field == "seed" else field for field in TIMING_FIELDS + TRAINING_FIELDS
 )
+
+
+def setting_column(field: str) -> str:
+    """The sweep-table column of a spec field (the spec's base ``seed`` is ``base_seed``)."""
+    return "base_seed" if field == "seed" else field
+
+
 #: Columns measured per run or evaluation point: never a series key.
 _MEASURED = (
     "config",
@@ -126,23 +114,6 @@ def first_time_at(
     """
     hit = np.flatnonzero((update > 0) & (value <= level))
     return None if hit.size == 0 else float(time[hit[0]])
-
-
-def _check_table(table: object, columns: Sequence[str]) -> pd.DataFrame:
-    if not isinstance(table, pd.DataFrame):
-        raise PssimTypeError(
-            f"`table` must be a pandas DataFrame from {_WHAT}; got {type(table).__name__}",
-            param="table",
-        )
-    missing = [c for c in columns if c not in table.columns]
-    if missing:
-        raise PssimError(
-            f"`table` must have the columns of {_WHAT}; missing {', '.join(missing)}",
-            param="table",
-        )
-    if table.empty:
-        raise PssimError(f"`table` must have at least one row; got an empty {_WHAT}", param="table")
-    return table
 
 
 def _by_list(table: pd.DataFrame, by: object) -> list[str]:
@@ -326,7 +297,7 @@ def mean_curves(table: pd.DataFrame, by: str | Sequence[str], *, value: str | No
     Example:
         >>> curves = mean_curves(pd.read_parquet("sweep/results.parquet"), "k")  # doctest: +SKIP
     """
-    table = _check_table(table, _CURVE_NEEDS)
+    table = check_table(table, _CURVE_NEEDS, _WHAT)
     by = _by_list(table, by)
     value = _value_of(table, value, _VALUES)
     check_constant(table, by)
@@ -375,7 +346,7 @@ def time_to_target_table(
         >>> table = pd.read_parquet("sweep/results.parquet")  # doctest: +SKIP
         >>> time_to_target_table(table, ["k", "batch_size"])  # doctest: +SKIP
     """
-    table = _check_table(table, _CURVE_NEEDS)
+    table = check_table(table, _CURVE_NEEDS, _WHAT)
     by = _by_list(table, by)
     value = _value_of(table, value, _VALUES[:2])
     if target is not None and not (

@@ -25,13 +25,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec
+from simulator.results.targets import setting_column
+from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec, default_eval_every
 from simulator.studies._common import chosen_j_theory, spec_theory
 
 __all__ = ["SPEC_COLUMNS", "TIMING_COLUMNS", "TRAINING_COLUMNS", "Task", "run_task", "schema"]
-
-#: Default number of evaluation points of a replay (its ``eval_every`` is about J / this).
-_DEFAULT_EVALS = 100
 
 #: Spec columns and their pyarrow types (by name: ``string``, ``int64``, ``float64``).
 SPEC_COLUMNS: dict[str, str] = {
@@ -144,14 +142,14 @@ def _spec_values(spec: ExperimentSpec, updates: int) -> dict[str, Any]:
         value = d.get(name)
         if isinstance(value, list):
             value = ";".join(map(str, value))
-        out["base_seed" if name == "seed" else name] = value
+        out[setting_column(name)] = value
     out["k"] = spec.canonical[1]
     out["updates"] = updates
     out["time_budget"] = getattr(spec, "time_budget", None)
     for name in ("time_budget", "lr_c"):
         out[name] = math.nan if out[name] is None else float(out[name])
     if out["eval_every"] is None:
-        out["eval_every"] = max(1, math.ceil(updates / _DEFAULT_EVALS))
+        out["eval_every"] = default_eval_every(updates)
     return out
 
 

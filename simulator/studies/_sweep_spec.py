@@ -400,10 +400,7 @@ def _check_selection(figure: dict[str, Any], sweep: SweepSpec) -> None:
     (what the results table will hold: one row per configuration here)."""
     kind = figure["kind"]
     label = f"[[figure]] {figure.get('name', kind)}"
-    rows = [
-        {**c.to_dict(), "law": c.to_dict().get("law"), "k": c.canonical[1]}
-        for c in sweep.configurations()
-    ]
+    rows = [{**c.to_dict(), "k": c.canonical[1]} for c in sweep.configurations()]
     for field, value in figure.get("where", {}).items():
         values = sorted({str(r.get(field)) for r in rows})
         rows = [r for r in rows if r.get(field) == value]

@@ -16,7 +16,7 @@ import fcntl
 import hashlib
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -122,7 +122,9 @@ class SweepStore:
     def _claim(self, sweep: SweepSpec) -> None:
         self.check(sweep)
         if not self.spec_path.exists():
-            self._write_atomic(self.spec_path, sweep.to_toml().encode())
+            _write_atomic(
+                self.spec_path, lambda tmp: tmp.write_text(sweep.to_toml(), encoding="utf-8")
+            )
 
     def _remove_partial(self) -> None:
         """Temporary files of a killed run (never read: hidden names)."""
@@ -159,25 +161,20 @@ class SweepStore:
         _, pq = _parquet()
         name = hashlib.sha256(",".join(sorted(configs)).encode()).hexdigest()[:16]
         path = self.results / f"part-{name}.parquet"
-        tmp = self.results / f".part-{name}-{uuid.uuid4().hex[:8]}.tmp"
-        try:
-            pq.write_table(table, tmp)
-            _fsync(tmp)
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+        _write_atomic(path, lambda tmp: pq.write_table(table, tmp))
         return path
 
-    def _write_atomic(self, path: Path, data: bytes) -> None:
-        tmp = path.with_name(f".{path.name}-{uuid.uuid4().hex[:8]}.tmp")
-        try:
-            tmp.write_bytes(data)
-            _fsync(tmp)
-            os.replace(tmp, path)
-        finally:
-            with contextlib.suppress(FileNotFoundError):
-                tmp.unlink()
+
+def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """``write`` a hidden temporary file beside ``path``, fsync it, rename it to ``path``."""
+    tmp = path.with_name(f".{path.stem}-{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        write(tmp)
+        _fsync(tmp)
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
 
 
 def _fsync(path: Path) -> None:

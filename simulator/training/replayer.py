@@ -26,7 +26,7 @@ import numpy as np
 
 from simulator._spec_checks import DTYPES
 from simulator.errors import PssimError
-from simulator.spec import ExperimentSpec
+from simulator.spec import ExperimentSpec, default_eval_every
 from simulator.trace import Trace
 from simulator.training._cache import enable_compile_cache
 from simulator.training._scan import (
@@ -44,8 +44,6 @@ __all__ = ["ReplayResult", "compile_count", "minibatch_indices", "replay", "repl
 
 #: Default divergence threshold, a multiple of the initial loss (the spec's default).
 DIVERGENCE_FACTOR = ExperimentSpec.divergence_factor
-#: Default number of evaluation points (besides the initial one) when ``eval_every`` is None.
-DEFAULT_EVALS = 100
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -324,7 +322,7 @@ def replay(
     first = items[0]
     batch_size = _check_int("batch_size", batch_size)
     if eval_every is None:
-        eval_every = max(1, math.ceil(first.num_updates / DEFAULT_EVALS))
+        eval_every = default_eval_every(first.num_updates)
     eval_every = _check_int("eval_every", eval_every)
     if dtype not in DTYPES:
         raise PssimError(f"`dtype` must be one of {', '.join(DTYPES)}; got {dtype!r}")
