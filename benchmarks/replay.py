@@ -22,6 +22,11 @@ rate, one stale copy per learner set as ``Trace.copy_schedule`` says, the same m
 the same 20 evaluations, its host preparation timed too) against :func:`simulator.replay`;
 the ratio is minimal time over project time (1 would mean no overhead at all).
 
+``diagnostics_on_vs_off`` is the cost of the error-analysis diagnostics: the m = 1, P = 8
+replay with ``diagnostics=Diagnostics(rows=DIAGNOSTIC_ROWS)`` (full gradients on the first
+2,000 test images, diversity on 256, at each of the 20 evaluations) over the same replay
+without them; the target is at most 2.
+
 ``--memory`` instead reports the peak resident memory of replays of 10^5 and 10^6 updates at
 P = 100 (each in a fresh process, the trace built by the inline numpy generator so that no
 SimPy objects count in the peak) beside the size of the trace arrays;
@@ -57,7 +62,15 @@ import numpy as np
 from jax import lax
 
 from models import load_mnist, softmax_regression
-from simulator import FixedRate, Trace, minibatch_indices, replay, replay_keys, simulate
+from simulator import (
+    Diagnostics,
+    FixedRate,
+    Trace,
+    minibatch_indices,
+    replay,
+    replay_keys,
+    simulate,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Environment variable naming a folder with the MNIST t10k IDX files.
@@ -303,6 +316,28 @@ def compare(trace: Trace, model, data, batch_size: int, eval_every: int, repeats
     }
 
 
+#: Evaluation rows of the diagnostics' full gradients in ``diagnostics_on_vs_off``.
+DIAGNOSTIC_ROWS = 2000
+
+
+def diagnostics_cost(trace: Trace, model, data, eval_every: int, repeats: int) -> dict:
+    """Replay time with diagnostics over the time without (each compiled beforehand)."""
+    kw = dict(batch_size=1, rule=FixedRate(LR), eval_every=eval_every, f_star=None)
+    on = dict(kw, diagnostics=Diagnostics(rows=DIAGNOSTIC_ROWS))
+    times = {}
+    for name, args in (("off", kw), ("on", on)):
+        replay(trace, model, data, **args)  # compile
+        times[name], res = _best_of(repeats, lambda args=args: replay(trace, model, data, **args))
+        if name == "on":
+            gamma = float(np.nanmax(res.diagnostics["gamma"]))
+    return {
+        "off_s": times["off"],
+        "on_s": times["on"],
+        "ratio": times["on"] / times["off"],
+        "gamma_max": gamma,
+    }
+
+
 def _head(trace: Trace, n: int) -> Trace:
     """The first ``n`` updates of ``trace``."""
     names = ("update_time", "learner", "version", "start", "finish", "mask")
@@ -322,6 +357,8 @@ def run_throughput(updates: int, repeats: int) -> dict:
     trace, _ = make_trace(8, updates)
     out["m1_p8_minimal"] = minimal_vs_project(trace, model, data, max(1, updates // 20), repeats)
     out["replay_m1_vs_minimal_scan"] = out["m1_p8_minimal"]["ratio"]
+    out["m1_p8_diagnostics"] = diagnostics_cost(trace, model, data, max(1, updates // 20), repeats)
+    out["diagnostics_on_vs_off"] = out["m1_p8_diagnostics"]["ratio"]
     return out
 
 

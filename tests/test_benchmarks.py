@@ -46,6 +46,8 @@ EXPECTED_RATIOS = {
         "m64_p8.ratio",
         "m1_p100.ratio",
         "m1_p8_minimal.ratio",
+        "diagnostics_on_vs_off",
+        "m1_p8_diagnostics.ratio",
     ],
     ("compare.py", ()): ["warm_vs_cold"],
     ("replay.py", ("--memory",)): ["peak_rss_long_vs_short"],

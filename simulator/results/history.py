@@ -21,7 +21,7 @@ from simulator.errors import PssimError
 if TYPE_CHECKING:  # the replay imports JAX; a History (e.g. loaded for plots) needs none
     from simulator.training.replayer import ReplayResult
 
-__all__ = ["COLUMNS", "History"]
+__all__ = ["COLUMNS", "DIAGNOSTIC_COLUMNS", "History"]
 
 #: Columns of :meth:`History.to_frame`, in order.
 COLUMNS = (
@@ -38,6 +38,20 @@ COLUMNS = (
     "accuracy",
     "diverged",
     "diverged_at",
+)
+#: Optional float columns, present when a replay recorded diagnostics (see
+#: ``ReplayResult.diagnostics``); ``p0`` is per seed (Lemma 8's p0, estimated).
+DIAGNOSTIC_COLUMNS = (
+    "grad_norm2",
+    "diversity",
+    "staleness_gap",
+    "gap_ratio",
+    "gamma",
+    "stale_dist2",
+    "lr_applied",
+    "fresh_share",
+    "fresh_updates",
+    "p0",
 )
 _CONFIG = ("k", "learners", "batch_size", "rule")
 _DTYPES = {
@@ -63,6 +77,10 @@ def _frame_of(result: ReplayResult) -> pd.DataFrame:
     acc = result.accuracy if result.accuracy is not None else np.full((s, e), np.nan)
     f_star = getattr(result, "f_star", None)
     error = result.loss - (np.nan if f_star is None else f_star)
+    diagnostics = getattr(result, "diagnostics", None) or {}
+    extra = {name: np.asarray(diagnostics[name]).ravel() for name in diagnostics}
+    if getattr(result, "p0", None) is not None:
+        extra["p0"] = np.repeat(result.p0, e)
     return pd.DataFrame(
         {
             "variant": result.variant,
@@ -78,6 +96,7 @@ def _frame_of(result: ReplayResult) -> pd.DataFrame:
             "accuracy": acc.ravel(),
             "diverged": np.repeat(result.diverged_at >= 0, e),
             "diverged_at": np.repeat(result.diverged_at, e),
+            **extra,
         }
     )
 
@@ -86,8 +105,10 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
         raise PssimError(f"`History` table must have columns {', '.join(missing)}; missing")
-    frame = frame.loc[:, list(COLUMNS)].reset_index(drop=True)
-    return frame.astype({c: (object if t is str else t) for c, t in _DTYPES.items()})
+    extra = [c for c in DIAGNOSTIC_COLUMNS if c in frame.columns]
+    frame = frame.loc[:, list(COLUMNS) + extra].reset_index(drop=True)
+    types = {c: (object if t is str else t) for c, t in _DTYPES.items()}
+    return frame.astype(types | dict.fromkeys(extra, np.float64))
 
 
 class History:
@@ -119,6 +140,9 @@ class History:
 
     def to_frame(self) -> pd.DataFrame:
         """A copy of the table: columns :data:`COLUMNS`, one row per seed and eval point.
+
+        Replays that recorded diagnostics add the :data:`DIAGNOSTIC_COLUMNS` (NaN in rows
+        of replays without them).
 
         ``error`` is ``loss - F*`` (NaN where F* is unknown); ``accuracy`` is NaN for models
         without one; ``diverged`` is per seed; ``time`` is in simulated time units.

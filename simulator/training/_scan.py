@@ -25,6 +25,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
+from simulator.training import _diagnostics as diag
+from simulator.training.rules import squared_distance
+
 _TRACES = [0]
 #: Updates per iteration of the compiled inner loop (fewer loop-control steps on CPU).
 UNROLL = 2
@@ -74,6 +77,8 @@ class Spec:
         local_steps: K local SGD steps per slot (``k-avg``), else 1.
         kavg: average the slots' models after local steps instead of a server rule.
         dtype: ``float32`` or ``float64``, the dtype of the model parameters.
+        diagnostics: record the diagnostics of ``_diagnostics`` (``data`` then holds the
+            diagnostic rows after the evaluation set).
     """
 
     model: Static
@@ -82,6 +87,7 @@ class Spec:
     local_steps: int
     kavg: bool
     dtype: str
+    diagnostics: bool = False
 
 
 def sample_indices(
@@ -166,7 +172,8 @@ def _run_seed(
     """
     _TRACES[0] += 1  # runs once per compilation (tracing), not per call
     model = spec.model.obj
-    x, y, x_eval, y_eval = data
+    x, y, x_eval, y_eval = data[:4]
+    ddata = data[4:]
     n = x.shape[0]
     kmax = rows["mask"].shape[-1]
     init_key, data_key = jax.random.split(root_key)
@@ -184,6 +191,8 @@ def _run_seed(
         acc = accuracy(w, (x_eval, y_eval)) if accuracy is not None else None
         if acc is not None:
             out["accuracy"] = jnp.asarray(acc, dtype)
+        if spec.diagnostics:
+            out |= diag.evaluation_diagnostics(model.loss, w, ddata, dtype)
         return out
 
     def kavg_update(w, idx, mask):
@@ -198,9 +207,10 @@ def _run_seed(
 
         return _masked_mean(jax.vmap(local)(idx), mask)
 
-    def step(carry, inputs):
-        (w, copies, state, div), (row, idx) = carry, inputs
+    def step(carry, inputs, probe=False):
+        (w, copies, state, div, *acc), (row, idx) = carry, inputs
         live = row["active"] & (div < 0)
+        reads, out = None, None
         if spec.kavg:
             new_w, new_state = kavg_update(w, idx, row["mask"]), state
         else:
@@ -219,6 +229,8 @@ def _run_seed(
                 grads = jax.vmap(grad, in_axes=(None, 0))(w, batch)
             mask = row["mask"] & live if noop else row["mask"]
             new_w, new_state = rule.apply(state, w, grads, reads, mask, row["stale"])
+        if spec.diagnostics:
+            acc, out = _diagnose(w, reads, row, live, acc[0], probe)
         ok = _all_finite(new_w)
         if spec.num_copies:
             one = ok.astype(dtype) * 0 + 1
@@ -232,23 +244,60 @@ def _run_seed(
         else:
             w, state = _select(live, new_w, w), _select(live, new_state, state)
         div = jnp.where(live & ~ok, row["j"] + 1, div)
-        return (w, copies, state, div), None
+        return (w, copies, state, div, *acc), out
+
+    def _diagnose(w, reads, row, live, sums, probe):
+        """Adds update j's distances and rates to the window sums; probes the gap."""
+        real = row["mask"] & live
+        if spec.kavg:
+            sq = jnp.zeros(real.shape, dtype)
+            rates = jnp.full(real.shape, rule.lr, dtype)
+        else:
+            sq = squared_distance(reads, w) if spec.num_copies else jnp.zeros(real.shape, dtype)
+            rates_of = getattr(rule, "rates", None)
+            rates = (
+                rates_of(w, reads, row["mask"], row["stale"])
+                if rates_of is not None
+                else jnp.full(real.shape, jnp.nan, dtype)
+            )
+        sums = sums + diag.update_sums(sq, rates, real)
+        out = None
+        if probe:
+            stale_reads = reads if (spec.num_copies and not spec.kavg) else None
+            out = diag.probe(model.loss, w, stale_reads, row["mask"], live, ddata, dtype)
+        return (sums,), out
 
     def block(carry, rows_b):
         idx = _block_indices(spec, data_key, rows_b["j"], kmax, n)
         return lax.scan(step, carry, (rows_b, idx), unroll=UNROLL)[0], None
 
+    def probed_block(carry, rows_b):
+        """A block whose last update is probed (the staleness gap of the window)."""
+        idx = _block_indices(spec, data_key, rows_b["j"], kmax, n)
+        head = jax.tree_util.tree_map(lambda a: a[:-1], (rows_b, idx))
+        carry = lax.scan(step, carry, head, unroll=UNROLL)[0]
+        return step(carry, jax.tree_util.tree_map(lambda a: a[-1], (rows_b, idx)), probe=True)
+
     def chunk(carry, rows_c):
-        carry, _ = lax.scan(block, carry, rows_c)
-        w, copies, state, div = carry
+        if spec.diagnostics:
+            head = jax.tree_util.tree_map(lambda a: a[:-1], rows_c)
+            carry, _ = lax.scan(block, carry, head)
+            carry, probed = probed_block(carry, jax.tree_util.tree_map(lambda a: a[-1], rows_c))
+            w, copies, state, div, sums = carry
+            carry = (w, copies, state, div, jnp.zeros_like(sums))
+        else:
+            carry, _ = lax.scan(block, carry, rows_c)
+            w, copies, state, div = carry
         ev = evaluate(w)
+        if spec.diagnostics:
+            ev |= probed | diag.window_means(sums, dtype)
         u_end = jnp.max(jnp.where(rows_c["active"], rows_c["j"] + 1, 0))
         # A loss above the threshold is kept at the evaluation that found it (the curve
         # shows where it went); everything after a divergence is NaN.
         found = (~jnp.isfinite(ev["loss"]) | (ev["loss"] > limit)) & (div < 0)
         div = jnp.where(found, u_end, div)
         ev = {k: jnp.where((div >= 0) & ~found, jnp.nan, v) for k, v in ev.items()}
-        return (w, copies, state, div), ev
+        return (w, copies, state, div, *carry[4:]), ev
 
     # Every copy starts as w_0 (so version 0 needs no snapshot); the last row is scratch.
     copies = jax.tree_util.tree_map(
@@ -256,11 +305,15 @@ def _run_seed(
         params,
     )
     ev0 = evaluate(params)
+    if spec.diagnostics:  # no update yet: no gap, distance or rate
+        ev0 |= {name: jnp.asarray(jnp.nan, dtype) for name in diag.SCAN_NAMES[2:]}
     limit = jnp.where(ev0["loss"] > 0, factor.astype(dtype) * ev0["loss"], jnp.inf)
     div0 = jnp.where(jnp.isfinite(ev0["loss"]) & _all_finite(params), -1, 0).astype(jnp.int32)
     ev0 = {k: jnp.where(div0 >= 0, jnp.nan, v) for k, v in ev0.items()}
     carry = (params, copies, rule.init(params), div0)
-    (_, _, _, div), evs = lax.scan(chunk, carry, rows)
+    if spec.diagnostics:
+        carry += (jnp.zeros(3, dtype),)
+    (_, _, _, div, *_), evs = lax.scan(chunk, carry, rows)
     out = {k: jnp.concatenate([ev0[k][None], evs[k]]) for k in ev0}
     out["diverged_at"] = div
     return out

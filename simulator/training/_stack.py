@@ -111,11 +111,24 @@ def plan_blocks(eval_every: int, indices_per_update: int, budget: int = INDEX_BU
     return nb, -(-eval_every // nb)
 
 
-def _regroup(rows: dict, u: int, chunks: int, eval_every: int, nb: int, b: int, scratch: int):
-    """(U, ...) rows to (C, nb, b, ...): chunk c holds updates [cE, cE + E), then padding."""
-    pos = np.arange(nb * b)
-    src = np.arange(chunks)[:, None] * eval_every + pos[None, :]
-    real = (pos[None, :] < eval_every) & (src < u)
+def _regroup(
+    rows: dict,
+    u: int,
+    chunks: int,
+    eval_every: int,
+    nb: int,
+    b: int,
+    scratch: int,
+    pad_first: bool = False,
+):
+    """(U, ...) rows to (C, nb, b, ...): chunk c holds updates [cE, cE + E), then padding
+    (padding first with ``pad_first``, so a chunk's last row is its last update)."""
+    pos = np.arange(nb * b)[None, :]
+    first = np.arange(chunks)[:, None] * eval_every
+    if pad_first:
+        pos = pos - (nb * b - np.minimum(eval_every, u - first))
+    src = first + pos
+    real = (pos >= 0) & (pos < eval_every) & (src < u)
     src = np.where(real, src, 0)
     fill = {"mask": False, "copy": -1, "stale": 0, "snap": scratch, "active": False, "j": 0}
     out = {}
@@ -126,13 +139,17 @@ def _regroup(rows: dict, u: int, chunks: int, eval_every: int, nb: int, b: int, 
     return out
 
 
-def stack_traces(traces: list[Trace], eval_every: int, batch_size: int) -> Stacked:
+def stack_traces(
+    traces: list[Trace], eval_every: int, batch_size: int, pad_first: bool = False
+) -> Stacked:
     """Builds the scan inputs of compatible traces (see :func:`as_trace_list`).
 
     Args:
         traces: S traces with the same variant, P, K and number of updates U.
         eval_every: E >= 1, updates between evaluations.
         batch_size: m, to size the blocks of pre-drawn mini-batch indices.
+        pad_first: put each chunk's padding before its updates (the diagnostics probe a
+            chunk's last row, which must then be a real update).
 
     Returns:
         The padded arrays; evaluation points are after 0, E, 2E, ... updates and after U.
@@ -147,7 +164,16 @@ def stack_traces(traces: list[Trace], eval_every: int, batch_size: int) -> Stack
     chunks = -(-u // eval_every)
     nb, b = plan_blocks(eval_every, kmax * batch_size * traces[0].local_steps)
     per_seed = [
-        _regroup(_rows_of(t, plan, kmax, depth, width), u, chunks, eval_every, nb, b, num_copies)
+        _regroup(
+            _rows_of(t, plan, kmax, depth, width),
+            u,
+            chunks,
+            eval_every,
+            nb,
+            b,
+            num_copies,
+            pad_first,
+        )
         for t, plan in zip(traces, plans, strict=True)
     ]
     stacked = {}

@@ -29,6 +29,14 @@ from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec, default_eval_every
 from simulator.trace import Trace
 from simulator.training._cache import enable_compile_cache
+from simulator.training._diagnostics import (
+    DIAGNOSTIC_NAMES,
+    Diagnostics,
+    as_diagnostics,
+    diagnostic_data,
+    fresh_shares,
+    running_max,
+)
 from simulator.training._scan import (
     SEEDS_MODES,
     Spec,
@@ -40,7 +48,15 @@ from simulator.training._scan import (
 from simulator.training._stack import as_trace_list, stack_traces
 from simulator.training.rules import FixedRate, ServerRule
 
-__all__ = ["ReplayResult", "compile_count", "minibatch_indices", "replay", "replay_keys"]
+__all__ = [
+    "DIAGNOSTIC_NAMES",
+    "Diagnostics",
+    "ReplayResult",
+    "compile_count",
+    "minibatch_indices",
+    "replay",
+    "replay_keys",
+]
 
 #: Default divergence threshold, a multiple of the initial loss (the spec's default).
 DIVERGENCE_FACTOR = ExperimentSpec.divergence_factor
@@ -66,6 +82,23 @@ class ReplayResult:
         batch_size: m.
         rule: the server rule's name.
         f_star: F*, the optimal loss on the evaluation set (None when unknown).
+        diagnostics: None, or (when the replay was asked for them) a dict of (S, E) float
+            curves named by :data:`DIAGNOSTIC_NAMES` (NaN where undefined: at update 0 for
+            the per-window ones, after a divergence):
+
+            - ``grad_norm2``: ``||grad F(w)||^2`` on the diagnostic rows;
+            - ``diversity``: gradient diversity ``Delta(w)`` on the diversity rows;
+            - ``staleness_gap``: ``max_l ||grad F(w_j) - grad F(w_tau(l,j))||^2`` at the
+              window's last update j, ``gap_ratio`` the same over ``||grad F(w_j)||^2``, and
+              ``gamma`` the running maximum of ``gap_ratio`` (Theorem 3's gamma, estimated);
+            - ``stale_dist2`` and ``lr_applied``: ``||w_j - w_tau(l,j)||^2`` and the rate the
+              rule applied, averaged over the window's contributions (eq. 13; ``lr_applied``
+              is NaN for optax rules);
+            - ``fresh_share``: the share of the window's contributions that read the current
+              model, ``fresh_updates`` the share of its updates with only fresh reads.
+        p0: None, or (S,) the smallest ``fresh_share`` over the windows: an estimate of
+            Lemma 8's ``p0 = inf_j P(tau(l,j) = j | past)`` (biased low by sampling noise
+            when windows are short).
     """
 
     eval_update: np.ndarray
@@ -80,6 +113,8 @@ class ReplayResult:
     batch_size: int
     rule: str
     f_star: float | None = None
+    diagnostics: dict[str, np.ndarray] | None = None
+    p0: np.ndarray | None = None
 
     @property
     def error(self) -> np.ndarray:
@@ -273,6 +308,7 @@ def replay(
     f_star: float | str | None = "auto",
     divergence_factor: float = DIVERGENCE_FACTOR,
     seeds_mode: str = "auto",
+    diagnostics: bool | Diagnostics = False,
 ) -> ReplayResult:
     """Trains ``model`` along one or more simulated schedules and records the loss curves.
 
@@ -306,6 +342,9 @@ def replay(
             batched scan (compiled per number of seeds; on CPU a curve can then differ from
             the sequential one in the last bits); ``"auto"``, sequential on CPU and vmapped
             on an accelerator.
+        diagnostics: True (or a :class:`Diagnostics` choosing the rows) to record the error
+            analysis's quantities beside the loss (see :attr:`ReplayResult.diagnostics`).
+            Off, the replay compiles and computes exactly what it does without them.
 
     Returns:
         A :class:`ReplayResult` with (S, E) curves.
@@ -335,7 +374,8 @@ def replay(
             f"`seeds_mode` must be one of {', '.join(SEEDS_MODES)}; got {seeds_mode!r}",
             param="seeds_mode",
         )
-    stacked = stack_traces(items, eval_every, batch_size)
+    options = as_diagnostics(diagnostics)
+    stacked = stack_traces(items, eval_every, batch_size, pad_first=options is not None)
     spec = Spec(
         model=Static(model),
         batch_size=batch_size,
@@ -343,18 +383,22 @@ def replay(
         local_steps=first.local_steps if first.variant == "k-avg" else 1,
         kavg=first.variant == "k-avg",
         dtype=dtype,
+        diagnostics=options is not None,
     )
     enable_compile_cache()
     x64 = jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
     with x64:
         data = _device_data(dataset, dtype)
         _check_fit(model, data)
+        if options is not None:
+            data += diagnostic_data(options, data[2], data[3])
         keys = jnp.stack([_root_key(s, key) for s in stacked.seeds])
         out = run(spec, rule, keys, stacked.rows, data, divergence_factor, seeds_mode)
     if f_star == "auto":
         from simulator.training.optimum import optimal_loss
 
         f_star = optimal_loss(model, dataset)
+    curves, p0 = _diagnostic_curves(out, stacked.rows) if options is not None else (None, None)
     return ReplayResult(
         eval_update=stacked.eval_update,
         eval_time=stacked.eval_time,
@@ -368,4 +412,19 @@ def replay(
         batch_size=batch_size,
         rule=str(getattr(rule, "name", type(rule).__name__)),
         f_star=None if f_star is None else float(f_star),
+        diagnostics=curves,
+        p0=p0,
     )
+
+
+def _diagnostic_curves(out: dict, rows: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The replay's diagnostic curves (S, E) and the p0 estimate (S,), host side."""
+    curves = {name: np.asarray(out[name], np.float64) for name in DIAGNOSTIC_NAMES if name in out}
+    curves["fresh_share"], curves["fresh_updates"] = fresh_shares(rows)
+    gone = np.isnan(np.asarray(out["loss"], np.float64))
+    curves["gamma"] = np.where(gone, np.nan, running_max(curves["gap_ratio"]))
+    for name in ("fresh_share", "fresh_updates"):
+        curves[name] = np.where(gone, np.nan, curves[name])
+    lowest = np.min(np.where(np.isnan(curves["fresh_share"]), np.inf, curves["fresh_share"]), 1)
+    p0 = np.where(np.isinf(lowest), np.nan, lowest)
+    return {name: curves[name] for name in DIAGNOSTIC_NAMES}, p0

@@ -1,0 +1,184 @@
+"""Replay diagnostics: the quantities of Dutta et al. 2018's error analysis, measured.
+
+Computed inside the jitted scan when a replay asks for them (nothing is traced otherwise):
+
+- every update, from the contributions already in hand: ``||w_j - w_tau(l,j)||^2`` and the
+  learning rate the rule applied to each contribution (eq. 13's inputs and output), averaged
+  over the real contributions of the evaluation window;
+- at the last update of each window (a *probe*): the full gradients ``grad F(w_j)`` and
+  ``grad F(w_tau(l,j))`` on the diagnostic rows, hence the staleness gap
+  ``max_l ||grad F(w_j) - grad F(w_tau(l,j))||^2`` and its ratio to ``||grad F(w_j)||^2``
+  (the gamma of Theorem 3);
+- at every evaluation point: ``||grad F(w)||^2`` on the diagnostic rows and the gradient
+  diversity ``Delta(w) = sum_i ||grad f_i(w)||^2 / ||sum_i grad f_i(w)||^2`` on a fixed
+  subset (per-example gradients by ``vmap``).
+
+The fresh-read shares behind p0 (Lemma 8) depend on the schedule only and are computed on
+the host from the scan's inputs (:func:`fresh_shares`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import numbers
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from simulator.errors import PssimError
+from simulator.results.history import DIAGNOSTIC_COLUMNS
+
+__all__ = ["DIAGNOSTIC_NAMES", "Diagnostics", "fresh_shares", "running_max"]
+
+#: Per-evaluation diagnostic curves of a replay, in the order of the results table.
+DIAGNOSTIC_NAMES = DIAGNOSTIC_COLUMNS[:-1]
+#: The curves computed inside the scan (the rest are derived on the host).
+SCAN_NAMES = ("grad_norm2", "diversity", "staleness_gap", "gap_ratio", "stale_dist2", "lr_applied")
+
+
+@dataclasses.dataclass(frozen=True)
+class Diagnostics:
+    """Which rows the replay's diagnostics use (``replay(..., diagnostics=Diagnostics())``).
+
+    Attributes:
+        rows: the first ``rows`` rows of the evaluation set give the full gradients
+            ``grad F`` (norms and the staleness gap); None: every evaluation row. Fewer rows
+            cost less and add ``tr(Cov) / rows`` of sampling noise to ``||grad F||^2``.
+        diversity_rows: the first ``diversity_rows`` evaluation rows give the per-example
+            gradients of the gradient diversity (memory: ``diversity_rows * |w|`` floats).
+
+    Example:
+        >>> Diagnostics(rows=2000).diversity_rows
+        256
+    """
+
+    rows: int | None = None
+    diversity_rows: int = 256
+
+    def __post_init__(self) -> None:
+        for name in ("rows", "diversity_rows"):
+            value = getattr(self, name)
+            if name == "rows" and value is None:
+                continue
+            ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+            if not (ok and value >= 1):
+                raise PssimError(
+                    f"`Diagnostics.{name}` must be an integer >= 1; got {value!r}", param=name
+                )
+
+
+def as_diagnostics(value: Any) -> Diagnostics | None:
+    """``False``/None -> None, ``True`` -> ``Diagnostics()``, a Diagnostics as is."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return Diagnostics()
+    if isinstance(value, Diagnostics):
+        return value
+    raise PssimError(
+        f"`diagnostics` must be True, False or a Diagnostics; got {value!r}", param="diagnostics"
+    )
+
+
+def diagnostic_data(options: Diagnostics, x_eval: jax.Array, y_eval: jax.Array) -> tuple:
+    """``(x_grad, y_grad, x_div, y_div)``: the leading evaluation rows the diagnostics use."""
+    n = x_eval.shape[0]
+    rows = n if options.rows is None else min(options.rows, n)
+    div = min(options.diversity_rows, n)
+    return x_eval[:rows], y_eval[:rows], x_eval[:div], y_eval[:div]
+
+
+def _sq_norm(tree: Any) -> jax.Array:
+    return sum(jnp.sum(jnp.square(x)) for x in jax.tree_util.tree_leaves(tree))
+
+
+def _sq_norm_rows(tree: Any) -> jax.Array:
+    """(n,) squared norm of each leading-axis slice of a pytree."""
+    leaves = jax.tree_util.tree_leaves(tree)
+    return sum(jnp.sum(jnp.square(x).reshape(x.shape[0], -1), axis=1) for x in leaves)
+
+
+def evaluation_diagnostics(loss, w: Any, ddata: tuple, dtype) -> dict:
+    """``grad_norm2`` and ``diversity`` of the model ``w`` (scalars, ``dtype``)."""
+    x_grad, y_grad, x_div, y_div = ddata
+    full = jax.grad(loss)(w, (x_grad, y_grad))
+    per_example = jax.vmap(jax.grad(loss), in_axes=(None, 0))(w, (x_div[:, None], y_div[:, None]))
+    total = jax.tree_util.tree_map(lambda g: jnp.sum(g, axis=0), per_example)
+    diversity = jnp.sum(_sq_norm_rows(per_example)) / _sq_norm(total)
+    return {
+        "grad_norm2": jnp.asarray(_sq_norm(full), dtype),
+        "diversity": jnp.asarray(diversity, dtype),
+    }
+
+
+def probe(loss, w: Any, reads: Any | None, mask: jax.Array, live: jax.Array, ddata, dtype):
+    """Staleness gap of one update: ``max_l ||grad F(w_j) - grad F(w_tau(l,j))||^2``.
+
+    ``reads`` has a leading (Kmax,) axis (None: every slot read ``w_j``, the gap is 0). An
+    update that is padding, or a seed that diverged, gives NaN.
+
+    Returns:
+        dict with ``staleness_gap`` and ``gap_ratio`` (the gap over ``||grad F(w_j)||^2``).
+    """
+    batch = ddata[:2]
+    g_now = jax.grad(loss)(w, batch)
+    norm = _sq_norm(g_now)
+    if reads is None:
+        gap = jnp.zeros((), norm.dtype)
+    else:
+        g_read = jax.vmap(jax.grad(loss), in_axes=(0, None))(reads, batch)
+        diff = jax.tree_util.tree_map(lambda a, b: a - b[None], g_read, g_now)
+        gap = jnp.max(jnp.where(mask, _sq_norm_rows(diff), 0))
+    ok = live & jnp.any(mask)
+    return {
+        "staleness_gap": jnp.where(ok, gap, jnp.nan).astype(dtype),
+        "gap_ratio": jnp.where(ok, gap / norm, jnp.nan).astype(dtype),
+    }
+
+
+def update_sums(sq_dist: jax.Array, rates: jax.Array, mask: jax.Array) -> jax.Array:
+    """(3,) ``[sum ||w_j - w_tau||^2, sum eta_l, count]`` over one update's real slots."""
+    m = mask.astype(sq_dist.dtype)
+    return jnp.stack([jnp.sum(sq_dist * m), jnp.sum(rates.astype(m.dtype) * m), jnp.sum(m)])
+
+
+def window_means(sums: jax.Array, dtype) -> dict:
+    """``stale_dist2`` and ``lr_applied``: a window's :func:`update_sums` totals as means."""
+    count = jnp.where(sums[2] > 0, sums[2], jnp.nan)
+    return {
+        "stale_dist2": (sums[0] / count).astype(dtype),
+        "lr_applied": (sums[1] / count).astype(dtype),
+    }
+
+
+def fresh_shares(rows: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per evaluation window, the share of fresh reads (p0 of Lemma 8, estimated).
+
+    Args:
+        rows: the scan inputs (``_stack.Stacked.rows``), each (S, C, nb, b, ...).
+
+    Returns:
+        ``(fresh_share, fresh_updates)``, each (S, C + 1) float (NaN at the initial point
+        and in windows without updates): the share of the window's contributions with
+        staleness 0, and the share of its updates whose contributions are all fresh.
+    """
+    real = rows["mask"] & rows["active"][..., None]
+    fresh = real & (rows["stale"] == 0)
+    axes = (2, 3, 4)
+    slots = real.sum(axis=axes)
+    updates = rows["active"].sum(axis=(2, 3))
+    all_fresh = (rows["active"] & ~np.any(real & (rows["stale"] > 0), axis=-1)).sum(axis=(2, 3))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(slots > 0, fresh.sum(axis=axes) / slots, np.nan)
+        whole = np.where(updates > 0, all_fresh / updates, np.nan)
+    pad = np.full((share.shape[0], 1), np.nan)
+    return np.concatenate([pad, share], axis=1), np.concatenate([pad, whole], axis=1)
+
+
+def running_max(values: np.ndarray) -> np.ndarray:
+    """(S, E) running maximum along the evaluation axis, NaN-skipping (NaN before the first)."""
+    filled = np.where(np.isnan(values), -np.inf, values)
+    out = np.maximum.accumulate(filled, axis=-1)
+    return np.where(np.isneginf(out), np.nan, out)
