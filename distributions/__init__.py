@@ -6,6 +6,11 @@ Every law is a frozen dataclass validated on construction, with ``sample`` (keyw
 (Definition 3), ``sum_law(k)`` and a ``spec`` string that :func:`parse_law` reads back.
 All times are in simulated time units. This package imports only numpy and scipy.
 
+A spec string's values may be arithmetic in the mini-batch size ``m`` and the number of
+learners ``P`` (``shifted-exp:0.5*m,1`` is Dutta et al.'s ``X ~ 0.5 m + exp(1)``,
+``deterministic:0.002*P`` a server time growing with P); :func:`parse_law` resolves them
+with the ``m`` and ``P`` it is given, and :func:`law_symbols` says which a spec uses.
+
 Numeric extremes are refused on construction with a ``LawError``: where the mean is finite in
 theory it must lie in ``(0, MAX_TIME]``, and the ``1 - TAIL_PROB`` quantile must be at most
 ``MAX_TIME`` (the square root of the largest float, about 1.34e154; ``TAIL_PROB = 1e-12``),
@@ -23,13 +28,14 @@ Example:
 
 from ._base import MAX_TIME, TAIL_PROB, ComputeTimeLaw
 from ._checks import LawError, LawTypeError
+from ._deterministic import Deterministic
 from ._empirical import Empirical
 from ._exponential import Exponential, ShiftedExponential
 from ._gamma import Gamma
 from ._hyperexp import HyperExponential
 from ._lognormal import LogNormal
 from ._pareto import Pareto
-from ._parse import law_from, parse_law
+from ._parse import law_from, law_symbols, parse_law
 from ._scipy_law import ScipyLaw
 from ._weibull import Weibull
 
@@ -37,6 +43,7 @@ __all__ = [
     "MAX_TIME",
     "TAIL_PROB",
     "ComputeTimeLaw",
+    "Deterministic",
     "Empirical",
     "Exponential",
     "Gamma",
@@ -49,5 +56,6 @@ __all__ = [
     "ShiftedExponential",
     "Weibull",
     "law_from",
+    "law_symbols",
     "parse_law",
 ]

@@ -1,4 +1,5 @@
-"""Spec strings (``exp:1.0``, ``pareto:2,1``, ...) and coercion of user input to a law."""
+"""Spec strings (``exp:1.0``, ``pareto:2,1``, ``shifted-exp:0.5*m,1``, ...) and coercion of
+user input to a law."""
 
 from __future__ import annotations
 
@@ -9,9 +10,11 @@ from typing import Any
 import scipy.stats
 
 from ._base import ComputeTimeLaw
-from ._checks import LawError, LawTypeError
+from ._checks import LawError, LawTypeError, check_real, fmt
+from ._deterministic import Deterministic
 from ._empirical import Empirical
 from ._exponential import Exponential, ShiftedExponential
+from ._expr import SYMBOLS, Expression, compile_value, split_values
 from ._gamma import Gamma
 from ._hyperexp import HyperExponential
 from ._lognormal import LogNormal
@@ -19,7 +22,7 @@ from ._pareto import Pareto
 from ._scipy_law import ScipyLaw, is_frozen_continuous
 from ._weibull import Weibull
 
-__all__ = ["SPEC_FORMS", "law_from", "parse_law"]
+__all__ = ["SPEC_FORMS", "law_from", "law_symbols", "parse_law"]
 
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -32,6 +35,7 @@ _FIXED: dict[str, tuple[str, int, Callable[..., ComputeTimeLaw]]] = {
     "gamma": ("gamma:SHAPE,RATE", 2, Gamma),
     "weibull": ("weibull:SHAPE,SCALE", 2, Weibull),
     "lognormal": ("lognormal:MU,SIGMA", 2, LogNormal),
+    "deterministic": ("deterministic:VALUE", 1, Deterministic),
 }
 _HYPEREXP_FORM = "hyperexp:P1,RATE1,P2,RATE2[,...]"
 _EMPIRICAL_FORM = "empirical:PATH"
@@ -46,22 +50,33 @@ SPEC_FORMS: tuple[str, ...] = (
 """Every accepted spec form, in the order shown in error messages."""
 
 
-def _number(token: str, spec: str, name: str) -> float:
-    token = token.strip()
-    if not _NUMBER.fullmatch(token):
-        raise LawError(f"`{name}` value {token!r} in {spec!r} must be a number")
-    return float(token)
+def _value(token: str, spec: str, name: str) -> float | Expression:
+    text = token.strip()
+    if _NUMBER.fullmatch(text):
+        return float(text)
+    if not text:
+        raise LawError(f"`{name}` value '' in {spec!r} must be a number")
+    try:
+        return compile_value(text)
+    except ValueError as why:
+        raise LawError(
+            f"`{name}` value {text!r} in {spec!r} must be a number or an expression in m and P; "
+            f"got {why}"
+        ) from None
 
 
-def _values(body: str, spec: str, name: str) -> list[float]:
-    return [_number(tok, spec, name) for tok in body.split(",")]
+def _values(body: str, spec: str, name: str) -> list[float | Expression]:
+    return [_value(tok, spec, name) for tok in split_values(body)]
 
 
 def _count_error(spec: str, name: str, form: str, want: str, got: int) -> LawError:
     return LawError(f"`{name}` spec {spec!r} must have {want} ({form}); got {got}")
 
 
-def _parse_scipy(body: str, spec: str, name: str) -> ComputeTimeLaw:
+_Maker = Callable[[list[float]], ComputeTimeLaw]
+
+
+def _scipy_form(body: str, spec: str, name: str) -> tuple[_Maker, list[float | Expression]]:
     match = re.fullmatch(r"\s*([^()\s]+)\s*\((.*)\)\s*", body)
     if match is None or not _NAME.fullmatch(match.group(1)):
         raise LawError(f"`{name}` spec {spec!r} must look like {_SCIPY_FORM}")
@@ -71,46 +86,28 @@ def _parse_scipy(body: str, spec: str, name: str) -> ComputeTimeLaw:
             f"`{name}` spec {spec!r} must name a scipy.stats continuous distribution; "
             f"got {match.group(1)!r}"
         )
-    kwargs: dict[str, float] = {}
-    for item in filter(None, (s.strip() for s in match.group(2).split(","))):
+    keys: list[str] = []
+    values: list[float | Expression] = []
+    for item in filter(None, (s.strip() for s in split_values(match.group(2)))):
         key, sep, value = item.partition("=")
         key = key.strip()
-        if not sep or not _NAME.fullmatch(key) or key in kwargs:
+        if not sep or not _NAME.fullmatch(key) or key in keys:
             raise LawError(f"`{name}` spec {spec!r} must look like {_SCIPY_FORM}")
-        kwargs[key] = _number(value, spec, name)
-    try:
-        frozen = dist(**kwargs)
-    except TypeError as exc:
-        raise LawError(f"`{name}` spec {spec!r} has bad arguments: {exc}") from None
-    return ScipyLaw(frozen)
+        keys.append(key)
+        values.append(_value(value, spec, name))
+
+    def make(numbers: list[float]) -> ComputeTimeLaw:
+        try:
+            frozen = dist(**dict(zip(keys, numbers, strict=True)))
+        except TypeError as exc:
+            raise LawError(f"`{name}` spec {spec!r} has bad arguments: {exc}") from None
+        return ScipyLaw(frozen)
+
+    return make, values
 
 
-def parse_law(spec: str, *, name: str = "dist") -> ComputeTimeLaw:
-    """Parse a compute-time law from a spec string (strict).
-
-    Forms: ``exp:RATE``, ``shifted-exp:SHIFT,RATE``, ``pareto:SHAPE,SCALE``,
-    ``gamma:SHAPE,RATE``, ``weibull:SHAPE,SCALE``, ``lognormal:MU,SIGMA``,
-    ``hyperexp:P1,RATE1,P2,RATE2[,...]``, ``empirical:PATH`` (a ``.npy``, ``.csv`` or
-    ``.txt`` file) and ``scipy:NAME(ARG=VALUE, ...)`` (a ``scipy.stats`` continuous law).
-    Whitespace around tokens is ignored; values are plain decimal numbers (no ``nan``,
-    ``inf``). ``parse_law(law.spec) == law`` for every law built from parameters or a file.
-
-    Args:
-        spec: the spec string, e.g. ``"pareto:2,1"``.
-        name: the option name used in error messages (keyword-only).
-
-    Returns:
-        The law.
-
-    Raises:
-        TypeError: ``spec`` is not a string.
-        ValueError: unknown law name, missing colon, wrong number of values, a value that
-            is not a number, or parameters the law rejects (its own message).
-
-    Example:
-        >>> parse_law("shifted-exp: 1, 2")
-        ShiftedExponential(shift=1.0, rate=2.0)
-    """
+def _form(spec: Any, name: str) -> tuple[_Maker, list[float | Expression]]:
+    """The law's constructor from its values, and the values (numbers or expressions)."""
     if not isinstance(spec, str):
         raise LawTypeError(f"`{name}` spec must be a string; got {type(spec).__name__}")
     law_name, colon, body = spec.partition(":")
@@ -121,31 +118,135 @@ def parse_law(spec: str, *, name: str = "dist") -> ComputeTimeLaw:
         if len(values) != count:
             want = f"{count} value" + ("s" if count > 1 else "")
             raise _count_error(spec, name, form, want, len(values))
-        return make(*values)
+        return (lambda numbers: make(*numbers)), values
     if law_name == "hyperexp" and colon:
         values = _values(body, spec, name)
         if len(values) < 2 or len(values) % 2:
             raise _count_error(
                 spec, name, _HYPEREXP_FORM, "an even number >= 2 of values", len(values)
             )
-        return HyperExponential(tuple(values[0::2]), tuple(values[1::2]))
+        return (lambda v: HyperExponential(tuple(v[0::2]), tuple(v[1::2]))), values
     if law_name == "empirical" and colon:
         path = body.strip()
         if not path:
             raise LawError(f"`{name}` spec {spec!r} must name a file ({_EMPIRICAL_FORM})")
-        return Empirical.from_file(path)
+        return (lambda _: Empirical.from_file(path)), []
     if law_name == "scipy" and colon:
-        return _parse_scipy(body, spec, name)
+        return _scipy_form(body, spec, name)
     raise LawError(f"`{name}` spec must be one of {', '.join(SPEC_FORMS)}; got {spec!r}")
 
 
-def law_from(obj: Any, *, name: str = "dist") -> ComputeTimeLaw:
+def _symbols(values: list[float | Expression]) -> frozenset[str]:
+    return frozenset(s for v in values if isinstance(v, Expression) for s in v.symbols)
+
+
+def law_symbols(spec: str, *, name: str = "dist") -> frozenset[str]:
+    """The symbols (``m``, ``P``) that the values of a spec string use; checks its syntax.
+
+    Empty for a law given by numbers only (``"exp:1"``, ``"exp:1/2"``).
+
+    Raises:
+        TypeError: ``spec`` is not a string.
+        ValueError: the spec is malformed (as :func:`parse_law` says).
+
+    Example:
+        >>> sorted(law_symbols("deterministic:0.01*max(m/P, 4)"))
+        ['P', 'm']
+    """
+    return _symbols(_form(spec, name)[1])
+
+
+def _env(m: Any, P: Any) -> dict[str, float]:
+    given = {"m": m, "P": P}
+    return {s: check_real(s, v, "> 0") for s, v in given.items() if v is not None}
+
+
+def parse_law(
+    spec: str,
+    *,
+    name: str = "dist",
+    m: float | None = None,
+    P: float | None = None,
+) -> ComputeTimeLaw:
+    """Parse a compute-time law from a spec string (strict).
+
+    Forms: ``exp:RATE``, ``shifted-exp:SHIFT,RATE``, ``pareto:SHAPE,SCALE``,
+    ``gamma:SHAPE,RATE``, ``weibull:SHAPE,SCALE``, ``lognormal:MU,SIGMA``,
+    ``deterministic:VALUE``, ``hyperexp:P1,RATE1,P2,RATE2[,...]``, ``empirical:PATH`` (a
+    ``.npy``, ``.csv`` or ``.txt`` file) and ``scipy:NAME(ARG=VALUE, ...)`` (a
+    ``scipy.stats`` continuous law). Whitespace around tokens is ignored; values are plain
+    decimal numbers (no ``nan``, ``inf``) or arithmetic expressions in the mini-batch size
+    ``m`` and the number of learners ``P`` (numbers, ``m``, ``P``, ``+ - * / **``,
+    parentheses, ``min``, ``max``; e.g. ``shifted-exp:0.5*m,1`` is Dutta et al.'s
+    ``X ~ 0.5 m + exp(1)``), resolved with the ``m`` and ``P`` given here.
+    ``parse_law(law.spec) == law`` for every law built from parameters or a file.
+
+    Args:
+        spec: the spec string, e.g. ``"pareto:2,1"``.
+        name: the option name used in error messages (keyword-only).
+        m: the mini-batch size, for specs that use ``m`` (> 0).
+        P: the number of learners, for specs that use ``P`` (> 0).
+
+    Returns:
+        The law (with the values of ``m`` and ``P`` filled in).
+
+    Raises:
+        TypeError: ``spec`` is not a string.
+        ValueError: unknown law name, missing colon, wrong number of values, a value that
+            is neither a number nor an allowed expression, a symbol used but not given,
+            arithmetic that fails, or parameters the law rejects (its own message, with
+            ``m`` and ``P`` where the spec uses them).
+
+    Example:
+        >>> parse_law("shifted-exp: 1, 2")
+        ShiftedExponential(shift=1.0, rate=2.0)
+        >>> parse_law("shifted-exp:0.5*m,1", m=4)
+        ShiftedExponential(shift=2.0, rate=1.0)
+    """
+    make, values = _form(spec, name)
+    env = _env(m, P)
+    used = _symbols(values)
+    for symbol in SYMBOLS:
+        if symbol in used and symbol not in env:
+            raise LawError(
+                f"`{name}` spec {spec!r} uses {symbol} ({SYMBOLS[symbol]}), which is not "
+                f"given here; pass {symbol}=... (an experiment spec passes its own)"
+            )
+    at = ", ".join(f"{s}={fmt(m if s == 'm' else P)}" for s in SYMBOLS if s in used)
+    numbers = []
+    for value in values:
+        if isinstance(value, Expression):
+            try:
+                value = value.evaluate(env)
+            except ValueError as why:
+                raise LawError(
+                    f"`{name}` value {value.text!r} in {spec!r} must give a finite number "
+                    f"(with {at or 'no symbols'}); got {why}"
+                ) from None
+        numbers.append(value)
+    if not used:
+        return make(numbers)
+    try:
+        return make(numbers)
+    except LawError as err:
+        raise type(err)(f"`{name}` {spec!r} with {at}: {err}") from None
+
+
+def law_from(
+    obj: Any,
+    *,
+    name: str = "dist",
+    m: float | None = None,
+    P: float | None = None,
+) -> ComputeTimeLaw:
     """Coerce user input to a :class:`ComputeTimeLaw`.
 
     Args:
         obj: a law (returned as is), a spec string (see :func:`parse_law`) or a frozen
             ``scipy.stats`` continuous distribution (wrapped in :class:`ScipyLaw`).
         name: the option name used in error messages (keyword-only).
+        m, P: the mini-batch size and the number of learners, for spec strings that use
+            them (see :func:`parse_law`); ignored for laws given as objects.
 
     Raises:
         TypeError: ``obj`` is none of these.
@@ -158,7 +259,7 @@ def law_from(obj: Any, *, name: str = "dist") -> ComputeTimeLaw:
     if isinstance(obj, ComputeTimeLaw):
         return obj
     if isinstance(obj, str):
-        return parse_law(obj, name=name)
+        return parse_law(obj, name=name, m=m, P=P)
     if is_frozen_continuous(obj):
         return ScipyLaw(obj)
     raise LawTypeError(

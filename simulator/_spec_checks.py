@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from distributions import LawError, law_from
+from distributions import LawError, law_from, law_symbols
 from models import MODEL_NAMES
 from simulator._checks import (
     MAX_SEED,
@@ -139,16 +139,19 @@ def normalise_keys(
     return {field: v for field, (_, v) in flat.items()}
 
 
-def _law(name: str, value: Any, *, optional: bool = False):
+def _law(name: str, value: Any, m: int, p: int, *, optional: bool = False):
+    """(the law resolved with m and P, the string as typed if it uses m or P else None)."""
     if value is None and optional:
-        return None
+        return None, None
     try:
-        return law_from(value, name=name)
+        law = law_from(value, name=name, m=m, P=p)
+        typed = value if isinstance(value, str) and law_symbols(value, name=name) else None
     except LawError as err:
         text = str(err)
         if f"`{name}`" not in text:
             text = f"`{name}`: {text}"
         raise SpecError(text, param=name) from None
+    return law, typed
 
 
 def _real(name: str, value: Any, rule: str, *, optional: bool = False) -> float | None:
@@ -197,8 +200,17 @@ def _count(name: str, value: Any, optional: bool = False) -> int | None:
         raise SpecError(str(err), param=name) from None
 
 
+#: Key of :func:`validate`'s result holding the law fields typed as expressions in m and P
+#: (field -> the string as typed; ``laws``: a tuple, plain entries as their spec strings).
+TYPED_LAWS = "_typed_laws"
+
+
 def validate(spec: Any) -> dict[str, Any]:
-    """Check every field of ``spec``; return the normalised values to store."""
+    """Check every field of ``spec``; return the normalised values to store.
+
+    Laws are resolved with the spec's ``m`` (``batch_size``) and ``P`` (``num_learners``);
+    the strings typed with those symbols are returned under :data:`TYPED_LAWS`.
+    """
     g = spec.__getattribute__
     out: dict[str, Any] = {}
     variant = g("variant")
@@ -211,20 +223,27 @@ def validate(spec: Any) -> dict[str, Any]:
     except PssimError as err:
         raise SpecError(str(err), param=err.param) from None
     out["k"] = None if variant in VARIANT_ALIASES else k
+    # m before the laws: a law may depend on it (``shifted-exp:0.5*m,1``)
+    m = out["batch_size"] = _count("batch_size", g("batch_size"))
+    typed: dict[str, Any] = {}  # law fields given as expressions in m and P, as typed
     laws, law = g("laws"), g("law")
     if laws is not None:
         if law is not None and law != "exp:1":
             raise SpecError("`law` and `laws` must not both be given; got both", param="laws")
         out["law"] = None
-        out["laws"] = tuple(_law("laws", x) for x in _sequence("laws", laws, p))
+        pairs = [_law("laws", x, m, p) for x in _sequence("laws", laws, p)]
+        out["laws"] = tuple(law for law, _ in pairs)
+        if any(text is not None for _, text in pairs):
+            typed["laws"] = tuple(text or law.spec for law, text in pairs)
     else:
-        out["law"] = _law("law", law)
+        out["law"], typed["law"] = _law("law", law, m, p)
     if g("speeds") is not None:
         out["speeds"] = tuple(
             _real("speeds", s, "> 0") for s in _sequence("speeds", g("speeds"), p)
         )
     for name in ("push_latency", "pull_latency", "service_time"):
-        out[name] = _law(name, g(name), optional=True)
+        out[name], typed[name] = _law(name, g(name), m, p, optional=True)
+    out[TYPED_LAWS] = {f: text for f, text in typed.items() if text is not None}
     out["time_budget"] = _real("time_budget", g("time_budget"), "> 0", optional=True)
     if out["time_budget"] is not None and g("updates") is not None:
         raise SpecError(
@@ -258,7 +277,6 @@ def validate(spec: Any) -> dict[str, Any]:
             f"`lr_c` applies to the compensated rule only; got rule {out['rule']!r}",
             param="lr_c",
         )
-    out["batch_size"] = _count("batch_size", g("batch_size"))
     out["l2"] = _real("l2", g("l2"), ">= 0")
     out["eval_every"] = _count("eval_every", g("eval_every"), optional=True)
     if out["eval_every"] is not None and out["eval_every"] > (out["updates"] or math.inf):

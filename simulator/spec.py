@@ -69,7 +69,11 @@ class ExperimentSpec:
         num_learners: P >= 1.
         k: K (1 <= K <= P; local steps for ``k-avg``); None for ``sync``/``async``.
         law: compute time of one mini-batch (a law; spec strings such as ``"exp:1"`` and
-            frozen scipy.stats laws are converted); None when ``laws`` is given.
+            frozen scipy.stats laws are converted); None when ``laws`` is given. A spec
+            string's values may be expressions in ``m`` (``batch_size``) and ``P``
+            (``num_learners``), e.g. ``"shifted-exp:0.5*m,1"``: the field holds the law
+            resolved with this spec's m and P, the spec keeps the string as typed (its
+            dict, TOML and digest; see :attr:`law_expressions`). So do the other laws.
         laws: one law per learner (heterogeneous learners), or None.
         speeds: (P,) positive factors, learner l's durations divided by ``speeds[l]``.
         push_latency, pull_latency: laws of the push and pull times, or None (zero).
@@ -122,7 +126,7 @@ class ExperimentSpec:
         if self.updates is None and self.time_budget is None:
             object.__setattr__(self, "updates", DEFAULT_UPDATES)
         for name, value in checks.validate(self).items():
-            object.__setattr__(self, name, value)
+            object.__setattr__(self, name, value)  # and the private TYPED_LAWS
 
     # -- derived -----------------------------------------------------------------------
     @property
@@ -141,6 +145,20 @@ class ExperimentSpec:
         return self.laws is not None or self.speeds is not None
 
     @property
+    def law_expressions(self) -> dict[str, Any]:
+        """The law fields given as expressions in ``m`` and ``P``, as typed (field ->
+        string; ``laws`` -> a tuple with the plain entries as spec strings). The fields
+        themselves hold the laws resolved with this spec's ``batch_size`` and
+        ``num_learners``; ``to_dict`` and the digest keep the typed strings.
+
+        Example:
+            >>> spec = ExperimentSpec(law="shifted-exp:0.5*m,1", batch_size=4)
+            >>> spec.law_expressions, spec.law.spec
+            ({'law': 'shifted-exp:0.5*m,1'}, 'shifted-exp:2.0,1.0')
+        """
+        return dict(getattr(self, checks.TYPED_LAWS))
+
+    @property
     def communication(self) -> bool:
         """True with a push/pull latency or a server service time."""
         return any(getattr(self, n) is not None for n in _LAW_FIELDS[1:])
@@ -148,7 +166,9 @@ class ExperimentSpec:
     def replace(self, **changes: Any) -> ExperimentSpec:
         """A new, validated spec with some fields changed.
 
-        ``updates`` and ``time_budget`` are alternatives: giving one (not None) drops the
+        Laws typed as expressions in ``m`` and ``P`` are kept as typed and resolved again
+        (``spec.replace(batch_size=16)`` follows ``shifted-exp:0.5*m,1``). ``updates`` and
+        ``time_budget`` are alternatives: giving one (not None) drops the
         other unless both are given (which is refused).
         """
         unknown = sorted(set(changes) - set(TIMING_FIELDS + TRAINING_FIELDS))
@@ -157,18 +177,26 @@ class ExperimentSpec:
         for one, other in (("time_budget", "updates"), ("updates", "time_budget")):
             if changes.get(one) is not None and other not in changes:
                 changes[other] = None
+        for name, text in self.law_expressions.items():  # re-resolved with the new m, P
+            if {"law": "laws", "laws": "law"}.get(name) not in changes:  # not replaced
+                changes.setdefault(name, text)
         return dataclasses.replace(self, **changes)
 
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready dict of every field (laws as spec strings, tuples as lists);
-        ``time_budget`` only when set (so budget-less specs keep their canonical form)."""
+        ``time_budget`` only when set (so budget-less specs keep their canonical form).
+        A law typed as an expression in ``m`` and ``P`` is written as typed (see
+        :attr:`law_expressions`); the others as their canonical spec strings."""
         out: dict[str, Any] = {}
+        typed = getattr(self, checks.TYPED_LAWS)
         for f in TIMING_FIELDS + TRAINING_FIELDS:
             value = getattr(self, f)
             if f == "time_budget" and value is None:
                 continue
-            if f in _LAW_FIELDS and value is not None:
+            if f in typed:
+                value = list(typed[f]) if f == "laws" else typed[f]
+            elif f in _LAW_FIELDS and value is not None:
                 value = value.spec
             elif f == "laws" and value is not None:
                 value = [law.spec for law in value]

@@ -27,7 +27,12 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     ),
     "num_learners": (("-P", "--learners"), {"type": int, "metavar": "P"}, "number of learners"),
     "k": (("-K",), {"type": int, "metavar": "K"}, "K of the K-variants (local steps for k-avg)"),
-    "law": (("--dist",), {}, "compute-time law of one mini-batch, e.g. exp:1, pareto:2,1"),
+    "law": (
+        ("--dist",),
+        {},
+        "compute-time law of one mini-batch, e.g. exp:1, pareto:2,1, deterministic:0.5; "
+        "values may use m (the mini-batch size, batch) and P: shifted-exp:0.5*m,1",
+    ),
     "laws": (("--laws",), {"nargs": "+", "metavar": "LAW"}, "one law per learner (P laws)"),
     "speeds": (
         ("--speeds",),
@@ -39,7 +44,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     "service_time": (
         ("--service-time",),
         {"metavar": "LAW"},
-        "law of the server's time per update (updates queue)",
+        "law of the server's time per update (updates queue), e.g. deterministic:0.002*P",
     ),
     "updates": (("--iterations", "-J"), {"type": int, "metavar": "J"}, "server updates per run"),
     "time_budget": (

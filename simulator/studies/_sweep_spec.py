@@ -35,6 +35,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from distributions import LawError, law_symbols
 from simulator import _spec_checks as checks
 from simulator._checks import VARIANT_ALIASES
 from simulator._spec_toml import read_toml, write_toml
@@ -341,9 +342,20 @@ def _figure_fields(figure: dict[str, Any], source: str) -> dict[str, Any]:
     for key, value in where.items():
         field = _field(key, source, "[[figure]] where: ")
         if field in _LAW_FIELDS:  # as the results table writes it: "exp:1" is "exp:1.0"
-            value = ExperimentSpec(law=value).law.spec
+            value = _law_as_written(value)
         out["where"][field] = value
     return out
+
+
+def _law_as_written(value: Any) -> Any:
+    """A law as a configuration's dict writes it: canonical, or as typed when it uses m
+    or P (a row's law column holds the expression; its m and P are columns too)."""
+    try:
+        if isinstance(value, str) and law_symbols(value):
+            return value
+    except LawError:
+        pass  # the spec below says what is wrong
+    return ExperimentSpec(law=value).law.spec
 
 
 def _check_figure(figure: dict[str, Any], sweep: SweepSpec) -> None:

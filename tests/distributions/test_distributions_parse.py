@@ -73,9 +73,10 @@ def test_parse_accepts_documented_forms(spec, law):
     assert parse_law(spec) == law
 
 
+EXPR = " or an expression in m and P; got "
 FORMS_MESSAGE = re.escape(
     "`dist` spec must be one of exp:RATE, shifted-exp:SHIFT,RATE, pareto:SHAPE,SCALE, "
-    "gamma:SHAPE,RATE, weibull:SHAPE,SCALE, lognormal:MU,SIGMA, "
+    "gamma:SHAPE,RATE, weibull:SHAPE,SCALE, lognormal:MU,SIGMA, deterministic:VALUE, "
     "hyperexp:P1,RATE1,P2,RATE2[,...], empirical:PATH, scipy:NAME(ARG=VALUE, ...); got "
 )
 
@@ -87,12 +88,24 @@ FORMS_MESSAGE = re.escape(
         ("exp", FORMS_MESSAGE + "'exp'$"),
         ("", FORMS_MESSAGE + "''$"),
         ("Exp:1", FORMS_MESSAGE + "'Exp:1'$"),
-        ("exp:abc", r"^`dist` value 'abc' in 'exp:abc' must be a number$"),
+        (
+            "exp:abc",
+            r"^`dist` value 'abc' in 'exp:abc' must be a number" + EXPR + "unknown name 'abc'",
+        ),
         ("exp:", r"^`dist` value '' in 'exp:' must be a number$"),
-        ("exp:nan", r"^`dist` value 'nan' in 'exp:nan' must be a number$"),
-        ("exp:inf", r"^`dist` value 'inf' in 'exp:inf' must be a number$"),
-        ("exp:-inf", r"^`dist` value '-inf' in 'exp:-inf' must be a number$"),
-        ("exp:1_000", r"^`dist` value '1_000' in 'exp:1_000' must be a number$"),
+        (
+            "exp:nan",
+            r"^`dist` value 'nan' in 'exp:nan' must be a number" + EXPR + "unknown name 'nan'",
+        ),
+        (
+            "exp:inf",
+            r"^`dist` value 'inf' in 'exp:inf' must be a number" + EXPR + "unknown name 'inf'",
+        ),
+        (
+            "exp:-inf",
+            r"^`dist` value '-inf' in 'exp:-inf' must be a number" + EXPR + "unknown name",
+        ),
+        ("exp:1_000", r"^`dist` value '1_000' in 'exp:1_000' must be a number" + EXPR + "1_000 is"),
         ("pareto:2,", r"^`dist` value '' in 'pareto:2,' must be a number$"),
         ("exp:1,2", r"^`dist` spec 'exp:1,2' must have 1 value \(exp:RATE\); got 2$"),
         ("pareto:2", r"^`dist` spec 'pareto:2' must have 2 values \(pareto:SHAPE,SCALE\); got 1$"),
@@ -103,7 +116,7 @@ FORMS_MESSAGE = re.escape(
         ("scipy:norm()", r"^`ScipyLaw.frozen` support must start at >= 0; got -inf for norm"),
         ("scipy:poisson(mu=1)", r"must name a scipy.stats continuous distribution; got 'poisson'$"),
         ("scipy:gamma(b=1)", r"^`dist` spec 'scipy:gamma\(b=1\)' has bad arguments"),
-        ("scipy:gamma(a=x)", r"^`dist` value 'x' in 'scipy:gamma\(a=x\)' must be a number$"),
+        ("scipy:gamma(a=x)", r"^`dist` value 'x' in 'scipy:gamma\(a=x\)' must be a number" + EXPR),
         ("scipy:gamma", r"^`dist` spec 'scipy:gamma' must look like scipy:NAME"),
     ],
 )
@@ -113,7 +126,10 @@ def test_parse_rejects_bad_specs(spec, message):
 
 
 def test_parse_names_the_option_and_needs_a_string():
-    with pytest.raises(ValueError, match=r"^`push_latency` value 'x' in 'exp:x' must be a number$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^`push_latency` value 'x' in 'exp:x' must be a number or an expression in m",
+    ):
         parse_law("exp:x", name="push_latency")
     with pytest.raises(TypeError, match=r"^`dist` spec must be a string; got float$"):
         parse_law(1.0)
