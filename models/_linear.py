@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ._checks import check_float, check_int, check_rows
+from ._checks import DataError, check_float, check_int, check_rows
 from ._init import gaussian
 from ._model import Batch, Model, Params
 
@@ -34,21 +34,28 @@ def argmax_accuracy(logits: jax.Array, labels: jax.Array) -> jax.Array:
     return jnp.mean((jnp.argmax(logits, axis=-1) == labels).astype(jnp.float32))
 
 
-def softmax_regression(num_features: int, num_classes: int, l2: float = 0.01) -> Model:
+def softmax_regression(
+    num_features: int, num_classes: int, l2: float = 0.01, *, bias: bool = True
+) -> Model:
     """Multinomial logistic regression, the model of Dutta et al. 2018 (supplement sec. 9).
 
     ``logits = x @ W + b``; ``loss = mean cross-entropy + l2 * ||W||_F^2`` (the paper's
-    ``lamda * tf.square(tf.norm(W))``; the bias is not regularised). Convex, strongly so
-    when ``l2 > 0``.
+    ``lamda * tf.square(tf.norm(W))``; the bias is not regularised). Convex; not strongly
+    convex with the bias, whose common shift leaves the loss unchanged (a Hessian
+    eigenvalue 0). Without it (``bias=False``, the 784x10 model of the paper's text) the
+    loss is ``2 l2``-strongly convex for ``l2 > 0``.
 
     Args:
         num_features: d, the input dimension (784 for MNIST, 1024 for grey CIFAR-10).
         num_classes: C >= 2.
         l2: regularisation weight (0.01 for MNIST and 0.05 for CIFAR-10 in the paper).
+        bias: with a bias ``b`` (named "softmax"); without, the model is named
+            "softmax-nobias".
 
     Returns:
-        A ``Model`` whose params are ``{"W": (d, C), "b": (C,)}``, float32, drawn
-        N(0, 0.01^2). Its loss refuses an ``x`` that is not (m, d) with a ``DataError``.
+        A ``Model`` whose params are ``{"W": (d, C), "b": (C,)}`` (no ``b`` without the
+        bias), float32, drawn N(0, 0.01^2) (W is the same with or without the bias). Its
+        loss refuses an ``x`` that is not (m, d) with a ``DataError``.
 
     Example:
         >>> model = softmax_regression(784, 10)
@@ -59,17 +66,20 @@ def softmax_regression(num_features: int, num_classes: int, l2: float = 0.01) ->
     d = check_int("num_features", num_features)
     c = check_int("num_classes", num_classes, minimum=2)
     lam = check_float("l2", l2)
+    if not isinstance(bias, bool):
+        raise DataError(f"`bias` must be True or False; got {bias!r}")
 
     def init(key: jax.Array) -> Params:
         kw, kb = jax.random.split(key)
-        return {
-            "W": gaussian(kw, (d, c), INIT_STD),
-            "b": gaussian(kb, (c,), INIT_STD),
-        }
+        params = {"W": gaussian(kw, (d, c), INIT_STD)}
+        if bias:
+            params["b"] = gaussian(kb, (c,), INIT_STD)
+        return params
 
     def logits(params: Params, x: jax.Array) -> jax.Array:
         check_rows(x.shape, d)
-        return x @ params["W"] + params["b"]
+        out = x @ params["W"]
+        return out + params["b"] if bias else out
 
     def loss(params: Params, batch: Batch) -> jax.Array:
         x, y = batch
@@ -79,7 +89,8 @@ def softmax_regression(num_features: int, num_classes: int, l2: float = 0.01) ->
         x, y = batch
         return argmax_accuracy(logits(params, x), y)
 
-    return Model("softmax", init, loss, accuracy, convex=True, l2=lam, num_features=d)
+    name = "softmax" if bias else "softmax-nobias"
+    return Model(name, init, loss, accuracy, convex=True, l2=lam, num_features=d)
 
 
 def least_squares(dim: int, l2: float = 0.0) -> Model:

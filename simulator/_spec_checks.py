@@ -59,6 +59,7 @@ TRAINING_FIELDS = (
     "eval_every",
     "dtype",
     "divergence_factor",
+    "diagnostics",
 )
 #: Keys allowed in a ``[timing]`` / ``[training]`` table (fields and command options).
 TIMING = frozenset(TIMING_FIELDS) | {"variants"}
@@ -88,6 +89,7 @@ TOML_KEY = {
     "eval_every": "eval-every",
     "dtype": "dtype",
     "divergence_factor": "divergence-factor",
+    "diagnostics": "diagnostics",
 }
 #: Every accepted key (dashes read as underscores) -> field.
 KEY_ALIASES = {
@@ -286,6 +288,10 @@ def validate(spec: Any) -> dict[str, Any]:
         )
     out["dtype"] = _choice("dtype", g("dtype"), DTYPES)
     out["divergence_factor"] = _real("divergence_factor", g("divergence_factor"), "> 1")
+    if not isinstance(g("diagnostics"), bool):
+        raise SpecError(
+            f"`diagnostics` must be true or false; got {g('diagnostics')!r}", param="diagnostics"
+        )
     if out["updates"] is not None:  # a budget's J is known once simulated (timing checks it)
         _check_memory(variant, p, k, out["updates"])
     return out

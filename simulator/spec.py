@@ -55,6 +55,7 @@ COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
     "theory": {},
     "train": {"updates": 2000, "seeds": 5},
     "compare": {"variant": "k-async", "k": 4, "updates": 20000, "seeds": 5},
+    "bounds": {"updates": 20000},
 }
 
 
@@ -121,6 +122,7 @@ class ExperimentSpec:
     eval_every: int | None = None
     dtype: str = "float32"
     divergence_factor: float = 100.0
+    diagnostics: bool = False
 
     def __post_init__(self) -> None:
         if self.updates is None and self.time_budget is None:
@@ -185,14 +187,15 @@ class ExperimentSpec:
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready dict of every field (laws as spec strings, tuples as lists);
-        ``time_budget`` only when set (so budget-less specs keep their canonical form).
+        ``time_budget`` and ``diagnostics`` only when set (so specs without them keep their
+        canonical form and digest).
         A law typed as an expression in ``m`` and ``P`` is written as typed (see
         :attr:`law_expressions`); the others as their canonical spec strings."""
         out: dict[str, Any] = {}
         typed = getattr(self, checks.TYPED_LAWS)
         for f in TIMING_FIELDS + TRAINING_FIELDS:
             value = getattr(self, f)
-            if f == "time_budget" and value is None:
+            if (f == "time_budget" and value is None) or (f == "diagnostics" and not value):
                 continue
             if f in typed:
                 value = list(typed[f]) if f == "laws" else typed[f]
@@ -231,7 +234,7 @@ class ExperimentSpec:
         tables = {
             "timing": timing,
             "training": {
-                **{checks.TOML_KEY[f]: d[f] for f in TRAINING_FIELDS},
+                **{checks.TOML_KEY[f]: d.get(f) for f in TRAINING_FIELDS},
                 **(extra or {}),
             },
         }

@@ -1,4 +1,5 @@
-"""The ``pssim`` command line: ``runtime``, ``theory``, ``train``, ``compare`` and ``sweep``.
+"""The ``pssim`` command line: ``runtime``, ``theory``, ``train``, ``compare``, ``bounds`` and
+``sweep``.
 
 Bad input prints one line (the option, the rule, the value) on stderr and exits with
 status 2; anything that is not a pssim input error is a bug and keeps its traceback.
@@ -11,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from simulator.cli.bounds_command import BOUNDS_FIELDS, add_bounds_options, cmd_bounds
 from simulator.cli.options import (
     COMMAND_KEYS,
     CliError,
@@ -104,6 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="comma-separated variants (default: sync,async,k-sync,k-async,k-batch-async)",
     )
     add_training_outputs(cmp)
+    bnd = command(
+        "bounds",
+        BOUNDS_FIELDS,
+        cmd_bounds,
+        help="error bounds of a spec: problem constants, Lemma 2, Theorems 3-5, figure 7",
+        description="Compute the training problem's constants (L, c, sigma^2, M_G, F*) and "
+        "evaluate Dutta et al. 2018's error bounds for the spec, each with its conditions.",
+    )
+    add_bounds_options(bnd)
     add_sweep_command(sub)
     return parser
 

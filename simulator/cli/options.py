@@ -72,10 +72,16 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         {"type": float},
         "a seed whose loss exceeds this multiple of its initial loss is marked diverged",
     ),
+    "diagnostics": (
+        ("--diagnostics",),
+        {"action": "store_const", "const": True},
+        "record ||grad F||^2, gamma, p0, ||w_j - w_tau||^2, the applied rate and the "
+        "gradient diversity as results columns",
+    ),
 }
 
 #: Options of the commands that are not spec fields (allowed in a config file too).
-COMMAND_KEYS = ("variants", "target", "out", "plot", "json", "no_compile_cache")
+COMMAND_KEYS = ("variants", "target", "out", "plot", "json", "no_compile_cache", "gamma", "p0")
 
 
 #: A run's length: J updates or a simulated-time budget, one replacing the other.

@@ -22,7 +22,13 @@ def _curves(run, use_error: bool):
     return np.asarray(r.eval_update), np.asarray(r.eval_time)[keep], np.asarray(value)[keep]
 
 
-def error_figure(runs: Sequence, *, f_star: float | None = None, title: str = "") -> Figure:
+def error_figure(
+    runs: Sequence,
+    *,
+    f_star: float | None = None,
+    title: str = "",
+    bounds: Sequence = (),
+) -> Figure:
     """Two panels: error (or loss) vs simulated time and vs iterations.
 
     Args:
@@ -31,6 +37,11 @@ def error_figure(runs: Sequence, *, f_star: float | None = None, title: str = ""
             ``eval_update``, (S, E) ``eval_time``, ``loss``, ``error`` and (S,) ``diverged``).
         f_star: F*, the optimal loss; with it the y axis is the error F(w) - F*.
         title: the figure's title.
+        bounds: theory curves drawn beside the simulated ones, e.g.
+            :class:`~simulator.theory.error_runtime.ErrorRuntimeCurve` objects (anything
+            with (n,) ``iterations``, ``times``, ``errors`` and ``label()``): a bound on
+            ``E[F(w_J)] - F*`` against iterations and its expected runtime; dashed, in the
+            colour of the run at the same position in ``runs``.
 
     Returns:
         The figure. Lines are the mean over non-diverged seeds, each variant with its own
@@ -58,6 +69,18 @@ def error_figure(runs: Sequence, *, f_star: float | None = None, title: str = ""
         for ax, x in ((ax_t, t), (ax_j, update)):
             mean_band(ax, x, mean, lo, hi, style, every, label if ax is ax_t else None)
         banded = banded or value.shape[0] > 1
+    for i, curve in enumerate(bounds):
+        style = series_style(i)
+        errors = np.maximum(np.asarray(curve.errors, dtype=float), np.finfo(float).tiny)
+        for ax, x in ((ax_t, curve.times), (ax_j, curve.iterations)):
+            ax.plot(
+                np.asarray(x, dtype=float),
+                errors,
+                color=style["color"],
+                ls="--",
+                lw=1.3,
+                label=f"bound: {curve.label()}" if ax is ax_t else None,
+            )
     ylabel = "error F(w) - F*" if use_error else "loss F(w)"
     for ax in (ax_t, ax_j):
         ax.set_yscale("log")

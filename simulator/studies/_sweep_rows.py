@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator.results.history import DIAGNOSTIC_COLUMNS
 from simulator.results.targets import setting_column
 from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec, default_eval_every
 from simulator.studies._common import chosen_j_theory, spec_theory
@@ -57,6 +58,7 @@ SPEC_COLUMNS: dict[str, str] = {
     "eval_every": "int64",
     "dtype": "string",
     "divergence_factor": "float64",
+    "diagnostics": "bool",
     "seed": "int64",
 }
 #: Result columns of a timing sweep.
@@ -83,6 +85,8 @@ TRAINING_COLUMNS: dict[str, str] = {
     "f_star": "float64",
     "theory": "float64",
     "relation": "string",
+    # the replay's diagnostics (NaN unless the spec asks for them)
+    **dict.fromkeys(DIAGNOSTIC_COLUMNS, "float64"),
 }
 
 
@@ -146,6 +150,7 @@ def _spec_values(spec: ExperimentSpec, updates: int) -> dict[str, Any]:
     out["k"] = spec.canonical[1]
     out["updates"] = updates
     out["time_budget"] = getattr(spec, "time_budget", None)
+    out["diagnostics"] = bool(spec.diagnostics)
     for name in ("time_budget", "lr_c"):
         out[name] = math.nan if out[name] is None else float(out[name])
     if out["eval_every"] is None:
@@ -223,6 +228,12 @@ def _training_rows(spec: ExperimentSpec, f_star: float | str | None) -> pd.DataF
     if len(r.eval_update) > 1:
         values["eval_every"] = int(r.eval_update[1] - r.eval_update[0])
     theory = run.theory
+    diagnostics = r.diagnostics or {}
+    extra = {
+        name: np.asarray(diagnostics[name], dtype=float).ravel() if name in diagnostics else np.nan
+        for name in DIAGNOSTIC_COLUMNS[:-1]
+    }
+    extra["p0"] = np.nan if r.p0 is None else np.repeat(np.asarray(r.p0, dtype=float), evals)
     return pd.DataFrame(
         {
             **values,
@@ -237,6 +248,7 @@ def _training_rows(spec: ExperimentSpec, f_star: float | str | None) -> pd.DataF
             "f_star": f_star,
             "theory": math.nan if theory.mean is None else theory.mean,
             "relation": theory.relation,
+            **extra,
         }
     )
 

@@ -363,6 +363,7 @@ def compare(
                 dtype=spec.dtype,
                 divergence_factor=spec.divergence_factor,
                 f_star=given_f_star,
+                diagnostics=spec.diagnostics,
             )
             bar.update()
             f_star = result.f_star

@@ -2,7 +2,7 @@
 
 Dutta et al. 2018 (Definition 2) measure the error ``F(w_j) - F*``. For convex models F* is
 found by a full-batch L-BFGS-B solve of the loss on the evaluation set in float64 (jitted loss
-and gradient, parameters flattened with ``ravel_pytree``), with tight tolerances.
+and gradient, parameters flattened to one vector), with tight tolerances.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
-from jax.flatten_util import ravel_pytree
+
+from simulator.training._per_example import flatten, value_and_grad
 
 __all__ = ["clear_optimum_cache", "optimal_loss"]
 
@@ -39,6 +40,68 @@ def _cache_key(model: Any, x: np.ndarray, y: np.ndarray) -> tuple:
         getattr(loss, "__qualname__", repr(loss)),
         _fingerprint(x, y),
     )
+
+
+def float64_data(x: np.ndarray, y: np.ndarray) -> tuple[jax.Array, jax.Array]:
+    """Features as float64 and targets as float64 (regression) or int32 (labels).
+
+    Call inside ``jax.enable_x64(True)``.
+    """
+    y = np.asarray(y)
+    ytype = jnp.float64 if np.issubdtype(y.dtype, np.floating) else jnp.int32
+    return jnp.asarray(np.asarray(x), jnp.float64), jnp.asarray(y, ytype)
+
+
+def minimise(
+    model: Any,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    key: jax.Array | None = None,
+    max_iter: int = 20_000,
+    ftol: float = 1e-15,
+) -> tuple[Any, float]:
+    """Full-batch L-BFGS-B minimiser of ``model.loss(params, (x, y))`` in float64.
+
+    Args:
+        model: has ``init(key)`` and ``loss(params, (x, y))``.
+        x: (N, d) features.
+        y: (N,) labels or targets.
+        key: JAX key of the starting point; default ``jax.random.key(0)``.
+        max_iter: L-BFGS-B iteration limit.
+        ftol: L-BFGS-B's relative loss-decrease stop; 0 leaves only the gradient test
+            (``gtol`` 1e-11 on the largest gradient component), for an accurate minimiser.
+
+    Returns:
+        ``(params, loss)``: the best point found, a pytree like ``model.init(key)`` with
+        float64 numpy leaves, and its loss.
+    """
+    with jax.enable_x64(True):
+        key = jax.random.key(0) if key is None else key
+        flat0, spec = flatten(model.init(key))
+        xd, yd = float64_data(x, y)
+
+        def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
+            # jitted once per model (its loss is a static argument); data are arguments
+            v, g = value_and_grad(model.loss, spec, jnp.asarray(flat), xd, yd)
+            return float(v), np.asarray(g, dtype=np.float64)
+
+        res = scipy.optimize.minimize(
+            fun,
+            np.asarray(flat0, dtype=np.float64),
+            jac=True,
+            method="L-BFGS-B",
+            options={
+                "maxiter": max_iter,
+                "maxfun": 2 * max_iter,
+                "ftol": ftol,
+                "gtol": 1e-11,
+                "maxcor": 30,
+            },
+        )
+        best = min(float(res.fun), fun(res.x)[0])
+        params = spec.unflatten(np.asarray(res.x, dtype=np.float64))
+    return params, best
 
 
 def clear_optimum_cache() -> None:
@@ -79,41 +142,6 @@ def optimal_loss(
     cache_key = _cache_key(model, x, y)
     if cache_key in _CACHE:
         return _CACHE[cache_key]
-    with jax.enable_x64(True):
-        key = jax.random.key(0) if key is None else key
-        params = jax.tree_util.tree_map(
-            lambda p: (
-                jnp.asarray(p, jnp.float64)
-                if jnp.issubdtype(jnp.asarray(p).dtype, jnp.floating)
-                else p
-            ),
-            model.init(key),
-        )
-        flat0, unravel = ravel_pytree(params)
-        xd = jnp.asarray(x, jnp.float64)
-        yd = jnp.asarray(y, jnp.float64 if np.issubdtype(y.dtype, np.floating) else jnp.int32)
-
-        @jax.jit
-        def value_and_grad(flat, xd, yd):  # data as arguments, not baked-in constants
-            return jax.value_and_grad(lambda f: model.loss(unravel(f), (xd, yd)))(flat)
-
-        def fun(flat: np.ndarray) -> tuple[float, np.ndarray]:
-            v, g = value_and_grad(jnp.asarray(flat), xd, yd)
-            return float(v), np.asarray(g, dtype=np.float64)
-
-        res = scipy.optimize.minimize(
-            fun,
-            np.asarray(flat0, dtype=np.float64),
-            jac=True,
-            method="L-BFGS-B",
-            options={
-                "maxiter": max_iter,
-                "maxfun": 2 * max_iter,
-                "ftol": 1e-15,
-                "gtol": 1e-11,
-                "maxcor": 30,
-            },
-        )
-        best = min(float(res.fun), fun(res.x)[0])
+    _, best = minimise(model, x, y, key=key, max_iter=max_iter)
     _CACHE[cache_key] = best
     return best

@@ -1,0 +1,90 @@
+"""``pssim bounds``: the error theory of a spec (constants, Lemma 2, Theorems 3-5, figure 7)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+
+from simulator.cli.options import build_spec
+from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS
+
+__all__ = ["BOUNDS_FIELDS", "add_bounds_options", "cmd_bounds"]
+
+BOUNDS_FIELDS = TIMING_FIELDS + TRAINING_FIELDS
+
+
+def _fraction(text: str) -> float:
+    value = float(text)
+    if not (0 <= value <= 1):
+        raise argparse.ArgumentTypeError(f"must be in [0, 1]; got {text}")
+    return value
+
+
+def _nonnegative(text: str) -> float:
+    value = float(text)
+    if not (0 <= value < math.inf):
+        raise argparse.ArgumentTypeError(f"must be a finite number >= 0; got {text}")
+    return value
+
+
+def add_bounds_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``bounds`` that are not part of the spec."""
+    p.add_argument(
+        "--gamma",
+        type=_nonnegative,
+        default=None,
+        help="Theorem 3's staleness constant for asynchronous variants (default 0; a "
+        "replay's diagnostics measure it)",
+    )
+    p.add_argument(
+        "--p0",
+        type=_fraction,
+        default=None,
+        help="Lemma 8's p0 for asynchronous variants (default 1/P)",
+    )
+
+
+def _value(bound) -> float:
+    value = bound.value
+    return float(value[-1]) if hasattr(value, "shape") and value.shape else float(value)
+
+
+def cmd_bounds(args: argparse.Namespace) -> int:
+    from simulator import __version__
+    from simulator.studies.bounds import error_bounds
+
+    spec = build_spec("bounds", args, BOUNDS_FIELDS)
+    report = error_bounds(spec, gamma=args.gamma, p0=args.p0)
+    if args.json:
+        print(json.dumps({"pssim_version": __version__, **report.to_dict()}))
+        return 0
+    k = spec.canonical[1]
+    const = report.constants
+    print(
+        f"{spec.variant}  P={spec.num_learners}  K={k}  X ~ {spec.to_dict()['law']}"
+        f"  J={spec.updates}  {spec.model} on {spec.data}  m={spec.batch_size}"
+        f"  eta={spec.lr:g}  rule={spec.rule}"
+    )
+    f_star = "unknown" if const.f_star is None else f"{const.f_star:.6g}"
+    m_g = "—" if const.M_G is None else f"{const.M_G:.4g}"
+    print(
+        f"constants at {const.point}: L={const.L:.4g}  c={const.c:.4g}  sigma^2={const.sigma2:.4g}"
+        f"  M_G={m_g}  F*={f_star}  F(w0)-F*={report.initial_error:.4g}"
+    )
+    print(f"{'bound':22}{'value':>12}  {'valid':6} source")
+    for name, bound in report.bounds.items():
+        valid = "yes" if bound.valid else "NO"
+        print(f"{name:22}{_value(bound):>12.4g}  {valid:6} {bound.citation}")
+        for cond in bound.failed():
+            print(f"{'':24}fails: {cond}")
+    if report.curve is not None:
+        c = report.curve
+        print(
+            f"figure 7: error bound {float(c.errors[-1]):.4g} at J={int(c.iterations[-1])},"
+            f" expected time {float(c.times[-1]):.4g} ({c.time_relation}); {c.label()}"
+        )
+    for name, text in report.assumptions.items():
+        print(f"assumed {name} = {text}")
+    print("values at J; the bound curves over iterations and time are in --json")
+    return 0

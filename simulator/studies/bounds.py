@@ -1,0 +1,219 @@
+"""The error theory of a spec: problem constants, Dutta et al. 2018's bounds, figure 7.
+
+:func:`error_bounds` computes the constants of the spec's training problem (L, c, sigma^2,
+M_G, F(w0) - F*; ``simulator.training.constants``) and evaluates, with the spec's
+variant, P, K, m, learning rate and compute-time law:
+
+- the step-size limits (Lemma 2, Theorem 3);
+- the error bound of the variant (Lemma 2 for synchronous variants, Theorem 3 for
+  asynchronous ones; Theorem 5 for non-convex models) as a curve over iterations and, with
+  the runtime theory, over simulated time (figure 7);
+- Theorem 4 when the rule is eq. (13)'s compensated rate;
+- "can stale gradients win?" (p0/2 > gamma) for the asynchronous variants.
+
+The asynchronous bounds need gamma and p0, which the theory does not give: gamma defaults
+to 0 (its smallest value; measure it with ``replay(..., diagnostics=True)``) and p0 to 1/P
+(Lemma 8: exact for exponential laws, an upper bound for new-longer-than-used ones). Both
+choices are reported as assumptions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import numpy as np
+
+from simulator._checks import VARIANT_ALIASES
+from simulator.errors import PssimError
+from simulator.spec import ExperimentSpec
+from simulator.theory._bound import Bound, check_nonnegative
+from simulator.theory.error_bounds import (
+    compensated_rate_bound,
+    nonconvex_bound,
+    step_size_limit,
+)
+from simulator.theory.error_runtime import ErrorRuntimeCurve, error_runtime_curve, stale_can_win
+
+__all__ = ["BoundsReport", "error_bounds"]
+
+_ASYNC = ("async", "k-async", "k-batch-async")
+
+
+@dataclasses.dataclass(frozen=True)
+class BoundsReport:
+    """The error theory of one spec.
+
+    Attributes:
+        spec: the spec.
+        constants: ``ProblemConstants`` (L, c, sigma2, M_G, f_star, loss_init, ...).
+        initial_error: F(w0) - F* (or F(w0), a bound on F(w0) - F* for non-negative
+            losses, when F* is unknown), on the training set.
+        curve: the variant's error bound against iterations and expected time (figure 7),
+            or None (``k-avg``, and models that are not strongly convex: Theorem 5 then).
+        bounds: name -> :class:`~simulator.theory._bound.Bound`, every bound evaluated.
+        assumptions: the values the theory needs but does not give, as used.
+    """
+
+    spec: ExperimentSpec
+    constants: Any
+    initial_error: float
+    curve: ErrorRuntimeCurve | None
+    bounds: dict[str, Bound]
+    assumptions: dict[str, str]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready dict (spec, constants, bounds, curve, assumptions)."""
+        curve = None
+        if self.curve is not None:
+            curve = {
+                "iterations": np.asarray(self.curve.iterations).tolist(),
+                "times": np.asarray(self.curve.times).tolist(),
+                "errors": np.asarray(self.curve.errors).tolist(),
+                "time_relation": self.curve.time_relation,
+                "label": self.curve.label(),
+            }
+        return {
+            "spec": self.spec.to_dict(),
+            "constants": self.constants.to_dict(),
+            "initial_error": self.initial_error,
+            "bounds": {name: b.to_dict() for name, b in self.bounds.items()},
+            "curve": curve,
+            "assumptions": dict(self.assumptions),
+        }
+
+
+def error_bounds(
+    spec: ExperimentSpec,
+    *,
+    model: Any = None,
+    dataset: Any = None,
+    constants: Any = None,
+    gamma: float | None = None,
+    p0: float | None = None,
+    points: int = 101,
+) -> BoundsReport:
+    """Evaluates Dutta et al. 2018's error theory for ``spec`` (see the module docstring).
+
+    Args:
+        spec: the experiment (variant, P, K, law, model, data, rule, lr, m, l2, updates).
+        model, dataset: override the spec's model and data set (objects).
+        constants: precomputed ``ProblemConstants`` (computing them solves for w* and runs
+            Lanczos on the Hessian: seconds on MNIST softmax).
+        gamma: Theorem 3's staleness constant (asynchronous variants); default 0, reported.
+        p0: Lemma 8's p0 (asynchronous variants); default 1/P, reported.
+        points: iterations on the curve, spread from 0 to J (>= 2).
+
+    Returns:
+        A :class:`BoundsReport`.
+
+    Raises:
+        ValueError: a bad argument, or a spec with per-learner laws or communication (the
+            error-runtime theory assumes i.i.d. learners and free communication).
+
+    Example:
+        >>> spec = ExperimentSpec(variant="k-sync", num_learners=4, k=2, model="least-squares",
+        ...                       data="synthetic:least-squares", lr=0.05)  # doctest: +SKIP
+        >>> error_bounds(spec).bounds["lemma2"].extra["floor"]  # doctest: +SKIP
+    """
+    if not isinstance(spec, ExperimentSpec):
+        raise PssimError(f"`spec` must be an ExperimentSpec; got {type(spec).__name__}")
+    if spec.heterogeneous or spec.communication:
+        raise PssimError(
+            "`spec` must have i.i.d. learners and free communication for the error theory; "
+            "got per-learner laws, speeds or communication times",
+            param="spec",
+        )
+    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
+        raise PssimError(f"`points` must be an integer >= 2; got {points!r}", param="points")
+    for name, value in (("gamma", gamma), ("p0", p0)):
+        if value is not None:
+            check_nonnegative(name, value)
+    from models import build_model, load_dataset
+    from simulator.training.constants import problem_constants
+    from simulator.training.replayer import replay_keys
+
+    dataset = load_dataset(spec.data) if dataset is None else dataset
+    model = build_model(spec.model, dataset, spec.l2) if model is None else model
+    if constants is None:
+        constants = problem_constants(model, dataset, key=replay_keys(spec.seed)[0])
+    variant, k = spec.canonical
+    p, m, lr = spec.num_learners, spec.batch_size, spec.lr
+    j = spec.updates
+    iterations = np.unique(np.linspace(0, j, points).round().astype(np.int64))
+    convex = constants.f_star is not None
+    initial_error = constants.loss_init - (constants.f_star if convex else 0.0)
+    m_g = constants.M_G or 0.0
+    assumptions: dict[str, str] = {}
+    is_async = variant in _ASYNC or spec.variant in _ASYNC
+    if is_async:
+        if gamma is None:
+            gamma = 0.0
+            assumptions["gamma"] = "0 (its smallest value; measure it with diagnostics)"
+        if p0 is None:
+            p0 = 1.0 / p
+            assumptions["p0"] = (
+                f"1/P = {p0:.4g} (Lemma 8: exact for exponential laws, an upper bound for "
+                "new-longer-than-used ones)"
+            )
+    if not convex:
+        assumptions["F*"] = "0 (F(w0) bounds F(w0) - F* for a non-negative loss)"
+    strongly = convex and constants.c > 0
+    if convex and not strongly:
+        assumptions["c"] = f"{constants.c:.3g}: not strongly convex, Theorem 5 applies"
+    kk = {"sync": p, "async": 1}.get(spec.variant, k)
+    bounds: dict[str, Bound] = {
+        "step_limit_theorem3": step_size_limit(constants.L, m_g, kk, m),
+        "step_limit_lemma2": step_size_limit(constants.L, m_g, kk, m, result="lemma2"),
+    }
+    curve = None
+    if variant == "k-avg":
+        assumptions["k-avg"] = "outside Dutta et al.'s analysis: see kstep_averaging"
+    elif not strongly:
+        bounds["theorem5"] = nonconvex_bound(
+            iterations,
+            lr=lr,
+            L=constants.L,
+            sigma2=constants.sigma2,
+            K=kk,
+            m=m,
+            gamma=gamma or 0.0,
+            p0=p0 if p0 is not None else 1.0,
+            initial_gap=initial_error,
+            M_G=m_g,
+        )
+    else:
+        name = spec.variant if spec.variant in VARIANT_ALIASES else variant
+        curve = error_runtime_curve(
+            name,
+            law=spec.law,
+            num_learners=p,
+            iterations=iterations,
+            lr=lr,
+            L=constants.L,
+            c=constants.c,
+            sigma2=constants.sigma2,
+            m=m,
+            initial_error=initial_error,
+            k=None if name in VARIANT_ALIASES else k,
+            M_G=m_g,
+            gamma=gamma if is_async else None,
+            p0=p0 if is_async else None,
+        )
+        bounds["theorem3" if is_async else "lemma2"] = curve.bound
+        if spec.rule == "compensated":
+            bounds["theorem4"] = compensated_rate_bound(
+                iterations,
+                C=spec.lr_c,
+                L=constants.L,
+                c=constants.c,
+                sigma2=constants.sigma2,
+                m=m,
+                p0=p0 if p0 is not None else 1.0,
+                initial_error=initial_error,
+                eta_max=lr,
+                M_G=m_g,
+            )
+    if is_async:
+        bounds["stale_can_win"] = stale_can_win(p0, gamma, num_learners=p)
+    return BoundsReport(spec, constants, float(initial_error), curve, bounds, assumptions)

@@ -1,0 +1,45 @@
+"""``pssim bounds`` as a user runs it: text, JSON, refusals."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from cli_process import one_line, pssim
+
+LS = ["--model", "least-squares", "--data", "synthetic:least-squares", "--lr", "0.05"]
+
+
+def test_bounds_prints_constants_and_each_bound(tmp_path):
+    args = ["bounds", "--variant", "k-sync", "-P", "4", "-K", "2", *LS]
+    code, out, err = pssim(args, cwd=tmp_path)
+    assert code == 0, err
+    assert "constants at optimum: L=" in out
+    assert "lemma2" in out and "step_limit_theorem3" in out
+    assert "figure 7: error bound" in out and "Lemma 3" in out
+
+
+def test_bounds_json_has_the_curve_and_assumptions(tmp_path):
+    args = ["bounds", "--variant", "async", "-P", "8", "--iterations", "500", "--json", *LS]
+    code, out, err = pssim(args, cwd=tmp_path)
+    assert code == 0, err
+    data = json.loads(out)
+    assert set(data["bounds"]) >= {"theorem3", "stale_can_win", "step_limit_lemma2"}
+    assert data["curve"]["iterations"][-1] == 500
+    assert len(data["curve"]["times"]) == len(data["curve"]["errors"])
+    assert data["assumptions"]["p0"].startswith("1/P = 0.125")
+    assert data["constants"]["L"] > data["constants"]["c"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--p0", "1.5"], "argument --p0: must be in [0, 1]; got 1.5"),
+        (["--gamma", "-1"], "argument --gamma: must be a finite number >= 0; got -1"),
+        (["--lr", "0"], "--lr must be a finite number > 0; got 0.0"),
+    ],
+)
+def test_bounds_refuses_bad_options(tmp_path, args, message):
+    code, out, err = pssim(["bounds", *LS, *args], cwd=tmp_path)
+    assert code == 2 and out == ""
+    assert message in one_line(err)
