@@ -153,28 +153,53 @@ def window_means(sums: jax.Array, dtype) -> dict:
     }
 
 
-def fresh_shares(rows: dict) -> tuple[np.ndarray, np.ndarray]:
-    """Per evaluation window, the share of fresh reads (p0 of Lemma 8, estimated).
+#: Contributions a window needs before its fresh share counts towards the p0 estimate
+#: (consecutive evaluation windows are merged up to it): the share's standard error is then
+#: at most 0.5 / sqrt(200) = 0.035.
+P0_MIN_READS = 200
+
+
+def fresh_shares(rows: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per evaluation window, the share of fresh reads and p0 (Lemma 8), estimated.
 
     Args:
         rows: the scan inputs (``_stack.Stacked.rows``), each (S, C, nb, b, ...).
 
     Returns:
-        ``(fresh_share, fresh_updates)``, each (S, C + 1) float (NaN at the initial point
-        and in windows without updates): the share of the window's contributions with
-        staleness 0, and the share of its updates whose contributions are all fresh.
+        ``(fresh_share, fresh_updates, p0)``: the first two (S, C + 1) float (NaN at the
+        initial point and in windows without updates), the share of the window's
+        contributions with staleness 0 and the share of its updates whose contributions are
+        all fresh; ``p0`` (S,), the smallest fresh share over runs of consecutive windows
+        holding at least :data:`P0_MIN_READS` contributions each (all of them when fewer).
     """
     real = rows["mask"] & rows["active"][..., None]
-    fresh = real & (rows["stale"] == 0)
-    axes = (2, 3, 4)
-    slots = real.sum(axis=axes)
+    fresh = (real & (rows["stale"] == 0)).sum(axis=(2, 3, 4))
+    slots = real.sum(axis=(2, 3, 4))
     updates = rows["active"].sum(axis=(2, 3))
     all_fresh = (rows["active"] & ~np.any(real & (rows["stale"] > 0), axis=-1)).sum(axis=(2, 3))
     with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(slots > 0, fresh.sum(axis=axes) / slots, np.nan)
+        share = np.where(slots > 0, fresh / slots, np.nan)
         whole = np.where(updates > 0, all_fresh / updates, np.nan)
     pad = np.full((share.shape[0], 1), np.nan)
-    return np.concatenate([pad, share], axis=1), np.concatenate([pad, whole], axis=1)
+    p0 = np.array([_lowest_share(f, n) for f, n in zip(fresh, slots, strict=True)])
+    return np.concatenate([pad, share], axis=1), np.concatenate([pad, whole], axis=1), p0
+
+
+def _lowest_share(fresh: np.ndarray, slots: np.ndarray) -> float:
+    """Smallest fresh share over consecutive windows merged to >= P0_MIN_READS reads."""
+    runs: list[list[int]] = []  # [fresh, reads] of each merged run
+    got, total = 0, 0
+    for f, n in zip(fresh.tolist(), slots.tolist(), strict=True):
+        got, total = got + f, total + n
+        if total >= P0_MIN_READS:
+            runs.append([got, total])
+            got, total = 0, 0
+    if total and runs:  # a short tail joins the last run
+        runs[-1][0] += got
+        runs[-1][1] += total
+    elif total:
+        runs.append([got, total])
+    return min(f / n for f, n in runs) if runs else float("nan")
 
 
 def running_max(values: np.ndarray) -> np.ndarray:

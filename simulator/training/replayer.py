@@ -96,9 +96,10 @@ class ReplayResult:
               is NaN for optax rules);
             - ``fresh_share``: the share of the window's contributions that read the current
               model, ``fresh_updates`` the share of its updates with only fresh reads.
-        p0: None, or (S,) the smallest ``fresh_share`` over the windows: an estimate of
-            Lemma 8's ``p0 = inf_j P(tau(l,j) = j | past)`` (biased low by sampling noise
-            when windows are short).
+        p0: None, or (S,) the smallest share of fresh reads over runs of consecutive
+            evaluation windows of at least 200 contributions: an estimate of Lemma 8's
+            ``p0 = inf_j P(tau(l,j) = j | past)`` (biased low by the sampling noise of the
+            shares, standard error at most 0.035 each).
     """
 
     eval_update: np.ndarray
@@ -420,11 +421,9 @@ def replay(
 def _diagnostic_curves(out: dict, rows: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """The replay's diagnostic curves (S, E) and the p0 estimate (S,), host side."""
     curves = {name: np.asarray(out[name], np.float64) for name in DIAGNOSTIC_NAMES if name in out}
-    curves["fresh_share"], curves["fresh_updates"] = fresh_shares(rows)
+    curves["fresh_share"], curves["fresh_updates"], p0 = fresh_shares(rows)
     gone = np.isnan(np.asarray(out["loss"], np.float64))
     curves["gamma"] = np.where(gone, np.nan, running_max(curves["gap_ratio"]))
     for name in ("fresh_share", "fresh_updates"):
         curves[name] = np.where(gone, np.nan, curves[name])
-    lowest = np.min(np.where(np.isnan(curves["fresh_share"]), np.inf, curves["fresh_share"]), 1)
-    p0 = np.where(np.isinf(lowest), np.nan, lowest)
     return {name: curves[name] for name in DIAGNOSTIC_NAMES}, p0

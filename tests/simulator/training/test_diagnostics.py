@@ -103,7 +103,9 @@ def test_diagnostics_equal_a_plain_recomputation(variant, rows, p, k, rule, lr, 
         np.testing.assert_allclose(
             got.diagnostics[name][0], want[name], rtol=TOL, atol=1e-14, err_msg=name
         )
-    assert got.p0[0] == pytest.approx(np.nanmin(want["fresh_share"]))
+    # fewer than P0_MIN_READS contributions in all: p0 is the share over the whole run
+    fresh = trace.staleness()[trace.mask] == 0
+    assert got.p0[0] == pytest.approx(fresh.mean())
     assert np.nanmax(want["staleness_gap"]) > 0  # the traces do have stale gradients
 
 
@@ -231,3 +233,34 @@ def test_bad_diagnostics_argument(value, match):
 def test_bad_diagnostic_rows(field, value):
     with pytest.raises(PssimError, match=f"`Diagnostics.{field}` must be an integer >= 1"):
         Diagnostics(**{field: value})
+
+
+def test_p0_merges_windows_to_enough_reads():
+    lowest = _diagnostics._lowest_share
+    assert _diagnostics.P0_MIN_READS == 200
+    # windows of 100 reads: merged in pairs (0.3, 0.1), the short tail joins the last pair
+    fresh = np.array([30, 30, 10, 10, 5])
+    slots = np.array([100, 100, 100, 100, 50])
+    assert lowest(fresh, slots) == pytest.approx(25 / 250)
+    assert lowest(np.array([3]), np.array([10])) == pytest.approx(0.3)
+    assert np.isnan(lowest(np.array([0]), np.array([0])))
+
+
+def test_p0_of_async_exponential_is_one_over_p():
+    """Lemma 8: p0 = 1/P for exponential compute times (here P = 8)."""
+    trace = simulate("async", num_learners=8, law="exp:1", updates=20_000, seed=4)
+    got = replay(
+        trace,
+        least_squares(3),
+        regression_data(),
+        batch_size=1,
+        rule=FixedRate(0.01),
+        eval_every=100,
+        diagnostics=True,
+        f_star=None,
+    )
+    share = got.diagnostics["fresh_share"][0, 1:]
+    mean, se = share.mean(), share.std(ddof=1) / np.sqrt(share.size)
+    assert abs(mean - 1 / 8) <= 3.3 * se  # two-sided 99.9%
+    # the smallest of 100 runs of 200 reads: about 2.5 standard errors (0.023) below 1/8
+    assert 1 / 8 - 0.1 < got.p0[0] < 1 / 8
