@@ -47,6 +47,7 @@ DIAGNOSTIC_COLUMNS = (
     "staleness_gap",
     "gap_ratio",
     "gamma",
+    "read_grad_ratio",
     "stale_dist2",
     "lr_applied",
     "fresh_share",

@@ -8,7 +8,8 @@ Computed inside the jitted scan when a replay asks for them (nothing is traced o
 - at the last update of each window (a *probe*): the full gradients ``grad F(w_j)`` and
   ``grad F(w_tau(l,j))`` on the diagnostic rows, hence the staleness gap
   ``max_l ||grad F(w_j) - grad F(w_tau(l,j))||^2`` and its ratio to ``||grad F(w_j)||^2``
-  (the gamma of Theorem 3);
+  (the gamma of Theorem 3), and ``mean_l ||grad F(w_tau(l,j))||^2 / ||grad F(w_j)||^2``
+  (Lemma 1 bounds its expectation below by p0);
 - at every evaluation point: ``||grad F(w)||^2`` on the diagnostic rows and the gradient
   diversity ``Delta(w) = sum_i ||grad f_i(w)||^2 / ||sum_i grad f_i(w)||^2`` on a fixed
   subset (per-example gradients by ``vmap``).
@@ -35,7 +36,15 @@ __all__ = ["DIAGNOSTIC_NAMES", "Diagnostics", "fresh_shares", "running_max"]
 #: Per-evaluation diagnostic curves of a replay, in the order of the results table.
 DIAGNOSTIC_NAMES = DIAGNOSTIC_COLUMNS[:-1]
 #: The curves computed inside the scan (the rest are derived on the host).
-SCAN_NAMES = ("grad_norm2", "diversity", "staleness_gap", "gap_ratio", "stale_dist2", "lr_applied")
+SCAN_NAMES = (
+    "grad_norm2",
+    "diversity",
+    "staleness_gap",
+    "gap_ratio",
+    "read_grad_ratio",
+    "stale_dist2",
+    "lr_applied",
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -120,21 +129,27 @@ def probe(loss, w: Any, reads: Any | None, mask: jax.Array, live: jax.Array, dda
     update that is padding, or a seed that diverged, gives NaN.
 
     Returns:
-        dict with ``staleness_gap`` and ``gap_ratio`` (the gap over ``||grad F(w_j)||^2``).
+        dict with ``staleness_gap``, ``gap_ratio`` (the gap over ``||grad F(w_j)||^2``) and
+        ``read_grad_ratio`` (the mean over real slots of ``||grad F(w_tau(l,j))||^2``, over
+        ``||grad F(w_j)||^2``).
     """
     batch = ddata[:2]
     g_now = jax.grad(loss)(w, batch)
     norm = _sq_norm(g_now)
     if reads is None:
         gap = jnp.zeros((), norm.dtype)
+        read_norm = norm
     else:
         g_read = jax.vmap(jax.grad(loss), in_axes=(0, None))(reads, batch)
         diff = jax.tree_util.tree_map(lambda a, b: a - b[None], g_read, g_now)
         gap = jnp.max(jnp.where(mask, _sq_norm_rows(diff), 0))
+        count = jnp.maximum(jnp.sum(mask), 1)
+        read_norm = jnp.sum(jnp.where(mask, _sq_norm_rows(g_read), 0)) / count
     ok = live & jnp.any(mask)
     return {
         "staleness_gap": jnp.where(ok, gap, jnp.nan).astype(dtype),
         "gap_ratio": jnp.where(ok, gap / norm, jnp.nan).astype(dtype),
+        "read_grad_ratio": jnp.where(ok, read_norm / norm, jnp.nan).astype(dtype),
     }
 
 

@@ -91,6 +91,9 @@ class ReplayResult:
             - ``staleness_gap``: ``max_l ||grad F(w_j) - grad F(w_tau(l,j))||^2`` at the
               window's last update j, ``gap_ratio`` the same over ``||grad F(w_j)||^2``, and
               ``gamma`` the running maximum of ``gap_ratio`` (Theorem 3's gamma, estimated);
+            - ``read_grad_ratio``: the mean over that update's contributions of
+              ``||grad F(w_tau(l,j))||^2 / ||grad F(w_j)||^2`` (Lemma 1: >= p0 in
+              expectation);
             - ``stale_dist2`` and ``lr_applied``: ``||w_j - w_tau(l,j)||^2`` and the rate the
               rule applied, averaged over the window's contributions (eq. 13; ``lr_applied``
               is NaN for optax rules);

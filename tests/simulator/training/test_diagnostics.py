@@ -55,6 +55,11 @@ def _expected(trace, model, data, versions, *, eval_every, rule, lr, c=0.0):
             ]
             out["staleness_gap"][e] = max(gaps)
             out["gap_ratio"][e] = max(gaps) / np.sum(g_now**2)
+            reads = [
+                np.sum(_flat_grad(model, versions[trace.version[last, s]], x, y) ** 2)
+                for s in np.flatnonzero(trace.mask[last])
+            ]
+            out["read_grad_ratio"][e] = np.mean(reads) / np.sum(g_now**2)
             dists, rates, fresh = [], [], []
             for j in window:
                 for s in np.flatnonzero(trace.mask[j]):
@@ -168,6 +173,7 @@ def test_sync_variants_have_no_gap_and_p0_one():
     )
     d = got.diagnostics
     np.testing.assert_array_equal(d["staleness_gap"][0, 1:], 0.0)
+    np.testing.assert_array_equal(d["read_grad_ratio"][0, 1:], 1.0)
     np.testing.assert_array_equal(d["fresh_share"][0, 1:], 1.0)
     np.testing.assert_array_equal(d["stale_dist2"][0, 1:], 0.0)
     assert got.p0[0] == 1.0
