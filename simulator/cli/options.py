@@ -81,7 +81,17 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
 }
 
 #: Options of the commands that are not spec fields (allowed in a config file too).
-COMMAND_KEYS = ("variants", "target", "out", "plot", "json", "no_compile_cache", "gamma", "p0")
+COMMAND_KEYS = (
+    "variants",
+    "target",
+    "out",
+    "plot",
+    "json",
+    "no_compile_cache",
+    "bounds",
+    "gamma",
+    "p0",
+)
 
 
 #: A run's length: J updates or a simulated-time budget, one replacing the other.

@@ -36,6 +36,12 @@ def add_training_outputs(p: argparse.ArgumentParser) -> None:
         "target column (default: the level every variant reaches after its start, else the "
         "level the two best reach)",
     )
+    p.add_argument(
+        "--bounds",
+        action="store_true",
+        help="draw each variant's error bound (Lemma 2 or Theorem 3 of Dutta et al. 2018 with "
+        "the problem's constants, as pssim bounds computes them) beside its curve",
+    )
     p.add_argument("--out", default=None, help="results folder (default: a new folder here)")
     p.add_argument(
         "--no-compile-cache",
@@ -78,8 +84,20 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
     dataset = load_dataset(spec.data)
     check_batch_size(dataset, spec.batch_size)
     result = compare(spec, variants=variants, dataset=dataset, target=args.target, progress=True)
+    bounds = ()
+    if args.bounds:
+        from simulator.studies.bounds import bound_curves
+
+        bounds = bound_curves(result, dataset=dataset)
     with results_folder(out) as tmp:
-        _write_results(result, tmp, title=_title(spec, result), command=command, target=args.target)
+        _write_results(
+            result,
+            tmp,
+            title=_title(spec, result),
+            command=command,
+            target=args.target,
+            bounds=bounds,
+        )
     if args.json:
         print(json.dumps({**result.to_json(), "results_folder": str(out)}))
     else:
@@ -110,13 +128,15 @@ def _title(spec, result) -> str:
     )
 
 
-def _write_results(result, folder, *, title: str, command: str, target: float | None) -> None:
+def _write_results(
+    result, folder, *, title: str, command: str, target: float | None, bounds=()
+) -> None:
     """Figures (PNG, PDF, SVG), the tidy results with provenance, and the JSON summary."""
     from simulator.plots.timeline import save_figure
     from simulator.plots.training import error_figure, staleness_figure
 
     formats = ("png", "pdf", "svg")
-    fig = error_figure(result.runs, f_star=result.f_star, title=title)
+    fig = error_figure(result.runs, f_star=result.f_star, title=title, bounds=bounds)
     save_figure(fig, folder / "error_vs_time.png", formats=formats)
     save_figure(staleness_figure(result.runs), folder / "staleness.png", formats=formats)
     result.results_frame().to_csv(folder / "results.csv", index=False)

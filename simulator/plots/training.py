@@ -41,7 +41,7 @@ def error_figure(
             :class:`~simulator.theory.error_runtime.ErrorRuntimeCurve` objects (anything
             with (n,) ``iterations``, ``times``, ``errors`` and ``label()``): a bound on
             ``E[F(w_J)] - F*`` against iterations and its expected runtime; dashed, in the
-            colour of the run at the same position in ``runs``.
+            colour of the run at the same position in ``runs`` (None: no bound for it).
 
     Returns:
         The figure. Lines are the mean over non-diverged seeds, each variant with its own
@@ -70,6 +70,8 @@ def error_figure(
             mean_band(ax, x, mean, lo, hi, style, every, label if ax is ax_t else None)
         banded = banded or value.shape[0] > 1
     for i, curve in enumerate(bounds):
+        if curve is None:  # no bound for the run at this position
+            continue
         style = series_style(i)
         errors = np.maximum(np.asarray(curve.errors, dtype=float), np.finfo(float).tiny)
         for ax, x in ((ax_t, curve.times), (ax_j, curve.iterations)):

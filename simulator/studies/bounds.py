@@ -35,7 +35,7 @@ from simulator.theory.error_bounds import (
 )
 from simulator.theory.error_runtime import ErrorRuntimeCurve, error_runtime_curve, stale_can_win
 
-__all__ = ["BoundsReport", "error_bounds"]
+__all__ = ["BoundsReport", "bound_curves", "error_bounds"]
 
 _ASYNC = ("async", "k-async", "k-batch-async")
 
@@ -217,3 +217,38 @@ def error_bounds(
     if is_async:
         bounds["stale_can_win"] = stale_can_win(p0, gamma, num_learners=p)
     return BoundsReport(spec, constants, float(initial_error), curve, bounds, assumptions)
+
+
+def bound_curves(comparison: Any, *, dataset: Any = None) -> list[ErrorRuntimeCurve | None]:
+    """Each run's error bound against iterations and expected time, for ``error_figure``.
+
+    The problem's constants are computed once (the comparison's model, data and l2) and
+    every variant gets :func:`error_bounds`'s curve for the updates it ran (gamma 0 and p0
+    1/P for the asynchronous ones); None where no curve applies (``k-avg``, a loss that is
+    not strongly convex, heterogeneous learners or communication times).
+
+    Args:
+        comparison: a :class:`~simulator.studies.comparison.Comparison`.
+        dataset: the data set it trained on (default: loaded from the spec).
+
+    Returns:
+        One entry per run, in the order of ``comparison.runs``.
+    """
+    from models import build_model, load_dataset
+    from simulator.training.constants import problem_constants
+    from simulator.training.replayer import replay_keys
+
+    spec = comparison.spec
+    dataset = load_dataset(spec.data) if dataset is None else dataset
+    model = build_model(spec.model, dataset, spec.l2)
+    constants = problem_constants(model, dataset, key=replay_keys(spec.seed)[0])
+    curves: list[ErrorRuntimeCurve | None] = []
+    for run in comparison.runs:
+        vspec = run.spec
+        if vspec.heterogeneous or vspec.communication:
+            curves.append(None)
+            continue
+        vspec = vspec.replace(updates=run.num_updates)
+        report = error_bounds(vspec, model=model, dataset=dataset, constants=constants)
+        curves.append(report.curve)
+    return curves

@@ -43,3 +43,16 @@ def test_bounds_refuses_bad_options(tmp_path, args, message):
     code, out, err = pssim(["bounds", *LS, *args], cwd=tmp_path)
     assert code == 2 and out == ""
     assert message in one_line(err)
+
+
+def test_compare_draws_bounds_beside_the_curves(tmp_path):
+    args = ["compare", "--variants", "sync,async", "-P", "4", "--iterations", "300"]
+    code, _, err = pssim([*args, "--seeds", "2", "--bounds", "--out", "res", *LS], cwd=tmp_path)
+    assert code == 0, err
+    assert (tmp_path / "res" / "error_vs_time.png").stat().st_size > 10_000
+    # softmax with a bias is not strongly convex: no curve, the figure is still drawn
+    code, _, err = pssim(
+        [*args, "--seeds", "1", "--bounds", "--out", "soft", "--lr", "0.05"], cwd=tmp_path
+    )
+    assert code == 0, err
+    assert (tmp_path / "soft" / "error_vs_time.png").is_file()

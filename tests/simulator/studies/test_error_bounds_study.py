@@ -189,3 +189,25 @@ def test_error_bounds_refuses_heterogeneous_learners():
     spec = ExperimentSpec(num_learners=2, laws=["exp:1", "exp:2"])
     with pytest.raises(PssimError, match=r"i\.i\.d\. learners"):
         error_bounds(spec)
+
+
+def test_bound_curves_follow_the_runs_of_a_comparison():
+    from simulator import compare
+    from simulator.studies.bounds import bound_curves
+
+    spec = ExperimentSpec(
+        variant="k-sync",
+        num_learners=4,
+        k=2,
+        model="least-squares",
+        data="synthetic:least-squares",
+        lr=0.05,
+        updates=200,
+        seeds=1,
+    )
+    result = compare(spec, variants=["k-sync", "async", "k-avg"])
+    curves = bound_curves(result)
+    assert [c is None for c in curves] == [False, False, True]
+    assert curves[0].bound.citation.endswith("Lemma 2")
+    assert "Theorem 3" in curves[1].bound.citation
+    assert curves[1].iterations[-1] == 200
