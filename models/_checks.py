@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 #: Model names accepted by ``build_model`` (and by the experiment spec's ``model``).
-MODEL_NAMES = ("softmax", "least-squares", "mlp", "cnn")
+MODEL_NAMES = ("softmax", "softmax-nobias", "least-squares", "mlp", "cnn")
 
 #: Memory budget in bytes where the physical memory cannot be read (8 GiB).
 FALLBACK_BUDGET = 8 * 2**30

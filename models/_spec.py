@@ -111,8 +111,9 @@ def build_model(name: str, dataset: Dataset, l2: float) -> Model:
     """Builds a named model sized for a data set.
 
     Args:
-        name: "softmax" (softmax regression), "least-squares", "mlp" (one hidden layer of
-            64 ReLU units) or "cnn" (two conv blocks; needs ``dataset.image_shape``).
+        name: "softmax" (softmax regression), "softmax-nobias" (without the bias: strongly
+            convex, the 784x10 model of Dutta et al.), "least-squares", "mlp" (one hidden
+            layer of 64 ReLU units) or "cnn" (two conv blocks; needs ``dataset.image_shape``).
         dataset: the training set; gives d, C and the image shape.
         l2: regularisation weight >= 0.
 
@@ -139,8 +140,10 @@ def build_model(name: str, dataset: Dataset, l2: float) -> Model:
         )
     if name == "least-squares":
         model = least_squares(dataset.num_features, lam)
-    elif name == "softmax":
-        model = softmax_regression(dataset.num_features, dataset.num_classes, lam)
+    elif name in ("softmax", "softmax-nobias"):
+        model = softmax_regression(
+            dataset.num_features, dataset.num_classes, lam, bias=name == "softmax"
+        )
     elif name == "mlp":
         model = mlp(dataset.num_features, dataset.num_classes, l2=lam)
     elif dataset.image_shape is None:

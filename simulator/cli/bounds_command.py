@@ -7,11 +7,25 @@ import json
 import math
 
 from simulator.cli.options import build_spec
-from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS
 
 __all__ = ["BOUNDS_FIELDS", "add_bounds_options", "cmd_bounds"]
 
-BOUNDS_FIELDS = TIMING_FIELDS + TRAINING_FIELDS
+#: The spec fields the error theory reads (i.i.d. learners, free communication, J updates).
+BOUNDS_FIELDS = (
+    "variant",
+    "num_learners",
+    "k",
+    "law",
+    "updates",
+    "seed",
+    "model",
+    "data",
+    "rule",
+    "lr",
+    "lr_c",
+    "batch_size",
+    "l2",
+)
 
 
 def _fraction(text: str) -> float:
@@ -45,6 +59,17 @@ def add_bounds_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+#: What each row's value is, in a few words (the JSON has each bound's own ``quantity``).
+_QUANTITY = {
+    "step_limit": "largest learning rate allowed",
+    "lemma2": "E[F(w_J)] - F* at J",
+    "theorem3": "E[F(w_J)] - F* at J",
+    "theorem4": "E[F(w_J)] - F* at J (eq. 13 rule)",
+    "theorem5": "mean E||grad F||^2 over J",
+    "stale_can_win": "gamma' (async vs sync, per iter.)",
+}
+
+
 def _value(bound) -> float:
     value = bound.value
     return float(value[-1]) if hasattr(value, "shape") and value.shape else float(value)
@@ -72,12 +97,13 @@ def cmd_bounds(args: argparse.Namespace) -> int:
         f"constants at {const.point}: L={const.L:.4g}  c={const.c:.4g}  sigma^2={const.sigma2:.4g}"
         f"  M_G={m_g}  F*={f_star}  F(w0)-F*={report.initial_error:.4g}"
     )
-    print(f"{'bound':22}{'value':>12}  {'valid':6} source")
+    print(f"{'bound':16}{'value':>11}  {'valid':6} {'of':34} source")
     for name, bound in report.bounds.items():
         valid = "yes" if bound.valid else "NO"
-        print(f"{name:22}{_value(bound):>12.4g}  {valid:6} {bound.citation}")
+        quantity = _QUANTITY.get(name, bound.quantity)
+        print(f"{name:16}{_value(bound):>11.4g}  {valid:6} {quantity:34} {bound.citation}")
         for cond in bound.failed():
-            print(f"{'':24}fails: {cond}")
+            print(f"{'':18}fails: {cond}")
     if report.curve is not None:
         c = report.curve
         print(

@@ -54,7 +54,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     ),
     "seeds": (("--seeds",), {"type": int, "metavar": "S"}, "replicate seeds"),
     "seed": (("--seed",), {"type": int}, "first seed (seeds are SEED .. SEED+S-1)"),
-    "model": (("--model",), {}, "softmax, least-squares, mlp or cnn"),
+    "model": (("--model",), {}, "softmax, softmax-nobias, least-squares, mlp or cnn"),
     "data": (
         ("--data",),
         {},

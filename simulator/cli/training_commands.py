@@ -89,6 +89,12 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
         from simulator.studies.bounds import bound_curves
 
         bounds = bound_curves(result, dataset=dataset)
+        for run, curve in zip(result.runs, bounds, strict=True):
+            if curve is None:
+                print(
+                    f"no error bound for {run.variant}: pssim bounds says why (k-avg, or a "
+                    "loss that is not strongly convex)"
+                )
     with results_folder(out) as tmp:
         _write_results(
             result,
@@ -140,10 +146,32 @@ def _write_results(
     save_figure(fig, folder / "error_vs_time.png", formats=formats)
     save_figure(staleness_figure(result.runs), folder / "staleness.png", formats=formats)
     result.results_frame().to_csv(folder / "results.csv", index=False)
+    if any(curve is not None for curve in bounds):
+        _bounds_frame(result, bounds).to_csv(folder / "bounds.csv", index=False)
     (folder / "summary.json").write_text(json.dumps(result.to_json(), indent=1))
     variants = result.variants if command == "compare" else None
     extra = {"target": target} if target is not None else None
     (folder / "spec.toml").write_text(result.spec.to_toml(variants=variants, extra=extra))
+
+
+def _bounds_frame(result, bounds):
+    """The drawn error bounds as a table: variant, iteration, expected time, bound, source."""
+    import pandas as pd
+
+    frames = [
+        pd.DataFrame(
+            {
+                "variant": run.variant,
+                "iteration": curve.iterations,
+                "time": curve.times,
+                "error_bound": curve.errors,
+                "source": curve.label(),
+            }
+        )
+        for run, curve in zip(result.runs, bounds, strict=True)
+        if curve is not None
+    ]
+    return pd.concat(frames, ignore_index=True)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -12,9 +12,10 @@ variant, P, K, m, learning rate and compute-time law:
 - "can stale gradients win?" (p0/2 > gamma) for the asynchronous variants.
 
 The asynchronous bounds need gamma and p0, which the theory does not give: gamma defaults
-to 0 (its smallest value; measure it with ``replay(..., diagnostics=True)``) and p0 to 1/P
-(Lemma 8: exact for exponential laws, an upper bound for new-longer-than-used ones). Both
-choices are reported as assumptions.
+to 0 (its smallest value, so the bound is a best case; measure gamma with
+``replay(..., diagnostics=True)``) and p0 to 1/P where Lemma 8 makes that a lower bound
+(exponential laws: exact; new-shorter-than-used laws), else to 0, the one value valid for
+every law. Both choices are reported as assumptions.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from distributions import Exponential
 from simulator._checks import VARIANT_ALIASES
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
@@ -33,7 +35,12 @@ from simulator.theory.error_bounds import (
     nonconvex_bound,
     step_size_limit,
 )
-from simulator.theory.error_runtime import ErrorRuntimeCurve, error_runtime_curve, stale_can_win
+from simulator.theory.error_runtime import (
+    ErrorRuntimeCurve,
+    error_runtime_curve,
+    error_vs_time,
+    stale_can_win,
+)
 
 __all__ = ["BoundsReport", "bound_curves", "error_bounds"]
 
@@ -124,6 +131,12 @@ def error_bounds(
             "got per-learner laws, speeds or communication times",
             param="spec",
         )
+    if spec.time_budget is not None:
+        raise PssimError(
+            "`time_budget` must not be given for the error bounds (they are per iteration); "
+            f"give `updates`; got {spec.time_budget:g}",
+            param="time_budget",
+        )
     if isinstance(points, bool) or not isinstance(points, int) or points < 2:
         raise PssimError(f"`points` must be an integer >= 2; got {points!r}", param="points")
     for name, value in (("gamma", gamma), ("p0", p0)):
@@ -142,6 +155,8 @@ def error_bounds(
     j = spec.updates
     iterations = np.unique(np.linspace(0, j, points).round().astype(np.int64))
     convex = constants.f_star is not None
+    if abs(constants.c) <= 1e-9 * constants.L:  # a flat direction, up to rounding
+        constants = dataclasses.replace(constants, c=0.0)
     initial_error = constants.loss_init - (constants.f_star if convex else 0.0)
     m_g = constants.M_G or 0.0
     assumptions: dict[str, str] = {}
@@ -149,23 +164,34 @@ def error_bounds(
     if is_async:
         if gamma is None:
             gamma = 0.0
-            assumptions["gamma"] = "0 (its smallest value; measure it with diagnostics)"
-        if p0 is None:
-            p0 = 1.0 / p
-            assumptions["p0"] = (
-                f"1/P = {p0:.4g} (Lemma 8: exact for exponential laws, an upper bound for "
-                "new-longer-than-used ones)"
+            assumptions["gamma"] = (
+                "0, its smallest value: a best case (measure gamma with --diagnostics)"
             )
+        if p0 is None:
+            exact = isinstance(spec.law, Exponential)
+            if exact or getattr(spec.law, "aging", None) == "nstu":
+                p0 = 1.0 / p
+                why = "exact for exponential laws" if exact else "a lower bound (NSTU law)"
+                assumptions["p0"] = f"1/P = {p0:.4g} (Lemma 8: {why})"
+            else:
+                p0 = 0.0
+                assumptions["p0"] = (
+                    "0 (Lemma 8 gives no lower bound for this law; 0 is valid for every law)"
+                )
     if not convex:
         assumptions["F*"] = "0 (F(w0) bounds F(w0) - F* for a non-negative loss)"
     strongly = convex and constants.c > 0
     if convex and not strongly:
-        assumptions["c"] = f"{constants.c:.3g}: not strongly convex, Theorem 5 applies"
+        assumptions["c"] = (
+            f"{constants.c:.3g}: not strongly convex (softmax's bias is a flat direction: "
+            "softmax-nobias is strongly convex), so Theorem 5 applies"
+        )
+    if constants.M_G is None:
+        assumptions["M_G"] = "0 (unknown without w*): the step limits are optimistic"
     kk = {"sync": p, "async": 1}.get(spec.variant, k)
-    bounds: dict[str, Bound] = {
-        "step_limit_theorem3": step_size_limit(constants.L, m_g, kk, m),
-        "step_limit_lemma2": step_size_limit(constants.L, m_g, kk, m, result="lemma2"),
-    }
+    bounds: dict[str, Bound] = {"step_limit": step_size_limit(constants.L, m_g, kk, m)}
+    if not is_async:
+        bounds["step_limit"] = step_size_limit(constants.L, m_g, kk, m, result="lemma2")
     curve = None
     if variant == "k-avg":
         assumptions["k-avg"] = "outside Dutta et al.'s analysis: see kstep_averaging"
@@ -201,10 +227,10 @@ def error_bounds(
             p0=p0 if is_async else None,
         )
         bounds["theorem3" if is_async else "lemma2"] = curve.bound
-        if spec.rule == "compensated":
+        if spec.rule == "compensated":  # eq. (13): C defaults to 0.005 eta_max (make_rule)
             bounds["theorem4"] = compensated_rate_bound(
                 iterations,
-                C=spec.lr_c,
+                C=spec.lr_c if spec.lr_c is not None else 0.005 * lr,
                 L=constants.L,
                 c=constants.c,
                 sigma2=constants.sigma2,
@@ -214,6 +240,8 @@ def error_bounds(
                 eta_max=lr,
                 M_G=m_g,
             )
+            # the run uses eq. (13): its curve is Theorem 4's, on the same time axis
+            curve = error_vs_time(bounds["theorem4"], iterations, curve.runtime)
     if is_async:
         bounds["stale_can_win"] = stale_can_win(p0, gamma, num_learners=p)
     return BoundsReport(spec, constants, float(initial_error), curve, bounds, assumptions)

@@ -73,7 +73,8 @@ def _conditions(k: int, lipschitz: float, step: float, delta: float) -> tuple[Co
             "<=",
             1.0,
         ),
-        condition("L^2 gamma^2 <= 1 - delta  (3.1)", lg**2, "<=", 1.0 - delta),
+        # (1 - delta) up to rounding: delta's default is 1 - L^2 gamma^2 itself
+        condition("L^2 gamma^2 <= 1 - delta  (3.1)", lg**2, "<=", (1.0 - delta) * (1 + 1e-12)),
     )
 
 

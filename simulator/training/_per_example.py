@@ -217,14 +217,16 @@ def extreme_eigenvalues(
     shifted = scipy.sparse.linalg.LinearOperator(
         op.shape, matvec=lambda v: largest * v - op.matvec(v), dtype=np.float64
     )
+    # Three Ritz values, not one: with a single one ARPACK can settle on a close interior
+    # eigenvalue and miss an isolated smallest one (softmax's flat bias direction).
     top = scipy.sparse.linalg.eigsh(
         shifted,
-        k=1,
+        k=min(3, n - 2),
         which="LA",
         tol=tol,
         maxiter=max_iter,
         v0=v0,
         ncv=min(n - 1, NCV_SMALLEST),
         return_eigenvectors=False,
-    )[0]
-    return largest, largest - float(top)
+    )
+    return largest, largest - float(np.max(top))

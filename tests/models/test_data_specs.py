@@ -110,9 +110,8 @@ def _key() -> jax.Array:
 
 
 def test_build_model_errors() -> None:
-    with pytest.raises(
-        ValueError, match=r"^`model` must be one of softmax, least-squares, mlp, cnn; got 'foo'$"
-    ):
+    names = "softmax, softmax-nobias, least-squares, mlp, cnn"
+    with pytest.raises(ValueError, match=rf"^`model` must be one of {names}; got 'foo'$"):
         build_model("foo", DIGITS, 0.0)
     with pytest.raises(ValueError, match=r"^`model` least-squares needs regression `data`; got "):
         build_model("least-squares", DIGITS, 0.0)

@@ -185,6 +185,11 @@ def test_error_bounds_refuses_bad_arguments(kwargs, match):
         error_bounds(ExperimentSpec(), **kwargs)
 
 
+def test_error_bounds_refuses_a_time_budget():
+    with pytest.raises(PssimError, match="`time_budget` must not be given"):
+        error_bounds(ExperimentSpec(time_budget=10.0))
+
+
 def test_error_bounds_refuses_heterogeneous_learners():
     spec = ExperimentSpec(num_learners=2, laws=["exp:1", "exp:2"])
     with pytest.raises(PssimError, match=r"i\.i\.d\. learners"):
