@@ -22,7 +22,7 @@ from simulator.cli.options import (
 )
 from simulator.cli.outputs import run_command
 from simulator.cli.sweep_command import add_sweep_command
-from simulator.cli.timing_commands import THEORY_FIELDS, cmd_runtime, cmd_theory
+from simulator.cli.timing_commands import RUNTIME_FIELDS, THEORY_FIELDS, cmd_runtime, cmd_theory
 from simulator.cli.training_commands import (
     COMPARE_FIELDS,
     TRAIN_FIELDS,
@@ -31,7 +31,6 @@ from simulator.cli.training_commands import (
     cmd_train,
 )
 from simulator.errors import USER_ERRORS
-from simulator.spec import TIMING_FIELDS
 
 __all__ = ["build_parser", "main"]
 
@@ -65,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     rt = command(
         "runtime",
-        TIMING_FIELDS,
+        RUNTIME_FIELDS,
         cmd_runtime,
         help="simulate a variant's runtime over seeds, beside the theory",
         description="Simulate J updates of one variant over S seeds and print the time of "

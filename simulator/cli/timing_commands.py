@@ -6,10 +6,13 @@ import argparse
 import json
 
 from simulator.cli.options import build_spec
+from simulator.spec import TIMING_FIELDS
 
-__all__ = ["THEORY_FIELDS", "cmd_runtime", "cmd_theory"]
+__all__ = ["RUNTIME_FIELDS", "THEORY_FIELDS", "cmd_runtime", "cmd_theory"]
 
-THEORY_FIELDS = ("law", "num_learners", "k", "updates")
+#: ``batch_size`` is m, which a law may use (``shifted-exp:0.5*m,1``).
+THEORY_FIELDS = ("law", "num_learners", "k", "updates", "batch_size")
+RUNTIME_FIELDS = (*TIMING_FIELDS, "batch_size")
 
 
 def _fmt(x: float | None, width: int = 12) -> str:
@@ -19,10 +22,9 @@ def _fmt(x: float | None, width: int = 12) -> str:
 def cmd_runtime(args: argparse.Namespace) -> int:
     from simulator import __version__
     from simulator.cli.outputs import check_plot_file, save_plot
-    from simulator.spec import TIMING_FIELDS
     from simulator.studies.runtime import runtime_study
 
-    spec = build_spec("runtime", args, TIMING_FIELDS)
+    spec = build_spec("runtime", args, RUNTIME_FIELDS)
     plot = None if args.plot is None else check_plot_file(args.plot)
     summary = runtime_study(spec, progress=True)
     if plot is not None:
@@ -34,7 +36,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         plot_info = {"plot": [str(f) for f in files]} if files else {}
         print(json.dumps({"pssim_version": __version__, **summary.to_json(), **plot_info}))
         return 0
-    law = spec.to_dict()["law"] or "per-learner laws"
+    law = _law_text(spec)
     length = f"J={spec.updates}" if spec.time_budget is None else f"T={spec.time_budget:.6g}"
     print(
         f"{spec.variant}  P={spec.num_learners}  K={summary.k}  X ~ {law}"
@@ -59,6 +61,14 @@ def cmd_runtime(args: argparse.Namespace) -> int:
     if plot is not None:
         print(f"timeline written to {plot} (and .pdf, .svg)")
     return 0
+
+
+def _law_text(spec) -> str:
+    """The law as typed, with its resolved form where it is an expression in m and P."""
+    law = spec.to_dict()["law"] or "per-learner laws"
+    if "law" in spec.law_expressions:
+        law += f" (= {spec.law.spec} at m={spec.batch_size}, P={spec.num_learners})"
+    return law
 
 
 def _row(label: str, simulated: float, theory, gap: float | None) -> None:
@@ -104,7 +114,7 @@ def cmd_theory(args: argparse.Namespace) -> int:
         )
         return 0
     print(
-        f"X ~ {law.spec}  P={p}  K={k}  J={j}   E[X]={law.mean():.4g}"
+        f"X ~ {_law_text(spec)}  P={p}  K={k}  J={j}   E[X]={law.mean():.4g}"
         f"  aging={law.aging or 'unknown'}"
     )
     print(f"{'variant':15}{'E[T_J]':>12}  relation      source")

@@ -260,3 +260,20 @@ def test_cli_refuses_bad_expressions_with_one_line(tmp_path, args, message):
     code, _, err = pssim(["runtime", *args, "-J", "5", "--seeds", "1"], cwd=tmp_path)
     assert code == 2
     assert re.match("pssim: error: " + message.lstrip("^"), one_line(err)), err
+
+
+def test_runtime_and_theory_take_the_batch_size_an_m_law_uses(tmp_path):
+    args = ["-P", "8", "-K", "4", "--dist", "shifted-exp:0.5*m,1", "--batch", "4"]
+    code, out, err = pssim(["theory", *args, "--iterations", "10", "--json"], cwd=tmp_path)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["distribution"] == "shifted-exp:2.0,1.0"
+    # Lemma 3: J E[X_{4:8}] = 10 (2 + H_8 - H_4)
+    e_x48 = 2 + sum(1 / i for i in range(5, 9))
+    assert data["runtime"]["k-sync"]["mean"] == pytest.approx(10 * e_x48)
+    code, out, err = pssim(
+        ["runtime", "--variant", "k-sync", *args, "--iterations", "20", "--seeds", "2"],
+        cwd=tmp_path,
+    )
+    assert code == 0, err
+    assert "shifted-exp:0.5*m,1 (= shifted-exp:2.0,1.0 at m=4, P=8)" in out
