@@ -8,8 +8,9 @@ Computed inside the jitted scan when a replay asks for them (nothing is traced o
 - at the last update of each window (a *probe*): the full gradients ``grad F(w_j)`` and
   ``grad F(w_tau(l,j))`` on the diagnostic rows, hence the staleness gap
   ``max_l ||grad F(w_j) - grad F(w_tau(l,j))||^2`` and its ratio to ``||grad F(w_j)||^2``
-  (the gamma of Theorem 3), and ``mean_l ||grad F(w_tau(l,j))||^2 / ||grad F(w_j)||^2``
-  (Lemma 1 bounds its expectation below by p0);
+  (summed over the windows, the gamma of Theorem 3), and
+  ``mean_l ||grad F(w_tau(l,j))||^2 / ||grad F(w_j)||^2`` (Lemma 1 bounds its expectation
+  below by p0);
 - at every evaluation point: ``||grad F(w)||^2`` on the diagnostic rows and the gradient
   diversity ``Delta(w) = sum_i ||grad f_i(w)||^2 / ||sum_i grad f_i(w)||^2`` on a fixed
   subset (per-example gradients by ``vmap``).
@@ -31,10 +32,12 @@ import numpy as np
 from simulator.errors import PssimError
 from simulator.results.history import DIAGNOSTIC_COLUMNS
 
-__all__ = ["DIAGNOSTIC_NAMES", "Diagnostics", "fresh_shares", "running_max"]
+__all__ = ["DIAGNOSTIC_NAMES", "Diagnostics", "fresh_shares", "running_ratio"]
 
 #: Per-evaluation diagnostic curves of a replay, in the order of the results table.
 DIAGNOSTIC_NAMES = DIAGNOSTIC_COLUMNS[:-1]
+#: ||grad F(w_j)||^2 at each window's probe: an internal curve, the denominator of ``gamma``.
+PROBE_NORM = "_probe_grad_norm2"
 #: The curves computed inside the scan (the rest are derived on the host).
 SCAN_NAMES = (
     "grad_norm2",
@@ -147,6 +150,7 @@ def probe(loss, w: Any, reads: Any | None, mask: jax.Array, live: jax.Array, dda
         read_norm = jnp.sum(jnp.where(mask, _sq_norm_rows(g_read), 0)) / count
     ok = live & jnp.any(mask)
     return {
+        PROBE_NORM: jnp.where(ok, norm, jnp.nan).astype(dtype),
         "staleness_gap": jnp.where(ok, gap, jnp.nan).astype(dtype),
         "gap_ratio": jnp.where(ok, gap / norm, jnp.nan).astype(dtype),
         "read_grad_ratio": jnp.where(ok, read_norm / norm, jnp.nan).astype(dtype),
@@ -217,8 +221,15 @@ def _lowest_share(fresh: np.ndarray, slots: np.ndarray) -> float:
     return min(f / n for f, n in runs) if runs else float("nan")
 
 
-def running_max(values: np.ndarray) -> np.ndarray:
-    """(S, E) running maximum along the evaluation axis, NaN-skipping (NaN before the first)."""
-    filled = np.where(np.isnan(values), -np.inf, values)
-    out = np.maximum.accumulate(filled, axis=-1)
-    return np.where(np.isneginf(out), np.nan, out)
+def running_ratio(gaps: np.ndarray, norms: np.ndarray) -> np.ndarray:
+    """(S, E) ``sum gap / sum ||grad F(w_j)||^2`` over the probes so far, NaN-skipping.
+
+    Theorem 3 assumes ``E||grad F(w_j) - grad F(w_tau)||^2 <= gamma E||grad F(w_j)||^2``: a
+    ratio of expectations, estimated by the ratio of running sums (a running maximum of the
+    per-window ratios grows without bound once ||grad F|| reaches its noise floor).
+    """
+    valid = ~(np.isnan(gaps) | np.isnan(norms))
+    top = np.cumsum(np.where(valid, gaps, 0.0), axis=-1)
+    bottom = np.cumsum(np.where(valid, norms, 0.0), axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(bottom > 0, top / bottom, np.nan)

@@ -307,6 +307,7 @@ def _run_seed(
     ev0 = evaluate(params)
     if spec.diagnostics:  # no update yet: no gap, distance or rate
         ev0 |= {name: jnp.asarray(jnp.nan, dtype) for name in diag.SCAN_NAMES[2:]}
+        ev0[diag.PROBE_NORM] = jnp.asarray(jnp.nan, dtype)
     limit = jnp.where(ev0["loss"] > 0, factor.astype(dtype) * ev0["loss"], jnp.inf)
     div0 = jnp.where(jnp.isfinite(ev0["loss"]) & _all_finite(params), -1, 0).astype(jnp.int32)
     ev0 = {k: jnp.where(div0 >= 0, jnp.nan, v) for k, v in ev0.items()}

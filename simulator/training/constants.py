@@ -187,7 +187,7 @@ def hessian_extremes(
     dataset: Any,
     params: Any,
     *,
-    tol: float = 1e-6,
+    tol: float = 1e-5,
     max_iter: int | None = None,
     rng: np.random.Generator | None = None,
 ) -> tuple[float, float]:
@@ -315,7 +315,7 @@ def problem_constants(
     key: jax.Array | None = None,
     subset: int | None = None,
     rng: np.random.Generator | None = None,
-    tol: float = 1e-6,
+    tol: float = 1e-5,
     max_iter: int = 20_000,
 ) -> ProblemConstants:
     """L, c, sigma^2, M_G and F* of Dutta et al. 2018, section 2.4, for a training problem.

@@ -31,11 +31,12 @@ from simulator.trace import Trace
 from simulator.training._cache import enable_compile_cache
 from simulator.training._diagnostics import (
     DIAGNOSTIC_NAMES,
+    PROBE_NORM,
     Diagnostics,
     as_diagnostics,
     diagnostic_data,
     fresh_shares,
-    running_max,
+    running_ratio,
 )
 from simulator.training._scan import (
     SEEDS_MODES,
@@ -90,7 +91,8 @@ class ReplayResult:
             - ``diversity``: gradient diversity ``Delta(w)`` on the diversity rows;
             - ``staleness_gap``: ``max_l ||grad F(w_j) - grad F(w_tau(l,j))||^2`` at the
               window's last update j, ``gap_ratio`` the same over ``||grad F(w_j)||^2``, and
-              ``gamma`` the running maximum of ``gap_ratio`` (Theorem 3's gamma, estimated);
+              ``gamma`` the sum of the gaps so far over the sum of their
+              ``||grad F(w_j)||^2`` (Theorem 3's gamma, a ratio of expectations, estimated);
             - ``read_grad_ratio``: the mean over that update's contributions of
               ``||grad F(w_tau(l,j))||^2 / ||grad F(w_j)||^2`` (Lemma 1: >= p0 in
               expectation);
@@ -426,7 +428,8 @@ def _diagnostic_curves(out: dict, rows: dict) -> tuple[dict[str, np.ndarray], np
     curves = {name: np.asarray(out[name], np.float64) for name in DIAGNOSTIC_NAMES if name in out}
     curves["fresh_share"], curves["fresh_updates"], p0 = fresh_shares(rows)
     gone = np.isnan(np.asarray(out["loss"], np.float64))
-    curves["gamma"] = np.where(gone, np.nan, running_max(curves["gap_ratio"]))
+    norms = np.asarray(out[PROBE_NORM], np.float64)
+    curves["gamma"] = np.where(gone, np.nan, running_ratio(curves["staleness_gap"], norms))
     for name in ("fresh_share", "fresh_updates"):
         curves[name] = np.where(gone, np.nan, curves[name])
     return {name: curves[name] for name in DIAGNOSTIC_NAMES}, p0

@@ -74,7 +74,9 @@ def _expected(trace, model, data, versions, *, eval_every, rule, lr, c=0.0):
             out["fresh_updates"][e] = np.mean(
                 [np.all(stale[j][trace.mask[j]] == 0) for j in window]
             )
-    out["gamma"] = np.fmax.accumulate(out["gap_ratio"])
+    # gamma: the gaps summed over the probes so far, over their ||grad F(w_j)||^2 summed
+    norms = out["staleness_gap"][1:] / out["gap_ratio"][1:]
+    out["gamma"][1:] = np.cumsum(out["staleness_gap"][1:]) / np.cumsum(norms)
     return out
 
 
