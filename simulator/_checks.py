@@ -18,6 +18,7 @@ __all__ = [
     "VARIANTS",
     "VARIANT_ALIASES",
     "check_count",
+    "check_integer",
     "check_positive",
     "check_seed",
     "resolve_variant",
@@ -39,6 +40,14 @@ def check_count(name: str, value: object, minimum: int = 1, maximum: int | None 
         raise PssimError(f"`{name}` must be >= {minimum}; got {value}", param=name)
     if maximum is not None and value > maximum:
         raise PssimError(f"`{name}` must be <= {maximum}; got {value}", param=name)
+    return int(value)
+
+
+def check_integer(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` as an int after checking it is an integer >= ``minimum``, in one message:
+    "`name` must be an integer >= minimum; got value"."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise PssimError(f"`{name}` must be an integer >= {minimum}; got {value!r}", param=name)
     return int(value)
 
 

@@ -21,7 +21,7 @@ from simulator.errors import PssimError
 if TYPE_CHECKING:  # the replay imports JAX; a History (e.g. loaded for plots) needs none
     from simulator.training.replayer import ReplayResult
 
-__all__ = ["COLUMNS", "DIAGNOSTIC_COLUMNS", "History"]
+__all__ = ["COLUMNS", "DIAGNOSTIC_COLUMNS", "History", "diagnostic_values"]
 
 #: Columns of :meth:`History.to_frame`, in order.
 COLUMNS = (
@@ -78,10 +78,7 @@ def _frame_of(result: ReplayResult) -> pd.DataFrame:
     acc = result.accuracy if result.accuracy is not None else np.full((s, e), np.nan)
     f_star = getattr(result, "f_star", None)
     error = result.loss - (np.nan if f_star is None else f_star)
-    diagnostics = getattr(result, "diagnostics", None) or {}
-    extra = {name: np.asarray(diagnostics[name]).ravel() for name in diagnostics}
-    if getattr(result, "p0", None) is not None:
-        extra["p0"] = np.repeat(result.p0, e)
+    extra = diagnostic_values(result)
     return pd.DataFrame(
         {
             "variant": result.variant,
@@ -100,6 +97,20 @@ def _frame_of(result: ReplayResult) -> pd.DataFrame:
             **extra,
         }
     )
+
+
+def diagnostic_values(result: ReplayResult) -> dict[str, np.ndarray]:
+    """A replay's diagnostics as (S * E,) float columns, seed-major like its table rows.
+
+    Returns:
+        :data:`DIAGNOSTIC_COLUMNS` -> values (``p0`` repeated over each seed's evaluation
+        points); empty for a replay without diagnostics.
+    """
+    diagnostics = getattr(result, "diagnostics", None) or {}
+    out = {name: np.asarray(diagnostics[name], dtype=float).ravel() for name in diagnostics}
+    if getattr(result, "p0", None) is not None:
+        out["p0"] = np.repeat(np.asarray(result.p0, dtype=float), result.loss.shape[1])
+    return out
 
 
 def _typed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator.results.history import DIAGNOSTIC_COLUMNS
+from simulator.results.history import DIAGNOSTIC_COLUMNS, diagnostic_values
 from simulator.results.targets import setting_column
 from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec, default_eval_every
 from simulator.studies._common import chosen_j_theory, spec_theory
@@ -228,12 +228,8 @@ def _training_rows(spec: ExperimentSpec, f_star: float | str | None) -> pd.DataF
     if len(r.eval_update) > 1:
         values["eval_every"] = int(r.eval_update[1] - r.eval_update[0])
     theory = run.theory
-    diagnostics = r.diagnostics or {}
-    extra = {
-        name: np.asarray(diagnostics[name], dtype=float).ravel() if name in diagnostics else np.nan
-        for name in DIAGNOSTIC_COLUMNS[:-1]
-    }
-    extra["p0"] = np.nan if r.p0 is None else np.repeat(np.asarray(r.p0, dtype=float), evals)
+    measured = diagnostic_values(r)  # NaN columns without diagnostics: one schema
+    extra = {name: measured.get(name, np.nan) for name in DIAGNOSTIC_COLUMNS}
     return pd.DataFrame(
         {
             **values,

@@ -188,10 +188,9 @@ def error_bounds(
         )
     if constants.M_G is None:
         assumptions["M_G"] = "0 (unknown without w*): the step limits are optimistic"
-    kk = {"sync": p, "async": 1}.get(spec.variant, k)
-    bounds: dict[str, Bound] = {"step_limit": step_size_limit(constants.L, m_g, kk, m)}
+    bounds: dict[str, Bound] = {"step_limit": step_size_limit(constants.L, m_g, k, m)}
     if not is_async:
-        bounds["step_limit"] = step_size_limit(constants.L, m_g, kk, m, result="lemma2")
+        bounds["step_limit"] = step_size_limit(constants.L, m_g, k, m, result="lemma2")
     curve = None
     if variant == "k-avg":
         assumptions["k-avg"] = "outside Dutta et al.'s analysis: see kstep_averaging"
@@ -201,7 +200,7 @@ def error_bounds(
             lr=lr,
             L=constants.L,
             sigma2=constants.sigma2,
-            K=kk,
+            K=k,
             m=m,
             gamma=gamma or 0.0,
             p0=p0 if p0 is not None else 1.0,

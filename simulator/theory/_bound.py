@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator._checks import check_integer
 from simulator.errors import PssimError
 
 __all__ = ["Bound", "Condition", "check_count", "check_nonnegative", "check_positive", "condition"]
@@ -122,8 +123,5 @@ def check_nonnegative(name: str, value: object) -> float:
     return out
 
 
-def check_count(name: str, value: object, minimum: int = 1) -> int:
-    """``value`` as an int after checking it is an integer >= ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise PssimError(f"`{name}` must be an integer >= {minimum}; got {value!r}", param=name)
-    return int(value)
+#: ``value`` as an int after checking it is an integer >= ``minimum`` (the project's check).
+check_count = check_integer

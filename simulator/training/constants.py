@@ -38,9 +38,11 @@ import jax
 import numpy as np
 import scipy.sparse.linalg
 
+from simulator._checks import check_integer
 from simulator.errors import PssimError
 from simulator.training import _per_example as pe
 from simulator.training.optimum import float64_data, minimise
+from simulator.training.replayer import check_model
 
 __all__ = [
     "ProblemConstants",
@@ -100,14 +102,6 @@ class ProblemConstants:
         return dataclasses.asdict(self)
 
 
-def _check_model(model: Any) -> None:
-    for field in ("init", "loss"):
-        if not callable(getattr(model, field, None)):
-            raise PssimError(
-                f"`model.{field}` must be callable; got {type(model).__name__}", param="model"
-            )
-
-
 def _check_xy(x: Any, y: Any, names: tuple[str, str]) -> tuple[np.ndarray, np.ndarray]:
     """(x, y) as arrays; ``names`` are how the message calls them (and the param)."""
     xa, ya = np.asarray(x), np.asarray(y)
@@ -131,12 +125,6 @@ def _training_set(dataset: Any) -> tuple[np.ndarray, np.ndarray]:
             f"`dataset` must have arrays x and y; got {type(dataset).__name__}", param="dataset"
         )
     return _check_xy(dataset.x, dataset.y, ("dataset.x", "dataset.y"))
-
-
-def _check_count(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise PssimError(f"`{name}` must be an integer >= {minimum}; got {value!r}", param=name)
-    return int(value)
 
 
 def _check_tol(tol: object) -> float:
@@ -172,12 +160,12 @@ def optimal_params(
     Example:
         >>> params, f_star = optimal_params(least_squares(5), ds)  # doctest: +SKIP
     """
-    _check_model(model)
+    check_model(model)
     if not getattr(model, "convex", False):
         name = getattr(model, "name", type(model).__name__)
         raise PssimError(f"`model` must be convex to have a minimiser; got {name!r}", param="model")
     x, y = _training_set(dataset)
-    max_iter = _check_count("max_iter", max_iter)
+    max_iter = check_integer("max_iter", max_iter)
     key = _check_key(key)
     return minimise(model, x, y, key=key, max_iter=max_iter, ftol=0.0)
 
@@ -219,11 +207,11 @@ def hessian_extremes(
     Example:
         >>> L, c = hessian_extremes(model, ds, params)  # doctest: +SKIP
     """
-    _check_model(model)
+    check_model(model)
     x, y = _training_set(dataset)
     tol = _check_tol(tol)
     if max_iter is not None:
-        max_iter = _check_count("max_iter", max_iter)
+        max_iter = check_integer("max_iter", max_iter)
     rng = _check_rng(rng, required=False)
     with jax.enable_x64(True):
         flat, spec = pe.flatten_like(model, params)
@@ -288,7 +276,7 @@ def gradient_diversity(model: Any, params: Any, x: Any, y: Any) -> float:
         >>> gradient_diversity(model, params, ds.x, ds.y)  # doctest: +SKIP
         0.0213...
     """
-    _check_model(model)
+    check_model(model)
     xa, ya = _check_xy(x, y, ("x", "y"))
     with jax.enable_x64(True):
         flat, spec = pe.flatten_like(model, params)
@@ -353,7 +341,7 @@ def problem_constants(
         >>> problem_constants(least_squares(5), ds).L  # doctest: +SKIP
         1.02...
     """
-    _check_model(model)
+    check_model(model)
     x, y = _training_set(dataset)
     convex = bool(getattr(model, "convex", False))
     point = ("optimum" if convex else "init") if at is None else at
@@ -366,7 +354,7 @@ def problem_constants(
         )
     n_rows = x.shape[0]
     if subset is not None:
-        n_rows = _check_count("subset", subset)
+        n_rows = check_integer("subset", subset)
         if n_rows > x.shape[0]:
             raise PssimError(
                 f"`subset` must be <= the number of training rows ({x.shape[0]}); got {subset}",
@@ -374,7 +362,7 @@ def problem_constants(
             )
     rng = _check_rng(rng, required=subset is not None)
     tol = _check_tol(tol)
-    max_iter = _check_count("max_iter", max_iter)
+    max_iter = check_integer("max_iter", max_iter)
     key = _check_key(key)
     rows = np.arange(x.shape[0])
     if subset is not None:

@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from simulator._checks import check_integer
 from simulator._spec_checks import DTYPES
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec, default_eval_every
@@ -217,12 +218,6 @@ def _root_key(seed: int, key: int | jax.Array | None) -> jax.Array:
     return root
 
 
-def _check_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise PssimError(f"`{name}` must be an integer >= 1; got {value!r}")
-    return int(value)
-
-
 def _check_f_star(f_star: Any) -> None:
     ok = f_star is None or (isinstance(f_star, str) and f_star == "auto")
     if isinstance(f_star, numbers.Real) and not isinstance(f_star, bool):
@@ -243,10 +238,13 @@ def _check_factor(factor: Any) -> float:
     return float(factor)
 
 
-def _check_model(model: Any) -> None:
+def check_model(model: Any) -> None:
+    """``model`` must have callable ``init`` and ``loss``."""
     for field in ("init", "loss"):
         if not callable(getattr(model, field, None)):
-            raise PssimError(f"`model.{field}` must be callable; got {type(model).__name__}")
+            raise PssimError(
+                f"`model.{field}` must be callable; got {type(model).__name__}", param="model"
+            )
 
 
 def _device_data(dataset: Any, dtype: str) -> tuple:
@@ -365,13 +363,13 @@ def replay(
     """
     items = as_trace_list(traces)
     first = items[0]
-    batch_size = _check_int("batch_size", batch_size)
+    batch_size = check_integer("batch_size", batch_size)
     if eval_every is None:
         eval_every = default_eval_every(first.num_updates)
-    eval_every = _check_int("eval_every", eval_every)
+    eval_every = check_integer("eval_every", eval_every)
     if dtype not in DTYPES:
         raise PssimError(f"`dtype` must be one of {', '.join(DTYPES)}; got {dtype!r}")
-    _check_model(model)
+    check_model(model)
     _check_rule(rule, first.variant)
     _check_f_star(f_star)
     divergence_factor = _check_factor(divergence_factor)
