@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simulator._tempfiles import remove_stale, temp_path
 from simulator.errors import PssimError
 
 __all__ = ["Trace", "load_trace", "summarize_staleness"]
@@ -287,13 +288,17 @@ class Trace:
             "seed": self.seed,
             "local_steps": self.local_steps,
         }
-        tmp = path.with_name(path.name + ".tmp.npz")
-        np.savez_compressed(
-            tmp,
-            **{f: getattr(self, f) for f in _ARRAY_FIELDS},
-            **{k: np.asarray(v) for k, v in meta.items()},
-        )
-        tmp.replace(path)
+        remove_stale(path.parent)
+        tmp = temp_path(path, keep_suffix=True)  # savez would append .npz to another suffix
+        try:
+            np.savez_compressed(
+                tmp,
+                **{f: getattr(self, f) for f in _ARRAY_FIELDS},
+                **{k: np.asarray(v) for k, v in meta.items()},
+            )
+            tmp.replace(path)
+        finally:
+            tmp.unlink(missing_ok=True)
         return path
 
 

@@ -21,19 +21,21 @@ is a bug and propagates with its traceback.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import errno
 import itertools
 import os
-import secrets
 import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterator
+from typing import NoReturn
 from pathlib import Path
 
-from simulator.cli._signals import Terminated, deferred, stop_raises
+from simulator._tempfiles import remove_stale, temp_path
+from simulator.cli._signals import STOP_SIGNALS, Terminated, deferred, stop_raises
 from simulator.errors import USER_ERRORS, PssimError
 
 __all__ = [
@@ -48,7 +50,7 @@ __all__ = [
 #: Formats written for every figure the CLI saves.
 FIGURE_FORMATS = ("png", "pdf", "svg")
 #: Room kept in a file name for the temporary names written beside it.
-_NAME_ROOM = 32
+_NAME_ROOM = 48
 #: Errors of the machine, not of pssim, that end a write in one line (status 1); the last
 #: three come from a rename onto a folder that another process filled or replaced meanwhile.
 _WRITE_ERRNOS = frozenset(
@@ -74,14 +76,15 @@ def _refuse(option: str, rule: str, value: object) -> PssimError:
     return PssimError(f"{option} {rule}; got {str(value)!r}")
 
 
-def _temp_dir(parent: Path, prefix: str) -> Path:
-    """A new folder ``parent/prefix<random>``, created with the mode the umask gives."""
+def _temp_dir(target: Path) -> Path:
+    """A new hidden temporary folder beside ``target`` (named by :func:`temp_path`, so a
+    later run removes it if this process is killed), with the mode the umask gives."""
     for _ in range(100):
-        path = parent / f"{prefix}{secrets.token_hex(4)}"
+        path = temp_path(target)
         with contextlib.suppress(FileExistsError):
             os.mkdir(path)
             return path
-    raise FileExistsError(errno.EEXIST, "no free temporary name", str(parent))
+    raise FileExistsError(errno.EEXIST, "no free temporary name", str(target.parent))
 
 
 def _check_parent(option: str, path: Path, value: str) -> None:
@@ -101,7 +104,7 @@ def _probe(option: str, parent: Path, value: str) -> None:
     """Create and remove an entry in ``parent``: the only check that root cannot pass by."""
     with deferred():
         try:
-            os.rmdir(_temp_dir(parent, ".pssim-probe-"))
+            os.rmdir(_temp_dir(parent / "pssim-probe"))
         except OSError as err:
             raise _refuse(option, f"must be in a writable folder ({err.strerror})", value) from None
 
@@ -232,7 +235,8 @@ def results_folder(out: Path) -> Iterator[Path]:
     tmp = None
     try:
         with deferred():
-            tmp = _temp_dir(out.parent, f".{out.name}.")
+            remove_stale(out.parent)
+            tmp = _temp_dir(out)
         yield tmp
         with deferred():
             os.replace(tmp, out)  # atomic; onto an empty folder too, never a full one
@@ -291,6 +295,32 @@ def _is_program() -> bool:
     return cli is not None and getattr(top, "main", None) is getattr(cli, "main", object())
 
 
+def _end_program(status: int) -> NoReturn:
+    """End the ``pssim`` program once its command is done, outputs complete.
+
+    A stop signal from here on (the interpreter's shutdown can take a second with JAX
+    loaded) ends the program at once with its one line and 128 + N, saying that the
+    results were written; the exit handlers run first, then the process ends.
+    """
+
+    def stop_now(signum, _frame) -> None:
+        name = signal.Signals(signum).name
+        _say(f"pssim: terminated by {name} after its outputs were written")
+        os._exit(128 + signum)
+
+    for signum in (signal.SIGINT, *STOP_SIGNALS):
+        if signal.getsignal(signum) not in (signal.SIG_IGN, None):
+            signal.signal(signum, stop_now)
+    _release_reserved()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+    atexit._run_exitfuncs()
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(status)
+
+
 def run_command(command: Callable[[], int]) -> int:
     """Run a CLI command and return its exit status.
 
@@ -301,11 +331,16 @@ def run_command(command: Callable[[], int]) -> int:
 
     After an interrupt the ``pssim`` program ends at once (``os._exit``, once its files are
     cleaned up and stdio flushed): library threads (XLA's) may still be busy, and letting
-    the interpreter shut down around them can crash it.
+    the interpreter shut down around them can crash it. After a finished command it ends
+    the same way once the exit handlers have run, and a stop signal meanwhile still gets
+    its line (:func:`_end_program`).
     """
     try:
         with stop_raises():
-            return _run(command)
+            status = _run(command)
+            if _is_program():
+                _end_program(status)
+            return status
     except KeyboardInterrupt:
         status, line = 130, "pssim: interrupted"
     except Terminated as stop:

@@ -11,6 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from simulator._checks import check_count
+from simulator._tempfiles import remove_stale, temp_path
 from simulator.errors import PssimError, PssimTypeError
 from simulator.plots._style import TIME_LABEL
 from simulator.trace import Trace
@@ -79,7 +80,8 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, formats=None) -> Path:
         targets = [
             path if fmt == "png" else path.with_suffix(f".{fmt}") for fmt in _check_formats(formats)
         ]  # the PNG keeps the name given (``UP.PNG`` stays ``UP.PNG``)
-        tmps = [t.with_name(f".{t.name}.{os.getpid()}.tmp{t.suffix}") for t in targets]
+        remove_stale(path.parent)
+        tmps = [temp_path(t, keep_suffix=True) for t in targets]
         try:
             for tmp in tmps:
                 fig.savefig(tmp, dpi=130, bbox_inches="tight")

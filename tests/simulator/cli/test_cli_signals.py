@@ -144,3 +144,66 @@ def test_a_stop_swallowed_by_a_finalizer_is_sent_again():
             time.sleep(0.005)
     assert info.value.signum == signal.SIGTERM
     assert sys.unraisablehook is before
+
+
+# -- a stop after the outputs are written; what SIGKILL leaves behind ---------------------------
+
+_SLOW_EXIT = """
+import atexit, sys, time
+from simulator.cli import main  # noqa: F401 - makes this process the pssim program
+from simulator.cli.outputs import run_command
+
+atexit.register(time.sleep, 20)  # a slow interpreter shutdown (JAX's takes about 0.5 s)
+
+def command():
+    print("written", flush=True)
+    return 0
+
+sys.exit(run_command(command))
+"""
+
+
+@pytest.mark.parametrize(("name", "code"), [("SIGTERM", 143), ("SIGHUP", 129), ("SIGINT", 130)])
+def test_a_stop_after_the_outputs_are_written_still_gets_its_line(tmp_path, name, code):
+    proc = subprocess.Popen(
+        [*DEFAULT_SIGNALS, sys.executable, "-c", _SLOW_EXIT],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout.readline() == b"written\n"
+    time.sleep(0.5)  # in the exit handlers now
+    proc.send_signal(getattr(signal, name))
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == code, err.decode()
+    assert one_line(err.decode()) == f"pssim: terminated by {name} after its outputs were written"
+
+
+_KILLED_MID_WRITE = """
+import os, signal, sys
+from pathlib import Path
+from simulator.cli.outputs import check_out_dir, results_folder, run_command
+from simulator.plots.timeline import save_figure
+import matplotlib.pyplot as plt
+
+def command():
+    with results_folder(check_out_dir(sys.argv[2])) as tmp:
+        (tmp / "results.csv").write_text("rows")
+        if sys.argv[1] == "kill":
+            os.kill(os.getpid(), signal.SIGKILL)
+    save_figure(plt.figure(), Path(sys.argv[2] + ".png"))
+    return 0
+
+sys.exit(run_command(command))
+"""
+
+
+def test_the_next_write_removes_what_a_killed_run_left(tmp_path):
+    script = [*DEFAULT_SIGNALS, sys.executable, "-c", _KILLED_MID_WRITE]
+    killed = subprocess.run([*script, "kill", "first"], cwd=tmp_path, timeout=60)
+    assert killed.returncode == -signal.SIGKILL
+    left = entries(tmp_path)
+    assert len(left) == 1 and left[0].startswith(".first."), left  # SIGKILL runs no cleanup
+    done = subprocess.run([*script, "write", "second"], cwd=tmp_path, timeout=60)
+    assert done.returncode == 0
+    assert entries(tmp_path) == ["second", "second.png"]
