@@ -21,7 +21,6 @@ is a bug and propagates with its traceback.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import datetime
 import errno
@@ -31,7 +30,6 @@ import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from typing import NoReturn
 from pathlib import Path
 
 from simulator._tempfiles import remove_stale, temp_path
@@ -295,12 +293,12 @@ def _is_program() -> bool:
     return cli is not None and getattr(top, "main", None) is getattr(cli, "main", object())
 
 
-def _end_program(status: int) -> NoReturn:
-    """End the ``pssim`` program once its command is done, outputs complete.
+def _stop_now_on_signals() -> None:
+    """From now on a stop signal ends this program at once with its one line and 128 + N.
 
-    A stop signal from here on (the interpreter's shutdown can take a second with JAX
-    loaded) ends the program at once with its one line and 128 + N, saying that the
-    results were written; the exit handlers run first, then the process ends.
+    Installed once a command of the ``pssim`` program is done, outputs complete: the
+    interpreter's shutdown (its exit handlers; JAX's take about half a second) would
+    otherwise die silently on the default action.
     """
 
     def stop_now(signum, _frame) -> None:
@@ -311,14 +309,6 @@ def _end_program(status: int) -> NoReturn:
     for signum in (signal.SIGINT, *STOP_SIGNALS):
         if signal.getsignal(signum) not in (signal.SIG_IGN, None):
             signal.signal(signum, stop_now)
-    _release_reserved()
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
-    atexit._run_exitfuncs()
-    with contextlib.suppress(OSError, ValueError):
-        sys.stdout.flush()
-        sys.stderr.flush()
-    os._exit(status)
 
 
 def run_command(command: Callable[[], int]) -> int:
@@ -331,16 +321,15 @@ def run_command(command: Callable[[], int]) -> int:
 
     After an interrupt the ``pssim`` program ends at once (``os._exit``, once its files are
     cleaned up and stdio flushed): library threads (XLA's) may still be busy, and letting
-    the interpreter shut down around them can crash it. After a finished command it ends
-    the same way once the exit handlers have run, and a stop signal meanwhile still gets
-    its line (:func:`_end_program`).
+    the interpreter shut down around them can crash it. After a finished command, a stop
+    signal during the program's shutdown still gets its line (:func:`_stop_now_on_signals`).
     """
     try:
         with stop_raises():
             status = _run(command)
-            if _is_program():
-                _end_program(status)
-            return status
+        if _is_program():
+            _stop_now_on_signals()
+        return status
     except KeyboardInterrupt:
         status, line = 130, "pssim: interrupted"
     except Terminated as stop:
