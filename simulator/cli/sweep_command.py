@@ -2,7 +2,9 @@
 
 The sweep file is validated whole before anything runs. Rerunning the command on the same
 ``--out`` folder resumes the sweep (finished configurations are skipped) and redraws its
-figures from the stored table.
+figures from the stored table. Files in ``OUT/results.parquet`` that the sweep did not
+write are moved to ``OUT/ignored`` and reported in one line. A full disk, a lost scheduler
+or a LocalCluster that cannot start end the command in one line, exit status 1.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def add_sweep_command(sub) -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="LocalCluster worker processes (default: one per core)",
+        help="LocalCluster worker processes (default: one per core; at most 4 per core)",
     )
     cmd.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     cmd.set_defaults(handler=cmd_sweep)
@@ -57,7 +59,7 @@ def add_sweep_command(sub) -> argparse.ArgumentParser:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from simulator.studies._sweep_spec import read_sweep_file
-    from simulator.studies.sweeps import sweep
+    from simulator.studies.sweeps import SweepFault, sweep
 
     try:
         spec = read_sweep_file(args.sweep_file)
@@ -66,6 +68,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         )
     except USER_ERRORS as err:
         raise CliError(_as_typed(err)) from None
+    except SweepFault as fault:  # the machine's, not the input's: status 1
+        print(f"pssim: error: {_as_typed(fault)}", file=sys.stderr)
+        return 1
+    for note in result.notes:
+        print(f"pssim sweep: {note}", file=sys.stderr)
     frame = result.frame()
     figures, figure_errors = [], []
     if result.complete:

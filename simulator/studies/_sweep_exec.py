@@ -3,11 +3,14 @@
 Each finished task's rows come back to the calling process, which writes them to the store,
 so workers need no shared file system: a cluster only has to have pssim installed. A task
 that raises is retried (``RETRIES`` times, on any worker) and then reported; the others go
-on.
+on. A scheduler that goes away ends the sweep in one :class:`SweepFault` (rerunning
+resumes it), as does a LocalCluster that fails ``START_ATTEMPTS`` starts in a row (a loaded
+machine can fail one: "Nanny failed to start").
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import functools
 import gc
@@ -15,17 +18,38 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 
 from simulator.errors import PssimError
+from simulator.studies._sweep_faults import SweepFault
 from simulator.studies._sweep_rows import Task, run_task
 
-__all__ = ["RETRIES", "SERIAL", "TaskFailure", "check_scheduler", "default_workers", "executor"]
+__all__ = [
+    "MAX_WORKERS_PER_CORE",
+    "RETRIES",
+    "SERIAL",
+    "TaskFailure",
+    "check_scheduler",
+    "default_workers",
+    "executor",
+]
 
 #: Extra attempts of a failing task before it is reported.
 RETRIES = 2
 #: The ``scheduler`` that runs tasks in the calling process, one after another.
 SERIAL = "serial"
+#: LocalCluster workers allowed per core: each is a single-threaded process, so more than
+#: one per core only shares the cores, while each costs a process's memory; a few per core
+#: are still allowed (tasks that wait, measurements of oversubscription).
+MAX_WORKERS_PER_CORE = 4
+#: Starts of a LocalCluster tried before giving up, and the pause (seconds) after the
+#: first failure (doubled after each next one).
+START_ATTEMPTS = 3
+START_PAUSE_S = 5.0
+#: How long a starting worker may take to reach its scheduler: on a loaded machine,
+#: longer than dask's default (30 s).
+START_CONNECT_TIMEOUT = "120s"
 #: Environment of LocalCluster workers: one BLAS/OpenMP thread each, so N workers use N
 #: cores. (No XLA flags: they are part of JAX's compilation-cache key, and workers share
 #: the cache with every other pssim process.)
@@ -51,7 +75,8 @@ def default_workers() -> int:
 
 def check_scheduler(scheduler: str | None, workers: int | None) -> tuple[str | None, int]:
     """Validated ``scheduler`` (None: a LocalCluster; ``serial``; or an address) and the
-    number of LocalCluster workers."""
+    number of LocalCluster workers (at most :data:`MAX_WORKERS_PER_CORE` per core this
+    process may use)."""
     if scheduler is not None and (not isinstance(scheduler, str) or not scheduler.strip()):
         raise PssimError(
             f"`scheduler` must be None, {SERIAL!r} or a Dask scheduler address such as "
@@ -71,6 +96,14 @@ def check_scheduler(scheduler: str | None, workers: int | None) -> tuple[str | N
         raise PssimError(
             "`workers` applies to the LocalCluster pssim starts; an existing cluster "
             f"({scheduler}) has its own workers",
+            param="workers",
+        )
+    cores = default_workers()
+    if workers > MAX_WORKERS_PER_CORE * cores:
+        raise PssimError(
+            f"`workers` must be <= {MAX_WORKERS_PER_CORE * cores} ({MAX_WORKERS_PER_CORE} "
+            f"per core of the {cores} this process may use: more workers share the same "
+            f"cores, each with its own memory); got {workers}",
             param="workers",
         )
     return scheduler, workers
@@ -100,20 +133,46 @@ def _run_serial(tasks: Sequence[Task], on_done, on_failed) -> None:
 
 
 def _run_on_dask(client, tasks: Sequence[Task], on_done, on_failed) -> None:
+    """Submit ``tasks``; a task that raised is a failure, a task the cluster dropped (its
+    scheduler went away: futures cancelled) ends the run in one :class:`SweepFault`."""
     from dask.distributed import as_completed
 
     futures = {client.submit(run_task, task, retries=RETRIES, pure=False): task for task in tasks}
     try:
         for future in as_completed(futures):
             task = futures.pop(future)
-            if future.status == "finished":
-                on_done(task, future.result())
-            else:
+            if future.status == "error":
                 on_failed(TaskFailure(task, future.exception()))
+            elif future.status != "finished":
+                raise _lost(client, 1 + len(futures))
+            else:
+                try:
+                    rows = future.result()
+                except Exception as err:  # its rows could not be fetched
+                    if not _connected(client):
+                        raise _lost(client, 1 + len(futures)) from err
+                    on_failed(TaskFailure(task, err))
+                else:
+                    on_done(task, rows)
             future.release()
     finally:
         for future in futures:
             future.cancel()
+
+
+def _connected(client) -> bool:
+    return getattr(client, "status", "running") == "running"
+
+
+def _lost(client, unfinished: int) -> SweepFault:
+    """The one line of a sweep whose scheduler went away."""
+    address = getattr(getattr(client, "scheduler", None), "address", None)
+    at = f" at {address}" if isinstance(address, str) else ""
+    tasks = "task" if unfinished == 1 else "tasks"
+    return SweepFault(
+        f"the Dask scheduler{at} was lost with {unfinished} {tasks} unfinished; rerun the "
+        "same sweep to resume it (the finished configurations are stored)"
+    )
 
 
 def _attempt(task: Task):
@@ -144,34 +203,84 @@ def _client(scheduler: str | None, workers: int) -> Iterator[object]:
             raise PssimError(
                 f"`scheduler` {scheduler!r} cannot be reached: {err}", param="scheduler"
             ) from None
-        with client:
+        try:
             yield client
+        finally:
+            # a client whose scheduler went away logs its cancelled reconnection as an
+            # error with two tracebacks when closed: the sweep has said it in one line
+            with _quiet("distributed") if not _connected(client) else contextlib.nullcontext():
+                client.close()
         return
-    import dask
-
-    environ = dict(os.environ)
     try:
-        # Dask's nanny writes its worker settings into this process's environment, and
-        # sets glibc's trim threshold low (many more page faults in the timing engine):
-        # neither is kept.
-        with (
-            _interrupts_ignored(),  # worker processes inherit it: Ctrl-C stops pssim only
-            dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}),
-        ):
-            cluster = LocalCluster(
-                n_workers=workers,
-                threads_per_worker=1,
-                processes=True,
-                dashboard_address="127.0.0.1:0",  # local only, any free port
-                silence_logs=logging.CRITICAL,
-                env=WORKER_ENV,
-            )
-        os.environ.clear()
-        os.environ.update(environ)
+        cluster = _start_cluster(LocalCluster, workers)
         with cluster, Client(cluster) as client:
             yield client
     finally:
         gc.collect()  # release the cluster's semaphores now, not at a hurried exit
+
+
+def _start_cluster(local_cluster, workers: int):
+    """A LocalCluster of ``workers`` processes, tried :data:`START_ATTEMPTS` times (with
+    pauses) before one :class:`SweepFault`."""
+    import dask
+
+    settings = {
+        # Dask's nanny sets glibc's trim threshold low (many more page faults in the
+        # timing engine): not kept.
+        "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+        "distributed.comm.timeouts.connect": START_CONNECT_TIMEOUT,
+    }
+    pause, error = START_PAUSE_S, None
+    for attempt in range(START_ATTEMPTS):
+        if attempt:
+            time.sleep(pause)
+            pause *= 2
+        environ = dict(os.environ)
+        try:
+            with (
+                _interrupts_ignored(),  # worker processes inherit it: Ctrl-C stops pssim only
+                dask.config.set(settings),
+            ):
+                return local_cluster(
+                    n_workers=workers,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address="127.0.0.1:0",  # local only, any free port
+                    silence_logs=logging.CRITICAL,
+                    env=WORKER_ENV,
+                )
+        except (RuntimeError, TimeoutError, asyncio.TimeoutError, OSError) as err:
+            error = err
+        finally:
+            # the nanny writes its worker settings into this process's environment
+            os.environ.clear()
+            os.environ.update(environ)
+    workers_shown = "worker" if workers == 1 else "workers"
+    why = " ".join(str(error).split())[:200]
+    raise SweepFault(
+        f"a LocalCluster of {workers} {workers_shown} did not start in {START_ATTEMPTS} "
+        f"tries ({type(error).__name__}: {why}); the machine may be overloaded: retry "
+        "later, with fewer `workers`, or with `scheduler` 'serial'"
+    )
+
+
+@contextlib.contextmanager
+def _quiet(name: str) -> Iterator[None]:
+    """Logger ``name`` and those below it (dask gives some their own level and handler)
+    silenced within the block."""
+    loggers = [logging.getLogger(name)] + [
+        logging.getLogger(other)
+        for other in list(logging.root.manager.loggerDict)
+        if other.startswith(f"{name}.")
+    ]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 @contextlib.contextmanager

@@ -1,19 +1,35 @@
-"""The sweep store: a folder with the sweep's spec and a Parquet dataset of its results.
+"""The sweep store: a folder with the sweep's spec, its results and the list of what it wrote.
 
 ``DIR/sweep.toml`` keeps the sweep's own spec; ``DIR/results.parquet/`` is a folder of
 Parquet files, one per finished task, each holding every row of the configurations it ran
-(all their seeds). A file is written under a hidden temporary name and renamed into place,
-so it is either whole or absent: a sweep killed at any instant (even ``kill -9``) leaves
-only whole files, and the rerun skips the configurations they hold. Readers
-(``pandas.read_parquet``, ``dask.dataframe.read_parquet``, pyarrow) ignore hidden files.
-A lock file keeps two sweeps from writing one folder at once.
+(all their seeds); ``DIR/manifest.jsonl`` lists every part file with its SHA-256 (see
+:mod:`simulator.studies._sweep_manifest`). A part is written under a hidden temporary
+name, listed, then renamed into place, so it is either whole and listed or absent: a sweep
+killed at any instant (even ``kill -9``) leaves only whole files, and the rerun skips the
+configurations they hold. A lock file keeps two sweeps from writing one folder at once.
+
+The store reads only what it wrote: the parts listed in the manifest whose bytes still
+match, each configuration once. Every run of the sweep (under the lock) moves anything else
+in ``results.parquet/`` (a foreign file, a copied part, another sweep's part, a folder, a
+truncated or altered part) to ``DIR/ignored/``, never deleting it, reports it in one line,
+and reruns the configurations of a damaged part. After a run, ``results.parquet/`` holds
+only verified parts, so ``pandas.read_parquet("DIR/results.parquet")`` (or dask, pyarrow)
+reads the sweep's rows and nothing else; readers ignore hidden files (the temporary ones).
+:meth:`SweepStore.frame` (``load_sweep``) verifies the parts every time it reads, and
+moves nothing. A store written before the manifest existed is adopted: each part is checked
+(the sweep's schema, only its configurations, each with all its seeds once) and listed.
+
+A full disk or a folder that stops taking files ends the sweep in one line
+(:class:`~simulator.studies._sweep_faults.SweepFault`) naming the folder; every task
+stored before it is kept, and rerunning the sweep resumes it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
-import hashlib
+import itertools
 import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -22,15 +38,31 @@ from pathlib import Path
 import pandas as pd
 
 from simulator.errors import PssimError, SpecError
+from simulator.studies._sweep_faults import SweepFault
+from simulator.studies._sweep_manifest import (
+    MANIFEST_NAME,
+    METADATA_KEY,
+    REASONS,
+    Entry,
+    Expected,
+    part_name,
+    scan,
+)
 from simulator.studies._sweep_spec import SweepSpec, read_sweep_file
 
-__all__ = ["RESULTS_NAME", "SPEC_NAME", "SweepStore"]
+__all__ = ["IGNORED_NAME", "MANIFEST_NAME", "RESULTS_NAME", "SPEC_NAME", "SweepStore"]
 
 #: The results dataset inside a sweep folder.
 RESULTS_NAME = "results.parquet"
 #: The sweep's own spec inside a sweep folder.
 SPEC_NAME = "sweep.toml"
+#: Where files found in the results folder that the sweep did not write are moved.
+IGNORED_NAME = "ignored"
 _LOCK_NAME = ".lock"
+#: Names listed in a one-line report; the rest are counted.
+_SHOWN = 5
+#: Errors that more room, not more rights, would fix.
+_FULL = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def _parquet():
@@ -47,6 +79,10 @@ class SweepStore:
 
     Args:
         root: the sweep folder (``--out DIR``); created if missing.
+
+    Attributes:
+        ignored: ``(file name, reason)`` of what the last :meth:`open` moved out of the
+            results folder, or what the last :meth:`read` left unread.
     """
 
     def __init__(self, root: str | os.PathLike) -> None:
@@ -55,12 +91,24 @@ class SweepStore:
         self.root = Path(root)
         self.results = self.root / RESULTS_NAME
         self.spec_path = self.root / SPEC_NAME
+        self.manifest = self.root / MANIFEST_NAME
+        self.ignored_dir = self.root / IGNORED_NAME
+        self.ignored: list[tuple[str, str]] = []
+        self._moved = False
+        self._expected: Expected | None = None
+        self._done: set[str] = set()
 
     # -- claiming the folder -------------------------------------------------------------
     @contextlib.contextmanager
     def open(self, sweep: SweepSpec) -> Iterator[SweepStore]:
         """Claim the folder for ``sweep``: create it, refuse one that holds another sweep or
-        that another process is writing, and keep it locked until the block ends."""
+        that another process is writing, move aside what the sweep did not write, and keep
+        it locked until the block ends.
+
+        Raises:
+            SpecError: the folder is unusable, holds another sweep or is locked.
+            SweepFault: the folder stopped taking files (disk full...).
+        """
         try:
             self.results.mkdir(parents=True, exist_ok=True)
             lock = open(self.root / _LOCK_NAME, "a")
@@ -79,22 +127,20 @@ class SweepStore:
                     "process; wait for it or choose another folder",
                     param="out",
                 ) from None
-            self._claim(sweep)
-            self._remove_partial()
-            yield self
+            self._expected = Expected(sweep)
+            try:
+                self._claim(sweep)
+                self._remove_partial()
+                self._reconcile()
+                yield self
+            finally:
+                self._expected = None
 
     def check(self, sweep: SweepSpec) -> None:
         """Refuse a folder that holds another sweep, or results without a spec (reads
         only; :meth:`open` checks again under the lock)."""
         if self.spec_path.exists():
-            try:
-                stored = read_sweep_file(self.spec_path)
-            except PssimError as err:
-                raise SpecError(
-                    f"`out` {str(self.root)!r} holds an unreadable {SPEC_NAME} ({err}); "
-                    "choose another folder",
-                    param="out",
-                ) from None
+            stored = self._stored_spec()
             if stored != sweep:
                 raise SpecError(
                     f"`out` {str(self.root)!r} holds another sweep (spec {stored.digest()}, "
@@ -109,6 +155,16 @@ class SweepStore:
                 param="out",
             )
 
+    def _stored_spec(self) -> SweepSpec:
+        try:
+            return read_sweep_file(self.spec_path)
+        except PssimError as err:
+            raise SpecError(
+                f"`out` {str(self.root)!r} holds an unreadable {SPEC_NAME} ({err}); "
+                "choose another folder",
+                param="out",
+            ) from None
+
     def _foreign(self) -> Iterator[Path]:
         """What a folder holds besides an unfinished sweep's own files (its lock, an empty
         results folder)."""
@@ -122,52 +178,170 @@ class SweepStore:
     def _claim(self, sweep: SweepSpec) -> None:
         self.check(sweep)
         if not self.spec_path.exists():
-            _write_atomic(
-                self.spec_path, lambda tmp: tmp.write_text(sweep.to_toml(), encoding="utf-8")
-            )
+            try:
+                _write_atomic(
+                    self.spec_path,
+                    lambda tmp: tmp.write_text(sweep.to_toml(), encoding="utf-8"),
+                )
+            except OSError as err:
+                raise self._fault(err) from err
 
     def _remove_partial(self) -> None:
         """Temporary files of a killed run (never read: hidden names)."""
-        for path in self.results.glob(".*.tmp"):
+        leftovers = [*self.results.glob(".*.tmp")]
+        for stem in (Path(SPEC_NAME).stem, Path(MANIFEST_NAME).stem):
+            leftovers += self.root.glob(f".{stem}-*.tmp")
+        for path in leftovers:
             with contextlib.suppress(OSError):
                 path.unlink()
 
+    def _reconcile(self) -> None:
+        """Keep the verified parts, list them, and move everything else aside."""
+        assert self._expected is not None
+        found = scan(self.results, self.manifest, self._expected, load=False)
+        try:
+            if found.rewrite:
+                lines = "".join(entry.line() for entry, _ in found.kept)
+                _write_atomic(self.manifest, lambda tmp: tmp.write_text(lines, encoding="utf-8"))
+            for name, _ in found.ignored:
+                self._move_aside(name)
+        except OSError as err:
+            raise self._fault(err) from err
+        self.ignored, self._moved = found.ignored, True
+        self._done = found.configs
+
+    def _move_aside(self, name: str) -> None:
+        """Move ``results/name`` into the ignored folder, under a free name."""
+        self.ignored_dir.mkdir(exist_ok=True)
+        stem, dot, suffix = name.partition(".")
+        for n in itertools.count(1):
+            target = self.ignored_dir / (name if n == 1 else f"{stem}-{n}{dot}{suffix}")
+            if not os.path.lexists(target):  # a rename would replace a file there
+                os.rename(self.results / name, target)
+                return
+
+    def note(self) -> str | None:
+        """One line on what :attr:`ignored` holds (None when nothing was ignored)."""
+        if not self.ignored:
+            return None
+        shown = [f"{name} ({REASONS[reason]})" for name, reason in self.ignored[:_SHOWN]]
+        if len(self.ignored) > _SHOWN:
+            shown.append(f"and {len(self.ignored) - _SHOWN} more")
+        files = "file" if len(self.ignored) == 1 else "files"
+        where = f"{len(self.ignored)} {files} in {self.results}"
+        moved = f", moved to {self.ignored_dir}" if self._moved else ""
+        return f"ignored {where}{moved}: {', '.join(shown)}"
+
     # -- reading -------------------------------------------------------------------------
-    def part_files(self) -> list[Path]:
-        """The finished task files, sorted by name."""
-        return sorted(self.results.glob("part-*.parquet"))
-
     def finished_configs(self) -> set[str]:
-        """Digests of the configurations whose rows are in the store."""
-        _, pq = _parquet()
-        done: set[str] = set()
-        for path in self.part_files():
-            column = pq.read_table(path, columns=["config"]).column("config")
-            done.update(column.unique().to_pylist())
-        return done
+        """Digests of the configurations whose rows are in the store (verified parts)."""
+        if self._expected is not None:
+            return set(self._done)
+        return scan(self.results, self.manifest, self._sweep(), load=False).configs
 
-    def frame(self) -> pd.DataFrame:
-        """Every stored row as one DataFrame (what ``pandas.read_parquet`` of the dataset
-        gives), sorted by configuration, seed and, for training, update."""
-        if not self.part_files():
+    def frame(self, sweep: SweepSpec | None = None) -> pd.DataFrame:
+        """Every stored row as one DataFrame, sorted by configuration, seed and, for
+        training, update: the verified parts only (see :meth:`read`)."""
+        return self.read(sweep)
+
+    def read(self, sweep: SweepSpec | None = None) -> pd.DataFrame:
+        """The rows of the parts this sweep wrote, each configuration once; what else the
+        results folder holds is left in place and listed in :attr:`ignored`.
+
+        Args:
+            sweep: the sweep (default: the folder's ``sweep.toml``).
+        """
+        pa, _ = _parquet()
+        expected = Expected(sweep) if sweep is not None else self._sweep()
+        found = scan(self.results, self.manifest, expected, load=True)
+        self.ignored, self._moved = found.ignored, False
+        tables = [table for _, table in found.kept]
+        if not tables:
             return pd.DataFrame()
-        frame = pd.read_parquet(self.results)
+        frame = pa.concat_tables(tables, promote_options="none").to_pandas()
         keys = [c for c in ("config", "seed", "update") if c in frame]
         return frame.sort_values(keys, kind="stable").reset_index(drop=True)
 
+    def _sweep(self) -> Expected:
+        if self._expected is not None:
+            return self._expected
+        return Expected(self._stored_spec())
+
     # -- writing -------------------------------------------------------------------------
+    def progress(self) -> str:
+        """``"2 of 4 configurations are stored"`` (while the store is open)."""
+        total = len(self._expected.seeds) if self._expected is not None else 0
+        return f"{len(self._done)} of {total} configurations are stored"
+
+    def accepts(self, table) -> bool:
+        """Whether ``table`` has the columns of the sweep's rows (a worker with another
+        pssim version returns others)."""
+        assert self._expected is not None
+        return table.schema.remove_metadata().equals(self._expected.schema)
+
     def write_part(self, configs: Sequence[str], table) -> Path:
-        """Write one task's rows (a pyarrow Table) atomically as its own file."""
+        """Write one task's rows (a pyarrow Table) as its own file: written under a hidden
+        name, listed in the manifest, renamed into place (only inside :meth:`open`).
+
+        Raises:
+            SweepFault: the folder stopped taking files; the stored parts are kept.
+        """
         _, pq = _parquet()
-        name = hashlib.sha256(",".join(sorted(configs)).encode()).hexdigest()[:16]
-        path = self.results / f"part-{name}.parquet"
-        _write_atomic(path, lambda tmp: pq.write_table(table, tmp))
+        expected = self._expected
+        if expected is None:
+            raise RuntimeError("write_part needs the store opened by SweepStore.open")
+        name = part_name(configs)
+        path = self.results / name
+        metadata = {**(table.schema.metadata or {}), METADATA_KEY: expected.digest.encode()}
+        table = table.replace_schema_metadata(metadata)
+        tmp = _temp_path(path)
+        try:
+            pq.write_table(table, tmp)
+            _fsync(tmp)
+            data = tmp.read_bytes()
+            self._append(
+                Entry.of(data, part=name, rows=table.num_rows, configs=configs, expected=expected)
+            )
+            os.replace(tmp, path)
+            _fsync(self.results)
+        except OSError as err:
+            raise self._fault(err) from err
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        self._done.update(configs)
         return path
+
+    def _append(self, entry: Entry) -> None:
+        """Append ``entry`` to the manifest and flush it to the disk."""
+        data = entry.line().encode()
+        fd = os.open(self.manifest, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        try:
+            while data:
+                data = data[os.write(fd, data) :]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _fault(self, err: OSError) -> SweepFault:
+        """One line for a write that failed: where, why, what is kept and what to do."""
+        cause = os.strerror(err.errno) if err.errno else f"{type(err).__name__}: {err}"
+        fix = "free space there" if err.errno in _FULL else "make it writable"
+        return SweepFault(
+            f"cannot write the sweep's results in {self.results}: {cause}; "
+            f"{self.progress()}: {fix} and rerun the same sweep to resume",
+            errno=err.errno,
+        )
+
+
+def _temp_path(path: Path) -> Path:
+    """A hidden temporary name beside ``path`` (readers skip it; a rerun removes it)."""
+    return path.with_name(f".{path.stem}-{uuid.uuid4().hex[:8]}.tmp")
 
 
 def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
     """``write`` a hidden temporary file beside ``path``, fsync it, rename it to ``path``."""
-    tmp = path.with_name(f".{path.stem}-{uuid.uuid4().hex[:8]}.tmp")
+    tmp = _temp_path(path)
     try:
         write(tmp)
         _fsync(tmp)
@@ -178,6 +352,7 @@ def _write_atomic(path: Path, write: Callable[[Path], None]) -> None:
 
 
 def _fsync(path: Path) -> None:
+    """Flush a file, or a folder's entries, to the disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -6,7 +6,10 @@
 and writes each task's rows to ``DIR/results.parquet`` as its own file. Rerunning the same
 sweep on the same folder resumes it: finished configurations are skipped, none is lost or
 duplicated, whatever killed the previous run. A different sweep on the same folder is
-refused.
+refused. The store reads only the files it wrote (files it did not write are moved to
+``DIR/ignored/`` and reported in :attr:`SweepResult.notes`). A full disk, a lost Dask
+scheduler or a LocalCluster that cannot start raise :class:`SweepFault` (an ``OSError``)
+in one line; rerunning the sweep resumes it.
 
 Example:
     >>> result = sweep("examples/figure6_runtime_vs_k.toml", "out/fig6")  # doctest: +SKIP
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import warnings
 from pathlib import Path
 
 import pandas as pd
@@ -25,12 +29,18 @@ from tqdm.auto import tqdm
 from simulator.errors import PssimError, PssimTypeError
 from simulator.studies._common import bar_disabled
 from simulator.studies._sweep_exec import SERIAL, TaskFailure, check_scheduler, executor
+from simulator.studies._sweep_faults import SweepFault
 from simulator.studies._sweep_rows import group_tasks
 from simulator.studies._sweep_spec import SweepSpec, read_sweep_file
 from simulator.studies._sweep_store import SweepStore
 
-__all__ = ["SERIAL", "SweepResult", "SweepSpec", "load_sweep", "sweep"]
+__all__ = ["SERIAL", "SweepFault", "SweepResult", "SweepSpec", "load_sweep", "sweep"]
 
+#: The failure of a task whose rows do not have this pssim's columns.
+_OTHER_COLUMNS = (
+    "the worker returned rows with other columns than this pssim's: install the same "
+    "pssim version on every worker"
+)
 #: Timing tasks per worker: enough to balance uneven configurations, few enough that
 #: scheduling stays a small share of a task.
 TASKS_PER_WORKER = 4
@@ -48,6 +58,11 @@ class SweepResult:
         skipped: configurations already in the store (a resumed sweep).
         failures: ``(config digests, error line)`` of each task that failed on every
             attempt; rerunning the sweep retries them.
+        ignored: ``(file name, reason)`` of each entry of the results folder that the
+            sweep did not write (``foreign``, ``duplicate``) or that changed since
+            (``damaged``, ``outdated``: its configurations were rerun), moved to
+            ``out / "ignored"``.
+        notes: one-line reports on the store (what was ignored and where it went).
     """
 
     spec: SweepSpec
@@ -56,6 +71,8 @@ class SweepResult:
     ran: int
     skipped: int
     failures: tuple[tuple[tuple[str, ...], str], ...]
+    ignored: tuple[tuple[str, str], ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def results_path(self) -> Path:
@@ -69,7 +86,7 @@ class SweepResult:
 
     def frame(self) -> pd.DataFrame:
         """The stored rows, sorted by configuration, seed (and update)."""
-        return SweepStore(self.out).frame()
+        return SweepStore(self.out).frame(self.spec)
 
     def to_json(self) -> dict:
         return {
@@ -83,6 +100,7 @@ class SweepResult:
             "skipped": self.skipped,
             "complete": self.complete,
             "failures": [{"configs": list(c), "error": e} for c, e in self.failures],
+            "ignored": [{"file": name, "reason": reason} for name, reason in self.ignored],
         }
 
 
@@ -130,6 +148,9 @@ def sweep(
     Raises:
         SpecError: a bad sweep file or configuration (before anything runs), or an ``out``
             folder that holds another sweep or is being written by one.
+        SweepFault: the disk under ``out`` is full (or stopped taking files), the Dask
+            scheduler was lost, or a LocalCluster could not start: one line; what was
+            stored is kept, and calling again resumes.
 
     On a LocalCluster, a script that calls this must guard its top level with
     ``if __name__ == "__main__":`` (worker processes import the main module).
@@ -143,6 +164,7 @@ def sweep(
     f_stars = _problems(configs) if spec.kind == "training" else None
     with executor(scheduler, workers) as run_tasks, store.open(spec):
         done = store.finished_configs()
+        note = store.note()
         todo = [c for c in configs if c.digest() not in done]
         skipped = len(configs) - len(todo)
         tasks = group_tasks(spec.kind, todo, TASKS_PER_WORKER * workers, f_stars)
@@ -157,6 +179,9 @@ def sweep(
 
             def done_task(task, table) -> None:
                 nonlocal ran
+                if not store.accepts(table):
+                    failures.append((tuple(task.configs), _OTHER_COLUMNS))
+                    return
                 store.write_part(task.configs, table)
                 ran += len(task.specs)
                 bar.update(len(task.specs))
@@ -172,6 +197,8 @@ def sweep(
         ran=ran,
         skipped=skipped,
         failures=tuple(failures),
+        ignored=tuple(store.ignored),
+        notes=(note,) if note else (),
     )
 
 
@@ -193,11 +220,20 @@ def _problems(configs) -> dict[tuple[str, str, float], float | None]:
 
 
 def load_sweep(out: str | os.PathLike) -> pd.DataFrame:
-    """The results of the sweep in folder ``out`` as one DataFrame (sorted)."""
+    """The results of the sweep in folder ``out`` as one DataFrame (sorted).
+
+    Only the parts the sweep wrote and that are still whole are read, each configuration
+    once; anything else in ``out/results.parquet`` is left in place, with one warning (the
+    next run of the sweep moves it to ``out/ignored``).
+    """
     store = SweepStore(out)
     if not store.spec_path.exists():
         raise PssimError(
             f"`out` must be a sweep folder (with {store.spec_path.name}); got {str(out)!r}",
             param="out",
         )
-    return store.frame()
+    frame = store.read()
+    note = store.note()
+    if note:
+        warnings.warn(f"load_sweep {note}", UserWarning, stacklevel=2)
+    return frame

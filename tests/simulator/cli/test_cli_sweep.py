@@ -59,7 +59,14 @@ def test_json_summary_store_and_figures(tmp_path):
     assert summary["rows"] == 36 and summary["seeds"] == 3 and summary["failures"] == []
     assert "sweep: 100%" in err and "12/12" in err  # the bar counts configurations
     assert [os.path.basename(p) for p in summary["figures"]] == ["figure5.png", "one_law.png"]
-    names = [".lock", "figure5.png", "one_law.png", "results.parquet", "sweep.toml"]
+    names = [
+        ".lock",
+        "figure5.png",
+        "manifest.jsonl",
+        "one_law.png",
+        "results.parquet",
+        "sweep.toml",
+    ]
     assert entries(tmp_path / "run") == names
     frame = pd.read_parquet(tmp_path / "run" / "results.parquet")
     assert len(frame) == 36 and set(frame["variant"]) == {"sync", "async"}
