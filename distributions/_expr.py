@@ -23,6 +23,7 @@ import re
 from collections.abc import Callable, Mapping
 
 from ._checks import LawError, fmt
+from ._text import shown
 
 __all__ = ["SYMBOLS", "Expression", "compile_value", "split_values"]
 
@@ -37,7 +38,7 @@ _BINARY: dict[type, Callable[[float, float], float]] = {
     ast.Pow: operator.pow,
 }
 _UNARY: dict[type, Callable[[float], float]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 _MAX_LENGTH = 200
 _NAMES = "m, P, min, max"
 _KINDS = {ast.Attribute: "attribute access ", ast.Subscript: "indexing "}
@@ -105,6 +106,8 @@ def compile_value(token: str) -> Expression:
         raise ValueError("nothing")
     if len(text) > _MAX_LENGTH:
         raise ValueError(f"an expression longer than {_MAX_LENGTH} characters")
+    if not text.isascii():  # Python reads a fullwidth m as m, an Arabic-Indic 1 as 1
+        raise ValueError("not ASCII")
     try:
         tree = ast.parse(text, mode="eval").body
     except (SyntaxError, ValueError, RecursionError, MemoryError):
@@ -118,12 +121,13 @@ def _check(node: ast.AST, text: str, symbols: set[str]) -> None:
     if isinstance(node, ast.Constant):
         literal = ast.get_source_segment(text, node) or ""
         if isinstance(node.value, bool) or not _NUMBER.fullmatch(literal):
-            raise ValueError(f"{literal or repr(node.value)} is not a plain decimal number")
+            text = literal if 0 < len(literal) <= 20 else shown(literal or node.value)
+            raise ValueError(f"{text} is not a plain decimal number")
     elif isinstance(node, ast.Name):
         if node.id in _FUNCTIONS:
             raise ValueError(f"{node.id} must be called, e.g. {node.id}(m, 4)")
         if node.id not in SYMBOLS:
-            raise ValueError(f"unknown name {node.id!r} (names: {_NAMES})")
+            raise ValueError(f"unknown name {shown(node.id)} (names: {_NAMES})")
         symbols.add(node.id)
     elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         _check(node.left, text, symbols)
@@ -133,8 +137,8 @@ def _check(node: ast.AST, text: str, symbols: set[str]) -> None:
     elif isinstance(node, ast.Call):
         func = node.func
         if not isinstance(func, ast.Name) or func.id not in _FUNCTIONS:
-            shown = ast.get_source_segment(text, func) or type(func).__name__
-            raise ValueError(f"{shown!r} is not callable here (functions: min, max)")
+            name = ast.get_source_segment(text, func) or type(func).__name__
+            raise ValueError(f"{shown(name)} is not callable here (functions: min, max)")
         if (
             node.keywords
             or len(node.args) < 2
@@ -144,9 +148,11 @@ def _check(node: ast.AST, text: str, symbols: set[str]) -> None:
         for arg in node.args:
             _check(arg, text, symbols)
     else:
-        shown = ast.get_source_segment(text, node) or type(node).__name__
+        part = ast.get_source_segment(text, node) or type(node).__name__
         kind = _KINDS.get(type(node), "")
-        raise ValueError(f"{kind}{shown!r} is not allowed (numbers, {_NAMES}, + - * / ** and ( ))")
+        raise ValueError(
+            f"{kind}{shown(part)} is not allowed (numbers, {_NAMES}, + - * / ** and ( ))"
+        )
 
 
 def _eval(node: ast.expr, env: Mapping[str, float]) -> float:

@@ -20,12 +20,13 @@ from ._hyperexp import HyperExponential
 from ._lognormal import LogNormal
 from ._pareto import Pareto
 from ._scipy_law import ScipyLaw, is_frozen_continuous
+from ._text import shown
 from ._weibull import Weibull
 
 __all__ = ["SPEC_FORMS", "law_from", "law_symbols", "parse_law"]
 
-_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*", re.ASCII)
 
 # law name -> (form shown in messages, number of values, constructor from the values)
 _FIXED: dict[str, tuple[str, int, Callable[..., ComputeTimeLaw]]] = {
@@ -55,13 +56,13 @@ def _value(token: str, spec: str, name: str) -> float | Expression:
     if _NUMBER.fullmatch(text):
         return float(text)
     if not text:
-        raise LawError(f"`{name}` value '' in {spec!r} must be a number")
+        raise LawError(f"`{name}` value '' in {shown(spec)} must be a number")
     try:
         return compile_value(text)
     except ValueError as why:
         raise LawError(
-            f"`{name}` value {text!r} in {spec!r} must be a number or an expression in m and P; "
-            f"got {why}"
+            f"`{name}` value {shown(text)} in {shown(spec)} must be a number or an expression "
+            f"in m and P; got {why}"
         ) from None
 
 
@@ -70,7 +71,7 @@ def _values(body: str, spec: str, name: str) -> list[float | Expression]:
 
 
 def _count_error(spec: str, name: str, form: str, want: str, got: int) -> LawError:
-    return LawError(f"`{name}` spec {spec!r} must have {want} ({form}); got {got}")
+    return LawError(f"`{name}` spec {shown(spec)} must have {want} ({form}); got {got}")
 
 
 _Maker = Callable[[list[float]], ComputeTimeLaw]
@@ -79,12 +80,12 @@ _Maker = Callable[[list[float]], ComputeTimeLaw]
 def _scipy_form(body: str, spec: str, name: str) -> tuple[_Maker, list[float | Expression]]:
     match = re.fullmatch(r"\s*([^()\s]+)\s*\((.*)\)\s*", body)
     if match is None or not _NAME.fullmatch(match.group(1)):
-        raise LawError(f"`{name}` spec {spec!r} must look like {_SCIPY_FORM}")
+        raise LawError(f"`{name}` spec {shown(spec)} must look like {_SCIPY_FORM}")
     dist = getattr(scipy.stats, match.group(1), None)
     if not isinstance(dist, scipy.stats.rv_continuous):
         raise LawError(
-            f"`{name}` spec {spec!r} must name a scipy.stats continuous distribution; "
-            f"got {match.group(1)!r}"
+            f"`{name}` spec {shown(spec)} must name a scipy.stats continuous distribution; "
+            f"got {shown(match.group(1))}"
         )
     keys: list[str] = []
     values: list[float | Expression] = []
@@ -92,7 +93,7 @@ def _scipy_form(body: str, spec: str, name: str) -> tuple[_Maker, list[float | E
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not _NAME.fullmatch(key) or key in keys:
-            raise LawError(f"`{name}` spec {spec!r} must look like {_SCIPY_FORM}")
+            raise LawError(f"`{name}` spec {shown(spec)} must look like {_SCIPY_FORM}")
         keys.append(key)
         values.append(_value(value, spec, name))
 
@@ -100,10 +101,23 @@ def _scipy_form(body: str, spec: str, name: str) -> tuple[_Maker, list[float | E
         try:
             frozen = dist(**dict(zip(keys, numbers, strict=True)))
         except TypeError as exc:
-            raise LawError(f"`{name}` spec {spec!r} has bad arguments: {exc}") from None
+            why = str(exc) if len(str(exc)) <= 120 else f"{str(exc)[:120]}…"
+            raise LawError(f"`{name}` spec {shown(spec)} has bad arguments: {why}") from None
         return ScipyLaw(frozen)
 
     return make, values
+
+
+def _check_ascii(text: str, spec: str, name: str) -> None:
+    """Refuse characters other than printable ASCII and tabs: ``float`` and Python read
+    Arabic-Indic or fullwidth digits (``exp:١``) and fullwidth letters (``ｍ``) as ASCII ones,
+    and ``strip`` removes no-break spaces; a law string must say what it looks like."""
+    for at, char in enumerate(text):
+        if not (char.isascii() and (char.isprintable() or char == "\t")):
+            raise LawError(
+                f"`{name}` spec {shown(spec)} must be ASCII (digits 0-9, letters, spaces); "
+                f"got {char!r} (U+{ord(char):04X}) at position {at}"
+            )
 
 
 def _form(spec: Any, name: str) -> tuple[_Maker, list[float | Expression]]:
@@ -111,6 +125,7 @@ def _form(spec: Any, name: str) -> tuple[_Maker, list[float | Expression]]:
     if not isinstance(spec, str):
         raise LawTypeError(f"`{name}` spec must be a string; got {type(spec).__name__}")
     law_name, colon, body = spec.partition(":")
+    _check_ascii(spec if law_name.strip() != "empirical" or not colon else law_name, spec, name)
     law_name = law_name.strip()
     if law_name in _FIXED and colon:
         form, count, make = _FIXED[law_name]
@@ -129,11 +144,11 @@ def _form(spec: Any, name: str) -> tuple[_Maker, list[float | Expression]]:
     if law_name == "empirical" and colon:
         path = body.strip()
         if not path:
-            raise LawError(f"`{name}` spec {spec!r} must name a file ({_EMPIRICAL_FORM})")
+            raise LawError(f"`{name}` spec {shown(spec)} must name a file ({_EMPIRICAL_FORM})")
         return (lambda _: Empirical.from_file(path)), []
     if law_name == "scipy" and colon:
         return _scipy_form(body, spec, name)
-    raise LawError(f"`{name}` spec must be one of {', '.join(SPEC_FORMS)}; got {spec!r}")
+    raise LawError(f"`{name}` spec must be one of {', '.join(SPEC_FORMS)}; got {shown(spec)}")
 
 
 def _symbols(values: list[float | Expression]) -> frozenset[str]:
@@ -178,7 +193,9 @@ def parse_law(
     decimal numbers (no ``nan``, ``inf``) or arithmetic expressions in the mini-batch size
     ``m`` and the number of learners ``P`` (numbers, ``m``, ``P``, ``+ - * / **``,
     parentheses, ``min``, ``max``; e.g. ``shifted-exp:0.5*m,1`` is Dutta et al.'s
-    ``X ~ 0.5 m + exp(1)``), resolved with the ``m`` and ``P`` given here.
+    ``X ~ 0.5 m + exp(1)``), resolved with the ``m`` and ``P`` given here. A spec is
+    printable ASCII (the path of ``empirical:`` excepted): ``exp:١`` or ``exp:１`` is refused,
+    not read as ``exp:1``. A refusal quotes at most a short prefix of a long spec.
     ``parse_law(law.spec) == law`` for every law built from parameters or a file.
 
     Args:
@@ -192,10 +209,10 @@ def parse_law(
 
     Raises:
         TypeError: ``spec`` is not a string.
-        ValueError: unknown law name, missing colon, wrong number of values, a value that
-            is neither a number nor an allowed expression, a symbol used but not given,
-            arithmetic that fails, or parameters the law rejects (its own message, with
-            ``m`` and ``P`` where the spec uses them).
+        ValueError: unknown law name, missing colon, non-ASCII characters, wrong number of
+            values, a value that is neither a number nor an allowed expression, a symbol
+            used but not given, arithmetic that fails, or parameters the law rejects (its
+            own message, with ``m`` and ``P`` where the spec uses them).
 
     Example:
         >>> parse_law("shifted-exp: 1, 2")
@@ -209,7 +226,7 @@ def parse_law(
     for symbol in SYMBOLS:
         if symbol in used and symbol not in env:
             raise LawError(
-                f"`{name}` spec {spec!r} uses {symbol} ({SYMBOLS[symbol]}), which is not "
+                f"`{name}` spec {shown(spec)} uses {symbol} ({SYMBOLS[symbol]}), which is not "
                 f"given here; pass {symbol}=... (an experiment spec passes its own)"
             )
     at = ", ".join(f"{s}={fmt(m if s == 'm' else P)}" for s in SYMBOLS if s in used)
@@ -220,8 +237,8 @@ def parse_law(
                 value = value.evaluate(env)
             except ValueError as why:
                 raise LawError(
-                    f"`{name}` value {value.text!r} in {spec!r} must give a finite number "
-                    f"(with {at or 'no symbols'}); got {why}"
+                    f"`{name}` value {shown(value.text)} in {shown(spec)} must give a finite "
+                    f"number (with {at or 'no symbols'}); got {why}"
                 ) from None
         numbers.append(value)
     if not used:
@@ -229,7 +246,7 @@ def parse_law(
     try:
         return make(numbers)
     except LawError as err:
-        raise type(err)(f"`{name}` {spec!r} with {at}: {err}") from None
+        raise type(err)(f"`{name}` {shown(spec)} with {at}: {err}") from None
 
 
 def law_from(

@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 import numbers
 
-from simulator.errors import PssimError, PssimTypeError
+from simulator.errors import PssimError, PssimTypeError, shown
 
 __all__ = [
     "MAX_SEED",
+    "MAX_SEEDS",
     "VARIANTS",
     "VARIANT_ALIASES",
+    "check_batch_rows",
     "check_count",
     "check_integer",
     "check_positive",
@@ -30,16 +32,19 @@ VARIANTS = ("k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg")
 VARIANT_ALIASES = ("sync", "async")
 #: Seeds live in [0, 2**63): numpy's SeedSequence and the JAX key both take them exactly.
 MAX_SEED = 2**63 - 1
+#: Replicate seeds of one run: a million replications (their list is 36 MB; each seed's
+#: results are kept until the run ends).
+MAX_SEEDS = 10**6
 
 
 def check_count(name: str, value: object, minimum: int = 1, maximum: int | None = None) -> int:
     """Return ``value`` as an int after checking it is an integer in [minimum, maximum]."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise PssimTypeError(f"`{name}` must be an integer; got {value!r}", param=name)
+        raise PssimTypeError(f"`{name}` must be an integer; got {shown(value)}", param=name)
     if value < minimum:
-        raise PssimError(f"`{name}` must be >= {minimum}; got {value}", param=name)
+        raise PssimError(f"`{name}` must be >= {minimum}; got {shown(value)}", param=name)
     if maximum is not None and value > maximum:
-        raise PssimError(f"`{name}` must be <= {maximum}; got {value}", param=name)
+        raise PssimError(f"`{name}` must be <= {maximum}; got {shown(value)}", param=name)
     return int(value)
 
 
@@ -47,7 +52,9 @@ def check_integer(name: str, value: object, minimum: int = 1) -> int:
     """``value`` as an int after checking it is an integer >= ``minimum``, in one message:
     "`name` must be an integer >= minimum; got value"."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise PssimError(f"`{name}` must be an integer >= {minimum}; got {value!r}", param=name)
+        raise PssimError(
+            f"`{name}` must be an integer >= {minimum}; got {shown(value)}", param=name
+        )
     return int(value)
 
 
@@ -59,10 +66,34 @@ def check_seed(name: str, value: object) -> int:
 def check_positive(name: str, value: object) -> float:
     """Return ``value`` as a float after checking it is finite and > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise PssimTypeError(f"`{name}` must be a number; got {value!r}", param=name)
-    if not math.isfinite(value) or value <= 0:
-        raise PssimError(f"`{name}` must be a finite number > 0; got {value}", param=name)
+        raise PssimTypeError(f"`{name}` must be a number; got {shown(value)}", param=name)
+    try:
+        finite = math.isfinite(value)
+    except OverflowError:  # an integer beyond the floats
+        finite = False
+    if not finite or value <= 0:
+        raise PssimError(f"`{name}` must be a finite number > 0; got {shown(value)}", param=name)
     return float(value)
+
+
+def check_batch_rows(dataset: object, batch_size: int) -> int:
+    """``batch_size`` after checking it is at most the number of training rows of
+    ``dataset`` (the length of its ``x``): the rule of ``train``, ``compare``, ``replay``
+    and training sweeps alike. A dataset without an ``x`` array is left to its user.
+
+    Example:
+        >>> import numpy as np, types
+        >>> check_batch_rows(types.SimpleNamespace(x=np.zeros((4, 2))), 4)
+        4
+    """
+    shape = getattr(getattr(dataset, "x", None), "shape", None)
+    rows = shape[0] if shape else None
+    if isinstance(rows, numbers.Integral) and batch_size > rows:
+        raise PssimError(
+            f"`batch_size` must be <= the number of training examples ({rows}); got {batch_size}",
+            param="batch_size",
+        )
+    return batch_size
 
 
 def resolve_variant(variant: str, num_learners: int, k: int | None) -> tuple[str, int]:
@@ -77,18 +108,19 @@ def resolve_variant(variant: str, num_learners: int, k: int | None) -> tuple[str
         ('k-sync', 8)
     """
     if not isinstance(variant, str):
-        raise PssimTypeError(f"`variant` must be a string; got {variant!r}", param="variant")
+        raise PssimTypeError(f"`variant` must be a string; got {shown(variant)}", param="variant")
     p = check_count("num_learners", num_learners)
     if variant in VARIANT_ALIASES:
         implied = p if variant == "sync" else 1
         if k is not None and check_count("k", k) != implied:
             raise PssimError(
-                f"`k` must be {implied} (or not given) for variant {variant!r}; got {k}", param="k"
+                f"`k` must be {implied} (or not given) for variant {variant!r}; got {shown(k)}",
+                param="k",
             )
         return ("k-sync" if variant == "sync" else "k-async"), implied
     if variant not in VARIANTS:
         names = ", ".join(VARIANT_ALIASES + VARIANTS)
-        raise PssimError(f"`variant` must be one of {names}; got {variant!r}", param="variant")
+        raise PssimError(f"`variant` must be one of {names}; got {shown(variant)}", param="variant")
     if k is None:
         raise PssimError(f"`k` must be given for variant {variant!r}; got None", param="k")
     k = check_count("k", k)

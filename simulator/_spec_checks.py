@@ -6,9 +6,9 @@ shows its option instead (``TOML_KEY`` and the CLI's option table give the names
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
-import os
 from collections.abc import Sequence
 from typing import Any
 
@@ -16,13 +16,14 @@ from distributions import LawError, law_from, law_symbols
 from models import MODEL_NAMES
 from simulator._checks import (
     MAX_SEED,
+    MAX_SEEDS,
     VARIANT_ALIASES,
     VARIANTS,
     check_count,
     check_seed,
     resolve_variant,
 )
-from simulator.errors import PssimError, SpecError
+from simulator.errors import PssimError, SpecError, shown
 
 #: Server rules by name (``training.make_rule``) and replay dtypes: defined here, the one
 #: place the spec and the training layer both read.
@@ -99,15 +100,9 @@ KEY_ALIASES = {
     "J": "updates",
 }
 
-#: Bytes a run may plan to use: the machine's physical memory.
-try:
-    MEMORY_BYTES = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-    MEMORY_BYTES = 16 << 30
-#: Estimated bytes per learner of the timing engine (its process and pre-drawn durations)
-#: and per recorded contribution (learner, version, start, finish, mask; cancelled work).
-BYTES_PER_LEARNER = 64_000
-BYTES_PER_CONTRIBUTION = 64
+#: Largest mini-batch m: above the row count of any data set pssim loads, and small enough
+#: that no replay shape (slots x m x features) can overflow an int64 extent.
+MAX_BATCH = 2**24
 
 
 def normalise_keys(
@@ -130,13 +125,13 @@ def normalise_keys(
             name = str(k).replace("-", "_")
             field = KEY_ALIASES.get(name) or (name if name in allowed else None)
             if field is None:
-                raise SpecError(f"{where}key {k!r} in {source} is not a pssim setting")
+                raise SpecError(f"{where}key {shown(k)} in {source} is not a pssim setting")
             table = where.strip("[] ")
             if table and field in (TRAINING if table == "timing" else TIMING):
                 other = "training" if table == "timing" else "timing"
-                raise SpecError(f"key {k!r} in {source} belongs in [{other}], not [{table}]")
+                raise SpecError(f"key {shown(k)} in {source} belongs in [{other}], not [{table}]")
             if field in flat:
-                raise SpecError(f"key {k!r} in {source} repeats {flat[field][0]!r}")
+                raise SpecError(f"key {shown(k)} in {source} repeats {shown(flat[field][0])}")
             flat[field] = (str(k), v)
     return {field: v for field, (_, v) in flat.items()}
 
@@ -146,37 +141,57 @@ def _law(name: str, value: Any, m: int, p: int, *, optional: bool = False):
     if value is None and optional:
         return None, None
     try:
-        law = law_from(value, name=name, m=m, P=p)
-        typed = value if isinstance(value, str) and law_symbols(value, name=name) else None
+        if isinstance(value, str):
+            text = _law_text if len(value) <= _CACHED_TEXT else _law_text.__wrapped__
+            return text(name, value, m, p)
+        return law_from(value, name=name, m=m, P=p), None
     except LawError as err:
         text = str(err)
         if f"`{name}`" not in text:
             text = f"`{name}`: {text}"
         raise SpecError(text, param=name) from None
-    return law, typed
+
+
+#: Law strings up to this length are parsed once per (field, m, P): laws are immutable, so
+#: the configurations of a sweep share them.
+_CACHED_TEXT = 256
+
+
+@functools.lru_cache(maxsize=4096)
+def _law_text(name: str, value: str, m: int, p: int):
+    """(the law of a spec string resolved with m and P, the string if it uses m or P)."""
+    law = law_from(value, name=name, m=m, P=p)
+    return law, (value if law_symbols(value, name=name) else None)
 
 
 def _real(name: str, value: Any, rule: str, *, optional: bool = False) -> float | None:
     if value is None and optional:
         return None
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise SpecError(f"`{name}` must be a number; got {value!r}", param=name)
-    x = float(value)
+        raise SpecError(f"`{name}` must be a number; got {shown(value)}", param=name)
+    try:
+        x = float(value)
+    except OverflowError:  # an integer beyond the floats
+        x = math.inf
     ok = math.isfinite(x) and {"> 0": x > 0, ">= 0": x >= 0, "> 1": x > 1}[rule]
     if not ok:
-        raise SpecError(f"`{name}` must be a finite number {rule}; got {value!r}", param=name)
+        raise SpecError(f"`{name}` must be a finite number {rule}; got {shown(value)}", param=name)
     return x
 
 
 def _choice(name: str, value: Any, choices: Sequence[str]) -> str:
     if value not in choices:
-        raise SpecError(f"`{name}` must be one of {', '.join(choices)}; got {value!r}", param=name)
+        raise SpecError(
+            f"`{name}` must be one of {', '.join(choices)}; got {shown(value)}", param=name
+        )
     return value
 
 
 def _sequence(name: str, value: Any, p: int) -> list:
     if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-        raise SpecError(f"`{name}` must be a list of P ({p}) entries; got {value!r}", param=name)
+        raise SpecError(
+            f"`{name}` must be a list of P ({p}) entries; got {shown(value)}", param=name
+        )
     if len(value) != p:
         raise SpecError(
             f"`{name}` must have P ({p}) entries, one per learner; got {len(value)}", param=name
@@ -189,18 +204,28 @@ def _data(value: Any) -> str:
         value == "digits" or (value.partition(":")[0] in DATA_KINDS and value.partition(":")[2])
     )
     if not ok:
-        raise SpecError(f"`data` must be one of {DATA_FORMS}; got {value!r}", param="data")
+        raise SpecError(f"`data` must be one of {DATA_FORMS}; got {shown(value)}", param="data")
     return value
 
 
-def _count(name: str, value: Any, optional: bool = False) -> int | None:
+def _count(name: str, value: Any, optional: bool = False, maximum: int | None = None) -> int | None:
     if value is None and optional:
         return None
     try:
-        return check_count(name, value)
+        return check_count(name, value, maximum=maximum)
     except PssimError as err:
         raise SpecError(str(err), param=name) from None
 
+
+class _DefaultLaw(str):
+    """A law string that was not typed (the type of :data:`DEFAULT_LAW`)."""
+
+    __slots__ = ()
+
+
+#: The spec's default ``law``: ``laws`` replaces it, but not a law the user gave (even
+#: ``"exp:1"``: both given is refused), so the default is this one object.
+DEFAULT_LAW = _DefaultLaw("exp:1")
 
 #: Key of :func:`validate`'s result holding the law fields typed as expressions in m and P
 #: (field -> the string as typed; ``laws``: a tuple, plain entries as their spec strings).
@@ -226,11 +251,11 @@ def validate(spec: Any) -> dict[str, Any]:
         raise SpecError(str(err), param=err.param) from None
     out["k"] = None if variant in VARIANT_ALIASES else k
     # m before the laws: a law may depend on it (``shifted-exp:0.5*m,1``)
-    m = out["batch_size"] = _count("batch_size", g("batch_size"))
+    m = out["batch_size"] = _count("batch_size", g("batch_size"), maximum=MAX_BATCH)
     typed: dict[str, Any] = {}  # law fields given as expressions in m and P, as typed
     laws, law = g("laws"), g("law")
     if laws is not None:
-        if law is not None and law != "exp:1":
+        if law is not None and law is not DEFAULT_LAW:
             raise SpecError("`law` and `laws` must not both be given; got both", param="laws")
         out["law"] = None
         pairs = [_law("laws", x, m, p) for x in _sequence("laws", laws, p)]
@@ -254,7 +279,7 @@ def validate(spec: Any) -> dict[str, Any]:
             param="time_budget",
         )
     out["updates"] = _count("updates", g("updates"), optional=out["time_budget"] is not None)
-    out["seeds"] = _count("seeds", g("seeds"))
+    out["seeds"] = _count("seeds", g("seeds"), maximum=MAX_SEEDS)
     try:
         out["seed"] = check_seed("seed", g("seed"))
     except PssimError as err:
@@ -290,30 +315,7 @@ def validate(spec: Any) -> dict[str, Any]:
     out["divergence_factor"] = _real("divergence_factor", g("divergence_factor"), "> 1")
     if not isinstance(g("diagnostics"), bool):
         raise SpecError(
-            f"`diagnostics` must be true or false; got {g('diagnostics')!r}", param="diagnostics"
+            f"`diagnostics` must be true or false; got {shown(g('diagnostics'))}",
+            param="diagnostics",
         )
-    if out["updates"] is not None:  # a budget's J is known once simulated (timing checks it)
-        _check_memory(variant, p, k, out["updates"])
     return out
-
-
-def timing_bytes(variant: str, num_learners: int, k: int | None, updates: int) -> int:
-    """Estimated peak bytes of one timing run (engine state plus the trace).
-
-    Round-based variants record every learner's work each round (contributions and
-    cancelled work: P per update); the others record K contributions per update.
-    """
-    canonical, kk = resolve_variant(variant, num_learners, k)
-    per_update = num_learners if canonical in ("k-sync", "k-batch-sync", "k-avg") else kk
-    return BYTES_PER_LEARNER * num_learners + BYTES_PER_CONTRIBUTION * per_update * updates
-
-
-def _check_memory(variant: str, p: int, k: int | None, updates: int) -> None:
-    need = timing_bytes(variant, p, k, updates)
-    if need > MEMORY_BYTES:
-        raise SpecError(
-            f"`num_learners` P={p} with {updates} updates needs about {need / 2**30:.1f} GiB "
-            f"for timing, more than this machine's {MEMORY_BYTES / 2**30:.1f} GiB; "
-            "use fewer learners or updates",
-            param="num_learners",
-        )

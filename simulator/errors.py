@@ -8,15 +8,29 @@ turns exactly these into one line and exit status 2; anything else is a bug and 
 traceback.
 
 A message names what the user typed: ``param`` holds the Python argument (``"updates"``),
-and the CLI shows its own option instead (``--iterations must be >= 1; got 0``).
+and the CLI shows its own option instead (``--iterations must be >= 1; got 0``). It quotes
+at most a short prefix of a long value (:func:`shown`: ``'exp:1111…' (100004 characters)``),
+and the CLI cuts whatever line it prints to :data:`MAX_LINE` characters (:func:`one_line`).
 """
 
 from __future__ import annotations
 
 from distributions import LawError
+from distributions._text import shown
 from models import DataError
 
-__all__ = ["USER_ERRORS", "PssimError", "PssimTypeError", "SpecError"]
+__all__ = [
+    "MAX_LINE",
+    "USER_ERRORS",
+    "PssimError",
+    "PssimTypeError",
+    "SpecError",
+    "one_line",
+    "shown",
+]
+
+#: Longest error line the CLI prints (characters); a longer message is cut, with its length.
+MAX_LINE = 400
 
 
 class PssimError(ValueError):
@@ -50,3 +64,17 @@ class SpecError(PssimError):
 
 #: Every exception pssim raises for bad input: catch these, let anything else through.
 USER_ERRORS: tuple[type[Exception], ...] = (PssimError, LawError, DataError)
+
+
+def one_line(text: str, limit: int = MAX_LINE) -> str:
+    """``text`` as one line of at most about ``limit`` characters: line breaks become spaces
+    and a longer text keeps its start, an ellipsis and its length.
+
+    Example:
+        >>> one_line("`dist` bad\\nvalue " + "x" * 500, limit=20)
+        '`dist` bad value xxx… (517 characters)'
+    """
+    line = " ".join(text.splitlines())
+    if len(line) <= limit:
+        return line
+    return f"{line[:limit]}… ({len(line)} characters)"

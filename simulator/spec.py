@@ -11,6 +11,10 @@ simulated-time budget (``time_budget``), never both. ``time_budget`` is left out
 dict, JSON, TOML and digest of a spec without one, so those of budget-less specs are what
 they were before the field existed.
 
+A spec bounds its sizes that need no run to check (seeds, the mini-batch); the memory a
+run will allocate is checked where something runs, for the engine that runs it (see
+:mod:`simulator.timing._memory`), so a spec for the theory alone is never refused for it.
+
 Example:
     >>> spec = ExperimentSpec(variant="k-async", num_learners=8, k=2, law="pareto:2,1")
     >>> ExperimentSpec.from_toml(spec.to_toml()) == spec
@@ -31,7 +35,8 @@ from typing import Any
 
 from simulator import _spec_checks as checks
 from simulator._checks import resolve_variant
-from simulator._spec_toml import read_toml, write_toml
+from simulator._files import read_text_file
+from simulator._spec_toml import read_json, read_toml, write_toml
 from simulator.errors import SpecError
 
 __all__ = [
@@ -84,14 +89,16 @@ class ExperimentSpec:
         time_budget: T > 0 in simulated time units: a run is every update at a time <= T
             (instead of J updates); None: J updates. Give ``updates`` or ``time_budget``,
             not both; :meth:`replace` with one drops the other.
-        seeds: S >= 1 replicate seeds ``seed, ..., seed + S - 1`` (all in [0, 2**63)).
+        seeds: 1 <= S <= 10**6 replicate seeds ``seed, ..., seed + S - 1`` (all in
+            [0, 2**63)).
         seed: the base seed.
         model: ``softmax``, ``least-squares``, ``mlp`` or ``cnn``.
         data: a dataset spec (``digits``, ``mnist:DIR``, ``synthetic:classes``, ...).
         rule: server rule, ``fixed``, ``compensated`` (eq. 13) or ``damped``.
         lr: learning rate (eta_max of the compensated rule).
         lr_c: C of the compensated rule, eq. (13); None: 0.005 * lr.
-        batch_size: m >= 1, samples per mini-batch.
+        batch_size: 1 <= m <= 2**24, samples per mini-batch (training also needs m <= the
+            number of training examples, checked where the data is loaded).
         l2: L2 regulariser lambda >= 0.
         eval_every: updates between evaluations; None: about J / 100.
         dtype: ``float32`` or ``float64``.
@@ -102,7 +109,7 @@ class ExperimentSpec:
     variant: str = "async"
     num_learners: int = 8
     k: int | None = None
-    law: Any = "exp:1"
+    law: Any = checks.DEFAULT_LAW
     laws: tuple | None = None
     speeds: tuple[float, ...] | None = None
     push_latency: Any = None
@@ -214,6 +221,10 @@ class ExperimentSpec:
 
     def digest(self) -> str:
         """Stable 16-hex-digit hash of the canonical JSON form."""
+        return self._digest
+
+    @functools.cached_property
+    def _digest(self) -> str:  # computed once: the spec is frozen (sweeps ask it often)
         return digest_of(self.to_dict())
 
     def to_toml(
@@ -248,7 +259,7 @@ class ExperimentSpec:
 
     @classmethod
     def from_json(cls, text: str) -> ExperimentSpec:
-        return cls.from_dict(json.loads(text), source="JSON")
+        return cls.from_dict(read_json(text), source="JSON")
 
     @classmethod
     def from_toml(cls, text: str) -> ExperimentSpec:
@@ -298,15 +309,9 @@ def _default_dict() -> dict[str, Any]:
 
 
 def read_toml_text(path: Path) -> str:
-    """The text of a TOML file; an unreadable one is one SpecError line (``param`` is
-    ``path``)."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as err:
-        reason = getattr(err, "strerror", None) or type(err).__name__
-        raise SpecError(
-            f"`path` must be a readable TOML file; got {str(path)!r} ({reason})", param="path"
-        ) from None
+    """The text of a TOML file (a regular UTF-8 file of at most 1 MiB); anything else is one
+    SpecError line (``param`` is ``path``)."""
+    return read_text_file(path, param="path", kind="TOML file")
 
 
 def read_spec_file(path: str | os.PathLike, *, allowed: Sequence[str] = ()) -> dict[str, Any]:

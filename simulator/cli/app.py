@@ -2,7 +2,9 @@
 ``sweep``.
 
 Bad input prints one line (the option, the rule, the value) on stderr and exits with
-status 2; anything that is not a pssim input error is a bug and keeps its traceback.
+status 2; anything that is not a pssim input error is a bug and keeps its traceback. The
+line is at most a few hundred characters (:data:`simulator.errors.MAX_LINE`), whatever was
+typed.
 """
 
 from __future__ import annotations
@@ -30,16 +32,16 @@ from simulator.cli.training_commands import (
     cmd_compare,
     cmd_train,
 )
-from simulator.errors import USER_ERRORS
+from simulator.errors import USER_ERRORS, one_line
 
 __all__ = ["build_parser", "main"]
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that reports errors in one line, exit status 2."""
+    """argparse that reports errors in one short line, exit status 2."""
 
     def error(self, message: str):  # pragma: no cover - exercised through main()
-        self.exit(2, f"{self.prog}: error: {message}\n")
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -152,10 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             if args.command != "sweep":  # a sweep file is read by the sweep command
                 _apply_config(args)
             return args.handler(args)
-        except CliError:
-            raise
         except USER_ERRORS as err:  # messages from deeper layers name Python arguments
-            raise CliError(cli_message(err)) from None
+            text = str(err) if isinstance(err, CliError) else cli_message(err)
+            raise CliError(one_line(text)) from None
 
     return run_command(command)
 

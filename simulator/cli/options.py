@@ -18,6 +18,22 @@ from simulator.spec import COMMAND_DEFAULTS, TIMING_FIELDS, ExperimentSpec, read
 
 __all__ = ["OPTIONS", "CliError", "add_spec_options", "build_spec", "cli_message", "read_config"]
 
+
+def _ascii_number(convert):
+    """An argparse ``type`` like ``convert`` (int or float) that takes ASCII only: Python
+    reads Arabic-Indic or fullwidth digits (``-P ٢``) and strips no-break spaces."""
+
+    def parse(text: str):
+        if not text.isascii():
+            raise ValueError(text)  # argparse: "invalid int value: '٢'"
+        return convert(text)
+
+    parse.__name__ = convert.__name__
+    return parse
+
+
+_INT, _FLOAT = _ascii_number(int), _ascii_number(float)
+
 #: field -> (flags, argparse keywords, help). The first long flag is the TOML key.
 OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     "variant": (
@@ -25,8 +41,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         {},
         "sync, async, k-sync, k-batch-sync, k-async, k-batch-async, k-avg",
     ),
-    "num_learners": (("-P", "--learners"), {"type": int, "metavar": "P"}, "number of learners"),
-    "k": (("-K",), {"type": int, "metavar": "K"}, "K of the K-variants (local steps for k-avg)"),
+    "num_learners": (("-P", "--learners"), {"type": _INT, "metavar": "P"}, "number of learners"),
+    "k": (("-K",), {"type": _INT, "metavar": "K"}, "K of the K-variants (local steps for k-avg)"),
     "law": (
         ("--dist",),
         {},
@@ -36,7 +52,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     "laws": (("--laws",), {"nargs": "+", "metavar": "LAW"}, "one law per learner (P laws)"),
     "speeds": (
         ("--speeds",),
-        {"nargs": "+", "type": float, "metavar": "S"},
+        {"nargs": "+", "type": _FLOAT, "metavar": "S"},
         "one speed factor per learner: durations are divided by it",
     ),
     "push_latency": (("--push-latency",), {"metavar": "LAW"}, "law of a push's transit time"),
@@ -46,14 +62,14 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         {"metavar": "LAW"},
         "law of the server's time per update (updates queue), e.g. deterministic:0.002*P",
     ),
-    "updates": (("--iterations", "-J"), {"type": int, "metavar": "J"}, "server updates per run"),
+    "updates": (("--iterations", "-J"), {"type": _INT, "metavar": "J"}, "server updates per run"),
     "time_budget": (
         ("--time-budget",),
-        {"type": float, "metavar": "T"},
+        {"type": _FLOAT, "metavar": "T"},
         "run to simulated time T instead of J updates (compare: every variant to the same T)",
     ),
-    "seeds": (("--seeds",), {"type": int, "metavar": "S"}, "replicate seeds"),
-    "seed": (("--seed",), {"type": int}, "first seed (seeds are SEED .. SEED+S-1)"),
+    "seeds": (("--seeds",), {"type": _INT, "metavar": "S"}, "replicate seeds"),
+    "seed": (("--seed",), {"type": _INT}, "first seed (seeds are SEED .. SEED+S-1)"),
     "model": (("--model",), {}, "softmax, softmax-nobias, least-squares, mlp or cnn"),
     "data": (
         ("--data",),
@@ -61,15 +77,15 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         "digits, mnist:DIR, cifar10:DIR, synthetic:classes, synthetic:least-squares, npz:PATH",
     ),
     "rule": (("--lr-rule",), {}, "server rule: fixed, compensated (eq. 13) or damped"),
-    "lr": (("--lr",), {"type": float}, "learning rate (eta_max of the compensated rule)"),
-    "lr_c": (("--lr-c",), {"type": float}, "C of the compensated rule eq. (13) (None: 0.005*lr)"),
-    "batch_size": (("--batch",), {"type": int}, "mini-batch size m"),
-    "l2": (("--l2",), {"type": float}, "L2 regulariser lambda"),
-    "eval_every": (("--eval-every",), {"type": int}, "updates between evaluations (None: J/100)"),
+    "lr": (("--lr",), {"type": _FLOAT}, "learning rate (eta_max of the compensated rule)"),
+    "lr_c": (("--lr-c",), {"type": _FLOAT}, "C of the compensated rule eq. (13) (None: 0.005*lr)"),
+    "batch_size": (("--batch",), {"type": _INT}, "mini-batch size m"),
+    "l2": (("--l2",), {"type": _FLOAT}, "L2 regulariser lambda"),
+    "eval_every": (("--eval-every",), {"type": _INT}, "updates between evaluations (None: J/100)"),
     "dtype": (("--dtype",), {}, "float32 or float64"),
     "divergence_factor": (
         ("--divergence-factor",),
-        {"type": float},
+        {"type": _FLOAT},
         "a seed whose loss exceeds this multiple of its initial loss is marked diverged",
     ),
     "diagnostics": (
@@ -130,7 +146,9 @@ def add_spec_options(parser: argparse.ArgumentParser, command: str, fields) -> N
 
 
 def read_config(path: str) -> dict[str, Any]:
-    """Settings of a TOML config file: spec fields by field name, command keys as named."""
+    """Settings of a TOML config file (a regular file of at most 1 MiB): spec fields by
+    field name, command keys as named; a file that cannot be read is refused naming
+    ``--config``."""
     try:
         return read_spec_file(path, allowed=COMMAND_KEYS)
     except SpecError as err:
@@ -143,8 +161,9 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
     """The spec of a command: its defaults, then ``--config``, then the options typed.
 
     ``law`` and ``laws`` are alternatives: one typed on the command line replaces the other
-    from the file; so are ``updates`` and ``time_budget``, and a time budget (typed or in the
-    file) replaces the command's default J. A bad value is reported under the name the
+    from the file (both typed, or both in the file, are refused); so are ``updates`` and
+    ``time_budget``, and a time budget (typed or in the file) replaces the command's
+    default J. A bad value is reported under the name the
     user gave it: the option, or the key and file it came from.
     """
     config = getattr(args, "_config", {})
@@ -156,9 +175,10 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
     defaults = dict(COMMAND_DEFAULTS[command])
     if "time_budget" in {**from_file, **typed}:
         defaults.pop("updates", None)
-    if "updates" in from_file and "time_budget" in from_file:
-        name = Path(args.config).name
-        raise CliError(f"give `iterations` or `time-budget` in {name}, not both; got both")
+    for one, other in (("law", "laws"), ("updates", "time_budget")):
+        if one in from_file and other in from_file:  # alternatives, neither typed
+            keys = f"`{flag_of(one).lstrip('-')}` or `{flag_of(other).lstrip('-')}`"
+            raise CliError(f"give {keys} in {Path(args.config).name}, not both; got both")
     values = {**defaults, **from_file, **typed, **fixed}
     try:
         return ExperimentSpec(**values)

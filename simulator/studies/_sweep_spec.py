@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import math
 import os
 from pathlib import Path
 from typing import Any
@@ -40,6 +41,7 @@ from simulator import _spec_checks as checks
 from simulator._checks import VARIANT_ALIASES
 from simulator._spec_toml import read_toml, write_toml
 from simulator.errors import PssimError, SpecError
+from simulator.errors import shown as echo
 from simulator.spec import (
     TIMING_FIELDS,
     TRAINING_FIELDS,
@@ -47,12 +49,15 @@ from simulator.spec import (
     digest_of,
     read_toml_text,
 )
+from simulator.timing._memory import check_timing_memory
 
 __all__ = ["FIGURE_KINDS", "KINDS", "SweepSpec", "read_sweep_file"]
 
 #: What a sweep runs: timing only, or timing and the replayed training.
 KINDS = ("timing", "training")
 _SWEEP_KEYS = ("kind",)
+#: Most configurations a sweep may have (counted from its axes before they are expanded).
+MAX_CONFIGURATIONS = 10**5
 #: Figures a sweep can draw: kind -> (the sweep kind it needs, the keys it requires).
 FIGURE_KINDS = {
     "speedup": ("timing", ()),
@@ -68,14 +73,16 @@ _LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time")
 def _field(key: Any, source: str, where: str) -> str:
     field = checks.KEY_ALIASES.get(str(key).replace("-", "_"))
     if field is None:
-        raise SpecError(f"{where}key {key!r} in {source} is not a pssim setting", param=str(key))
+        raise SpecError(
+            f"{where}key {echo(key)} in {source} is not a pssim setting", param=str(key)
+        )
     return field
 
 
 def _values(key: str, values: Any, source: str, where: str) -> list:
     if not isinstance(values, list) or not values:
         raise SpecError(
-            f"{where}`{key}` in {source} must be a non-empty list of values; got {values!r}",
+            f"{where}`{key}` in {source} must be a non-empty list of values; got {echo(values)}",
             param=key,
         )
     return values
@@ -83,7 +90,7 @@ def _values(key: str, values: Any, source: str, where: str) -> list:
 
 def _parse_grid(table: Any, source: str) -> dict[str, list]:
     if not isinstance(table, dict):
-        raise SpecError(f"[grid] in {source} must be a table of lists; got {table!r}")
+        raise SpecError(f"[grid] in {source} must be a table of lists; got {echo(table)}")
     return {
         _field(k, source, "[grid] "): _values(k, v, source, "[grid] ") for k, v in table.items()
     }
@@ -91,7 +98,7 @@ def _parse_grid(table: Any, source: str) -> dict[str, list]:
 
 def _parse_zip(tables: Any, source: str) -> list[dict[str, list]]:
     if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
-        raise SpecError(f"[[zip]] in {source} must be tables of lists; got {tables!r}")
+        raise SpecError(f"[[zip]] in {source} must be tables of lists; got {echo(tables)}")
     zips = []
     for table in tables:
         if not table:
@@ -146,9 +153,11 @@ class SweepSpec:
             training = (set(base) | swept) & set(TRAINING_FIELDS)
             kind = "training" if training else "timing"
         if kind not in KINDS:
-            raise SpecError(f"`kind` must be one of {', '.join(KINDS)}; got {kind!r}", param="kind")
+            raise SpecError(
+                f"`kind` must be one of {', '.join(KINDS)}; got {echo(kind)}", param="kind"
+            )
         if not isinstance(self.figures, (list, tuple)):
-            raise SpecError(f"[[figure]] in {source} must be tables; got {self.figures!r}")
+            raise SpecError(f"[[figure]] in {source} must be tables; got {echo(self.figures)}")
         figures = tuple(_figure_fields(f, source) for f in self.figures)
         for name, value in (("base", base), ("grid", grid), ("zips", zips), ("kind", kind)):
             object.__setattr__(self, name, value)
@@ -164,6 +173,7 @@ class SweepSpec:
                         param=key,
                     )
                 seen[key] = where
+        _check_count(grid, zips, source)  # before anything is expanded
         # every configuration is validated before anything runs
         object.__setattr__(self, "_configs", _configurations(self))
         names: dict[str, int] = {}
@@ -259,10 +269,10 @@ class SweepSpec:
         figures = [figures] if isinstance(figures, dict) else figures
         options = data.pop("sweep", {})
         if not isinstance(options, dict):
-            raise SpecError(f"[sweep] in {source} must be a table; got {options!r}")
+            raise SpecError(f"[sweep] in {source} must be a table; got {echo(options)}")
         unknown = sorted(set(options) - set(_SWEEP_KEYS))
         if unknown:
-            raise SpecError(f"[sweep] key {unknown[0]!r} in {source} is not a sweep setting")
+            raise SpecError(f"[sweep] key {echo(unknown[0])} in {source} is not a sweep setting")
         kind = options.get("kind")
         if kind is None and isinstance(data.get("training"), dict):
             kind = "training"
@@ -285,8 +295,9 @@ def read_sweep_file(path: str | os.PathLike) -> SweepSpec:
     """Read a sweep TOML file (see the module docstring).
 
     Raises:
-        SpecError: an unreadable file (``param`` is ``path``), invalid TOML, an unknown
-            key, an empty list, or a configuration that fails validation.
+        SpecError: an unreadable file, or one that is not a regular file of at most 1 MiB
+            (``param`` is ``path``), invalid TOML, an unknown key, an empty list, or a
+            configuration that fails validation.
     """
     path = Path(path)
     return SweepSpec.from_toml(read_toml_text(path), source=path.name)
@@ -307,14 +318,35 @@ def _shown(point: dict[str, Any]) -> str:
     return ", ".join(f"{checks.TOML_KEY[k]}={v!r}" for k, v in point.items())
 
 
+def _check_count(grid: dict[str, list], zips: tuple[dict[str, list], ...], source: str) -> None:
+    """Refuse a sweep of more than :data:`MAX_CONFIGURATIONS` configurations, counted as
+    the product of its axes' lengths (a grid key, or a zip of keys, per axis)."""
+    axes = [(checks.TOML_KEY[k], len(v)) for k, v in grid.items()]
+    axes += [(",".join(checks.TOML_KEY[k] for k in z), len(next(iter(z.values())))) for z in zips]
+    count = math.prod(n for _, n in axes)
+    if count > MAX_CONFIGURATIONS:
+        shown = " x ".join(f"{name} {n}" for name, n in axes)
+        raise SpecError(
+            f"[grid] and [[zip]] of {source} make {count} configurations ({shown}), more "
+            f"than the cap of {MAX_CONFIGURATIONS}; sweep fewer values",
+            param="grid",
+        )
+
+
 def _configurations(sweep: SweepSpec) -> list[ExperimentSpec]:
+    """Every configuration, validated, its timing checked against the memory budget as
+    ``compare`` checks it in a training sweep (all its seeds' traces are kept for the
+    replay) and as ``runtime`` does in a timing sweep (one earlier trace is held while the
+    next seed runs), duplicates dropped."""
     out: dict[str, ExperimentSpec] = {}
+    training = sweep.kind == "training"
     for point in sweep._points():
         settings = {**sweep.base, **point}
         if settings.get("variant") in VARIANT_ALIASES:
             settings["k"] = None  # sync and async imply their K
         try:
             spec = ExperimentSpec(**settings)
+            check_timing_memory(spec, kept=spec.seeds if training else min(spec.seeds - 1, 1))
         except PssimError as err:
             raise SpecError(f"configuration ({_shown(point)}): {err}", param=err.param) from None
         out.setdefault(spec.digest(), spec)
@@ -324,11 +356,11 @@ def _configurations(sweep: SweepSpec) -> list[ExperimentSpec]:
 def _figure_fields(figure: dict[str, Any], source: str) -> dict[str, Any]:
     """A ``[[figure]]`` table with its column keys mapped to field names."""
     if not isinstance(figure, dict):
-        raise SpecError(f"[[figure]] in {source} must be tables; got {figure!r}")
+        raise SpecError(f"[[figure]] in {source} must be tables; got {echo(figure)}")
     unknown = sorted(set(figure) - set(_FIGURE_KEYS))
     if unknown:
         raise SpecError(
-            f"[[figure]] key {unknown[0]!r} in {source} is not a figure setting "
+            f"[[figure]] key {echo(unknown[0])} in {source} is not a figure setting "
             f"({', '.join(_FIGURE_KEYS)})"
         )
     out = dict(figure)
@@ -337,7 +369,7 @@ def _figure_fields(figure: dict[str, Any], source: str) -> dict[str, Any]:
             out[key] = _field(out[key], source, f"[[figure]] {key}: ")
     where = out.get("where", {})
     if not isinstance(where, dict):
-        raise SpecError(f"[[figure]] `where` in {source} must be a table; got {where!r}")
+        raise SpecError(f"[[figure]] `where` in {source} must be a table; got {echo(where)}")
     out["where"] = {}
     for key, value in where.items():
         field = _field(key, source, "[[figure]] where: ")

@@ -17,13 +17,14 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from simulator._checks import VARIANT_ALIASES
+from simulator._checks import VARIANT_ALIASES, check_batch_rows
 from simulator.errors import PssimError
 from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec, digest_of
 from simulator.studies._common import as_spec, bar_disabled, chosen_j_theory, spec_theory
 from simulator.studies._targets import default_level, first_time_at
 from simulator.theory.runtime import Prediction
 from simulator.timing._budget import budget_updates
+from simulator.timing._memory import check_timing_memory
 from simulator.timing.engine import simulate_spec
 
 __all__ = ["DEFAULT_VARIANTS", "Comparison", "VariantRun", "compare", "variant_specs"]
@@ -269,13 +270,24 @@ class Comparison:
 
 def variant_specs(spec: ExperimentSpec, variants: Sequence[str]) -> list[ExperimentSpec]:
     """One validated spec per variant: ``spec`` with the variant, and its ``k`` for the
-    K-variants (``sync`` and ``async`` imply theirs)."""
+    K-variants (``sync`` and ``async`` imply theirs).
+
+    Each is checked to fit the timing memory budget with all its seeds' traces kept (the
+    replay takes them together).
+
+    Raises:
+        PssimError: no variants; SpecError: a variant's rules, or its timing (see
+            :func:`simulator.timing._memory.check_timing_memory`).
+    """
     if isinstance(variants, str) or not variants:
         raise PssimError(
             f"`variants` must be a non-empty list of variant names; got {variants!r}",
             param="variants",
         )
-    return [spec.replace(variant=v, k=None if v in VARIANT_ALIASES else spec.k) for v in variants]
+    specs = [spec.replace(variant=v, k=None if v in VARIANT_ALIASES else spec.k) for v in variants]
+    for vspec in specs:
+        check_timing_memory(vspec, kept=vspec.seeds)
+    return specs
 
 
 def compare(
@@ -331,6 +343,7 @@ def compare(
 
         dataset = load_dataset(spec.data) if dataset is None else dataset
         model = build_model(spec.model, dataset, spec.l2) if model is None else model
+    check_batch_rows(dataset, spec.batch_size)
     rule = make_rule(spec.rule, spec.lr, spec.lr_c) if rule is None else rule
     runs, given_f_star, f_star = [], f_star, None
     bar = tqdm(

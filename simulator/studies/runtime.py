@@ -17,6 +17,7 @@ from simulator.results.stats import mean_ci95
 from simulator.spec import ExperimentSpec
 from simulator.studies._common import as_spec, bar_disabled, spec_theory
 from simulator.theory.runtime import Prediction
+from simulator.timing._memory import check_timing_memory
 from simulator.timing.engine import simulate_spec
 from simulator.trace import Trace, summarize_staleness
 
@@ -193,7 +194,10 @@ def runtime_study(
     """
     spec = as_spec(spec, fields)
     k = spec.canonical[1]
-    times, stale, first = [], [], None
+    # the first seed's trace is kept for timelines while the others run
+    check_timing_memory(spec, kept=1 if spec.seeds > 1 else 0)
+    times, first = [], None
+    pooled = _PooledStaleness()
     bar = tqdm(
         spec.seed_list,
         desc=f"{spec.variant} P={spec.num_learners} K={k}",
@@ -208,15 +212,36 @@ def runtime_study(
         first = first or trace
         times.append(trace.end_time)
         counts.append(trace.num_updates)
-        stale.append(trace.staleness()[trace.mask])
+        pooled.add(trace.staleness()[trace.mask])
+        del trace  # not kept while the next seed runs (only the first one is)
     budget = spec.time_budget is not None
     return RuntimeSummary(
         spec=spec,
         k=k,
         times=np.asarray(times),
         theory=spec_theory(spec),
-        staleness=summarize_staleness(np.concatenate(stale)),
+        staleness=pooled.summary(),
         first_trace=first,
         counts=np.asarray(counts) if budget else None,
         count_theory=budget_count_theory(spec) if budget else None,
     )
+
+
+class _PooledStaleness:
+    """:func:`summarize_staleness` of all seeds' contributions, summed seed by seed (no
+    array is kept per seed)."""
+
+    def __init__(self) -> None:
+        self.count = self.total = self.fresh = self.top = 0
+
+    def add(self, staleness: np.ndarray) -> None:
+        if staleness.size:
+            self.count += staleness.size
+            self.total += int(staleness.sum())
+            self.fresh += int(np.count_nonzero(staleness == 0))
+            self.top = max(self.top, int(staleness.max()))
+
+    def summary(self) -> dict[str, float]:
+        if not self.count:
+            return summarize_staleness(np.zeros(0, dtype=np.int64))
+        return {"mean": self.total / self.count, "max": self.top, "p0": self.fresh / self.count}

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import math
 
-from simulator._spec_checks import MEMORY_BYTES, timing_bytes
 from simulator.errors import PssimError, SpecError
 from simulator.spec import ExperimentSpec
+from simulator.timing._memory import check_timing_memory
 from simulator.trace import Trace
 
 __all__ = ["budget_updates", "simulate_to_budget", "updates_within"]
@@ -36,17 +36,6 @@ def _fixed(spec: ExperimentSpec, updates: int) -> ExperimentSpec:
     return spec.replace(updates=updates, eval_every=None)
 
 
-def _check_memory(spec: ExperimentSpec, updates: int, budget: float) -> None:
-    need = timing_bytes(spec.variant, spec.num_learners, spec.k, updates)
-    if need > MEMORY_BYTES:
-        raise SpecError(
-            f"`time_budget` {budget!r} needs a run of {updates} updates per seed with "
-            f"P={spec.num_learners}, about {need / 2**30:.1f} GiB for timing, more than this "
-            f"machine's {MEMORY_BYTES / 2**30:.1f} GiB; use a shorter budget or fewer learners",
-            param="time_budget",
-        )
-
-
 def updates_within(spec: ExperimentSpec, seed: int, *, engine: str = "auto") -> int:
     """Number of updates of ``seed`` at simulated times <= ``spec.time_budget``.
 
@@ -55,14 +44,17 @@ def updates_within(spec: ExperimentSpec, seed: int, *, engine: str = "auto") -> 
 
     Raises:
         SpecError: no update lands within the budget, or counting them would need more
-            memory than the machine has (``param`` is ``time_budget``).
+            memory than timing runs may use, checked before the pilot run on the
+            updates expected by the budget and before each longer run (``param`` is
+            ``time_budget``).
     """
     from simulator.timing.engine import simulate_spec
 
     budget = _budget(spec)
+    check_timing_memory(spec, engine=engine)  # the updates expected by the budget
     j = PILOT_UPDATES
     while True:
-        _check_memory(spec, j, budget)
+        check_timing_memory(spec, engine=engine, updates=j)
         times = simulate_spec(_fixed(spec, j), seed, engine=engine).update_time
         if times[-1] > budget:
             break

@@ -28,6 +28,7 @@ from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
 from simulator.timing._budget import simulate_to_budget
 from simulator.timing._draws import compute_blocks, duration_stream, learner_streams
+from simulator.timing._memory import check_timing_memory
 from simulator.timing._state import RunState
 from simulator.timing.fast import NeedsReference, fast_applies, simulate_fast
 from simulator.trace import Trace
@@ -111,15 +112,22 @@ def simulate(
 
 
 def simulate_spec(spec: ExperimentSpec, seed: int, *, engine: str = "auto") -> Trace:
-    """The trace of one seed of a validated spec (only ``engine`` is checked here).
+    """The trace of one seed of a validated spec (``engine`` and the memory the run will
+    allocate are checked here, before the first event).
 
     With a ``time_budget`` it is every update at a time <= the budget (see
     :func:`simulator.timing._budget.simulate_to_budget`).
+
+    Raises:
+        SpecError: the run would need more memory than
+            :data:`simulator.timing._memory.MEMORY_BUDGET` (naming ``updates``,
+            ``num_learners`` or ``time_budget``).
     """
     if engine not in ENGINES:
         raise PssimError(
             f"`engine` must be one of {', '.join(ENGINES)}; got {engine!r}", param="engine"
         )
+    check_timing_memory(spec, engine=engine)
     if spec.time_budget is not None:
         return simulate_to_budget(spec, seed, engine=engine)
     if engine != "simpy":
@@ -133,6 +141,7 @@ def simulate_spec(spec: ExperimentSpec, seed: int, *, engine: str = "auto") -> T
                         "use engine='auto' or 'simpy'",
                         param="engine",
                     ) from None
+                check_timing_memory(spec, engine="simpy")  # the reference engine's own cost
         elif engine == "fast":
             raise PssimError(
                 "`engine` 'fast' applies only without push_latency, pull_latency and "

@@ -154,7 +154,8 @@ def test_unknown_or_repeated_keys_are_refused_naming_them(data, message):
         (dict(eval_every=0), "eval_every", "`eval_every` must be >= 1; got 0"),
         (dict(dtype="float16"), "dtype", "`dtype` must be one of float32, float64"),
         (dict(divergence_factor=1), "divergence_factor", "`divergence_factor` must be a finite"),
-        (dict(num_learners=10**6, updates=10**9), "num_learners", "needs about"),
+        (dict(seeds=10**6 + 1), "seeds", "`seeds` must be <= 1000000; got 1000001"),
+        (dict(batch_size=2**24 + 1), "batch_size", "`batch_size` must be <= 16777216"),
     ],
 )
 def test_bad_values_name_the_python_argument(kwargs, param, message):
