@@ -11,6 +11,10 @@ Workers are taken in sorted order of their ids (numbers numerically, otherwise a
 strings), and each worker's rows in increasing step order. The file is identified by the
 SHA-256 of its bytes, so a spec or a sweep that uses it stays valid when the file moves.
 
+pssim ships one measured cluster (64 GPUs of an LLM training job, 43 sampled steps; see
+``simulator/data/README.md`` and its Apache-2.0 licence beside it): the name ``llm-se``
+stands for it wherever a durations file is taken.
+
 Example:
     >>> measured = read_durations("cluster.csv")  # doctest: +SKIP
     >>> measured.num_workers, measured.durations[0][:3]  # doctest: +SKIP
@@ -31,12 +35,20 @@ import pandas as pd
 from simulator._files import read_bytes_file
 from simulator.errors import PssimError, shown
 
-__all__ = ["MAX_DURATIONS_BYTES", "MeasuredDurations", "read_durations"]
+__all__ = [
+    "MAX_DURATIONS_BYTES",
+    "SHIPPED",
+    "MeasuredDurations",
+    "durations_path",
+    "read_durations",
+]
 
 #: Largest durations file read: 256 MiB (about 10 million CSV rows).
 MAX_DURATIONS_BYTES = 256 << 20
 #: Columns every durations file must have.
 REQUIRED = ("worker", "step", "duration")
+#: Measured clusters shipped with pssim: name -> file in ``simulator/data``.
+SHIPPED = {"llm-se": "llm-SE-compute.csv"}
 _PARQUET_MAGIC = b"PAR1"
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n", ""}
@@ -98,6 +110,19 @@ class MeasuredDurations:
         return hash(self.sha256)
 
 
+def durations_path(value: str | os.PathLike) -> Path:
+    """The file a durations value names: a shipped cluster's name (``llm-se``, any case)
+    or a path, as given.
+
+    Example:
+        >>> durations_path("llm-se").name
+        'llm-SE-compute.csv'
+    """
+    if isinstance(value, str) and value.strip().lower() in SHIPPED:
+        return Path(__file__).with_name("data") / SHIPPED[value.strip().lower()]
+    return Path(value)
+
+
 def _refuse(param: str, source: str, rule: str) -> PssimError:
     return PssimError(f"`{param}` file {source!r} {rule}", param=param)
 
@@ -155,7 +180,7 @@ def read_durations(path: str | os.PathLike, *, param: str = "durations") -> Meas
     Args:
         path: a CSV (with a header) or Parquet file with columns ``worker``, ``step``,
             ``duration`` and optionally ``censored``; a regular file of at most
-            :data:`MAX_DURATIONS_BYTES`.
+            :data:`MAX_DURATIONS_BYTES`; or the name of a shipped cluster (``llm-se``).
         param: the argument named in messages (the CLI shows its option instead).
 
     Returns:
@@ -167,6 +192,8 @@ def read_durations(path: str | os.PathLike, *, param: str = "durations") -> Meas
             not an integer or repeats within a worker, fewer than two workers, a worker
             with a single step, an empty file.
     """
+    if isinstance(path, str):
+        path = durations_path(path)
     data = read_bytes_file(
         path, param=param, kind="durations file (CSV or Parquet)", max_bytes=MAX_DURATIONS_BYTES
     )

@@ -11,9 +11,7 @@ import pandas as pd
 import pytest
 
 from simulator.errors import USER_ERRORS
-from simulator.measured import read_durations
-
-SHIPPED = Path(__file__).resolve().parents[3] / "shared" / "data" / "cluster-traces"
+from simulator.measured import durations_path, read_durations
 
 
 def _write(tmp_path: Path, text: str, name: str = "d.csv") -> Path:
@@ -60,9 +58,11 @@ def test_parquet_reads_like_csv_and_the_identity_is_the_content(tmp_path):
     assert a != b  # other bytes
 
 
-@pytest.mark.skipif(not SHIPPED.is_dir(), reason="the measured cluster is not beside the tree")
-def test_the_measured_cluster_has_its_documented_shape():
-    m = read_durations(SHIPPED / "llm-SE-compute.csv")
+def test_the_shipped_cluster_has_its_documented_shape_and_its_licence():
+    m = read_durations("llm-se")
+    assert m.source == "llm-SE-compute.csv"
+    data = durations_path("LLM-SE").parent
+    assert "Apache License" in (data / "LICENSE-Apache-2.0").read_text()
     assert m.num_workers == 64 and {len(d) for d in m.durations} == {43}
     means = np.array([d.mean() for d in m.durations])
     assert means.max() / means.min() == pytest.approx(1.6, abs=0.05)
