@@ -5,14 +5,24 @@ from __future__ import annotations
 import abc
 import dataclasses
 import math
+import numbers
 import sys
 from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._checks import LawError, check_int, check_rng, check_shape, fmt
+from ._checks import (
+    LawError,
+    LawTypeError,
+    check_count,
+    check_int,
+    check_rng,
+    check_shape,
+    fmt,
+)
 from ._order_stats import quantile_order_statistic_mean, tail_makes_infinite
+from ._text import shown
 
 __all__ = ["MAX_TIME", "TAIL_PROB", "Aging", "ComputeTimeLaw"]
 
@@ -33,8 +43,30 @@ Aging = Literal["nltu", "nstu", "both"] | None
 memoryless (exponential); ``None`` neither or unknown."""
 
 
-def _as_float_array(x: ArrayLike) -> np.ndarray:
-    return np.asarray(x, dtype=np.float64)
+def _as_float_array(name: str, x: ArrayLike) -> np.ndarray:
+    """``x`` as a float64 array after checking it holds real numbers (none NaN for ``x``).
+
+    Raises:
+        LawTypeError: not a number or an array of numbers (strings, None, bools, complex
+            numbers, ragged nesting).
+        LawError: a NaN, or an integer beyond the float range.
+    """
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError):  # ragged nesting
+        arr = np.asarray(None)
+    if arr.dtype == object and arr.size and all(isinstance(v, numbers.Integral) for v in arr.flat):
+        big = max((int(v) for v in arr.flat), key=abs)
+        raise LawError(f"`{name}` must be finite floats; got {shown(big)}")
+    if arr.dtype.kind not in "iuf":
+        got = fmt(x) if isinstance(x, (str, bool, type(None))) else type(x).__name__
+        raise LawTypeError(f"`{name}` must be a number or an array of numbers; got {got}")
+    arr = arr.astype(np.float64, copy=False)
+    bad = np.isnan(arr)
+    if np.any(bad) and name == "x":  # a NaN probability is refused with the [0, 1] rule
+        where = "" if arr.ndim == 0 else f" at index {int(np.flatnonzero(bad.ravel())[0])}"
+        raise LawError(f"`{name}` must not be NaN; got nan{where}")
+    return arr
 
 
 def _check_probs(q: np.ndarray) -> None:
@@ -150,14 +182,23 @@ class ComputeTimeLaw(abc.ABC):
 
     # ------------------------------------------------------------------ distribution functions
     def cdf(self, x: ArrayLike) -> np.ndarray:
-        """``P(X <= x)``, elementwise; same shape as ``x`` (0 below the support)."""
+        """``P(X <= x)``, elementwise; same shape as ``x`` (0 below the support).
+
+        Raises:
+            TypeError: ``x`` is not a number or an array of numbers.
+            ValueError: an entry of ``x`` is NaN or an integer beyond the float range.
+        """
         with np.errstate(over="ignore", under="ignore", divide="ignore"):
-            return np.asarray(self._cdf(_as_float_array(x)), dtype=np.float64)[()]
+            return np.asarray(self._cdf(_as_float_array("x", x)), dtype=np.float64)[()]
 
     def sf(self, x: ArrayLike) -> np.ndarray:
-        """``P(X > x) = 1 - cdf(x)``, elementwise, accurate in the upper tail."""
+        """``P(X > x) = 1 - cdf(x)``, elementwise, accurate in the upper tail.
+
+        Raises:
+            TypeError, ValueError: as :meth:`cdf`.
+        """
         with np.errstate(over="ignore", under="ignore", divide="ignore"):
-            return np.asarray(self._sf(_as_float_array(x)), dtype=np.float64)[()]
+            return np.asarray(self._sf(_as_float_array("x", x)), dtype=np.float64)[()]
 
     def ppf(self, q: ArrayLike) -> np.ndarray:
         """Quantile function, the inverse of ``cdf``, elementwise; ``ppf(1)`` may be ``inf``.
@@ -165,7 +206,7 @@ class ComputeTimeLaw(abc.ABC):
         Raises:
             ValueError: an entry of ``q`` is outside ``[0, 1]`` or NaN.
         """
-        qa = _as_float_array(q)
+        qa = _as_float_array("q", q)
         _check_probs(qa)
         with np.errstate(over="ignore", under="ignore", divide="ignore"):
             return np.asarray(self._ppf(qa), dtype=np.float64)[()]
@@ -176,7 +217,7 @@ class ComputeTimeLaw(abc.ABC):
         Raises:
             ValueError: an entry of ``q`` is outside ``[0, 1]`` or NaN.
         """
-        qa = _as_float_array(q)
+        qa = _as_float_array("q", q)
         _check_probs(qa)
         with np.errstate(over="ignore", under="ignore", divide="ignore"):
             return np.asarray(self._isf(qa), dtype=np.float64)[()]
@@ -200,7 +241,7 @@ class ComputeTimeLaw(abc.ABC):
             TypeError: ``k`` or ``n`` is not an integer (bools rejected).
             ValueError: ``n < 1`` or ``k`` outside ``[1, n]``.
         """
-        n = check_int("n", n, 1)
+        n = check_count("n", n)
         k = check_int("k", k, 1, n)
         with np.errstate(over="ignore", under="ignore", divide="ignore"):
             return float(self._order_statistic_mean(k, n))
@@ -233,7 +274,7 @@ class ComputeTimeLaw(abc.ABC):
             TypeError: ``k`` is not an integer.
             ValueError: ``k < 1``.
         """
-        k = check_int("k", k, 1)
+        k = check_count("k", k)
         return self if k == 1 else self._sum_law(k)
 
     def _sum_law(self, k: int) -> ComputeTimeLaw | None:

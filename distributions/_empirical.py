@@ -12,12 +12,16 @@ import scipy.special
 from ._base import Aging, ComputeTimeLaw
 from ._checks import LawError, LawTypeError
 from ._empirical_io import read_durations
+from ._files import as_path
 
 __all__ = ["Empirical"]
 
 
 def _as_values(values: Any) -> np.ndarray:
-    arr = np.asarray(values)
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError, OverflowError):  # ragged nesting, odd objects
+        arr = np.asarray(None)
     if arr.dtype == np.bool_ or not (
         np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     ):
@@ -63,7 +67,7 @@ class Empirical(ComputeTimeLaw):
     def __post_init__(self) -> None:
         object.__setattr__(self, "values", _as_values(self.values))
         if self.source is not None:
-            object.__setattr__(self, "source", os.fspath(self.source))
+            object.__setattr__(self, "source", as_path("Empirical.source", self.source))
         object.__setattr__(self, "_sorted", np.sort(self.values))
         self._check_range()
 
@@ -78,7 +82,9 @@ class Empirical(ComputeTimeLaw):
             path: the file; kept as given in :attr:`source` and in :attr:`spec`.
 
         Raises:
-            ValueError: the file is missing, empty, not numeric, not one column, or holds
+            TypeError: ``path`` is not a ``str`` or an ``os.PathLike``.
+            ValueError: the file is missing, not a regular file (a FIFO, a device...), over
+                the size cap (256 MiB), empty, not numeric, not one column, or holds
                 negative or non-finite values.
         """
         return cls(read_durations(path), source=os.fspath(path))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import re
 from pathlib import Path
@@ -9,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ._checks import LawError
+from ._files import as_path, read_regular
 
 __all__ = ["read_durations"]
 
@@ -20,9 +22,9 @@ def _fail(path: str, rule: str, got: str) -> LawError:
     return LawError(f"`Empirical.path` {rule}; got {got} in {path!r}")
 
 
-def _read_npy(path: Path, shown: str) -> np.ndarray:
+def _read_npy(data: bytes, shown: str) -> np.ndarray:
     try:
-        arr = np.load(path, allow_pickle=False)
+        arr = np.load(io.BytesIO(data), allow_pickle=False)
     except (ValueError, OSError, EOFError) as exc:
         raise _fail(shown, "must be a readable .npy file of numbers", type(exc).__name__) from None
     if not isinstance(arr, np.ndarray):
@@ -49,10 +51,10 @@ def _is_header(line: str) -> bool:
     return True
 
 
-def _read_text(path: Path, shown: str) -> np.ndarray:
+def _read_text(data: bytes, shown: str) -> np.ndarray:
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
         raise _fail(shown, "must be a readable UTF-8 text file", type(exc).__name__) from None
     values: list[float] = []
     first = True
@@ -83,17 +85,17 @@ def read_durations(path: str | os.PathLike[str]) -> np.ndarray:
         (m,) float64 array, ``m >= 1`` (sign and finiteness are checked by ``Empirical``).
 
     Raises:
-        ValueError: missing file, unknown suffix, unreadable or empty file, non-numeric
-            content, more than one column.
+        TypeError: ``path`` is not a ``str`` or an ``os.PathLike``.
+        ValueError: missing file, not a regular file (a FIFO, a device...), larger than
+            ``_files.MAX_FILE_BYTES``, unknown suffix, unreadable or empty file,
+            non-numeric content, more than one column.
     """
-    shown = os.fspath(path)
-    p = Path(shown)
-    suffix = p.suffix.lower()
+    shown = as_path("Empirical.path", path)
+    suffix = Path(shown).suffix.lower()
     if suffix != ".npy" and suffix not in _TEXT_SUFFIXES:
-        raise _fail(shown, "must end in .npy, .csv or .txt", repr(p.suffix))
-    if not p.is_file():
-        raise LawError(f"`Empirical.path` must be an existing file; got {shown!r}")
-    values = _read_npy(p, shown) if suffix == ".npy" else _read_text(p, shown)
+        raise _fail(shown, "must end in .npy, .csv or .txt", repr(Path(shown).suffix))
+    data = read_regular("Empirical.path", shown)
+    values = _read_npy(data, shown) if suffix == ".npy" else _read_text(data, shown)
     if values.size == 0:
         raise _fail(shown, "must hold at least 1 value", "0")
     return values

@@ -22,9 +22,10 @@ def _as_tuple(name: str, values: Any) -> tuple[float, ...]:
     if (
         isinstance(values, (str, bytes, numbers.Number))
         or not hasattr(values, "__len__")
-        or np.ndim(values) != 1
+        or (isinstance(values, np.ndarray) and values.ndim != 1)
     ):
-        raise LawTypeError(f"`{name}` must be a sequence of numbers; got {fmt(values)}")
+        shown = fmt(values) if isinstance(values, (str, numbers.Number)) else type(values).__name__
+        raise LawTypeError(f"`{name}` must be a sequence of numbers; got {shown[:80]}")
     items = tuple(check_real(f"{name}[{i}]", v) for i, v in enumerate(values))
     if not items:
         raise LawError(f"`{name}` must have at least 1 entry; got 0")

@@ -11,17 +11,22 @@ import numbers
 import os
 from collections.abc import Sequence
 
+import numpy as np
+
 __all__ = [
     "FALLBACK_BUDGET",
     "MODEL_NAMES",
     "DataError",
     "DataTypeError",
+    "as_array",
     "check_float",
     "check_int",
     "check_int_tuple",
     "check_memory",
     "check_rows",
     "memory_budget",
+    "real_array",
+    "shown",
 ]
 
 #: Model names accepted by ``build_model`` (and by the experiment spec's ``model``).
@@ -51,7 +56,7 @@ def check_int(name: str, value: object, minimum: int = 1) -> int:
         ValueError: ``value`` is not an integer or is below ``minimum``.
     """
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise DataError(f"`{name}` must be an integer >= {minimum}; got {value!r}")
+        raise DataError(f"`{name}` must be an integer >= {minimum}; got {shown(value)}")
     return int(value)
 
 
@@ -70,10 +75,13 @@ def check_float(name: str, value: object, minimum: float = 0.0, strict: bool = F
     op = ">" if strict else ">="
     ok = isinstance(value, numbers.Real) and not isinstance(value, bool)
     if ok:
-        v = float(value)
+        try:
+            v = float(value)
+        except OverflowError:  # an int beyond the float range
+            v = math.inf
         ok = math.isfinite(v) and (v > minimum if strict else v >= minimum)
     if not ok:
-        raise DataError(f"`{name}` must be a finite number {op} {minimum:g}; got {value!r}")
+        raise DataError(f"`{name}` must be a finite number {op} {minimum:g}; got {shown(value)}")
     return float(value)
 
 
@@ -91,8 +99,38 @@ def check_int_tuple(name: str, value: object, length: int | None = None) -> tupl
         ok = ok and (length is None or len(value) == length)
     if not ok:
         what = f"{length} integers" if length is not None else "integers"
-        raise DataError(f"`{name}` must be a sequence of {what} >= 1; got {value!r}")
+        raise DataError(f"`{name}` must be a sequence of {what} >= 1; got {shown(value)}")
     return tuple(int(v) for v in value)
+
+
+def as_array(name: str, value: object) -> np.ndarray:
+    """``np.asarray(value)``, with ragged nesting and odd objects refused in one line.
+
+    Raises:
+        ValueError: "`x` must hold real numbers; got a ragged or non-numeric nesting".
+    """
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        raise DataError(
+            f"`{name}` must hold real numbers; got a ragged or non-numeric nesting"
+        ) from None
+
+
+def real_array(name: str, value: object) -> np.ndarray:
+    """``value`` as a float64 array after checking it holds finite real numbers.
+
+    Raises:
+        ValueError: "`y` must hold real numbers; got dtype <U1" (or ragged nesting, or
+            non-finite values).
+    """
+    arr = as_array(name, value)
+    if arr.dtype == bool or arr.dtype.kind not in "iuf":
+        raise DataError(f"`{name}` must hold real numbers; got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise DataError(f"`{name}` must be finite; got {int((~np.isfinite(arr)).sum())} bad values")
+    return arr
 
 
 def memory_budget() -> tuple[int, str]:
@@ -115,7 +153,23 @@ def memory_budget() -> tuple[int, str]:
 
 
 def _gib(nbytes: int) -> str:
+    gib = nbytes // 2**30
+    if gib >= 10**300:  # beyond what a float formats
+        return f"about 10^{int(math.log10(gib))} GiB"
     return f"{nbytes / 2**30:.3g} GiB"
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters (with the full length)
+    and huge ints as "an integer of 401 digits"."""
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if abs(int(value)) >= 10**20:
+            return f"an integer of {int(math.log10(abs(int(value)))) + 1} digits"
+        return repr(int(value))
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) <= limit:
+        return repr(value) if isinstance(value, str) else text
+    return f"{text[:limit]!r}... ({len(text)} characters)"
 
 
 def check_memory(what: str, nbytes: int) -> None:

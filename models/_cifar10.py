@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import DataError
+from ._checks import DataError, shown
 from ._dataset import Dataset
-from ._files import existing_dir, read_maybe_gzip
+from ._files import existing_dir, read_maybe_gzip, regular_file
 
 SIDE = 32
 PIXELS = SIDE * SIDE * 3
@@ -73,16 +73,20 @@ def load_cifar10(directory: str | os.PathLike, grayscale: bool = True) -> Datase
         (50000, 1024)
     """
     if not isinstance(grayscale, bool):
-        raise DataError(f"`grayscale` must be a bool; got {grayscale!r}")
-    path = existing_dir(directory)
-    if not any((path / f).is_file() for f in (*TRAIN_FILES, TEST_FILE)):
+        raise DataError(f"`grayscale` must be a bool; got {shown(grayscale)}")
+    path = existing_dir(directory, "directory")
+
+    def present(name: str) -> bool:
+        return regular_file(path / name, "cifar10") is not None
+
+    if not any(present(f) for f in (*TRAIN_FILES, TEST_FILE)):
         nested = path / "cifar-10-batches-bin"
         if nested.is_dir():
             path = nested
-    files = [path / f for f in TRAIN_FILES if (path / f).is_file()]
+    files = [path / f for f in TRAIN_FILES if present(f)]
     split = "train"
     if not files:
-        files = [path / TEST_FILE] if (path / TEST_FILE).is_file() else []
+        files = [path / TEST_FILE] if present(TEST_FILE) else []
         split = "test"
     if not files:
         raise DataError(

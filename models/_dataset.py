@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import DataError, check_int, check_int_tuple
+from ._checks import DataError, DataTypeError, as_array, check_int, check_int_tuple, shown
 
 #: Largest evaluation set built by default; bigger training sets are evaluated on a fixed
 #: seeded subset of this many rows.
@@ -19,7 +19,7 @@ TASKS = ("classification", "regression")
 
 
 def _features(name: str, x: Any) -> np.ndarray:
-    arr = np.asarray(x)
+    arr = as_array(name, x)
     if arr.dtype == object or not (
         np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
     ):
@@ -33,7 +33,7 @@ def _features(name: str, x: Any) -> np.ndarray:
 
 
 def _targets(name: str, y: Any, task: str, num_classes: int | None, n: int) -> np.ndarray:
-    arr = np.asarray(y)
+    arr = as_array(name, y)
     if arr.shape != (n,):
         raise DataError(f"`{name}` must have shape ({n},) to match the features; got {arr.shape}")
     if task == "regression":
@@ -98,20 +98,22 @@ class Dataset:
             object.__setattr__(self, field, value)
 
         if not isinstance(self.name, str) or not self.name:
-            raise DataError(f"`Dataset.name` must be a non-empty string; got {self.name!r}")
+            raise DataError(f"`Dataset.name` must be a non-empty string; got {shown(self.name)}")
         task = self.task
         if task is None:
-            integer = np.issubdtype(np.asarray(self.y).dtype, np.integer)
+            integer = np.issubdtype(as_array("Dataset.y", self.y).dtype, np.integer)
             task = "classification" if integer else "regression"
         if task not in TASKS:
-            raise DataError(f"`Dataset.task` must be one of {', '.join(TASKS)}; got {task!r}")
+            raise DataError(f"`Dataset.task` must be one of {', '.join(TASKS)}; got {shown(task)}")
         put("task", task)
         x = _features("Dataset.x", self.x)
         n, d = x.shape
         put("x", x)
         classes = self.num_classes
         if task == "regression" and classes is not None:
-            raise DataError(f"`Dataset.num_classes` must be None for regression; got {classes!r}")
+            raise DataError(
+                f"`Dataset.num_classes` must be None for regression; got {shown(classes)}"
+            )
         if classes is not None:
             classes = check_int("Dataset.num_classes", classes, minimum=2)
         put("y", _targets("Dataset.y", self.y, task, classes, n))
@@ -141,7 +143,8 @@ class Dataset:
                 )
             put("image_shape", shape)
         if self.optimum is not None and not isinstance(self.optimum, dict):
-            raise DataError(f"`Dataset.optimum` must be a dict or None; got {self.optimum!r}")
+            kind = type(self.optimum).__name__
+            raise DataError(f"`Dataset.optimum` must be a dict or None; got {kind}")
 
     @property
     def num_examples(self) -> int:
@@ -189,14 +192,24 @@ def from_arrays(
         >>> ds.task, ds.num_classes
         ('classification', 2)
     """
-    arr = np.asarray(x)
+    arr = as_array("Dataset.x", x)
     image_shape = None
     if arr.ndim in (3, 4):
         image_shape = tuple(arr.shape[1:]) if arr.ndim == 4 else (*arr.shape[1:], 1)
         arr = arr.reshape(arr.shape[0], -1)
     return Dataset(
-        name, arr, np.asarray(y), num_classes=num_classes, image_shape=image_shape, task=task
+        name,
+        arr,
+        as_array("Dataset.y", y),
+        num_classes=num_classes,
+        image_shape=image_shape,
+        task=task,
     )
+
+
+def _check_dataset(dataset: object) -> None:
+    if not isinstance(dataset, Dataset):
+        raise DataTypeError(f"`dataset` must be a Dataset; got {type(dataset).__name__}")
 
 
 def check_batch_size(dataset: Dataset, m: object) -> int:
@@ -217,13 +230,15 @@ def check_batch_size(dataset: Dataset, m: object) -> int:
         >>> check_batch_size(Dataset("toy", np.zeros((4, 2)), np.arange(4)), 2)
         2
     """
+    _check_dataset(dataset)
     if isinstance(m, bool) or not isinstance(m, numbers.Integral):
-        raise DataError(f"`batch` must be an integer; got {m!r}")
+        raise DataError(f"`batch` must be an integer; got {shown(m)}")
     if m < 1:
         raise DataError(f"`batch` must be >= 1; got {m}")
     if m > dataset.num_examples:
         raise DataError(
-            f"`batch` must be <= the number of training examples ({dataset.num_examples}); got {m}"
+            f"`batch` must be <= the number of training examples ({dataset.num_examples}); "
+            f"got {shown(m)}"
         )
     return int(m)
 
@@ -246,6 +261,7 @@ def check_model_fits(dataset: Dataset, model: Any) -> None:
         >>> toy = Dataset("toy", np.zeros((4, 2)), np.arange(4))
         >>> check_model_fits(toy, softmax_regression(2, 4))  # fits: returns None
     """
+    _check_dataset(dataset)
     expected = getattr(model, "num_features", None)
     if expected is not None and expected != dataset.num_features:
         name = getattr(model, "name", type(model).__name__)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from ._checks import DataError, check_float, check_int, check_rows
+from ._checks import DataError, check_float, check_int, check_rows, shown
 from ._init import gaussian
 from ._model import Batch, Model, Params
 
@@ -67,7 +67,7 @@ def softmax_regression(
     c = check_int("num_classes", num_classes, minimum=2)
     lam = check_float("l2", l2)
     if not isinstance(bias, bool):
-        raise DataError(f"`bias` must be True or False; got {bias!r}")
+        raise DataError(f"`bias` must be True or False; got {shown(bias)}")
 
     def init(key: jax.Array) -> Params:
         kw, kb = jax.random.split(key)

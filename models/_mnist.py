@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ._checks import DataError, check_memory
+from ._checks import DataError, check_memory, shown
 from ._dataset import Dataset
-from ._files import existing_dir, is_gzip, open_maybe_gzip, read_at_most
+from ._files import existing_dir, is_gzip, open_maybe_gzip, read_at_most, regular_file
 
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension
@@ -19,7 +19,7 @@ SPLITS = {"train": "train", "test": "t10k"}
 
 def _find(directory: Path, stem: str) -> Path | None:
     for name in (stem, stem + ".gz"):
-        if (directory / name).is_file():
+        if regular_file(directory / name, "mnist") is not None:
             return directory / name
     return None
 
@@ -124,8 +124,8 @@ def load_mnist(directory: str | os.PathLike, split: str = "auto") -> Dataset:
         ((10000, 784), (28, 28, 1))
     """
     if split not in ("auto", *SPLITS):
-        raise DataError(f"`split` must be one of auto, train, test; got {split!r}")
-    path = existing_dir(directory)
+        raise DataError(f"`split` must be one of auto, train, test; got {shown(split)}")
+    path = existing_dir(directory, "directory")
     found = {
         key: (
             _find(path, f"{prefix}-images-idx3-ubyte"),

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import zipfile
 
-import numpy as np
-
-from ._checks import MODEL_NAMES, DataError, check_float
+from ._checks import MODEL_NAMES, DataError, check_float, shown
 from ._cifar10 import load_cifar10
 from ._dataset import Dataset, check_model_fits, from_arrays
 from ._digits import load_digits
-from ._files import existing_file
+from ._files import existing_dir, existing_file, read_npz
 from ._linear import least_squares, softmax_regression
 from ._mnist import load_mnist
 from ._model import Model
@@ -29,8 +26,24 @@ _SYNTHETIC = {
 }
 
 
+#: What a synthetic spec's messages call the generator's arguments: the spec's letters.
+_LETTERS = {"num_examples": "N", "num_features": "D", "dim": "D", "num_classes": "C"}
+#: What an npz file's messages call the Dataset's fields: the file's arrays.
+_ARRAYS = {f"Dataset.{name}": f"array {name}" for name in ("x", "y", "x_eval", "y_eval")}
+
+
 def _unknown(spec: object) -> DataError:
-    return DataError(f"`data` must be one of {DATA_FORMS}; got {spec!r}")
+    return DataError(f"`data` must be one of {DATA_FORMS}; got {shown(spec)}")
+
+
+def _renamed(err: DataError, prefix: str, names: dict[str, str]) -> DataError:
+    """``err`` as typed through a data spec: ``prefix: message`` with each backticked name
+    in ``names`` shown as its replacement (``N`` for `num_examples`, ``array y`` for
+    `Dataset.y`)."""
+    text = str(err)
+    for name, shown_as in names.items():
+        text = text.replace(f"`{name}`", shown_as)
+    return DataError(f"{prefix}: {text}")
 
 
 def _synthetic(spec: str, rest: str) -> Dataset:
@@ -42,30 +55,34 @@ def _synthetic(spec: str, rest: str) -> Dataset:
     if len(numbers) > limit or not all(s.isascii() and s.isdigit() for s in numbers):
         raise DataError(
             f"`data` synthetic:{kind} takes up to {limit} integers {names} after commas; "
-            f"got {spec!r}"
+            f"got {shown(spec)}"
         )
-    return loader(*(int(s) for s in numbers))
+    try:
+        return loader(*(int(s) for s in numbers))
+    except DataError as err:
+        raise _renamed(err, f"`data` {shown(spec)[1:-1]}", _LETTERS) from None
 
 
 def _npz(path_text: str) -> Dataset:
     path = existing_file(path_text)
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
-        raise DataError(f"`data` npz file {path.name} cannot be read: {err}") from None
+    arrays = read_npz(path)
     if "x" not in arrays or "y" not in arrays:
         raise DataError(
             f"`data` npz file {path.name} must hold arrays x and y; got {sorted(arrays)}"
         )
-    ds = from_arrays(arrays["x"], arrays["y"], name=path.stem)
-    if "x_eval" in arrays or "y_eval" in arrays:
-        if "x_eval" not in arrays or "y_eval" not in arrays:
-            raise DataError(f"`data` npz file {path.name} must hold x_eval and y_eval together")
-        x_eval = arrays["x_eval"]
-        if x_eval.ndim > 2:  # images: flattened like x
-            x_eval = x_eval.reshape(x_eval.shape[0], -1)
-        ds = dataclasses.replace(ds, x_eval=x_eval, y_eval=arrays["y_eval"])
+    try:
+        ds = from_arrays(arrays["x"], arrays["y"], name=path.stem)
+        if "x_eval" in arrays or "y_eval" in arrays:
+            if "x_eval" not in arrays or "y_eval" not in arrays:
+                raise DataError(f"`data` npz file {path.name} must hold x_eval and y_eval together")
+            x_eval = arrays["x_eval"]
+            if x_eval.ndim > 2:  # images: flattened like x
+                x_eval = x_eval.reshape(x_eval.shape[0], -1)
+            ds = dataclasses.replace(ds, x_eval=x_eval, y_eval=arrays["y_eval"])
+    except DataError as err:
+        if str(err).startswith("`data` "):
+            raise
+        raise _renamed(err, f"`data` npz file {path.name}", _ARRAYS) from None
     return ds
 
 
@@ -97,9 +114,9 @@ def load_dataset(spec: str) -> Dataset:
     if not sep or not rest:
         raise _unknown(spec)
     if kind == "mnist":
-        return load_mnist(rest)
+        return load_mnist(existing_dir(rest))
     if kind in ("cifar10", "cifar10-rgb"):
-        return load_cifar10(rest, grayscale=kind == "cifar10")
+        return load_cifar10(existing_dir(rest), grayscale=kind == "cifar10")
     if kind == "synthetic":
         return _synthetic(spec, rest)
     if kind == "npz":
@@ -129,7 +146,7 @@ def build_model(name: str, dataset: Dataset, l2: float) -> Model:
         True
     """
     if name not in MODEL_NAMES:
-        raise DataError(f"`model` must be one of {', '.join(MODEL_NAMES)}; got {name!r}")
+        raise DataError(f"`model` must be one of {', '.join(MODEL_NAMES)}; got {shown(name)}")
     if not isinstance(dataset, Dataset):
         raise DataError(f"`data` must be a Dataset; got {type(dataset).__name__}")
     lam = check_float("l2", l2)

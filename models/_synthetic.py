@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import DataError, check_float, check_int, check_memory
+from ._checks import DataError, check_float, check_int, check_memory, real_array, shown
 from ._dataset import Dataset
 
 
@@ -48,8 +48,11 @@ def synthetic_classes(
     sep = check_float("separation", separation)
     s = check_int("seed", seed, minimum=0)
     if n < c:
-        raise DataError(f"`num_examples` must be >= `num_classes` ({c}); got {n}")
-    check_memory(f"`num_examples` x `num_features` = {n} x {d}", 8 * (4 * n * d + 2 * n + c * d))
+        raise DataError(f"`num_examples` must be >= `num_classes` ({shown(c)}); got {shown(n)}")
+    check_memory(
+        f"`num_examples` x `num_features` = {shown(n)} x {shown(d)}",
+        8 * (4 * n * d + 2 * n + c * d),
+    )
     rng = np.random.default_rng(s)
     directions = rng.standard_normal((c, d))
     directions /= np.linalg.norm(directions, axis=1, keepdims=True)
@@ -91,8 +94,7 @@ def least_squares_optimum(x: np.ndarray, y: np.ndarray, l2: float = 0.0) -> dict
         True
     """
     lam = check_float("l2", l2)
-    a = np.asarray(x, dtype=np.float64)
-    b = np.asarray(y, dtype=np.float64)
+    a, b = real_array("x", x), real_array("y", y)
     if a.ndim != 2 or min(a.shape) < 1:
         raise DataError(f"`x` must have shape (N, d) with N, d >= 1; got {a.shape}")
     n, d = a.shape
@@ -159,8 +161,8 @@ def synthetic_least_squares(
     s = check_int("seed", seed, minimum=0)
     kappa = check_float("condition", condition, minimum=1.0)
     if n < d:
-        raise DataError(f"`num_examples` must be >= `dim` ({d}); got {n}")
-    check_memory(f"`num_examples` x `dim` = {n} x {d}", 8 * (5 * n * d + 3 * d * d))
+        raise DataError(f"`num_examples` must be >= `dim` ({shown(d)}); got {shown(n)}")
+    check_memory(f"`num_examples` x `dim` = {shown(n)} x {shown(d)}", 8 * (5 * n * d + 3 * d * d))
     rng = np.random.default_rng(s)
     spectrum = kappa ** -(np.arange(d) / max(d - 1, 1))
     q, _ = np.linalg.qr(rng.standard_normal((d, d)))

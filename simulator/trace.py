@@ -14,12 +14,14 @@ All times are in simulated time units (the unit of the compute-time law).
 from __future__ import annotations
 
 import dataclasses
+import os
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from simulator._tempfiles import remove_stale, temp_path
-from simulator.errors import PssimError
+from simulator.errors import PssimError, PssimTypeError, shown
 
 __all__ = ["Trace", "load_trace", "summarize_staleness"]
 
@@ -302,13 +304,38 @@ class Trace:
         return path
 
 
+def _memory_bytes() -> int:
+    """Half the physical memory (8 GiB where the system does not say)."""
+    try:
+        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        total = -1
+    return total // 2 if total > 0 else 8 * 2**30
+
+
 def load_trace(path: str | Path) -> Trace:
-    """Read a trace written by :meth:`Trace.save`; the invariants are checked again."""
+    """Read a trace written by :meth:`Trace.save`; the invariants are checked again.
+
+    Only a regular file is read (a FIFO or a device is refused before it is opened), and
+    only if its arrays, inflated, fit in half the physical memory (checked from the zip
+    directory before any array is read).
+    """
+    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
+        raise PssimTypeError(
+            f"`path` must be a path (str or os.PathLike); got {shown(path)}", param="path"
+        )
     path = Path(path)
     if not path.is_file():
         raise PssimError(f"`trace path` must be an existing .npz file; got {str(path)!r}")
     try:
         with np.load(path, allow_pickle=False) as data:
+            size = sum(info.file_size for info in data.zip.infolist())
+            if size > _memory_bytes():
+                raise PssimError(
+                    f"`trace path` arrays must fit in half the physical memory; {path} "
+                    f"holds {size} bytes",
+                    param="path",
+                )
             arrays = {f: data[f] for f in _ARRAY_FIELDS}
             meta = dict(
                 variant=str(data["variant"]),
@@ -317,6 +344,8 @@ def load_trace(path: str | Path) -> Trace:
                 seed=int(data["seed"]),
                 local_steps=int(data["local_steps"]),
             )
-    except (KeyError, OSError, ValueError) as err:
+    except (KeyError, OSError, ValueError, AttributeError, zipfile.BadZipFile) as err:
+        if isinstance(err, PssimError):
+            raise
         raise PssimError(f"`trace path` must be a trace saved by pssim; {path}: {err}") from None
     return Trace(**meta, **arrays)

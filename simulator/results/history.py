@@ -8,6 +8,9 @@ curves, final loss, time to reach a loss) average over the seeds that did not di
 
 from __future__ import annotations
 
+import contextlib
+import math
+import numbers
 import os
 import uuid
 from pathlib import Path
@@ -16,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from simulator.errors import PssimError
+from simulator.errors import PssimError, PssimTypeError, shown
+from simulator.results._files import MAX_TABLE_BYTES, as_path, regular_file
+from simulator.results._files import shown as shown_path
 
 if TYPE_CHECKING:  # the replay imports JAX; a History (e.g. loaded for plots) needs none
     from simulator.training.replayer import ReplayResult
@@ -113,14 +118,26 @@ def diagnostic_values(result: ReplayResult) -> dict[str, np.ndarray]:
     return out
 
 
-def _typed(frame: pd.DataFrame) -> pd.DataFrame:
+def _typed(frame: pd.DataFrame, what: str = "`frame` must be a History table") -> pd.DataFrame:
+    """The table's columns in order, with their types; ``what`` starts the messages."""
+    param = what.split("`")[1]
+    if not isinstance(frame, pd.DataFrame):
+        raise PssimTypeError(f"{what}; got {type(frame).__name__}", param=param)
     missing = [c for c in COLUMNS if c not in frame.columns]
     if missing:
-        raise PssimError(f"`History` table must have columns {', '.join(missing)}; missing")
+        raise PssimError(f"{what}; missing columns {', '.join(missing)}", param=param)
     extra = [c for c in DIAGNOSTIC_COLUMNS if c in frame.columns]
     frame = frame.loc[:, list(COLUMNS) + extra].reset_index(drop=True)
     types = {c: (object if t is str else t) for c, t in _DTYPES.items()}
-    return frame.astype(types | dict.fromkeys(extra, np.float64))
+    for column, kind in (types | dict.fromkeys(extra, np.float64)).items():
+        try:
+            frame[column] = frame[column].astype(kind)
+        except (ValueError, TypeError, OverflowError):
+            name = getattr(kind, "__name__", str(kind))
+            raise PssimError(
+                f"{what}; column {column} must hold {name} values", param=param
+            ) from None
+    return frame
 
 
 class History:
@@ -138,14 +155,21 @@ class History:
     def __init__(self, *results: ReplayResult) -> None:
         for r in results:
             if not all(hasattr(r, a) for a in ("eval_update", "loss", "diverged_at", "seeds")):
-                raise PssimError(f"`History` takes ReplayResult objects; got {type(r).__name__}")
+                raise PssimTypeError(
+                    f"`results` must be ReplayResult objects; got {type(r).__name__}",
+                    param="results",
+                )
         frames = [_frame_of(r) for r in results]
         empty = pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
         self._frame = _typed(pd.concat(frames, ignore_index=True) if frames else empty)
 
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> History:
-        """A History over a table with the columns of :data:`COLUMNS`."""
+        """A History over a table with the columns of :data:`COLUMNS`.
+
+        Raises:
+            PssimError: not a DataFrame, a missing column, or values of another type.
+        """
         history = cls()
         history._frame = _typed(frame)
         return history
@@ -176,9 +200,11 @@ class History:
         failure never leaves a half-written file.
 
         Raises:
-            ValueError: another suffix.
+            PssimTypeError: ``path`` is not a path.
+            PssimError: another suffix, or the file cannot be written (a missing or
+                read-only folder, a full disk), naming ``path``.
         """
-        path = Path(path)
+        path = as_path("path", path)
         suffix = _suffix(path)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         try:
@@ -187,34 +213,61 @@ class History:
             else:
                 self._frame.to_csv(tmp, index=False)
             os.replace(tmp, path)
+        except OSError as err:
+            reason = err.strerror or str(err) or type(err).__name__
+            raise PssimError(
+                f"`path` cannot be written: {shown_path(path)} ({reason})", param="path"
+            ) from None
         finally:
-            if tmp.exists():
-                tmp.unlink()
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
         return path
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> History:
-        """Reads a table written by :meth:`save`."""
-        path = Path(path)
+        """Reads a table written by :meth:`save`.
+
+        Raises:
+            PssimTypeError: ``path`` is not a path.
+            PssimError: another suffix; not an existing regular file of at most
+                :data:`~simulator.results._files.MAX_TABLE_BYTES`; or not a table that
+                :meth:`save` wrote (unreadable, missing columns, values of another type).
+        """
+        path = regular_file("path", as_path("path", path), MAX_TABLE_BYTES)
         suffix = _suffix(path)
-        if not path.is_file():
-            raise PssimError(f"`history path` must be an existing file; got {str(path)!r}")
-        if suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        else:
-            frame = pd.read_csv(path, keep_default_na=False, na_values=["", "NaN", "nan"])
-        return cls.from_frame(frame)
+        what = "`path` must be a table written by History.save"
+        try:
+            if suffix == ".parquet":
+                frame = pd.read_parquet(path)
+            else:
+                frame = pd.read_csv(path, keep_default_na=False, na_values=["", "NaN", "nan"])
+        except pd.errors.EmptyDataError:
+            raise PssimError(f"{what}; got an empty file", param="path") from None
+        except (ValueError, OSError, TypeError) as err:
+            reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
+            raise PssimError(f"{what}; got {type(err).__name__}: {reason}", param="path") from None
+        history = cls()
+        history._frame = _typed(frame, what)
+        return history
 
     # ------------------------------------------------------------------ summaries
     def _select(self, variant: str, filters: dict[str, Any]) -> pd.DataFrame:
-        frame = self._frame[self._frame["variant"] == variant]
-        if frame.empty:
+        known = ", ".join(self.variants()) or "none: the History is empty"
+        if not isinstance(variant, str) or variant not in self.variants():
             raise PssimError(
-                f"`variant` must be one of {', '.join(self.variants())}; got {variant!r}"
+                f"`variant` must be one of {known}; got {shown(variant)}", param="variant"
             )
+        frame = self._frame[self._frame["variant"] == variant]
         for name, value in filters.items():
             if name not in _CONFIG:
-                raise PssimError(f"filter must be one of {', '.join(_CONFIG)}; got {name!r}")
+                raise PssimError(
+                    f"filter must be one of {', '.join(_CONFIG)}; got {shown(name)}", param=name
+                )
+            if value is not None and not isinstance(value, (str, numbers.Integral)):
+                raise PssimTypeError(
+                    f"`{name}` must be a value of the column {name} or None; got {shown(value)}",
+                    param=name,
+                )
             if value is not None:
                 frame = frame[frame[name] == value]
         configs = frame.loc[:, list(_CONFIG)].drop_duplicates()
@@ -274,6 +327,18 @@ class History:
         Returns:
             The mean (over seeds) time of that evaluation point, or None if never reached.
         """
+        if isinstance(target, bool) or not isinstance(target, numbers.Real):
+            raise PssimTypeError(
+                f"`target` must be a finite number; got {shown(target)}", param="target"
+            )
+        try:
+            finite = math.isfinite(float(target))
+        except OverflowError:  # an int beyond the float range
+            finite = False
+        if not finite:
+            raise PssimError(
+                f"`target` must be a finite number; got {shown(target)}", param="target"
+            )
         curve = self.mean_curve(variant, **filters)
         hit = np.flatnonzero(curve["loss"] <= target)
         return float(curve["time"][hit[0]]) if hit.size else None
@@ -287,5 +352,6 @@ class History:
 def _suffix(path: Path) -> str:
     suffix = path.suffix.lower()
     if suffix not in _SUFFIXES:
-        raise PssimError(f"`history path` must end in .parquet or .csv; got {str(path)!r}")
+        got = shown_path(path)
+        raise PssimError(f"`path` must end in .parquet or .csv; got {got}", param="path")
     return suffix

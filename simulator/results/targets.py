@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 import pandas as pd
 
-from simulator.errors import PssimError, PssimTypeError
+from simulator.errors import PssimError, PssimTypeError, shown
 from simulator.results.tables import check_table
 from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS
 
@@ -42,6 +42,16 @@ __all__ = [
 SETTING_COLUMNS = tuple(
     "base_seed" if field == "seed" else field for field in TIMING_FIELDS + TRAINING_FIELDS
 )
+
+
+def _finite_number(value: object) -> bool:
+    """A real number (not a bool) that a float holds finitely."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def setting_column(field: str) -> str:
@@ -121,15 +131,15 @@ def _by_list(table: pd.DataFrame, by: object) -> list[str]:
     names = [by] if isinstance(by, str) else by
     if not isinstance(names, (list, tuple)) or not names:
         raise PssimTypeError(
-            f"`by` must be a column name or a non-empty list of them; got {by!r}", param="by"
+            f"`by` must be a column name or a non-empty list of them; got {shown(by)}", param="by"
         )
     settings = ", ".join(c for c in SETTING_COLUMNS if c in table.columns)
     for name in names:
         if not isinstance(name, str):
-            raise PssimTypeError(f"`by` must hold column names; got {name!r}", param="by")
+            raise PssimTypeError(f"`by` must hold column names; got {shown(name)}", param="by")
         if name not in table.columns or name in _MEASURED:
             raise PssimError(
-                f"`by` must name setting columns of the table ({settings}); got {name!r}",
+                f"`by` must name setting columns of the table ({settings}); got {shown(name)}",
                 param="by",
             )
     if len(set(names)) != len(names):
@@ -197,7 +207,7 @@ def _value_of(table: pd.DataFrame, value: object, allowed: Sequence[str]) -> str
         return "error" if np.isfinite(error).any() and known.all() else "loss"
     if value not in allowed:
         raise PssimError(
-            f"`value` must be one of {', '.join(allowed)}; got {value!r}", param="value"
+            f"`value` must be one of {', '.join(allowed)}; got {shown(value)}", param="value"
         )
     if value not in table.columns:
         raise PssimError(f"`table` must have the column {value} for value={value!r}", param="value")
@@ -349,12 +359,8 @@ def time_to_target_table(
     table = check_table(table, _CURVE_NEEDS, _WHAT)
     by = _by_list(table, by)
     value = _value_of(table, value, _VALUES[:2])
-    if target is not None and not (
-        isinstance(target, (int, float, np.integer, np.floating))
-        and not isinstance(target, bool)
-        and math.isfinite(target)
-    ):
-        raise PssimError(f"`target` must be a finite number; got {target!r}", param="target")
+    if target is not None and not _finite_number(target):
+        raise PssimError(f"`target` must be a finite number; got {shown(target)}", param="target")
     check_constant(table, by)
     groups = list(_curves(table, by, value))
     if target is None:

@@ -27,7 +27,7 @@ import numpy as np
 
 from distributions import Exponential
 from simulator._checks import VARIANT_ALIASES
-from simulator.errors import PssimError
+from simulator.errors import PssimError, PssimTypeError, shown
 from simulator.spec import ExperimentSpec
 from simulator.theory._bound import Bound, check_nonnegative
 from simulator.theory.error_bounds import (
@@ -45,6 +45,10 @@ from simulator.theory.error_runtime import (
 __all__ = ["BoundsReport", "bound_curves", "error_bounds"]
 
 _ASYNC = ("async", "k-async", "k-batch-async")
+#: Most iterations on a bound's curve (the curves are for figures and tables).
+MAX_POINTS = 100_000
+#: What the bounds read of the problem constants.
+_CONSTANTS = ("L", "c", "sigma2", "M_G", "f_star", "loss_init")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -109,7 +113,7 @@ def error_bounds(
             Lanczos on the Hessian: seconds on MNIST softmax).
         gamma: Theorem 3's staleness constant (asynchronous variants); default 0, reported.
         p0: Lemma 8's p0 (asynchronous variants); default 1/P, reported.
-        points: iterations on the curve, spread from 0 to J (>= 2).
+        points: iterations on the curve, spread from 0 to J (2 to 100000).
 
     Returns:
         A :class:`BoundsReport`.
@@ -124,7 +128,9 @@ def error_bounds(
         >>> error_bounds(spec).bounds["lemma2"].extra["floor"]  # doctest: +SKIP
     """
     if not isinstance(spec, ExperimentSpec):
-        raise PssimError(f"`spec` must be an ExperimentSpec; got {type(spec).__name__}")
+        raise PssimTypeError(
+            f"`spec` must be an ExperimentSpec; got {type(spec).__name__}", param="spec"
+        )
     if spec.heterogeneous or spec.communication:
         raise PssimError(
             "`spec` must have i.i.d. learners and free communication for the error theory; "
@@ -137,8 +143,17 @@ def error_bounds(
             f"give `updates`; got {spec.time_budget:g}",
             param="time_budget",
         )
-    if isinstance(points, bool) or not isinstance(points, int) or points < 2:
-        raise PssimError(f"`points` must be an integer >= 2; got {points!r}", param="points")
+    if isinstance(points, bool) or not isinstance(points, int) or not 2 <= points <= MAX_POINTS:
+        raise PssimError(
+            f"`points` must be an integer in [2, {MAX_POINTS}]; got {shown(points)}",
+            param="points",
+        )
+    if constants is not None and not all(hasattr(constants, name) for name in _CONSTANTS):
+        raise PssimTypeError(
+            f"`constants` must be ProblemConstants (training.constants.problem_constants); "
+            f"got {type(constants).__name__}",
+            param="constants",
+        )
     for name, value in (("gamma", gamma), ("p0", p0)):
         if value is not None:
             check_nonnegative(name, value)

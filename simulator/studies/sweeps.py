@@ -205,14 +205,16 @@ def sweep(
 def _problems(configs) -> dict[tuple[str, str, float], float | None]:
     """F* of each (data, model, l2) of a training sweep, computed here once: the tasks'
     ``error`` column then does not depend on the machine they ran on, and a missing data
-    folder or a model that does not fit its data is one error before any task runs."""
-    from models import build_model, load_dataset
+    folder, a mini-batch larger than its data or a model that does not fit its data is one
+    error before any task runs."""
+    from models import build_model, check_batch_size, load_dataset
     from simulator.training.optimum import optimal_loss
 
     datasets, f_stars = {}, {}
     for data, model, l2 in sorted({(c.data, c.model, c.l2) for c in configs}, key=repr):
         if data not in datasets:
             datasets[data] = load_dataset(data)
+            check_batch_size(datasets[data], max(c.batch_size for c in configs if c.data == data))
         f_stars[(data, model, l2)] = optimal_loss(
             build_model(model, datasets[data], l2), datasets[data]
         )

@@ -10,16 +10,31 @@ Bad input (a negative Lipschitz constant, a non-integer K) is refused with a
 from __future__ import annotations
 
 import dataclasses
+import functools
+import inspect
 import math
 import numbers
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from simulator._checks import check_count as simulator_check_count
 from simulator._checks import check_integer
-from simulator.errors import PssimError
+from simulator.errors import PssimError, PssimTypeError
 
-__all__ = ["Bound", "Condition", "check_count", "check_nonnegative", "check_positive", "condition"]
+__all__ = [
+    "MAX_COUNT",
+    "Bound",
+    "Condition",
+    "as_array",
+    "check_count",
+    "check_nonnegative",
+    "check_positive",
+    "check_size",
+    "condition",
+    "evaluator",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,8 +115,14 @@ class Bound:
 
 def _number(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise PssimError(f"`{name}` must be a number; got {value!r}", param=name)
-    value = float(value)
+        shown = repr(value)[:40] if isinstance(value, (str, type(None))) else type(value).__name__
+        raise PssimTypeError(f"`{name}` must be a number; got {shown}", param=name)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the float range
+        raise PssimError(
+            f"`{name}` must be finite; got an integer beyond 1e308", param=name
+        ) from None
     if not math.isfinite(value):
         raise PssimError(f"`{name}` must be finite; got {value}", param=name)
     return value
@@ -123,5 +144,91 @@ def check_nonnegative(name: str, value: object) -> float:
     return out
 
 
-#: ``value`` as an int after checking it is an integer >= ``minimum`` (the project's check).
-check_count = check_integer
+#: Largest count (K, m, P, J, samples...) an evaluator takes: 2**53, up to which every
+#: integer is a float, so the formulas stay exact and finite.
+MAX_COUNT = 2**53
+
+
+def _at_most_max(name: str, value: int) -> int:
+    if value > MAX_COUNT:
+        shown = value if value < 10**20 else f"an integer of {int(math.log10(value)) + 1} digits"
+        raise PssimError(f"`{name}` must be <= {MAX_COUNT} (2**53); got {shown}", param=name)
+    return value
+
+
+def check_count(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` as an int after checking it is an integer in ``[minimum, 2**53]``."""
+    return _at_most_max(name, check_integer(name, value, minimum))
+
+
+def check_size(name: str, value: object) -> int:
+    """``value`` as an int in ``[1, 2**53]``, with the messages of the spec's counts
+    ("`updates` must be >= 1; got 0")."""
+    return _at_most_max(name, simulator_check_count(name, value))
+
+
+def as_array(name: str, value: object) -> np.ndarray:
+    """``np.asarray(value)``, with ragged nesting and odd objects refused in one line."""
+    try:
+        return np.asarray(value)
+    except (ValueError, TypeError, OverflowError):
+        raise PssimTypeError(
+            f"`{name}` must be a number or an array of numbers; got a ragged or odd nesting",
+            param=name,
+        ) from None
+
+
+def _magnitude(value: object) -> float | None:
+    """The largest magnitude in a number or an array of numbers (None for anything else)."""
+    if isinstance(value, bool) or isinstance(value, (str, bytes)):
+        return None
+    if isinstance(value, numbers.Real):
+        try:
+            return abs(float(value))
+        except OverflowError:
+            return math.inf
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (ValueError, TypeError, OverflowError):
+        return None
+    return float(np.max(np.abs(arr))) if arr.size else None
+
+
+def _extreme(value: object) -> bool:
+    """A number (or an array holding one) far from 1: beyond 1e100 or below 1e-100."""
+    size = _magnitude(value)
+    return size is not None and (size > 1e100 or 0 < size < 1e-100)
+
+
+def evaluator(func: Callable) -> Callable:
+    """Decorates a public evaluator: a formula that overflows, divides by zero or gives a
+    NaN value for finite arguments is refused in one line naming the extreme arguments (a
+    bound may be ``inf``, never NaN), instead of a raw ``OverflowError``."""
+    signature = inspect.signature(func)
+
+    def refuse(args: tuple, kwargs: dict) -> PssimError:
+        bound = signature.bind_partial(*args, **kwargs).arguments
+        names = [name for name, value in bound.items() if _extreme(value)]
+        if not names:
+            return PssimError(f"the arguments of {func.__name__} overflow the float range")
+        which = " and ".join(f"`{name}`" for name in names)
+        got = ", ".join(f"{_magnitude(bound[name]):g}" for name in names)
+        return PssimError(
+            f"{which} must be nearer 1 for {func.__name__} (an intermediate value overflows "
+            f"the float range); got {got}",
+            param=names[0],
+        )
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            with np.errstate(all="ignore"):
+                out = func(*args, **kwargs)
+        except (OverflowError, ZeroDivisionError, FloatingPointError, np.linalg.LinAlgError):
+            raise refuse(args, kwargs) from None
+        value = out.value if isinstance(out, Bound) else out
+        if isinstance(value, (float, np.ndarray)) and np.isnan(np.asarray(value, float)).any():
+            raise refuse(args, kwargs)
+        return out
+
+    return wrapper

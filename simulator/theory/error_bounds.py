@@ -26,11 +26,14 @@ import numpy as np
 
 from simulator.errors import PssimError
 from simulator.theory._bound import (
+    MAX_COUNT,
     Bound,
+    as_array,
     check_count,
     check_nonnegative,
     check_positive,
     condition,
+    evaluator,
 )
 
 __all__ = [
@@ -45,11 +48,16 @@ _PAPER = "Dutta et al. 2018"
 _SMOOTH_CONVEX = "c <= L (eqs. 5 and 6 together)"
 
 
+#: Longest learning-rate sequence Theorem 4 builds from ``eta_max`` (8 bytes per update).
+MAX_RATES = 10**8
+
+
 def _iterations(name: str, value: object) -> tuple[np.ndarray, bool]:
     """Iteration counts as an int64 array (and whether a scalar was given)."""
-    arr = np.asarray(value)
-    if arr.dtype.kind not in "iu" or arr.size == 0 or np.any(arr < 0):
-        raise PssimError(f"`{name}` must be integers >= 0; got {value!r}", param=name)
+    arr = as_array(name, value)
+    if arr.dtype.kind not in "iu" or arr.size == 0 or np.any(arr < 0) or np.any(arr > MAX_COUNT):
+        shown = repr(value)[:60] if np.ndim(value) == 0 else f"an array of {arr.dtype}"
+        raise PssimError(f"`{name}` must be integers in [0, 2**53]; got {shown}", param=name)
     return arr.astype(np.int64), arr.ndim == 0
 
 
@@ -71,6 +79,7 @@ def _limits(L: float, M_G: float, K: int, m: int) -> dict[str, float]:
     }
 
 
+@evaluator
 def step_size_limit(L: float, M_G: float, K: int, m: int, *, result: str = "theorem3") -> Bound:
     """Largest learning rate the strongly convex results allow (units of 1/L).
 
@@ -96,8 +105,10 @@ def step_size_limit(L: float, M_G: float, K: int, m: int, *, result: str = "theo
     L, M_G = check_positive("L", L), check_nonnegative("M_G", M_G)
     K, m = check_count("K", K), check_count("m", m)
     limits = _limits(L, M_G, K, m)
-    if result not in limits:
-        raise PssimError(f"`result` must be 'theorem3' or 'lemma2'; got {result!r}", param="result")
+    if not isinstance(result, str) or result not in limits:
+        raise PssimError(
+            f"`result` must be 'theorem3' or 'lemma2'; got {repr(result)[:40]}", param="result"
+        )
     cite = {"theorem3": "Theorem 3 (Corollary 2 for K = 1)", "lemma2": "Lemma 2"}[result]
     return Bound(
         "largest learning rate eta",
@@ -115,6 +126,7 @@ def _curve(iterations, floor: float, rate: float, initial_error: float):
     return _out(floor + rate ** j.astype(np.float64) * (initial_error - floor), scalar)
 
 
+@evaluator
 def ksync_error_bound(
     iterations,
     *,
@@ -178,6 +190,7 @@ def _staleness_conditions(lr, L, M_G, K, m, gamma, p0):
     )
 
 
+@evaluator
 def kasync_error_bound(
     iterations,
     *,
@@ -256,9 +269,16 @@ def _rates(lrs, eta_max, iterations) -> tuple[np.ndarray, np.ndarray, bool]:
     if iterations is None:
         raise PssimError("`iterations` must be given with `eta_max`; got None", param="iterations")
     j, scalar = _iterations("iterations", iterations)
+    if j.max() > MAX_RATES:
+        raise PssimError(
+            f"`iterations` must be <= {MAX_RATES} with `eta_max` (one rate per update is "
+            f"kept); got {int(j.max())}",
+            param="iterations",
+        )
     return np.full(int(j.max()), eta_max), j, scalar
 
 
+@evaluator
 def compensated_rate_bound(
     iterations=None,
     *,
@@ -352,6 +372,7 @@ def compensated_rate_bound(
     )
 
 
+@evaluator
 def nonconvex_bound(
     J,
     *,

@@ -15,8 +15,15 @@ import numbers
 
 import numpy as np
 
-from simulator.errors import PssimError
-from simulator.theory._bound import Bound, check_count, check_nonnegative, check_positive, condition
+from simulator.errors import PssimError, shown
+from simulator.theory._bound import (
+    Bound,
+    check_count,
+    check_nonnegative,
+    check_positive,
+    condition,
+    evaluator,
+)
 from simulator.theory.error_bounds import (
     _iterations,
     _probability,
@@ -39,6 +46,7 @@ _SYNC = ("sync", "k-sync", "k-batch-sync")
 _ASYNC = ("async", "k-async", "k-batch-async")
 
 
+@evaluator
 def stale_can_win(p0: float, gamma: float, *, num_learners: int) -> Bound:
     """Section 3.2, "Can stale gradients win the race?": async vs sync at the same eta.
 
@@ -78,6 +86,7 @@ def stale_can_win(p0: float, gamma: float, *, num_learners: int) -> Bound:
     )
 
 
+@evaluator
 def p0_exponential(num_learners: int) -> Bound:
     """Lemma 8: p0 = 1/P under exponential compute times (memoryless, so exact).
 
@@ -92,6 +101,7 @@ def p0_exponential(num_learners: int) -> Bound:
     return Bound("p0 = inf_j P(tau(j) = j | past)", 1.0 / p, f"{_PAPER}, Lemma 8", relation="exact")
 
 
+@evaluator
 def p0_lemma8(law, num_learners: int) -> Bound:
     """Lemma 8 for a law: 1/P, exact for exponential laws, an upper bound on p0 for
     new-longer-than-used laws, a lower bound for new-shorter-than-used ones.
@@ -146,6 +156,7 @@ class ErrorRuntimeCurve:
         return f"{cite} vs {self.runtime.source.split(':')[0]} time ({self.time_relation})"
 
 
+@evaluator
 def error_vs_time(bound: Bound, iterations, runtime: Prediction | float) -> ErrorRuntimeCurve:
     """Maps an error-vs-iteration bound to time: t_J = J * (expected time per iteration).
 
@@ -191,6 +202,7 @@ def error_vs_time(bound: Bound, iterations, runtime: Prediction | float) -> Erro
     return ErrorRuntimeCurve(j, j * float(runtime.mean), errors, bound, runtime)
 
 
+@evaluator
 def error_runtime_curve(
     variant: str,
     *,
@@ -237,9 +249,9 @@ def error_runtime_curve(
         >>> c.times.tolist(), c.time_relation
         ([0.0, 3.0], 'exact')
     """
-    if variant not in _SYNC + _ASYNC:
+    if not isinstance(variant, str) or variant not in _SYNC + _ASYNC:
         names = ", ".join(_SYNC + _ASYNC)
-        raise PssimError(f"`variant` must be one of {names}; got {variant!r}", param="variant")
+        raise PssimError(f"`variant` must be one of {names}; got {shown(variant)}", param="variant")
     runtime = expected_runtime(variant, num_learners=num_learners, k=k, law=law, updates=1)
     K = {"sync": num_learners, "async": 1}.get(variant, k)
     common = dict(lr=lr, L=L, c=c, sigma2=sigma2, K=K, m=m, initial_error=initial_error, M_G=M_G)
@@ -247,7 +259,8 @@ def error_runtime_curve(
         for name, value in (("gamma", gamma), ("p0", p0)):
             if value is not None:
                 raise PssimError(
-                    f"`{name}` must be None for a synchronous variant; got {value!r}", param=name
+                    f"`{name}` must be None for a synchronous variant; got {shown(value)}",
+                    param=name,
                 )
         bound = ksync_error_bound(iterations, **common)
     else:

@@ -34,7 +34,14 @@ import math
 import numpy as np
 
 from simulator.errors import PssimError
-from simulator.theory._bound import Bound, check_count, check_positive, condition
+from simulator.theory._bound import (
+    Bound,
+    as_array,
+    check_count,
+    check_positive,
+    condition,
+    evaluator,
+)
 
 __all__ = [
     "asgd_bound",
@@ -50,14 +57,15 @@ QUANTITY = "(1/K) sum_k E||grad f(x_k)||^2 after S samples"
 
 
 def _samples(samples: object) -> np.ndarray:
-    arr = np.asarray(samples)
+    arr = as_array("samples", samples)
+    shown = repr(samples)[:60] if np.ndim(samples) == 0 else f"an array of {arr.dtype}"
     if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or arr.size == 0:
         raise PssimError(
-            f"`samples` must be a number or an array of numbers; got {samples!r}", param="samples"
+            f"`samples` must be a number or an array of numbers; got {shown}", param="samples"
         )
     arr = arr.astype(float)
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
-        raise PssimError(f"`samples` must be finite and > 0; got {samples!r}", param="samples")
+        raise PssimError(f"`samples` must be finite and > 0; got {shown}", param="samples")
     return arr
 
 
@@ -73,6 +81,7 @@ def _problem(lipschitz, variance, gap) -> tuple[float, float, float]:
     )
 
 
+@evaluator
 def sgd_bound(
     samples: object,
     *,
@@ -116,6 +125,7 @@ def _sgd_optimum(s: np.ndarray, m: int, lip: float, var: float, gap: float):
     return step, value
 
 
+@evaluator
 def sgd_optimal_step(
     samples: object, *, batch_size: int, lipschitz: float, variance: float, gap: float
 ) -> Bound:
@@ -151,6 +161,7 @@ def sgd_optimal_step(
     )
 
 
+@evaluator
 def batch_size_penalty(
     samples: float, *, small: int, large: int, lipschitz: float, variance: float, gap: float
 ) -> Bound:
@@ -209,6 +220,7 @@ def _step_condition(m: int, n: int, step: float, lip: float):
     )
 
 
+@evaluator
 def asgd_bound(
     samples: object,
     *,
@@ -251,6 +263,7 @@ def _asgd_optimum(s: float, m: int, n: int, lip: float, var: float, gap: float):
     return step, cap, float(_asgd_value(s, m, n, step, lip, var, gap))
 
 
+@evaluator
 def asgd_optimal_step(
     samples: object,
     *,
@@ -294,6 +307,7 @@ def asgd_optimal_step(
     )
 
 
+@evaluator
 def learner_penalty(
     samples: float,
     *,

@@ -32,6 +32,7 @@ from simulator.theory._bound import (
     check_nonnegative,
     check_positive,
     condition,
+    evaluator,
 )
 
 __all__ = [
@@ -90,6 +91,7 @@ def _common(gap, lipschitz, variance, batch_size, step, learners, k):
     )
 
 
+@evaluator
 def kavg_bound(
     *,
     updates: int,
@@ -132,6 +134,7 @@ def kavg_bound(
     )
 
 
+@evaluator
 def kavg_rate(
     *,
     updates: int,
@@ -211,6 +214,7 @@ def _b_of_k(k: np.ndarray, alpha: float, beta: float, eta: float, delta: float) 
     return (alpha + beta * k + eta * (2 * k - 1) * (k - 1)) * k / (k - 1 + delta)
 
 
+@evaluator
 def kavg_k_objective(
     k: object,
     *,
@@ -255,6 +259,7 @@ def kavg_k_objective(
     )
 
 
+@evaluator
 def k_opt_condition(
     *,
     total_steps: int,
@@ -290,6 +295,7 @@ def k_opt_condition(
     )
 
 
+@evaluator
 def optimal_k(
     *,
     total_steps: int,
@@ -358,6 +364,7 @@ def optimal_k(
     )
 
 
+@evaluator
 def kavg_vs_asgd(
     learners: object,
     *,

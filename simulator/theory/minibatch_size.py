@@ -28,8 +28,8 @@ import math
 import numpy as np
 from scipy import stats
 
-from simulator.errors import PssimError
-from simulator.theory._bound import Bound, check_count, check_nonnegative, check_positive
+from simulator.errors import PssimError, shown
+from simulator.theory._bound import Bound, check_count, check_nonnegative, check_positive, evaluator
 
 __all__ = [
     "InverseLawFit",
@@ -48,14 +48,25 @@ COMMS = ("all-reduce", "parameter-server")
 MODES = ("strong", "weak", "optimal")
 
 
+def _numbers(name: str, values: object) -> np.ndarray:
+    """``values`` as a non-empty float array of real numbers (not yet checked finite)."""
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError):  # ragged nesting
+        arr = np.asarray(None)
+    if arr.dtype == bool or arr.dtype.kind not in "iuf" or arr.size == 0:
+        shown = repr(values)[:40] if isinstance(values, (str, int, float)) else "a value"
+        if isinstance(values, int) and abs(values) > 10**20:
+            shown = "an integer beyond the float range"
+        raise PssimError(
+            f"`{name}` must be a number or an array of numbers; got {shown}", param=name
+        )
+    return arr.astype(float)
+
+
 def _positive_values(name: str, values: object, *, integer: bool = False) -> np.ndarray:
     """``values`` as a float array after checking every entry is finite and > 0 (>= 1 ints)."""
-    arr = np.asarray(values)
-    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.number) or arr.size == 0:
-        raise PssimError(
-            f"`{name}` must be a number or an array of numbers; got {values!r}", param=name
-        )
-    arr = arr.astype(float)
+    arr = _numbers(name, values)
     if not np.all(np.isfinite(arr)) or np.any(arr <= 0):
         bad = arr[~(np.isfinite(arr) & (arr > 0))].flat[0]
         raise PssimError(f"`{name}` must be finite and > 0; got {bad:g}", param=name)
@@ -71,8 +82,10 @@ def _out(arr: np.ndarray) -> float | np.ndarray:
 
 def _comm_time(learners: np.ndarray, delta: float, comm: str) -> np.ndarray:
     """Delta(P) of eq. 3: delta (all-reduce) or delta P (parameter server); 0 when P = 1."""
-    if comm not in COMMS:
-        raise PssimError(f"`comm` must be one of {', '.join(COMMS)}; got {comm!r}", param="comm")
+    if not isinstance(comm, str) or comm not in COMMS:
+        raise PssimError(
+            f"`comm` must be one of {', '.join(COMMS)}; got {shown(comm)}", param="comm"
+        )
     per = delta if comm == "all-reduce" else delta * learners
     return np.where(learners == 1, 0.0, per)
 
@@ -126,6 +139,7 @@ class InverseLawFit:
         }
 
 
+@evaluator
 def fit_inverse_law(batch_sizes: object, updates_to_target: object) -> InverseLawFit:
     """Fits the inverse law ``N_update(M) = N_inf + alpha / M`` (eqs. 2 and 13).
 
@@ -134,7 +148,8 @@ def fit_inverse_law(batch_sizes: object, updates_to_target: object) -> InverseLa
 
     Args:
         batch_sizes: mini-batch sizes M (samples), shape ``(n,)``, each > 0.
-        updates_to_target: updates needed to reach the target error at each size, ``(n,)``.
+        updates_to_target: updates needed to reach the target error at each size, ``(n,)``,
+            each finite and >= 0 (a count).
 
     Returns:
         The fit, with ``predict(M)``, R^2, residuals and standard errors.
@@ -145,14 +160,16 @@ def fit_inverse_law(batch_sizes: object, updates_to_target: object) -> InverseLa
         (100.0, 1000.0)
     """
     m = _positive_values("batch_sizes", batch_sizes)
-    y = np.asarray(updates_to_target, dtype=float)
+    name = "updates_to_target"
+    y = _numbers(name, updates_to_target)
     if m.ndim != 1 or y.shape != m.shape:
         raise PssimError(
-            f"`updates_to_target` must have the shape of `batch_sizes` {m.shape}; got {y.shape}",
-            param="updates_to_target",
+            f"`{name}` must have the shape of `batch_sizes` {m.shape}; got {y.shape}", param=name
         )
-    if not np.all(np.isfinite(y)):
-        raise PssimError("`updates_to_target` must be finite", param="updates_to_target")
+    for rule, bad in (("be finite", ~np.isfinite(y)), ("be >= 0", y < 0)):
+        if np.any(bad):
+            i = int(np.flatnonzero(bad)[0])
+            raise PssimError(f"`{name}` must {rule}; got {y[i]:g} at index {i}", param=name)
     if np.unique(m).size < 2:
         raise PssimError(
             f"`batch_sizes` must hold at least two distinct sizes; got {m.tolist()}",
@@ -176,6 +193,7 @@ def fit_inverse_law(batch_sizes: object, updates_to_target: object) -> InverseLa
     )
 
 
+@evaluator
 def update_time(
     batch_size: object,
     learners: object,
@@ -208,6 +226,7 @@ def update_time(
     return Bound("T_update(M, P)", _out(value), f"{CITE}, eqs. 3-5 ({comm})", (), "exact")
 
 
+@evaluator
 def time_to_converge(
     batch_size: object,
     learners: object,
@@ -237,6 +256,7 @@ def time_to_converge(
     return Bound("T_C(M, P)", _out(value), f"{CITE}, eq. 5 ({comm})", (), "exact")
 
 
+@evaluator
 def optimal_batch_size(
     learners: object,
     *,
@@ -272,6 +292,7 @@ def optimal_batch_size(
     return Bound("M_opt(P)", _out(value), f"{CITE}, eqs. 8-9 ({comm})", (), "exact")
 
 
+@evaluator
 def optimal_time_to_converge(
     learners: object,
     *,
@@ -314,6 +335,7 @@ def optimal_time_to_converge(
     )
 
 
+@evaluator
 def scaling_curve(
     learners: object,
     mode: str,
@@ -352,8 +374,10 @@ def scaling_curve(
         ...               gamma=0.01, m_t=8, delta=0.5).value.round(2).tolist()
         [72.0, 290.0, 174.0]
     """
-    if mode not in MODES:
-        raise PssimError(f"`mode` must be one of {', '.join(MODES)}; got {mode!r}", param="mode")
+    if not isinstance(mode, str) or mode not in MODES:
+        raise PssimError(
+            f"`mode` must be one of {', '.join(MODES)}; got {shown(mode)}", param="mode"
+        )
     p = np.atleast_1d(_positive_values("learners", learners, integer=True))
     kwargs = dict(n_inf=n_inf, alpha=alpha, gamma=gamma, m_t=m_t, delta=delta, comm=comm)
     extra: dict[str, float] = {}
@@ -373,6 +397,7 @@ def scaling_curve(
     return Bound(f"T_C(P), {mode} scaling", value, f"{CITE}, eqs. 5, 9-10", (), "exact", extra)
 
 
+@evaluator
 def diversity_from_gradients(gradients: object) -> float:
     """Gradient diversity ``Delta(w) = sum_i ||g_i||^2 / ||sum_i g_i||^2`` (seed 001).
 
@@ -396,6 +421,7 @@ def diversity_from_gradients(gradients: object) -> float:
     return math.inf if total == 0 else float(np.sum(g**2)) / total
 
 
+@evaluator
 def batch_size_bound(diversity: float, n: int, delta: float) -> Bound:
     """Largest batch size with serial-SGD-like progress per sample, ``B <= delta n Delta(w) + 1``.
 

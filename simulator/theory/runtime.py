@@ -12,8 +12,9 @@ import dataclasses
 import math
 
 from distributions import Exponential, law_from
-from simulator._checks import VARIANTS, check_count, resolve_variant
+from simulator._checks import VARIANTS, resolve_variant
 from simulator.errors import PssimError
+from simulator.theory._bound import check_size
 
 __all__ = [
     "Prediction",
@@ -87,8 +88,10 @@ def expected_runtime(variant: str, *, num_learners: int, k: int | None, law, upd
         >>> expected_runtime("sync", num_learners=2, k=None, law="exp:1", updates=10).mean
         15.0
     """
+    check_size("num_learners", num_learners)
     variant, k = resolve_variant(variant, num_learners, k)
-    j, p, law = check_count("J", updates), num_learners, law_from(law)
+    j, p = check_size("updates", updates), num_learners
+    law = law_from(law)
     mean_x = law.mean()
     if variant == "k-sync":
         return Prediction(j * law.order_statistic_mean(k, p), "exact", "Lemma 3: J E[X_{K:P}]")
@@ -126,7 +129,7 @@ def sync_async_speedup(law, num_learners: int) -> Prediction:
 
     Exact for exponential laws; asymptotic (renewal) otherwise.
     """
-    law, p = law_from(law), check_count("P", num_learners)
+    law, p = law_from(law), check_size("num_learners", num_learners)
     value = p * law.order_statistic_mean(p, p) / law.mean()
     relation = "exact" if _is_exponential(law) else "asymptotic"
     return Prediction(value, relation, "Theorem 1: P E[X_{P:P}] / E[X]")
@@ -138,6 +141,7 @@ def batch_speedup(law, num_learners: int, k: int) -> Prediction:
     Exact for exponential laws (the theorem's setting); ``none`` otherwise.
     """
     law = law_from(law)
+    check_size("num_learners", num_learners)
     _, k = resolve_variant("k-async", num_learners, k)
     if not _is_exponential(law):
         return _none("Theorem 2 holds for exponential laws only")
@@ -152,7 +156,7 @@ def async_staleness(law, num_learners: int) -> dict[str, Prediction]:
     property, Lemma 8), so staleness is geometric: P(s) = (1/P)(1 - 1/P)^s. For NLTU
     (NSTU) laws Lemma 8 gives p0 <= 1/P (>= 1/P).
     """
-    law, p = law_from(law), check_count("P", num_learners)
+    law, p = law_from(law), check_size("num_learners", num_learners)
     if _is_exponential(law):
         return {
             "p0": Prediction(1.0 / p, "exact", "Lemma 8: p0 = 1/P"),

@@ -11,9 +11,20 @@ first replay of a process decides, once:
 - otherwise the folder is ``$XDG_CACHE_HOME/pssim/jax`` (``~/.cache/pssim/jax``).
 
 Every compilation is then stored, however short or small (the thresholds are lowered: the
-replay's scans compile in about a second each, below JAX's default minimum). A folder that
-cannot be created or written is reported once (a warning) and the run goes on without it.
-The cache holds compiled programs only: it never changes a result.
+replay's scans compile in about a second each, below JAX's default minimum). The cache
+holds compiled programs only: it never changes a result.
+
+Faults cost one line each (a ``RuntimeWarning`` without a source line), once per process,
+and the run goes on:
+
+- a folder that cannot be created or written: the run goes on without the cache;
+- a corrupt entry (truncated by a full disk or a killed write, overwritten): JAX would
+  warn at every read and never rewrite it (it does not overwrite an existing entry), so in
+  pssim's folder the entry is deleted and compiled again, and the fresh program replaces it;
+- an entry that cannot be written (a full disk): the program is used without being stored.
+
+The last two wrap the read and write functions of JAX's ``compilation_cache`` module (the
+only place that sees an entry's key), and only for the folder pssim set.
 """
 
 from __future__ import annotations
@@ -30,8 +41,82 @@ __all__ = ["CACHE_ENV", "cache_folder", "enable_compile_cache"]
 #: Environment variable: ``0`` turns the cache off, a path picks its folder.
 CACHE_ENV = "PSSIM_COMPILE_CACHE"
 _OFF = frozenset({"0", "false", "no", "off"})
-#: The folder in use (None: off or not decided yet) and whether the decision was taken.
-_STATE: dict[str, object] = {"decided": False, "folder": None}
+#: The folder in use (None: off or not decided yet), whether the decision was taken, and
+#: the faults already reported in this process.
+_STATE: dict[str, object] = {"decided": False, "folder": None, "reported": set()}
+#: Suffixes of JAX's files for one entry (``jax._src.lru_cache``): the program, its use time.
+_ENTRY_SUFFIXES = ("-cache", "-atime")
+
+
+def _warn_once(kind: str, message: str) -> None:
+    """``message`` as one line (a RuntimeWarning with no source line), once per ``kind``."""
+    reported: set = _STATE["reported"]  # type: ignore[assignment]
+    if kind in reported:
+        return
+    reported.add(kind)
+    # lineno 0: Python shows no source line under the message, whoever called.
+    warnings.warn_explicit(message, RuntimeWarning, "pssim", 0, module=__name__)
+
+
+def _reason(err: BaseException) -> str:
+    text = " ".join(str(err).split())[:100]
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _ours(folder: Path) -> bool:
+    return jax.config.jax_compilation_cache_dir == str(folder)
+
+
+def _repair_entries(folder: Path) -> None:
+    """Wraps JAX's cache read and write so that, in ``folder``, a corrupt entry is deleted
+    (and so compiled and stored again) and a failed write is reported, each in one line."""
+    try:
+        from jax._src import compilation_cache as jax_cache
+    except ImportError:  # pragma: no cover - another JAX layout: JAX's own warnings remain
+        return
+    read = getattr(jax_cache, "get_executable_and_time", None)
+    write = getattr(jax_cache, "put_executable_and_time", None)
+    if read is None or write is None or getattr(read, "_pssim", False):
+        return
+    keep = getattr(jax_cache, "CacheVerificationError", ())
+
+    def strict(err: BaseException) -> bool:
+        return isinstance(err, keep) or bool(jax.config.jax_raise_persistent_cache_errors)
+
+    def get_executable_and_time(cache_key, *args, **kwargs):
+        try:
+            return read(cache_key, *args, **kwargs)
+        except Exception as err:
+            if strict(err) or not _ours(folder):
+                raise
+            try:
+                for suffix in _ENTRY_SUFFIXES:
+                    (folder / f"{cache_key}{suffix}").unlink(missing_ok=True)
+                done = "removed it; it is compiled and stored again"
+            except OSError as gone:
+                done = f"cannot remove it ({gone.strerror}): delete the folder"
+            _warn_once(
+                "corrupt",
+                f"the compilation cache {folder} held a corrupt entry ({_reason(err)}); {done}",
+            )
+            return None, None
+
+    def put_executable_and_time(*args, **kwargs):
+        try:
+            return write(*args, **kwargs)
+        except Exception as err:
+            if strict(err) or not _ours(folder):
+                raise
+            _warn_once(
+                "write",
+                f"cannot write to the compilation cache {folder} ({_reason(err)}); "
+                f"going on without storing (set {CACHE_ENV} to another folder, or to 0)",
+            )
+            return None
+
+    get_executable_and_time._pssim = True  # type: ignore[attr-defined]
+    jax_cache.get_executable_and_time = get_executable_and_time
+    jax_cache.put_executable_and_time = put_executable_and_time
 
 
 def cache_folder() -> Path | None:
@@ -77,15 +162,16 @@ def enable_compile_cache() -> Path | None:
         _usable(folder)
     except (OSError, RuntimeError) as err:
         where = "" if folder is None else f" {folder}"
-        warnings.warn(
-            f"pssim: cannot use the compilation cache folder{where} ({err}); going on "
+        reason = getattr(err, "strerror", None) or _reason(err)
+        _warn_once(
+            "unusable",
+            f"cannot use the compilation cache folder{where} ({reason}); going on "
             f"without it (set {CACHE_ENV} to another folder, or to 0 to turn it off)",
-            RuntimeWarning,
-            stacklevel=3,
         )
         return None
     jax.config.update("jax_compilation_cache_dir", str(folder))
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    _repair_entries(folder)
     _STATE["folder"] = folder
     return folder

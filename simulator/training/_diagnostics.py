@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simulator.errors import PssimError
+from simulator.errors import PssimError, shown
 from simulator.results.history import DIAGNOSTIC_COLUMNS
 
 __all__ = ["DIAGNOSTIC_NAMES", "Diagnostics", "fresh_shares", "running_ratio"]
@@ -77,7 +77,7 @@ class Diagnostics:
             ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
             if not (ok and value >= 1):
                 raise PssimError(
-                    f"`Diagnostics.{name}` must be an integer >= 1; got {value!r}", param=name
+                    f"`Diagnostics.{name}` must be an integer >= 1; got {shown(value)}", param=name
                 )
 
 
@@ -90,7 +90,8 @@ def as_diagnostics(value: Any) -> Diagnostics | None:
     if isinstance(value, Diagnostics):
         return value
     raise PssimError(
-        f"`diagnostics` must be True, False or a Diagnostics; got {value!r}", param="diagnostics"
+        f"`diagnostics` must be True, False or a Diagnostics; got {shown(value)}",
+        param="diagnostics",
     )
 
 

@@ -3,7 +3,10 @@
 Shared by ``constants.py`` and ``optimum.py``. Everything here runs inside
 ``jax.enable_x64(True)`` on float64 data: parameters are flattened in ``ravel_pytree`` order
 and the loss is seen as a function of one (n,) vector. The model's loss and the layout are
-static arguments of the jitted kernels, so one model compiles each kernel once per shape.
+static arguments of the kernels (``_chunks``), so one model compiles each kernel once per
+shape. Every kernel works on as many rows per call as fit ``CHUNK_BYTES`` of working
+memory by the compiler's own estimate, so a CNN on MNIST runs in chunks of tens of rows
+instead of asking for 170 GB.
 """
 
 from __future__ import annotations
@@ -20,9 +23,10 @@ import numpy as np
 import scipy.sparse.linalg
 
 from simulator.errors import PssimError
+from simulator.training import _chunks
 
-#: Bytes that one chunk of per-example gradients, (chunk, n) float64, may occupy.
-CHUNK_BYTES = 2**27
+#: Working memory (bytes) one call of a kernel may use (see ``_chunks``).
+CHUNK_BYTES = _chunks.CHUNK_BYTES
 #: Parameter counts below this get a dense Hessian instead of Lanczos (ARPACK needs n > k + 1).
 DENSE_BELOW = 3
 #: Lanczos vectors kept for the smallest eigenvalue (ARPACK's default of 20 converges slowly
@@ -81,39 +85,54 @@ def flatten_like(
     return flatten(params)
 
 
-def _flat_loss(loss: LossFn, spec: FlatSpec, flat: jax.Array, batch: tuple) -> jax.Array:
-    return loss(spec.unflatten(flat), batch)
+@functools.lru_cache(maxsize=64)
+def _block_plan(
+    kind: str, loss: LossFn, spec: FlatSpec, n: int, data: tuple, budget: int | None = None
+) -> tuple:
+    """(rows per block, compiled full block, compiled last block or None) for ``kind``,
+    planned for ``budget`` bytes (default ``_chunks.CHUNK_BYTES``)."""
+    (x_shape, x_dtype), (y_shape, y_dtype) = data
+    x, y = jax.ShapeDtypeStruct(x_shape, x_dtype), jax.ShapeDtypeStruct(y_shape, y_dtype)
+    total = x_shape[0]
+    chosen = _chunks.plan(kind, loss, spec, n, x, y, total, budget=budget)
+    rest = total % chosen.rows
+    last = _chunks.compiled(kind, loss, spec, n, x, y, rest) if rest else None
+    return chosen.rows, chosen.executable, last
 
 
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def value_and_grad(loss: LossFn, spec: FlatSpec, flat: jax.Array, x: jax.Array, y: jax.Array):
-    """F(flat) and grad F(flat) on the batch ``(x, y)``: (scalar, (n,)), jitted.
+def _blocks(kind: str, loss: LossFn, spec: FlatSpec, n: int, x: jax.Array, y: jax.Array):
+    """``(start, weight, executable)`` of each block of rows: blocks of the planned size,
+    weighted by their share of the N rows (so their weighted sum is the mean over all)."""
+    data = tuple((tuple(a.shape), jnp.dtype(a.dtype)) for a in (x, y))
+    rows, full, last = _block_plan(kind, loss, spec, int(n), data, _chunks.CHUNK_BYTES)
+    total = x.shape[0]
+    for start in range(0, total, rows):
+        size = min(rows, total - start)
+        yield np.int32(start), size / total, full if size == rows else last
 
-    ``loss`` (the model's, compared by identity) and ``spec`` are static, so one model
-    compiles once per data shape, whatever the number of calls.
+
+def value_and_grad(
+    loss: LossFn, spec: FlatSpec, flat: jax.Array, x: jax.Array, y: jax.Array
+) -> tuple[float, np.ndarray]:
+    """F(flat) and grad F(flat) on the batch ``(x, y)``: (float, (n,) float64 array).
+
+    The rows are taken in blocks whose compiled working memory fits ``CHUNK_BYTES`` (see
+    ``_chunks``; one block, the whole batch, for small models and data): F is the mean of
+    the one-batch losses, so the blocks' losses and gradients weighted by their share of
+    the rows add up to the whole batch's. Each kernel compiles once per model and shape.
     """
-    return jax.value_and_grad(_flat_loss, argnums=2)(loss, spec, flat, (x, y))
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _chunk_sums(loss, spec, flat, center, x, y, idx, weight):
-    def one(xi, yi):
-        return jax.grad(_flat_loss, argnums=2)(loss, spec, flat, (xi[None], yi[None]))
-
-    g = jax.vmap(one)(x[idx], y[idx])  # (chunk, n)
-    return weight @ g, weight @ jnp.sum((g - center) ** 2, axis=1), weight @ jnp.sum(g**2, axis=1)
-
-
-@functools.partial(jax.jit, static_argnums=(0, 1))
-def _hvp(loss, spec, flat, v, x, y):
-    def grad(u):
-        return jax.grad(_flat_loss, argnums=2)(loss, spec, u, (x, y))
-
-    return jax.jvp(grad, (flat,), (v,))[1]
+    value, grad = 0.0, np.zeros(flat.shape[0])
+    for start, weight, exe in _blocks("value_and_grad", loss, spec, flat.shape[0], x, y):
+        v, g = exe(flat, x, y, start)
+        value += weight * float(v)
+        grad += weight * np.asarray(g, dtype=np.float64)
+    return value, grad
 
 
 def chunk_rows(num_params: int, num_rows: int, budget: int = CHUNK_BYTES) -> int:
-    """Rows per chunk so that (chunk, num_params) float64 gradients fit in ``budget`` bytes."""
+    """Rows per chunk so that the (chunk, num_params) float64 gradients alone fit in
+    ``budget`` bytes: where the planning of :func:`per_example_sums` starts (its other
+    temporaries can take far more)."""
     return max(1, min(num_rows, budget // (8 * max(num_params, 1))))
 
 
@@ -132,8 +151,10 @@ def per_example_sums(
     f_i is ``loss(params, (x[i:i+1], y[i:i+1]))``: the model's loss on the one-row batch
     {i}, regulariser included, so that F = mean_i f_i. The per-example gradients are
     ``jax.vmap(jax.grad(...))`` over one chunk of rows at a time (the last chunk padded
-    with zero weights, so one compilation serves every chunk); never more than a
-    (chunk, n) block exists.
+    with zero weights, so one compilation serves every chunk). The chunk is the largest
+    whose compiled working memory fits ``CHUNK_BYTES`` (``_chunks.plan``: for a CNN the
+    vmapped gradient's temporaries grow with the square of the chunk, far beyond the
+    (chunk, n) gradients themselves).
 
     Args:
         loss: the model's ``loss(params, (x, y))``.
@@ -143,14 +164,20 @@ def per_example_sums(
         y: (N,) targets or labels on the device.
         rows: (R,) int row indices to sum over, R >= 1.
         center: (n,) vector subtracted before the centred sum; default zeros.
-        chunk: rows per chunk; default from ``CHUNK_BYTES``.
+        chunk: rows per chunk; default: planned from the compiled kernel's memory.
 
     Returns:
         ``(sum_g (n,), sum ||g_i - center||^2, sum ||g_i||^2)``, float64 on the host.
     """
     n = flat.shape[0]
-    center = jnp.zeros_like(flat) if center is None else center
-    chunk = chunk_rows(n, len(rows)) if chunk is None else chunk
+    center = jnp.zeros(n, jnp.float64) if center is None else jnp.asarray(center, jnp.float64)
+    if chunk is None:
+        start = chunk_rows(n, len(rows))
+        exe = _chunks.plan("per_example", loss, spec, n, x, y, len(rows), start=start)
+        chunk = exe.rows
+        kernel = exe.executable
+    else:
+        kernel = _chunks.compiled("per_example", loss, spec, n, x, y, chunk)
     sum_g = np.zeros(n)
     centred = 0.0
     squares = 0.0
@@ -160,7 +187,7 @@ def per_example_sums(
         if len(idx) < chunk:
             weight[len(idx) :] = 0.0
             idx = np.concatenate([idx, np.zeros(chunk - len(idx), np.int32)])
-        s, c2, g2 = _chunk_sums(loss, spec, flat, center, x, y, jnp.asarray(idx), weight)
+        s, c2, g2 = kernel(flat, center, x, y, idx, weight)
         sum_g += np.asarray(s)
         centred += float(c2)
         squares += float(g2)
@@ -172,14 +199,20 @@ def hessian_operator(
 ) -> scipy.sparse.linalg.LinearOperator:
     """The (n, n) Hessian of ``loss(., (x, y))`` at ``flat`` as a float64 ``LinearOperator``.
 
-    Each product is one jitted forward-over-reverse call, ``jax.jvp(jax.grad(F), (w,),
-    (v,))``, compiled once per model and data shape and reused by every product.
+    Each product is forward-over-reverse, ``jax.jvp(jax.grad(F), (w,), (v,))``, over blocks
+    of rows whose compiled working memory fits ``CHUNK_BYTES`` (weighted by their share of
+    the rows, like :func:`value_and_grad`); compiled once per model and data shape and
+    reused by every product.
     """
     n = flat.shape[0]
+    blocks = list(_blocks("hvp", loss, spec, n, x, y))
 
     def matvec(v: np.ndarray) -> np.ndarray:
         v = jnp.asarray(np.ravel(v), jnp.float64)
-        return np.asarray(_hvp(loss, spec, flat, v, x, y))
+        out = np.zeros(n)
+        for start, weight, exe in blocks:
+            out += weight * np.asarray(exe(flat, v, x, y, start), dtype=np.float64)
+        return out
 
     return scipy.sparse.linalg.LinearOperator((n, n), matvec=matvec, dtype=np.float64)
 

@@ -10,11 +10,11 @@ of :meth:`Trace.copy_schedule`), so the replay never keeps more than ``P * depth
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from simulator.errors import PssimError
+from simulator.errors import PssimError, PssimTypeError
 from simulator.trace import Trace
 from simulator.training._copies import CopyPlan, copy_plan, rebase, snapshot_table
 
@@ -51,12 +51,18 @@ class Stacked:
 
 def as_trace_list(traces: Trace | Sequence[Trace]) -> list[Trace]:
     """Checks that ``traces`` is one trace or a non-empty sequence of compatible traces."""
-    items = [traces] if isinstance(traces, Trace) else list(traces)
+    what = "`traces` must be a Trace or a non-empty sequence of Traces"
+    if isinstance(traces, Trace):
+        items = [traces]
+    elif isinstance(traces, (str, bytes)) or not isinstance(traces, Iterable):
+        raise PssimTypeError(f"{what}; got {type(traces).__name__}", param="traces")
+    else:
+        items = list(traces)
     if not items:
-        raise PssimError("`traces` must hold at least one Trace; got an empty sequence")
+        raise PssimError(f"{what}; got an empty sequence", param="traces")
     for t in items:
         if not isinstance(t, Trace):
-            raise PssimError(f"`traces` must hold Trace objects; got {type(t).__name__}")
+            raise PssimTypeError(f"{what}; got a {type(t).__name__} in it", param="traces")
     first = items[0]
     if first.variant not in _VARIANTS:
         raise PssimError(

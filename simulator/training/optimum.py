@@ -15,6 +15,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.optimize
 
+from simulator.errors import PssimError, PssimTypeError
 from simulator.training._per_example import flatten, value_and_grad
 
 __all__ = ["clear_optimum_cache", "optimal_loss"]
@@ -137,8 +138,19 @@ def optimal_loss(
     """
     if not getattr(model, "convex", False):
         return None
+    if getattr(dataset, "x_eval", None) is None or getattr(dataset, "y_eval", None) is None:
+        raise PssimTypeError(
+            f"`dataset` must have arrays x_eval and y_eval; got {type(dataset).__name__}",
+            param="dataset",
+        )
     x = np.asarray(dataset.x_eval)
     y = np.asarray(dataset.y_eval)
+    if x.dtype.kind not in "iuf" or x.ndim != 2 or x.shape[0] < 1 or y.shape != x.shape[:1]:
+        raise PssimError(
+            f"`dataset` must have x_eval (N, d) and y_eval (N,) of numbers; got {x.dtype} "
+            f"{x.shape} and {y.shape}",
+            param="dataset",
+        )
     cache_key = _cache_key(model, x, y)
     if cache_key in _CACHE:
         return _CACHE[cache_key]

@@ -24,9 +24,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from simulator._checks import check_integer
+from simulator._checks import check_batch_rows, check_integer
 from simulator._spec_checks import DTYPES
-from simulator.errors import PssimError
+from simulator.errors import PssimError, PssimTypeError, shown
 from simulator.spec import ExperimentSpec, default_eval_every
 from simulator.trace import Trace
 from simulator.training._cache import enable_compile_cache
@@ -39,6 +39,7 @@ from simulator.training._diagnostics import (
     fresh_shares,
     running_ratio,
 )
+from simulator.training._keys import MAX_INDEX, check_index, check_key, root_key
 from simulator.training._scan import (
     SEEDS_MODES,
     Spec,
@@ -162,7 +163,11 @@ def replay_keys(seed: int, key: int | jax.Array | None = None) -> tuple[jax.Arra
         >>> init_key, data_key = replay_keys(7)
         >>> params = model.init(init_key)  # the w0 of every replay of seed 7  # doctest: +SKIP
     """
-    root = _root_key(seed, key)
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        odd = isinstance(seed, (str, float, type(None)))
+        got = shown(seed) if odd else type(seed).__name__
+        raise PssimTypeError(f"`seed` must be an integer; got {got}", param="seed")
+    root = root_key(seed, check_key(key))
     init_key, data_key = jax.random.split(root)
     return init_key, data_key
 
@@ -188,51 +193,45 @@ def minibatch_indices(
         >>> minibatch_indices(data_key, 3, 0, num_examples=100, batch_size=4).shape
         (4,)
     """
+    check_key(data_key, name="data_key", integer=False)
+    for name, value in (("update", update), ("slot", slot), ("local_step", local_step)):
+        check_index(name, value)
+    num_examples = check_integer("num_examples", num_examples)
+    batch_size = check_integer("batch_size", batch_size)
+    if num_examples > MAX_INDEX or batch_size > MAX_INDEX:
+        name = "num_examples" if num_examples > MAX_INDEX else "batch_size"
+        raise PssimError(
+            f"`{name}` must be <= {MAX_INDEX} (int32 row indices); got {shown(locals()[name])}",
+            param=name,
+        )
     return sample_indices(
         data_key, update, slot, local_step, num_examples=num_examples, batch_size=batch_size
     )
 
 
-def _words(seed: int) -> list[np.uint32]:
-    """The 32-bit words of a seed, lowest first (negative seeds: 64-bit two's complement)."""
-    seed = int(seed) & ((1 << 64) - 1) if int(seed) < 0 else int(seed)
-    words = [np.uint32(seed & 0xFFFFFFFF)]
-    while seed >> 32:
-        seed >>= 32
-        words.append(np.uint32(seed & 0xFFFFFFFF))
-    return words
-
-
-def _root_key(seed: int, key: int | jax.Array | None) -> jax.Array:
-    """``jax.random.key(seed)``, or ``fold_in(key, seed)``; words above 32 bits are folded in,
-    so every seed maps to the same key with or without float64 enabled."""
-    words = _words(seed)
-    if key is None:
-        root, words = jax.random.key(words[0]), words[1:]
-    elif isinstance(key, numbers.Integral):
-        root = _root_key(key, None)
-    else:
-        root = key
-    for word in words:
-        root = jax.random.fold_in(root, word)
-    return root
+def _finite(value: Any) -> bool:
+    """Whether ``value`` is a real number (not a bool) that a float holds finitely."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an int beyond the float range
+        return False
 
 
 def _check_f_star(f_star: Any) -> None:
-    ok = f_star is None or (isinstance(f_star, str) and f_star == "auto")
-    if isinstance(f_star, numbers.Real) and not isinstance(f_star, bool):
-        ok = math.isfinite(f_star)
+    ok = f_star is None or (isinstance(f_star, str) and f_star == "auto") or _finite(f_star)
     if not ok:
         raise PssimError(
-            f"`f_star` must be a finite number, None or 'auto'; got {f_star!r}", param="f_star"
+            f"`f_star` must be a finite number, None or 'auto'; got {shown(f_star)}",
+            param="f_star",
         )
 
 
 def _check_factor(factor: Any) -> float:
-    ok = isinstance(factor, numbers.Real) and not isinstance(factor, bool)
-    if not (ok and math.isfinite(factor) and factor > 1):
+    if not (_finite(factor) and factor > 1):
         raise PssimError(
-            f"`divergence_factor` must be a finite number > 1; got {factor!r}",
+            f"`divergence_factor` must be a finite number > 1; got {shown(factor)}",
             param="divergence_factor",
         )
     return float(factor)
@@ -362,20 +361,25 @@ def replay(
         >>> result.loss.shape  # (seeds, evaluation points)  # doctest: +SKIP
     """
     items = as_trace_list(traces)
+    key = check_key(key)
     first = items[0]
     batch_size = check_integer("batch_size", batch_size)
+    check_batch_rows(dataset, batch_size)
     if eval_every is None:
         eval_every = default_eval_every(first.num_updates)
-    eval_every = check_integer("eval_every", eval_every)
-    if dtype not in DTYPES:
-        raise PssimError(f"`dtype` must be one of {', '.join(DTYPES)}; got {dtype!r}")
+    # a period beyond the run evaluates only at its end, as a period of U updates does
+    eval_every = min(check_integer("eval_every", eval_every), max(first.num_updates, 1))
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise PssimError(
+            f"`dtype` must be one of {', '.join(DTYPES)}; got {shown(dtype)}", param="dtype"
+        )
     check_model(model)
     _check_rule(rule, first.variant)
     _check_f_star(f_star)
     divergence_factor = _check_factor(divergence_factor)
-    if seeds_mode not in SEEDS_MODES:
+    if not isinstance(seeds_mode, str) or seeds_mode not in SEEDS_MODES:
         raise PssimError(
-            f"`seeds_mode` must be one of {', '.join(SEEDS_MODES)}; got {seeds_mode!r}",
+            f"`seeds_mode` must be one of {', '.join(SEEDS_MODES)}; got {shown(seeds_mode)}",
             param="seeds_mode",
         )
     options = as_diagnostics(diagnostics)
@@ -396,7 +400,7 @@ def replay(
         _check_fit(model, data)
         if options is not None:
             data += diagnostic_data(options, data[2], data[3])
-        keys = jnp.stack([_root_key(s, key) for s in stacked.seeds])
+        keys = jnp.stack([root_key(s, key) for s in stacked.seeds])
         out = run(spec, rule, keys, stacked.rows, data, divergence_factor, seeds_mode)
     if f_star == "auto":
         from simulator.training.optimum import optimal_loss

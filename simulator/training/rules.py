@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import optax
 
 from simulator._spec_checks import RULES
-from simulator.errors import PssimError
+from simulator.errors import PssimError, PssimTypeError
 
 __all__ = [
     "RULE_NAMES",
@@ -75,12 +75,16 @@ class ServerRule(Protocol):
 def _check_rate(name: str, value: object) -> float:
     """Returns ``value`` as a float after checking it is a finite number > 0."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise PssimError(f"`{name}` must be a number > 0; got {value!r}")
-    value = float(value)
+        shown = repr(value)[:40] if isinstance(value, (str, type(None))) else type(value).__name__
+        raise PssimTypeError(f"`{name}` must be a number > 0; got {shown}", param=name)
+    try:
+        value = float(value)
+    except OverflowError:  # an int beyond the float range
+        value = math.inf
     if not math.isfinite(value):
-        raise PssimError(f"`{name}` must be finite; got {value}")
+        raise PssimError(f"`{name}` must be finite; got {value}", param=name)
     if value <= 0:
-        raise PssimError(f"`{name}` must be > 0; got {value}")
+        raise PssimError(f"`{name}` must be > 0; got {value}", param=name)
     return value
 
 
@@ -354,9 +358,12 @@ def make_rule(name: str, lr: float, c: float | None = None) -> ServerRule:
         >>> make_rule("compensated", 0.01)
         CompensatedRate(c=5e-05, lr_max=0.01)
     """
-    key = name.strip().lower() if isinstance(name, str) else name
+    key = name.strip().lower() if isinstance(name, str) else None
     if key not in RULE_NAMES:
-        raise PssimError(f"`lr-rule` must be one of {', '.join(RULE_NAMES)}; got {name!r}")
+        shown = repr(name)[:40] if isinstance(name, str) else type(name).__name__
+        raise PssimError(
+            f"`name` must be one of {', '.join(RULE_NAMES)}; got {shown}", param="name"
+        )
     if key == "fixed":
         return FixedRate(lr)
     if key == "damped":

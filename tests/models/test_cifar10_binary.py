@@ -93,7 +93,7 @@ def test_bad_label(write_cifar) -> None:
 
 def test_missing_directory_or_files(tmp_path: Path) -> None:
     with pytest.raises(
-        ValueError, match=r"^`data` path must be an existing directory; got 'no/such/dir'$"
+        ValueError, match=r"^`directory` must be an existing directory; got 'no/such/dir'$"
     ):
         load_cifar10("no/such/dir")
     (tmp_path / "data_batch_1").write_bytes(b"python pickle version, not binary")

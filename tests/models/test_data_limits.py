@@ -58,11 +58,11 @@ def test_memory_budget_is_half_the_physical_memory_or_a_fixed_fallback(monkeypat
         ),
         (
             lambda: load_dataset("synthetic:classes,1000000000000,1000000,4"),
-            "`num_examples` x `num_features`",
+            "`data` synthetic:classes,1000000000000,1000000,4: N x D",
         ),
         (
             lambda: load_dataset("synthetic:least-squares,1000000000000,1000000"),
-            "`num_examples` x `dim`",
+            "`data` synthetic:least-squares,1000000000000,1000000: N x D",
         ),
     ],
     ids=["classes", "least-squares", "classes-spec", "least-squares-spec"],

@@ -76,8 +76,11 @@ def test_unknown_specs(spec) -> None:
         ("synthetic:classes,1,2,3,4", "`data` synthetic:classes takes up to 3 integers N,D,C"),
         ("synthetic:classes,-5", "`data` synthetic:classes takes up to 3 integers N,D,C"),
         ("synthetic:least-squares,10,2,1", "`data` synthetic:least-squares takes up to 2"),
-        ("synthetic:classes,0", "`num_examples` must be an integer >= 1; got 0"),
-        ("synthetic:least-squares,5,10", "`num_examples` must be >= `dim` (10); got 5"),
+        ("synthetic:classes,0", "`data` synthetic:classes,0: N must be an integer >= 1; got 0"),
+        (
+            "synthetic:least-squares,5,10",
+            "`data` synthetic:least-squares,5,10: N must be >= D (10); got 5",
+        ),
         ("mnist:no/such/dir", "`data` path must be an existing directory; got 'no/such/dir'"),
         ("cifar10:no/such/dir", "`data` path must be an existing directory; got 'no/such/dir'"),
     ],

@@ -205,7 +205,7 @@ def test_bounded_read_still_checks_the_gzip_crc(write_mnist) -> None:
 
 def test_missing_directory_and_files(tmp_path: Path, write_mnist) -> None:
     with pytest.raises(
-        ValueError, match=r"^`data` path must be an existing directory; got 'nope/'$"
+        ValueError, match=r"^`directory` must be an existing directory; got 'nope/'$"
     ):
         load_mnist("nope/")
     with pytest.raises(ValueError, match="must hold t10k-images-idx3-ubyte and t10k-labels"):

@@ -175,7 +175,7 @@ def test_error_figure_draws_bounds_beside_the_runs(ksync_runs, constants):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        (dict(points=1), "`points` must be an integer >= 2"),
+        (dict(points=1), r"`points` must be an integer in \[2, 100000\]"),
         (dict(gamma=-1.0), "`gamma` must be >= 0"),
         (dict(p0=float("nan")), "`p0` must be finite"),
     ],

@@ -134,8 +134,14 @@ def test_explicit_f_star_is_kept_and_none_skips_it():
         (dict(eval_every=0), "`eval_every` must be an integer >= 1; got 0"),
         (dict(dtype="float16"), "`dtype` must be one of float32, float64; got 'float16'"),
         (dict(rule="fixed"), "`rule` must be a server rule; got str"),
-        (dict(traces=[]), "`traces` must hold at least one Trace; got an empty sequence"),
-        (dict(traces=["x"]), "`traces` must hold Trace objects; got str"),
+        (
+            dict(traces=[]),
+            "`traces` must be a Trace or a non-empty sequence of Traces; got an empty sequence",
+        ),
+        (
+            dict(traces=["x"]),
+            "`traces` must be a Trace or a non-empty sequence of Traces; got a str in it",
+        ),
         (dict(model=object()), "`model.init` must be callable"),
         (dict(f_star="x"), "`f_star` must be a finite number, None or 'auto'; got 'x'"),
         (dict(f_star=float("nan")), "`f_star` must be a finite number, None or 'auto'; got nan"),

@@ -113,7 +113,7 @@ def test_rules_are_pytrees_with_traced_rates():
         (lambda: OptaxRule("adam"), "`transform` must be an optax.GradientTransformation"),
         (
             lambda: make_rule("x", 0.1),
-            "`lr-rule` must be one of fixed, compensated, damped; got 'x'",
+            "`name` must be one of fixed, compensated, damped; got 'x'",
         ),
         (lambda: make_rule("compensated", -1.0), "`lr` must be > 0; got -1.0"),
     ],
