@@ -10,17 +10,20 @@ from __future__ import annotations
 
 import math
 import numbers
+import os
 
 from simulator.errors import PssimError, PssimTypeError, shown
 
 __all__ = [
     "MAX_SEED",
     "MAX_SEEDS",
+    "MEMORY_BUDGET",
     "VARIANTS",
     "VARIANT_ALIASES",
     "check_batch_rows",
     "check_count",
     "check_integer",
+    "check_nonnegative",
     "check_positive",
     "check_seed",
     "resolve_variant",
@@ -30,6 +33,12 @@ __all__ = [
 VARIANTS = ("k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg")
 #: Aliases: fully synchronous SGD is K-sync with K = P; fully asynchronous is K-async with K = 1.
 VARIANT_ALIASES = ("sync", "async")
+#: Bytes a run may plan to use: half the physical memory (the rest is for the data, the
+#: replay and everything else on the machine); 8 GiB where the system does not say.
+try:
+    MEMORY_BUDGET = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
+except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+    MEMORY_BUDGET = 8 << 30
 #: Seeds live in [0, 2**63): numpy's SeedSequence and the JAX key both take them exactly.
 MAX_SEED = 2**63 - 1
 #: Replicate seeds of one run: a million replications (their list is 36 MB; each seed's
@@ -90,10 +99,20 @@ def check_batch_rows(dataset: object, batch_size: int) -> int:
     rows = shape[0] if shape else None
     if isinstance(rows, numbers.Integral) and batch_size > rows:
         raise PssimError(
-            f"`batch_size` must be <= the number of training examples ({rows}); got {batch_size}",
+            f"`batch_size` must be <= the number of training examples ({rows}); "
+            f"got {shown(batch_size)}",
             param="batch_size",
         )
     return batch_size
+
+
+def check_nonnegative(name: str, value: object) -> float:
+    """Return ``value`` as a float after checking it is finite and >= 0."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise PssimTypeError(f"`{name}` must be a number; got {shown(value)}", param=name)
+    if not math.isfinite(value) or value < 0:
+        raise PssimError(f"`{name}` must be a finite number >= 0; got {shown(value)}", param=name)
+    return float(value)
 
 
 def resolve_variant(variant: str, num_learners: int, k: int | None) -> tuple[str, int]:
@@ -125,5 +144,7 @@ def resolve_variant(variant: str, num_learners: int, k: int | None) -> tuple[str
         raise PssimError(f"`k` must be given for variant {variant!r}; got None", param="k")
     k = check_count("k", k)
     if variant != "k-avg" and k > p:
-        raise PssimError(f"`k` must be <= the number of learners P ({p}); got {k}", param="k")
+        raise PssimError(
+            f"`k` must be <= the number of learners P ({p}); got {shown(k)}", param="k"
+        )
     return variant, k

@@ -13,9 +13,16 @@ import os
 import stat
 from pathlib import Path
 
-from simulator.errors import PssimTypeError, SpecError
+from simulator.errors import PssimTypeError, SpecError, shown
 
-__all__ = ["MAX_FILE_BYTES", "read_bytes_file", "read_text_file"]
+__all__ = [
+    "MAX_FILE_BYTES",
+    "as_path",
+    "check_regular_file",
+    "read_bytes_file",
+    "read_text_file",
+    "shown_path",
+]
 
 #: Largest input file read (bytes): 1 MiB, far more than any config or sweep file needs.
 MAX_FILE_BYTES = 1 << 20
@@ -38,7 +45,7 @@ def _size(n: int) -> str:
     return f"{n} bytes"
 
 
-def _path(path: Path) -> str:
+def shown_path(path: str | os.PathLike) -> str:
     """A path for a message: whole, or its last characters (the file's name) if long."""
     text = str(path)
     if len(text) <= 2 * _KEEP:
@@ -46,13 +53,48 @@ def _path(path: Path) -> str:
     return f"{'…' + text[-_KEEP:]!r} ({len(text)} characters)"
 
 
-def _checked(path: object, param: str) -> Path:
-    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+def as_path(path: object, param: str) -> Path:
+    """``path`` as a Path after checking it is a str or os.PathLike (one line naming
+    ``param`` otherwise)."""
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not str(path):
         raise PssimTypeError(
-            f"`{param}` must be a path (str or os.PathLike); got {type(path).__name__}",
+            f"`{param}` must be a path (str or os.PathLike); got {shown(path)} "
+            f"({type(path).__name__})",
             param=param,
         )
     return Path(path)
+
+
+def _refusal(path: Path, param: str, kind: str, reason: str) -> SpecError:
+    return SpecError(
+        f"`{param}` must be a readable {kind}; got {shown_path(path)} ({reason})", param=param
+    )
+
+
+def _check_info(info: os.stat_result, path: Path, param: str, kind: str, max_bytes: int) -> None:
+    if not stat.S_ISREG(info.st_mode):
+        what = _KINDS.get(stat.S_IFMT(info.st_mode), "not a file")
+        raise _refusal(path, param, kind, f"{what}, not a regular file")
+    if info.st_size > max_bytes:
+        reason = f"{info.st_size} bytes; it may hold at most {_size(max_bytes)}"
+        raise _refusal(path, param, kind, reason)
+
+
+def check_regular_file(
+    path: str | os.PathLike, *, param: str, kind: str = "file", max_bytes: int = MAX_FILE_BYTES
+) -> Path:
+    """``path`` after checking, from its ``stat`` alone (nothing is opened), that it is an
+    existing regular file of at most ``max_bytes`` bytes: for readers that open the file
+    themselves (pandas). Refusals read as in :func:`read_bytes_file`."""
+    path = as_path(path, param)
+    if "\0" in str(path):
+        raise _refusal(path, param, kind, "a NUL character in the path")
+    try:
+        _check_info(os.stat(path), path, param, kind, max_bytes)
+    except OSError as err:
+        reason = err.strerror or errno.errorcode.get(err.errno or 0, "unreadable")
+        raise _refusal(path, param, kind, reason) from None
+    return path
 
 
 def read_bytes_file(
@@ -75,35 +117,21 @@ def read_bytes_file(
         >>> read_bytes_file("/dev/zero", param="config")  # doctest: +SKIP
         SpecError: `config` must be a readable file; got '/dev/zero' (a device, not a ...
     """
-    path = _checked(path, param)
-
-    def refuse(reason: str) -> SpecError:
-        return SpecError(
-            f"`{param}` must be a readable {kind}; got {_path(path)} ({reason})", param=param
-        )
-
-    def check(info: os.stat_result) -> None:
-        if not stat.S_ISREG(info.st_mode):
-            what = _KINDS.get(stat.S_IFMT(info.st_mode), "not a file")
-            raise refuse(f"{what}, not a regular file")
-        if info.st_size > max_bytes:
-            raise refuse(f"{info.st_size} bytes; it may hold at most {_size(max_bytes)}")
-
-    if "\0" in str(path):
-        raise refuse("a NUL character in the path")
-    try:
-        check(os.stat(path))  # stat first: opening a FIFO for reading would block
+    path = check_regular_file(path, param=param, kind=kind, max_bytes=max_bytes)
+    try:  # checked from its stat first: opening a FIFO for reading would block
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
         try:
-            check(os.fstat(fd))  # the file opened is the one checked
+            _check_info(os.fstat(fd), path, param, kind, max_bytes)  # the file opened
             with os.fdopen(fd, "rb", closefd=False) as file:
                 data = file.read(max_bytes + 1)
         finally:
             os.close(fd)
     except OSError as err:
-        raise refuse(err.strerror or errno.errorcode.get(err.errno or 0, "unreadable")) from None
+        reason = err.strerror or errno.errorcode.get(err.errno or 0, "unreadable")
+        raise _refusal(path, param, kind, reason) from None
     if len(data) > max_bytes:  # it grew since the check
-        raise refuse(f"over {max_bytes} bytes; it may hold at most {_size(max_bytes)}")
+        reason = f"over {max_bytes} bytes; it may hold at most {_size(max_bytes)}"
+        raise _refusal(path, param, kind, reason)
     return data
 
 
@@ -122,7 +150,7 @@ def read_text_file(
         return data.decode("utf-8")
     except UnicodeDecodeError as err:
         raise SpecError(
-            f"`{param}` must be a readable {kind}; got {_path(Path(path))} (not UTF-8: byte "
+            f"`{param}` must be a readable {kind}; got {shown_path(path)} (not UTF-8: byte "
             f"0x{data[err.start]:02x} at offset {err.start})",
             param=param,
         ) from None

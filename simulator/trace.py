@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from simulator._checks import MEMORY_BUDGET, check_count, check_nonnegative
 from simulator._tempfiles import remove_stale, temp_path
 from simulator.errors import PssimError, PssimTypeError, shown
 
@@ -197,14 +198,20 @@ class Trace:
         return summarize_staleness(self.staleness()[self.mask])
 
     # ------------------------------------------------------------------ intervals
+    def _learner(self, learner: object) -> int:
+        """``learner`` checked: an integer in [0, P)."""
+        return check_count("learner", learner, minimum=0, maximum=self.num_learners - 1)
+
     def busy_intervals(self, learner: int) -> np.ndarray:
         """(n, 2) [start, stop) of the learner's counted computations, sorted by start."""
+        learner = self._learner(learner)
         sel = self.mask & (self.learner == learner)
         iv = np.stack([self.start[sel], self.finish[sel]], axis=1)
         return iv[np.argsort(iv[:, 0], kind="stable")]
 
     def cancelled_intervals(self, learner: int) -> np.ndarray:
         """(n, 2) [start, stop) of the learner's cancelled computations, sorted by start."""
+        learner = self._learner(learner)
         sel = self.cancelled_learner == learner
         iv = np.stack([self.cancelled_start[sel], self.cancelled_stop[sel]], axis=1)
         return iv[np.argsort(iv[:, 0], kind="stable")]
@@ -214,7 +221,8 @@ class Trace:
 
         ``until`` defaults to the time of the last update.
         """
-        end = self.end_time if until is None else float(until)
+        learner = self._learner(learner)
+        end = self.end_time if until is None else check_nonnegative("until", until)
         inflight = self.inflight_start[self.inflight_learner == learner]
         work = np.concatenate(
             [
@@ -280,9 +288,17 @@ class Trace:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the trace to a ``.npz`` file (suffix added if missing); returns the path."""
+        if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not str(path):
+            raise PssimTypeError(
+                f"`path` must be a path (str or os.PathLike); got {shown(path)}", param="path"
+            )
         path = Path(path)
         if path.suffix != ".npz":
             path = path.with_suffix(".npz")
+        if not path.parent.is_dir():
+            raise PssimError(
+                f"`path` must be in an existing folder; got {shown(str(path))}", param="path"
+            )
         meta = {
             "variant": self.variant,
             "num_learners": self.num_learners,
@@ -304,15 +320,6 @@ class Trace:
         return path
 
 
-def _memory_bytes() -> int:
-    """Half the physical memory (8 GiB where the system does not say)."""
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        total = -1
-    return total // 2 if total > 0 else 8 * 2**30
-
-
 def load_trace(path: str | Path) -> Trace:
     """Read a trace written by :meth:`Trace.save`; the invariants are checked again.
 
@@ -330,7 +337,7 @@ def load_trace(path: str | Path) -> Trace:
     try:
         with np.load(path, allow_pickle=False) as data:
             size = sum(info.file_size for info in data.zip.infolist())
-            if size > _memory_bytes():
+            if size > MEMORY_BUDGET:
                 raise PssimError(
                     f"`trace path` arrays must fit in half the physical memory; {path} "
                     f"holds {size} bytes",

@@ -15,7 +15,8 @@ the modes the umask gives. A failed or interrupted run leaves nothing half-writt
 
 Exit statuses of :func:`run_command`: 2 for a pssim input error, 1 when an output cannot be
 written (disk full, read-only file system...), 130 on Ctrl-C, 128 + N for SIGTERM/SIGHUP,
-141 when stdout is a closed pipe; each with at most one line on stderr. Any other exception
+141 when stdout is a closed pipe; each with at most one line on stderr. A warning
+is one line too: ``pssim: warning: ...``. Any other exception
 is a bug and propagates with its traceback.
 """
 
@@ -29,12 +30,13 @@ import os
 import shutil
 import signal
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from simulator._tempfiles import remove_stale, temp_path
 from simulator.cli._signals import STOP_SIGNALS, Terminated, deferred, stop_raises
-from simulator.errors import USER_ERRORS, PssimError
+from simulator.errors import USER_ERRORS, PssimError, one_line
 
 __all__ = [
     "OutputError",
@@ -263,9 +265,16 @@ def _silence_stdout() -> None:
         os.close(devnull)
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """A warning as the program prints it: one line, ``pssim: warning: ...``."""
+    _say(f"pssim: warning: {one_line(str(message))}")
+
+
 def _run(command: Callable[[], int]) -> int:
     try:
-        status = command()
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            status = command()
     except USER_ERRORS as err:
         _say(f"pssim: error: {err}")
         status = 2

@@ -11,6 +11,8 @@ from collections.abc import Iterable
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
+from simulator.errors import PssimTypeError, shown
+
 #: The unit of every simulated time: the time unit the compute-time law is written in.
 TIME_UNIT = "units of the compute-time law"
 #: The label of every simulated-time axis.
@@ -78,3 +80,25 @@ def unique_in_order(values: Iterable) -> list:
 def describe(values: Iterable) -> str:
     """One value as text, or several joined with '/' (e.g. for a title)."""
     return "/".join(str(v) for v in unique_in_order(values))
+
+
+def check_runs(runs: object, attributes: Iterable[str], *, name: str = "runs") -> list:
+    """``runs`` as a list, after checking it is a sequence (not a string) of objects that
+    have every one of ``attributes``; else one line naming ``name``.
+
+    Example:
+        >>> check_runs([1], ["variant"])  # doctest: +SKIP
+        PssimTypeError: `runs` must be a sequence of runs with variant; item 0 is 1
+    """
+    wanted = list(attributes)
+    rule = f"`{name}` must be a sequence of runs with {', '.join(wanted)}"
+    if isinstance(runs, (str, bytes)) or not isinstance(runs, Iterable):
+        raise PssimTypeError(f"{rule}; got {shown(runs)}", param=name)
+    items = list(runs)
+    for i, run in enumerate(items):
+        missing = [a for a in wanted if not hasattr(run, a)]
+        if missing:
+            raise PssimTypeError(
+                f"{rule}; item {i} ({shown(run)}) has no {', '.join(missing)}", param=name
+            )
+    return items

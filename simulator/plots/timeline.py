@@ -12,7 +12,7 @@ from matplotlib.patches import Patch
 
 from simulator._checks import check_count
 from simulator._tempfiles import remove_stale, temp_path
-from simulator.errors import PssimError, PssimTypeError
+from simulator.errors import PssimError, PssimTypeError, shown
 from simulator.plots._style import TIME_LABEL
 from simulator.trace import Trace
 
@@ -116,6 +116,8 @@ def timeline_figure(
         >>> trace = simulate("k-sync", num_learners=3, k=2, law="exp:1", updates=8)
         >>> fig = timeline_figure(trace)  # doctest: +SKIP
     """
+    if not isinstance(trace, Trace):
+        raise PssimTypeError(f"`trace` must be a Trace; got {shown(trace)}", param="trace")
     max_updates = check_count("max_updates", max_updates)
     max_learners = check_count("max_learners", max_learners)
     u = min(max_updates, trace.num_updates)

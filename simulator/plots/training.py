@@ -9,7 +9,14 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from simulator.plots._style import TIME_LABEL, band_handle, markevery, mean_band, series_style
+from simulator.plots._style import (
+    TIME_LABEL,
+    band_handle,
+    check_runs,
+    markevery,
+    mean_band,
+    series_style,
+)
 
 __all__ = ["error_figure", "staleness_figure"]
 
@@ -49,6 +56,8 @@ def error_figure(
         bands span the min and max over seeds (a legend entry says so). Both y axes are
         logarithmic; time is in simulated time units.
     """
+    runs = check_runs(runs, ("variant", "k", "diverged_seeds", "result"))
+    bounds = check_runs(bounds, ()) if bounds else []
     use_error = f_star is not None
     fig, (ax_t, ax_j) = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
     banded = False
@@ -137,6 +146,7 @@ def staleness_figure(runs: Sequence) -> Figure:
         The figure: one step histogram per variant, each with its own colour and line style
         (identical histograms, e.g. sync and K-sync at staleness 0, stay visible).
     """
+    runs = check_runs(runs, ("variant", "staleness"))
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     top = max((int(run.staleness.max()) for run in runs if run.staleness.size), default=0)
     bins = np.arange(top + 2) - 0.5

@@ -12,16 +12,18 @@ import contextlib
 import math
 import numbers
 import os
-import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from simulator._files import as_path, check_regular_file, shown_path
+from simulator._tempfiles import remove_stale, temp_path
 from simulator.errors import PssimError, PssimTypeError, shown
-from simulator.results._files import MAX_TABLE_BYTES, as_path, regular_file
-from simulator.results._files import shown as shown_path
+
+#: Largest results table read back (2 GiB: tens of millions of rows as CSV).
+MAX_TABLE_BYTES = 2 << 30
 
 if TYPE_CHECKING:  # the replay imports JAX; a History (e.g. loaded for plots) needs none
     from simulator.training.replayer import ReplayResult
@@ -204,9 +206,10 @@ class History:
             PssimError: another suffix, or the file cannot be written (a missing or
                 read-only folder, a full disk), naming ``path``.
         """
-        path = as_path("path", path)
+        path = as_path(path, "path")
         suffix = _suffix(path)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        remove_stale(path.parent)
+        tmp = temp_path(path)
         try:
             if suffix == ".parquet":
                 self._frame.to_parquet(tmp, index=False)
@@ -230,10 +233,12 @@ class History:
         Raises:
             PssimTypeError: ``path`` is not a path.
             PssimError: another suffix; not an existing regular file of at most
-                :data:`~simulator.results._files.MAX_TABLE_BYTES`; or not a table that
+                :data:`MAX_TABLE_BYTES`; or not a table that
                 :meth:`save` wrote (unreadable, missing columns, values of another type).
         """
-        path = regular_file("path", as_path("path", path), MAX_TABLE_BYTES)
+        path = check_regular_file(
+            path, param="path", kind="results table", max_bytes=MAX_TABLE_BYTES
+        )
         suffix = _suffix(path)
         what = "`path` must be a table written by History.save"
         try:

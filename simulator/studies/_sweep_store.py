@@ -37,7 +37,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulator.errors import PssimError, SpecError
+from simulator._files import shown_path
+from simulator.errors import PssimError, SpecError, shown
 from simulator.studies._sweep_faults import SweepFault
 from simulator.studies._sweep_manifest import (
     MANIFEST_NAME,
@@ -48,7 +49,7 @@ from simulator.studies._sweep_manifest import (
     part_name,
     scan,
 )
-from simulator.studies._sweep_spec import SweepSpec, read_sweep_file
+from simulator.studies._sweep_spec import SweepSpec, moved_durations, read_sweep_file
 
 __all__ = ["IGNORED_NAME", "MANIFEST_NAME", "RESULTS_NAME", "SPEC_NAME", "SweepStore"]
 
@@ -87,7 +88,7 @@ class SweepStore:
 
     def __init__(self, root: str | os.PathLike) -> None:
         if not isinstance(root, (str, os.PathLike)) or not str(root).strip():
-            raise SpecError(f"`out` must name a folder; got {root!r}", param="out")
+            raise SpecError(f"`out` must name a folder; got {shown(root)}", param="out")
         self.root = Path(root)
         self.results = self.root / RESULTS_NAME
         self.spec_path = self.root / SPEC_NAME
@@ -95,6 +96,7 @@ class SweepStore:
         self.ignored_dir = self.root / IGNORED_NAME
         self.ignored: list[tuple[str, str]] = []
         self._moved = False
+        self._moved_durations = False  # the stored sweep names durations files since moved
         self._expected: Expected | None = None
         self._done: set[str] = set()
 
@@ -114,7 +116,7 @@ class SweepStore:
             lock = open(self.root / _LOCK_NAME, "a")
         except OSError as err:
             raise SpecError(
-                f"`out` must be a folder pssim can write; got {str(self.root)!r} "
+                f"`out` must be a folder pssim can write; got {shown_path(self.root)} "
                 f"({err.strerror or type(err).__name__})",
                 param="out",
             ) from None
@@ -123,7 +125,7 @@ class SweepStore:
                 fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 raise SpecError(
-                    f"`out` {str(self.root)!r} is being written by another pssim sweep "
+                    f"`out` {shown_path(self.root)} is being written by another pssim sweep "
                     "process; wait for it or choose another folder",
                     param="out",
                 ) from None
@@ -140,10 +142,10 @@ class SweepStore:
         """Refuse a folder that holds another sweep, or results without a spec (reads
         only; :meth:`open` checks again under the lock)."""
         if self.spec_path.exists():
-            stored = self._stored_spec()
+            stored = self._stored_spec(sweep)
             if stored != sweep:
                 raise SpecError(
-                    f"`out` {str(self.root)!r} holds another sweep (spec {stored.digest()}, "
+                    f"`out` {shown_path(self.root)} holds another sweep (spec {stored.digest()}, "
                     f"this one {sweep.digest()}); rerun its own {SPEC_NAME} there, or choose "
                     "another folder",
                     param="out",
@@ -151,16 +153,20 @@ class SweepStore:
         elif self.root.exists() and (not self.root.is_dir() or any(self._foreign())):
             raise SpecError(
                 f"`out` must be a new or empty folder, or a sweep's folder (with {SPEC_NAME}); "
-                f"got {str(self.root)!r}",
+                f"got {shown_path(self.root)}",
                 param="out",
             )
 
-    def _stored_spec(self) -> SweepSpec:
+    def _stored_spec(self, sweep: SweepSpec | None = None) -> SweepSpec:
         try:
             return read_sweep_file(self.spec_path)
         except PssimError as err:
+            if sweep is not None and err.param == "durations":  # moved since: same sweep?
+                if moved_durations(self.spec_path, sweep):
+                    self._moved_durations = True
+                    return sweep
             raise SpecError(
-                f"`out` {str(self.root)!r} holds an unreadable {SPEC_NAME} ({err}); "
+                f"`out` {shown_path(self.root)} holds an unreadable {SPEC_NAME} ({err}); "
                 "choose another folder",
                 param="out",
             ) from None
@@ -176,8 +182,9 @@ class SweepStore:
             yield path
 
     def _claim(self, sweep: SweepSpec) -> None:
+        self._moved_durations = False
         self.check(sweep)
-        if not self.spec_path.exists():
+        if not self.spec_path.exists() or self._moved_durations:  # where the files are now
             try:
                 _write_atomic(
                     self.spec_path,

@@ -26,6 +26,7 @@ from pathlib import Path
 import pandas as pd
 from tqdm.auto import tqdm
 
+from simulator._files import shown_path
 from simulator.errors import PssimError, PssimTypeError
 from simulator.studies._common import bar_disabled
 from simulator.studies._sweep_exec import SERIAL, TaskFailure, check_scheduler, executor
@@ -229,9 +230,13 @@ def load_sweep(out: str | os.PathLike) -> pd.DataFrame:
     next run of the sweep moves it to ``out/ignored``).
     """
     store = SweepStore(out)
-    if not store.spec_path.exists():
+    try:
+        is_sweep = store.spec_path.is_file()
+    except OSError:  # a name too long for the file system...
+        is_sweep = False
+    if not is_sweep:
         raise PssimError(
-            f"`out` must be a sweep folder (with {store.spec_path.name}); got {str(out)!r}",
+            f"`out` must be a sweep folder (with {store.spec_path.name}); got {shown_path(out)}",
             param="out",
         )
     frame = store.read()

@@ -19,13 +19,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 from jax import lax
 
+from simulator._checks import MEMORY_BUDGET
 from simulator.errors import PssimError
 
 __all__ = ["CHUNK_BYTES", "KERNELS", "Plan", "compiled", "flat_loss", "kernel_bytes", "plan"]
@@ -117,15 +117,6 @@ def kernel_bytes(executable: Any) -> int | None:
     return int(stats.temp_size_in_bytes) + int(stats.output_size_in_bytes)
 
 
-def _memory_bytes() -> int:
-    """Half the physical memory (8 GiB where the system does not say)."""
-    try:
-        total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (AttributeError, ValueError, OSError):
-        total = -1
-    return total // 2 if total > 0 else 8 * 2**30
-
-
 @dataclasses.dataclass(frozen=True)
 class Plan:
     """Rows per call of a kernel and what one call needs.
@@ -175,7 +166,7 @@ def plan(
         exe = compiled(kind, loss, spec, n, x, y, rows)
         used = kernel_bytes(exe)
     if used is not None and used > budget:  # one row: allowed up to half the memory
-        limit = _memory_bytes()
+        limit = MEMORY_BUDGET
         if used > limit:
             raise PssimError(
                 f"`{name}` needs about {used / 2**30:.3g} GiB for one row of its {kind} "

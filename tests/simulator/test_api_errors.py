@@ -161,11 +161,12 @@ def test_history_load_refuses_a_fifo_and_a_folder(tmp_path):
     os.mkfifo(tmp_path / "fifo.csv")
     with pytest.raises(PssimError) as err:
         History.load(tmp_path / "fifo.csv")
-    assert _one_line(err).startswith("`path` must be a regular file; got a FIFO")
+    assert _one_line(err).startswith("`path` must be a readable results table; got ")
+    assert "(a FIFO, not a regular file)" in _one_line(err)
     (tmp_path / "d.parquet").mkdir()
     with pytest.raises(PssimError) as err:
         History.load(tmp_path / "d.parquet")
-    assert _one_line(err).startswith("`path` must be a regular file; got a folder")
+    assert "(a folder, not a regular file)" in _one_line(err)
 
 
 def test_history_load_of_a_bad_parquet_is_one_line(tmp_path):

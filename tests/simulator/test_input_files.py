@@ -101,7 +101,7 @@ def test_a_file_over_the_size_cap_is_refused_before_it_is_read(capsys, tmp_path)
 
 
 def test_the_reader_takes_paths_only_and_names_its_parameter(tmp_path):
-    with pytest.raises(PssimTypeError, match=r"^`durations` must be a path .*; got int$"):
+    with pytest.raises(PssimTypeError, match=r"^`durations` must be a path .*; got 123 \(int\)$"):
         read_text_file(123, param="durations", kind="durations file")
     path = tmp_path / "d.txt"
     path.write_text("1.0\n")

@@ -207,3 +207,18 @@ def test_the_next_write_removes_what_a_killed_run_left(tmp_path):
     done = subprocess.run([*script, "write", "second"], cwd=tmp_path, timeout=60)
     assert done.returncode == 0
     assert entries(tmp_path) == ["second", "second.png"]
+
+
+def test_a_warning_is_one_line_of_the_program(monkeypatch, capsys):
+    import warnings
+
+    def warn(args):
+        warnings.warn(
+            "a compilation cache entry was corrupt;\nit is compiled again", RuntimeWarning
+        )
+        return 0
+
+    monkeypatch.setattr("simulator.cli.app.cmd_theory", warn)
+    assert main(["theory"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("pssim: warning: a compilation cache"), err

@@ -134,7 +134,7 @@ def test_constants_of_a_cnn_are_the_same_under_a_small_budget(monkeypatch):
 def test_a_row_beyond_the_memory_is_refused_in_one_line(monkeypatch):
     model, data = _tiny_cnn_problem()
     monkeypatch.setattr(_chunks, "CHUNK_BYTES", 16)
-    monkeypatch.setattr(_chunks, "_memory_bytes", lambda: 64)
+    monkeypatch.setattr(_chunks, "MEMORY_BUDGET", 64)
     pe._block_plan.cache_clear()
     try:
         with pytest.raises(PssimError) as err:
