@@ -26,9 +26,15 @@ _PUBLIC = {
     "USER_ERRORS": "simulator.errors",
     "VARIANTS": "simulator._checks",
     "resolve_variant": "simulator._checks",
+    # measured clusters
+    "read_durations": "simulator.measured",
+    "MeasuredDurations": "simulator.measured",
     # timing and traces
     "simulate": "simulator.timing.engine",
     "budget_updates": "simulator.timing._budget",
+    "replay_wraps": "simulator.timing.wraps",
+    "ReplayWraps": "simulator.timing.wraps",
+    "tasks_per_learner": "simulator.timing.wraps",
     "Trace": "simulator.trace",
     "load_trace": "simulator.trace",
     # runtime theory
@@ -36,6 +42,7 @@ _PUBLIC = {
     "async_staleness": "simulator.theory.runtime",
     "batch_speedup": "simulator.theory.runtime",
     "expected_runtime": "simulator.theory.runtime",
+    "independent_order_statistic_mean": "simulator.theory.heterogeneous",
     "predictions": "simulator.theory.runtime",
     "sync_async_speedup": "simulator.theory.runtime",
     # error and scaling theory (the rest in simulator.theory)
@@ -85,6 +92,9 @@ _PUBLIC = {
     "SweepSpec": "simulator.studies.sweeps",
     "SweepResult": "simulator.studies.sweeps",
     "load_sweep": "simulator.studies.sweeps",
+    "fit_cluster": "simulator.studies.fit",
+    "ClusterFit": "simulator.studies.fit",
+    "FitCandidate": "simulator.studies.fit",
     # figures
     "error_figure": "simulator.plots.training",
     "staleness_figure": "simulator.plots.training",
@@ -94,6 +104,7 @@ _PUBLIC = {
     "runtime_vs_k_figure": "simulator.plots.runtime",
     "curves_figure": "simulator.plots.sweep",
     "target_heatmap_figure": "simulator.plots.sweep",
+    "fit_figure": "simulator.plots.fit",
     "time_to_target_table": "simulator.results.targets",
 }
 

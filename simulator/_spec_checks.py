@@ -23,6 +23,7 @@ from simulator._checks import (
     check_seed,
     resolve_variant,
 )
+from simulator._spec_durations import DURATIONS_MODES, check_durations, load_durations
 from simulator.errors import PssimError, SpecError, shown
 
 #: Server rules by name (``training.make_rule``) and replay dtypes: defined here, the one
@@ -40,6 +41,9 @@ TIMING_FIELDS = (
     "law",
     "laws",
     "speeds",
+    "durations",
+    "durations_mode",
+    "reuse_workers",
     "push_latency",
     "pull_latency",
     "service_time",
@@ -73,6 +77,9 @@ TOML_KEY = {
     "law": "dist",
     "laws": "laws",
     "speeds": "speeds",
+    "durations": "durations",
+    "durations_mode": "durations-mode",
+    "reuse_workers": "reuse-workers",
     "push_latency": "push-latency",
     "pull_latency": "pull-latency",
     "service_time": "service-time",
@@ -99,6 +106,9 @@ KEY_ALIASES = {
     "P": "num_learners",
     "J": "updates",
 }
+
+#: P of a spec that gives neither ``num_learners`` nor ``durations``.
+DEFAULT_LEARNERS = 8
 
 #: Largest mini-batch m: above the row count of any data set pssim loads, and small enough
 #: that no replay shape (slots x m x features) can overflow an int64 extent.
@@ -232,6 +242,27 @@ DEFAULT_LAW = _DefaultLaw("exp:1")
 TYPED_LAWS = "_typed_laws"
 
 
+def _durations_options(mode: Any, reuse: Any, durations: Any) -> tuple[str, bool]:
+    """``durations_mode`` and ``reuse_workers``, checked (both apply only with a file)."""
+    mode = _choice("durations_mode", mode, DURATIONS_MODES)
+    if not isinstance(reuse, bool):
+        raise SpecError(
+            f"`reuse_workers` must be true or false; got {shown(reuse)}", param="reuse_workers"
+        )
+    if durations is None:
+        for name, value, default in (
+            ("durations_mode", mode, "replay"),
+            ("reuse_workers", reuse, False),
+        ):
+            if value != default:
+                raise SpecError(
+                    f"`{name}` applies only with `durations` (a measured-durations file); "
+                    f"got {shown(value)} without one",
+                    param=name,
+                )
+    return mode, reuse
+
+
 def validate(spec: Any) -> dict[str, Any]:
     """Check every field of ``spec``; return the normalised values to store.
 
@@ -243,7 +274,14 @@ def validate(spec: Any) -> dict[str, Any]:
     variant = g("variant")
     if variant not in VARIANT_ALIASES + VARIANTS:
         _choice("variant", variant, VARIANT_ALIASES + VARIANTS)
-    p = out["num_learners"] = _count("num_learners", g("num_learners"))
+    # a durations file gives the default P (one learner per worker): read it first
+    durations = g("durations")
+    if durations is not None:
+        durations = load_durations(durations)
+    p = g("num_learners")
+    if p is None:
+        p = DEFAULT_LEARNERS if durations is None else durations.measured.num_workers
+    p = out["num_learners"] = _count("num_learners", p)
     k = _count("k", g("k"), optional=True)
     try:
         resolve_variant(variant, p, k)
@@ -254,7 +292,19 @@ def validate(spec: Any) -> dict[str, Any]:
     m = out["batch_size"] = _count("batch_size", g("batch_size"), maximum=MAX_BATCH)
     typed: dict[str, Any] = {}  # law fields given as expressions in m and P, as typed
     laws, law = g("laws"), g("law")
-    if laws is not None:
+    mode, reuse = _durations_options(g("durations_mode"), g("reuse_workers"), durations)
+    out["durations"], out["durations_mode"], out["reuse_workers"] = durations, mode, reuse
+    if durations is not None:
+        for name, value in (("law", law), ("laws", laws)):
+            if value is not None and value is not DEFAULT_LAW:
+                raise SpecError(
+                    f"`durations` and `{name}` must not both be given (the file gives every "
+                    "learner's durations); got both",
+                    param="durations",
+                )
+        out["law"] = None  # the learners' laws come from the file (see _spec_durations)
+        out["laws"] = check_durations(durations, mode, p, reuse)
+    elif laws is not None:
         if law is not None and law is not DEFAULT_LAW:
             raise SpecError("`law` and `laws` must not both be given; got both", param="laws")
         out["law"] = None

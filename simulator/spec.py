@@ -31,13 +31,17 @@ import math
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simulator import _spec_checks as checks
 from simulator._checks import resolve_variant
 from simulator._files import read_text_file
+from simulator._spec_durations import DurationsFile
 from simulator._spec_toml import read_json, read_toml, write_toml
-from simulator.errors import SpecError
+from simulator.errors import PssimTypeError, SpecError, shown
+
+if TYPE_CHECKING:
+    from simulator.measured import MeasuredDurations
 
 __all__ = [
     "COMMAND_DEFAULTS",
@@ -50,6 +54,9 @@ __all__ = [
 TIMING_FIELDS = checks.TIMING_FIELDS
 TRAINING_FIELDS = checks.TRAINING_FIELDS
 _LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time")
+#: Fields written only with a durations file (so other specs keep their form and digest),
+#: with their defaults.
+_DURATIONS_FIELDS = {"durations": None, "durations_mode": "replay", "reuse_workers": False}
 #: J of a spec that gives neither ``updates`` nor ``time_budget``.
 DEFAULT_UPDATES = 1000
 
@@ -72,7 +79,7 @@ class ExperimentSpec:
     Attributes:
         variant: ``sync``, ``async``, ``k-sync``, ``k-batch-sync``, ``k-async``,
             ``k-batch-async`` or ``k-avg`` (kept as named: outputs say ``sync``/``async``).
-        num_learners: P >= 1.
+        num_learners: P >= 1; default 8, or one learner per worker of ``durations``.
         k: K (1 <= K <= P; local steps for ``k-avg``); None for ``sync``/``async``.
         law: compute time of one mini-batch (a law; spec strings such as ``"exp:1"`` and
             frozen scipy.stats laws are converted); None when ``laws`` is given. A spec
@@ -80,8 +87,25 @@ class ExperimentSpec:
             (``num_learners``), e.g. ``"shifted-exp:0.5*m,1"``: the field holds the law
             resolved with this spec's m and P, the spec keeps the string as typed (its
             dict, TOML and digest; see :attr:`law_expressions`). So do the other laws.
-        laws: one law per learner (heterogeneous learners), or None.
-        speeds: (P,) positive factors, learner l's durations divided by ``speeds[l]``.
+        laws: one law per learner (heterogeneous learners), or None. With ``durations``
+            it holds the empirical law of each learner's worker (derived from the file,
+            never written: the file is).
+        speeds: (P,) positive factors, learner l's durations divided by ``speeds[l]``
+            (measured ones too: a what-if of faster or slower workers).
+        durations: measured per-worker durations instead of ``law``/``laws``: a CSV or
+            Parquet table (columns ``worker``, ``step``, ``duration``, optional
+            ``censored``; see :mod:`simulator.measured`) or ``llm-se``, the measured
+            64-GPU cluster shipped with pssim. Kept as typed (dict, TOML); the digest and
+            equality use the SHA-256 of the file's bytes, so moving the file changes
+            nothing. A relative path is read from the working directory, or from the
+            folder of the config or sweep file that gives it (:func:`load_spec`).
+        durations_mode: ``replay`` (default: learner l runs worker l's measured durations
+            in step order, its n-th task taking the worker's n-th row, from the first row
+            again after the last; censored rows at their recorded value, a lower bound) or
+            ``resample`` (learner l draws i.i.d. from worker l's durations; censored rows
+            are refused). Workers are taken in sorted order of their ids.
+        reuse_workers: allow P larger than the number of workers W: learner l then takes
+            worker ``l mod W``. Without it such a P is refused.
         push_latency, pull_latency: laws of the push and pull times, or None (zero).
         service_time: law of the server's time per update (updates queue), or None.
         updates: J >= 1 server updates per run; 1000 when neither it nor ``time_budget``
@@ -107,11 +131,14 @@ class ExperimentSpec:
     """
 
     variant: str = "async"
-    num_learners: int = 8
+    num_learners: int | None = None
     k: int | None = None
     law: Any = checks.DEFAULT_LAW
     laws: tuple | None = None
     speeds: tuple[float, ...] | None = None
+    durations: str | os.PathLike | None = None
+    durations_mode: str = "replay"
+    reuse_workers: bool = False
     push_latency: Any = None
     pull_latency: Any = None
     service_time: Any = None
@@ -150,8 +177,15 @@ class ExperimentSpec:
 
     @property
     def heterogeneous(self) -> bool:
-        """True with per-learner laws or speeds (the closed forms assume i.i.d. learners)."""
+        """True with per-learner laws, speeds or measured durations (the closed forms
+        assume i.i.d. learners)."""
         return self.laws is not None or self.speeds is not None
+
+    @property
+    def measured(self) -> MeasuredDurations | None:
+        """The table of :attr:`durations` as read (workers sorted, rows by step; its
+        ``sha256`` is the spec's identity for it), or None without durations."""
+        return None if self.durations is None else self.durations.measured
 
     @property
     def law_expressions(self) -> dict[str, Any]:
@@ -178,7 +212,10 @@ class ExperimentSpec:
         Laws typed as expressions in ``m`` and ``P`` are kept as typed and resolved again
         (``spec.replace(batch_size=16)`` follows ``shifted-exp:0.5*m,1``). ``updates`` and
         ``time_budget`` are alternatives: giving one (not None) drops the
-        other unless both are given (which is refused).
+        other unless both are given (which is refused). So are ``law``/``laws`` and
+        ``durations``: ``spec.replace(laws=[...])`` of a spec with durations drops the
+        file (and its mode), ``spec.replace(durations="cluster.csv")`` drops the law.
+        The file of a spec with durations is not read again.
         """
         unknown = sorted(set(changes) - set(TIMING_FIELDS + TRAINING_FIELDS))
         if unknown:
@@ -186,25 +223,49 @@ class ExperimentSpec:
         for one, other in (("time_budget", "updates"), ("updates", "time_budget")):
             if changes.get(one) is not None and other not in changes:
                 changes[other] = None
+        self._replace_durations(changes)
         for name, text in self.law_expressions.items():  # re-resolved with the new m, P
             if {"law": "laws", "laws": "law"}.get(name) not in changes:  # not replaced
                 changes.setdefault(name, text)
         return dataclasses.replace(self, **changes)
 
+    def _replace_durations(self, changes: dict[str, Any]) -> None:
+        """Make ``durations`` and the laws alternatives in ``changes`` (see :meth:`replace`)."""
+        if self.durations is not None and "durations" not in changes:
+            if changes.get("law") is not None or changes.get("laws") is not None:
+                changes["durations"] = None  # a law replaces the file
+            else:
+                changes.setdefault("laws", None)  # derived from the file: derived again
+        if changes.get("durations") is not None:
+            changes.setdefault("law", None)
+            changes.setdefault("laws", None)
+        elif "durations" in changes and self.durations is not None:
+            changes.setdefault("law", checks.DEFAULT_LAW)
+            changes.setdefault("laws", None)  # the file's, not the user's
+            changes.setdefault("durations_mode", _DURATIONS_FIELDS["durations_mode"])
+            changes.setdefault("reuse_workers", _DURATIONS_FIELDS["reuse_workers"])
+
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready dict of every field (laws as spec strings, tuples as lists);
-        ``time_budget`` and ``diagnostics`` only when set (so specs without them keep their
-        canonical form and digest).
+        ``time_budget``, ``diagnostics`` and the durations fields only when set (so specs
+        without them keep their canonical form and digest).
         A law typed as an expression in ``m`` and ``P`` is written as typed (see
-        :attr:`law_expressions`); the others as their canonical spec strings."""
+        :attr:`law_expressions`); the others as their canonical spec strings. The
+        durations file is written as typed, and ``laws`` (derived from it) as None."""
         out: dict[str, Any] = {}
         typed = getattr(self, checks.TYPED_LAWS)
         for f in TIMING_FIELDS + TRAINING_FIELDS:
             value = getattr(self, f)
             if (f == "time_budget" and value is None) or (f == "diagnostics" and not value):
                 continue
-            if f in typed:
+            if f in _DURATIONS_FIELDS and self.durations is None:
+                continue
+            if f == "durations":
+                value = str(value)
+            elif f == "laws" and self.durations is not None:
+                value = None
+            elif f in typed:
                 value = list(typed[f]) if f == "laws" else typed[f]
             elif f in _LAW_FIELDS and value is not None:
                 value = value.spec
@@ -220,12 +281,25 @@ class ExperimentSpec:
         return canonical_json(self.to_dict())
 
     def digest(self) -> str:
-        """Stable 16-hex-digit hash of the canonical JSON form."""
+        """Stable 16-hex-digit hash of the canonical JSON form (a durations file by the
+        SHA-256 of its bytes, not by its path)."""
         return self._digest
+
+    def identity(self) -> dict[str, Any]:
+        """:meth:`to_dict` with a durations file as ``sha256:HEX`` of its bytes instead of
+        its path: what :meth:`digest` and equality compare."""
+        out = self.to_dict()
+        if self.durations is not None:
+            out["durations"] = "sha256:" + self.measured.sha256
+        return out
+
+    @functools.cached_property
+    def _identity_json(self) -> str:  # computed once: the spec is frozen
+        return canonical_json(self.identity())
 
     @functools.cached_property
     def _digest(self) -> str:  # computed once: the spec is frozen (sweeps ask it often)
-        return digest_of(self.to_dict())
+        return digest_of(self.identity())
 
     def to_toml(
         self, *, variants: Sequence[str] | None = None, extra: dict[str, Any] | None = None
@@ -268,18 +342,22 @@ class ExperimentSpec:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ExperimentSpec):
             return NotImplemented
-        return self.to_json() == other.to_json()
+        return self._identity_json == other._identity_json
 
     def __hash__(self) -> int:
-        return hash(self.to_json())
+        return hash(self._identity_json)
 
     def __repr__(self) -> str:
-        d, default = self.to_dict(), _default_dict()
+        d, default = self.to_dict(), {**_DURATIONS_FIELDS, **_default_dict()}
         shown = [
             f
             for f in d
             if f in ("variant", "num_learners")
-            or (d[f] != default.get(f) and not (f == "updates" and d[f] is None))
+            or (
+                d[f] != default.get(f)
+                and not (f == "updates" and d[f] is None)
+                and not (f == "law" and self.durations is not None)
+            )
         ]
         return "ExperimentSpec(" + ", ".join(f"{f}={d[f]!r}" for f in shown) + ")"
 
@@ -321,11 +399,18 @@ def read_spec_file(path: str | os.PathLike, *, allowed: Sequence[str] = ()) -> d
         SpecError: an unreadable file (``param`` is ``path``), invalid TOML, or a key that
             is not a setting.
     """
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise PssimTypeError(
+            f"`path` must be a path (str or os.PathLike); got {shown(path)}", param="path"
+        )
     path = Path(path)
     text = read_toml_text(path)
-    return checks.normalise_keys(
+    settings = checks.normalise_keys(
         read_toml(text, source=path.name), source=path.name, allowed=allowed
     )
+    if isinstance(settings.get("durations"), str):  # a relative path: from the file's folder
+        settings["durations"] = DurationsFile(settings["durations"], path.absolute().parent)
+    return settings
 
 
 def load_spec(path: str | os.PathLike, **overrides: Any) -> ExperimentSpec:

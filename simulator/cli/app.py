@@ -1,5 +1,5 @@
-"""The ``pssim`` command line: ``runtime``, ``theory``, ``train``, ``compare``, ``bounds`` and
-``sweep``.
+"""The ``pssim`` command line: ``runtime``, ``theory``, ``train``, ``compare``, ``bounds``,
+``sweep`` and ``fit``.
 
 Bad input prints one line (the option, the rule, the value) on stderr and exits with
 status 2; anything that is not a pssim input error is a bug and keeps its traceback. The
@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from simulator.cli.bounds_command import BOUNDS_FIELDS, add_bounds_options, cmd_bounds
+from simulator.cli.fit_command import add_fit_command
 from simulator.cli.options import (
     COMMAND_KEYS,
     CliError,
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_bounds_options(bnd)
     add_sweep_command(sub)
+    add_fit_command(sub)
     return parser
 
 
@@ -151,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def command() -> int:
         try:
-            if args.command != "sweep":  # a sweep file is read by the sweep command
+            if hasattr(args, "config"):  # sweep and fit read their own files
                 _apply_config(args)
             return args.handler(args)
         except USER_ERRORS as err:  # messages from deeper layers name Python arguments

@@ -10,6 +10,7 @@ on the command line override the file, and both override the defaults, which liv
 from __future__ import annotations
 
 import argparse
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +42,11 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         {},
         "sync, async, k-sync, k-batch-sync, k-async, k-batch-async, k-avg",
     ),
-    "num_learners": (("-P", "--learners"), {"type": _INT, "metavar": "P"}, "number of learners"),
+    "num_learners": (
+        ("-P", "--learners"),
+        {"type": _INT, "metavar": "P"},
+        "number of learners (with --durations: one per worker unless given)",
+    ),
     "k": (("-K",), {"type": _INT, "metavar": "K"}, "K of the K-variants (local steps for k-avg)"),
     "law": (
         ("--dist",),
@@ -54,6 +59,25 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         ("--speeds",),
         {"nargs": "+", "type": _FLOAT, "metavar": "S"},
         "one speed factor per learner: durations are divided by it",
+    ),
+    "durations": (
+        ("--durations",),
+        {"metavar": "FILE"},
+        "measured per-worker compute times instead of --dist/--laws: a CSV or Parquet table "
+        "(columns worker, step, duration, optional censored) or llm-se (the shipped 64-GPU "
+        "cluster); a relative path is read from the working directory (in a config file: "
+        "from the file's folder); -P defaults to the number of workers",
+    ),
+    "durations_mode": (
+        ("--durations-mode",),
+        {"metavar": "MODE"},
+        "replay (learner l runs worker l's durations in step order, from the first again "
+        "after the last) or resample (i.i.d. draws from worker l's durations)",
+    ),
+    "reuse_workers": (
+        ("--reuse-workers",),
+        {"action": "store_const", "const": True},
+        "allow -P larger than the number of workers: learner l takes worker l mod W",
     ),
     "push_latency": (("--push-latency",), {"metavar": "LAW"}, "law of a push's transit time"),
     "pull_latency": (("--pull-latency",), {"metavar": "LAW"}, "law of a pull's transit time"),
@@ -110,6 +134,14 @@ COMMAND_KEYS = (
 )
 
 
+#: The learners' compute times: one law, one law per learner or a durations file, one
+#: typed replacing the others from a config file.
+_LAWS = tuple(
+    (one, other)
+    for one in ("law", "laws", "durations")
+    for other in ("law", "laws", "durations")
+    if one != other
+)
 #: A run's length: J updates or a simulated-time budget, one replacing the other.
 _RUN_LENGTH = (("updates", "time_budget"), ("time_budget", "updates"))
 
@@ -122,7 +154,8 @@ def flag_of(field: str) -> str:
 
 def add_spec_options(parser: argparse.ArgumentParser, command: str, fields) -> None:
     """Add the options of ``fields`` to ``parser``; help shows the command's defaults."""
-    defaults = {**ExperimentSpec().to_dict(), **COMMAND_DEFAULTS[command]}
+    unset = {f.name: f.default for f in dataclasses.fields(ExperimentSpec)}  # not in to_dict
+    defaults = {**unset, **ExperimentSpec().to_dict(), **COMMAND_DEFAULTS[command]}
     timing = parser.add_argument_group("timing")
     training = parser.add_argument_group("training")
     for field in fields:
@@ -160,8 +193,9 @@ def read_config(path: str) -> dict[str, Any]:
 def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> ExperimentSpec:
     """The spec of a command: its defaults, then ``--config``, then the options typed.
 
-    ``law`` and ``laws`` are alternatives: one typed on the command line replaces the other
-    from the file (both typed, or both in the file, are refused); so are ``updates`` and
+    ``law``, ``laws`` and ``durations`` are alternatives: one typed on the command line
+    replaces the others from the file (two typed, or two in the file, are refused); so are
+    ``updates`` and
     ``time_budget``, and a time budget (typed or in the file) replaces the command's
     default J. A bad value is reported under the name the
     user gave it: the option, or the key and file it came from.
@@ -169,13 +203,14 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
     config = getattr(args, "_config", {})
     typed = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
     from_file = {f: v for f, v in config.items() if f in OPTIONS}
-    for one, other in (("law", "laws"), ("laws", "law"), *_RUN_LENGTH):
+    for one, other in (*_LAWS, *_RUN_LENGTH):
         if one in typed and other not in typed:
             from_file.pop(other, None)
     defaults = dict(COMMAND_DEFAULTS[command])
     if "time_budget" in {**from_file, **typed}:
         defaults.pop("updates", None)
-    for one, other in (("law", "laws"), ("updates", "time_budget")):
+    pairs = (("law", "laws"), ("law", "durations"), ("laws", "durations"))
+    for one, other in (*pairs, ("updates", "time_budget")):
         if one in from_file and other in from_file:  # alternatives, neither typed
             keys = f"`{flag_of(one).lstrip('-')}` or `{flag_of(other).lstrip('-')}`"
             raise CliError(f"give {keys} in {Path(args.config).name}, not both; got both")

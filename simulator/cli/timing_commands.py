@@ -10,8 +10,20 @@ from simulator.spec import TIMING_FIELDS
 
 __all__ = ["RUNTIME_FIELDS", "THEORY_FIELDS", "cmd_runtime", "cmd_theory"]
 
-#: ``batch_size`` is m, which a law may use (``shifted-exp:0.5*m,1``).
-THEORY_FIELDS = ("law", "num_learners", "k", "updates", "batch_size")
+#: ``batch_size`` is m, which a law may use (``shifted-exp:0.5*m,1``); per-learner laws,
+#: speeds and measured durations give the theory of independent non-identical learners.
+THEORY_FIELDS = (
+    "law",
+    "laws",
+    "speeds",
+    "durations",
+    "durations_mode",
+    "reuse_workers",
+    "num_learners",
+    "k",
+    "updates",
+    "batch_size",
+)
 RUNTIME_FIELDS = (*TIMING_FIELDS, "batch_size")
 
 
@@ -36,7 +48,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         plot_info = {"plot": [str(f) for f in files]} if files else {}
         print(json.dumps({"pssim_version": __version__, **summary.to_json(), **plot_info}))
         return 0
-    law = _law_text(spec)
+    law = _law_text(spec) + (" / per-learner speeds" if spec.speeds is not None else "")
     length = f"J={spec.updates}" if spec.time_budget is None else f"T={spec.time_budget:.6g}"
     print(
         f"{spec.variant}  P={spec.num_learners}  K={summary.k}  X ~ {law}"
@@ -57,6 +69,9 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         print(f"{'time of last update':24}{_fmt(summary.mean)}   (mean over seeds, <= T)")
     st = summary.staleness
     print(f"{'staleness':24}  mean {st['mean']:.3f}  max {st['max']}  p0 {st['p0']:.3f}")
+    if summary.durations is not None:  # the file, its mode, wraps and censored rows
+        for note in summary.durations.notes():
+            print(note)
     print("times in simulated units (the unit of the compute-time law)")
     if plot is not None:
         print(f"timeline written to {plot} (and .pdf, .svg)")
@@ -65,6 +80,8 @@ def cmd_runtime(args: argparse.Namespace) -> int:
 
 def _law_text(spec) -> str:
     """The law as typed, with its resolved form where it is an expression in m and P."""
+    if spec.durations is not None:
+        return f"durations {spec.durations} ({spec.durations_mode})"
     law = spec.to_dict()["law"] or "per-learner laws"
     if "law" in spec.law_expressions:
         law += f" (= {spec.law.spec} at m={spec.batch_size}, P={spec.num_learners})"
@@ -87,9 +104,10 @@ def cmd_theory(args: argparse.Namespace) -> int:
     # a config's time budget is not this command's: the predictions are for J updates
     spec = build_spec("theory", args, THEORY_FIELDS, variant=variant, time_budget=None)
     law, p, j, k = spec.law, spec.num_learners, spec.updates, spec.k
-    preds = predictions(law, p, k, j)
-    speed = sync_async_speedup(law, p)
-    stale = async_staleness(law, p)
+    who = {"laws": spec.laws, "speeds": spec.speeds}
+    preds = predictions(law, p, k, j, **who)
+    speed = sync_async_speedup(law, p, **who)
+    stale = async_staleness(law, p, **who)
     if args.json:
         from simulator import __version__
 
@@ -97,7 +115,8 @@ def cmd_theory(args: argparse.Namespace) -> int:
             json.dumps(
                 {
                     "pssim_version": __version__,
-                    "distribution": law.spec,
+                    "distribution": None if law is None else law.spec,
+                    **_learners_json(spec),
                     "learners": p,
                     "k": k,
                     "iterations": j,
@@ -113,10 +132,13 @@ def cmd_theory(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(
-        f"X ~ {_law_text(spec)}  P={p}  K={k}  J={j}   E[X]={law.mean():.4g}"
-        f"  aging={law.aging or 'unknown'}"
-    )
+    if spec.heterogeneous:
+        _print_learners(spec)
+    else:
+        print(
+            f"X ~ {_law_text(spec)}  P={p}  K={k}  J={j}   E[X]={law.mean():.4g}"
+            f"  aging={law.aging or 'unknown'}"
+        )
     print(f"{'variant':15}{'E[T_J]':>12}  relation      source")
     for name, x in preds.items():
         print(f"{name:15}{_fmt(x.mean)}  {x.relation:13} {x.source}")
@@ -128,3 +150,42 @@ def cmd_theory(args: argparse.Namespace) -> int:
         f" mean {_fmt(stale['mean'].mean, 0)} ({stale['mean'].relation})"
     )
     return 0
+
+
+def _learners_json(spec) -> dict:
+    """The per-learner laws, speeds and durations file of ``pssim theory --json``, as
+    the spec writes them (None when not given; a file's laws are its workers')."""
+    typed = spec.to_dict()
+    out = {"laws": typed["laws"], "speeds": typed["speeds"]}
+    if spec.durations is not None:
+        out["durations"] = typed["durations"]
+        out["durations_mode"] = typed["durations_mode"]
+    return out
+
+
+def _print_learners(spec) -> None:
+    """The header of ``pssim theory`` for non-identical learners: their laws, speeds and
+    the means of ``X_l = Y_l / speed_l``."""
+    import numpy as np
+
+    p = spec.num_learners
+    laws = spec.laws if spec.laws is not None else [spec.law] * p
+    speeds = np.ones(p) if spec.speeds is None else np.asarray(spec.speeds)
+    means = np.array([law.mean() for law in laws]) / speeds
+    agings = sorted({str(law.aging or "unknown") for law in laws})
+    if spec.durations is not None:
+        what = f"each worker's durations of {spec.durations} (i.i.d. draws: resample model)"
+    elif spec.laws is not None:
+        shown = ", ".join(law.spec for law in laws[:4]) + (", ..." if p > 4 else "")
+        what = f"per-learner laws [{shown}]"
+    else:
+        what = _law_text(spec)
+    if spec.speeds is not None:
+        what += f" / speeds [{', '.join(f'{s:.4g}' for s in speeds[:4])}{', ...' if p > 4 else ''}]"
+    print(f"X_l ~ {what}  P={p}  K={spec.k}  J={spec.updates}")
+    print(
+        f"E[X_l] from {means.min():.4g} to {means.max():.4g}, sum_l 1/E[X_l] ="
+        f" {np.sum(1.0 / means):.4g}  aging={'/'.join(agings)}  (independent learners)"
+    )
+    if spec.durations is not None and spec.durations_mode == "replay":
+        print("(runtime --durations-mode replay runs the measured order: no theory for it)")

@@ -45,17 +45,28 @@ def as_spec(
 
 
 def spec_theory(spec: ExperimentSpec) -> Prediction:
-    """Expected time of the spec's J-th update, or ``none`` where the closed forms do not
-    apply (per-learner laws or speeds, latencies or a service time) or without a J (a
-    spec with a time budget: give it its J with ``spec.replace(updates=J)``)."""
+    """Expected time of the spec's J-th update: the papers' forms for i.i.d. learners, the
+    theory of independent non-identical learners for per-learner laws or speeds (and for
+    measured durations resampled per worker); ``none`` where no theory applies (latencies
+    or a service time, durations replayed in order) or without a J (a spec with a time
+    budget: give it its J with ``spec.replace(updates=J)``)."""
     if spec.updates is None:
         return Prediction(None, "none", "a time budget, no fixed J")
-    if spec.heterogeneous or spec.communication:
-        what = "heterogeneous learners" if spec.heterogeneous else "communication costs"
-        return Prediction(None, "none", f"no closed form with {what}")
+    if spec.communication:
+        return Prediction(None, "none", "no closed form with communication costs")
+    if getattr(spec, "durations", None) is not None and spec.durations_mode == "replay":
+        return Prediction(
+            None, "none", "durations replayed in order are not independent draws (see resample)"
+        )
     canonical, k = spec.canonical
     return expected_runtime(
-        canonical, num_learners=spec.num_learners, k=k, law=spec.law, updates=spec.updates
+        canonical,
+        num_learners=spec.num_learners,
+        k=k,
+        law=spec.law,
+        updates=spec.updates,
+        laws=spec.laws,
+        speeds=spec.speeds,
     )
 
 

@@ -6,12 +6,12 @@ of its kind, so every file of a store has the same columns and types.
 
 Columns (both kinds): ``config`` (the configuration's spec digest), every spec field under
 its Python name (``k`` resolved, ``seed`` renamed ``base_seed``, ``laws`` and ``speeds``
-joined with ``;``, ``eval_every`` resolved, None as null or NaN), and ``seed`` (the replicate
-seed). Timing rows (one per configuration and seed) add ``time``, ``theory``, ``relation``,
-``source``, ``speedup_theory``, ``speedup_relation``, ``staleness_mean``,
-``staleness_max`` and ``staleness_p0``. Training rows (one per configuration, seed and
-evaluation point) add ``update``, ``time``, ``loss``, ``error``, ``accuracy``,
-``diverged``, ``diverged_at``, ``f_star``, ``theory`` and ``relation``.
+joined with ``;``, ``eval_every`` resolved, ``durations`` as typed, None as null or NaN),
+and ``seed`` (the replicate seed). Timing rows (one per configuration and seed) add
+``time``, ``theory``, ``relation``, ``source``, ``speedup_theory``, ``speedup_relation``,
+``staleness_mean``, ``staleness_max`` and ``staleness_p0``. Training rows (one per
+configuration, seed and evaluation point) add ``update``, ``time``, ``loss``, ``error``,
+``accuracy``, ``diverged``, ``diverged_at``, ``f_star``, ``theory`` and ``relation``.
 """
 
 from __future__ import annotations
@@ -41,6 +41,9 @@ SPEC_COLUMNS: dict[str, str] = {
     "law": "string",
     "laws": "string",
     "speeds": "string",
+    "durations": "string",
+    "durations_mode": "string",
+    "reuse_workers": "bool",
     "push_latency": "string",
     "pull_latency": "string",
     "service_time": "string",
@@ -151,6 +154,7 @@ def _spec_values(spec: ExperimentSpec, updates: int) -> dict[str, Any]:
     out["updates"] = updates
     out["time_budget"] = getattr(spec, "time_budget", None)
     out["diagnostics"] = bool(spec.diagnostics)
+    out["reuse_workers"] = bool(spec.reuse_workers)  # null durations(_mode): no file
     for name in ("time_budget", "lr_c"):
         out[name] = math.nan if out[name] is None else float(out[name])
     if out["eval_every"] is None:

@@ -14,6 +14,10 @@ keys) with three more tables:
 Every configuration is replicated over the spec's seeds. The variants ``sync`` and ``async``
 imply their K, so a swept K does not multiply them (duplicates are dropped).
 
+A ``durations`` file (set or swept) is read once, a relative path from the sweep file's
+folder; the sweep's identity (:meth:`SweepSpec.digest`) holds the file's SHA-256, not its
+path, so a store stays the same sweep's when the file moves.
+
 Example:
     >>> sweep = SweepSpec.from_toml('''
     ... [timing]
@@ -49,6 +53,7 @@ from simulator.spec import (
     digest_of,
     read_toml_text,
 )
+from simulator.studies._sweep_durations import absolute, file_identity, read_durations
 from simulator.timing._memory import check_timing_memory
 
 __all__ = ["FIGURE_KINDS", "KINDS", "SweepSpec", "read_sweep_file"]
@@ -131,6 +136,8 @@ class SweepSpec:
         figures: figures to draw from the results (``[[figure]]`` tables: ``kind``, and
             ``by``, ``x``, ``y``, ``target``, ``value``, ``where``, ``name``); they are not
             part of the sweep's identity (:meth:`digest`).
+        folder: the folder a relative ``durations`` path is read from (the sweep file's;
+            None: the working directory).
     """
 
     base: dict[str, Any]
@@ -139,12 +146,14 @@ class SweepSpec:
     kind: str | None = None
     figures: tuple[dict[str, Any], ...] = ()
     source: str = dataclasses.field(default="the sweep", repr=False)
+    folder: str | os.PathLike | None = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         source = self.source
         base = checks.normalise_keys(self.base, source=source, allowed=())
         grid = _parse_grid(self.grid, source)
         zips = tuple(_parse_zip(list(self.zips), source))
+        read_durations(base, grid, zips, self.folder)
         swept = set(grid) | {k for z in zips for k in z}
         if not swept:
             raise SpecError(f"{source} has no [grid] or [[zip]] table: nothing to sweep")
@@ -233,12 +242,28 @@ class SweepSpec:
         }
 
     def digest(self) -> str:
-        """Stable 16-hex-digit hash of :meth:`to_dict` (a store belongs to one sweep)."""
-        return digest_of(self.to_dict())
+        """Stable 16-hex-digit hash of :meth:`to_dict` (a store belongs to one sweep), with
+        a durations file as the SHA-256 of its bytes instead of its path."""
+        d = self.to_dict()
+        if self._configs[0].durations is not None and "durations" not in self.swept():
+            d["base"]["durations"] = self._configs[0].identity()["durations"]
+        for table in [d["grid"], *d["zip"]]:
+            if "durations" in table:
+                table["durations"] = [file_identity(v) for v in table["durations"]]
+        return digest_of(d)
 
     def to_toml(self) -> str:
-        """The sweep as a TOML file that :meth:`from_toml` reads back (keys as the CLI's)."""
+        """The sweep as a TOML file that :meth:`from_toml` reads back (keys as the CLI's),
+        from any folder: a durations file is written as its absolute path."""
         d = self.to_dict()
+        for table, read in zip(
+            [d["base"], d["grid"], *d["zip"]], [self.base, self.grid, *self.zips], strict=True
+        ):
+            if read.get("durations") is not None:
+                value = read["durations"]
+                table["durations"] = (
+                    [absolute(v) for v in value] if isinstance(value, list) else absolute(value)
+                )
         timing = {checks.TOML_KEY[f]: v for f, v in d["base"].items() if f in TIMING_FIELDS}
         training = {checks.TOML_KEY[f]: v for f, v in d["base"].items() if f in TRAINING_FIELDS}
         text = write_toml(
@@ -255,7 +280,13 @@ class SweepSpec:
         return text
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any], *, source: str = "sweep") -> SweepSpec:
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        *,
+        source: str = "sweep",
+        folder: str | os.PathLike | None = None,
+    ) -> SweepSpec:
         """A sweep from parsed TOML: spec tables plus ``grid``, ``zip``, ``sweep`` and
         ``figure``. Without ``[sweep] kind``, a ``[training]`` table or a swept training
         key makes a training sweep."""
@@ -276,7 +307,15 @@ class SweepSpec:
         kind = options.get("kind")
         if kind is None and isinstance(data.get("training"), dict):
             kind = "training"
-        return cls(base=data, grid=grid, zips=zips, kind=kind, figures=figures, source=source)
+        return cls(
+            base=data,
+            grid=grid,
+            zips=zips,
+            kind=kind,
+            figures=figures,
+            source=source,
+            folder=folder,
+        )
 
     @classmethod
     def from_toml(cls, text: str, *, source: str = "TOML") -> SweepSpec:
@@ -285,7 +324,7 @@ class SweepSpec:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SweepSpec):
             return NotImplemented
-        return self.to_dict() == other.to_dict()
+        return self.digest() == other.digest()
 
     def __hash__(self) -> int:
         return hash(self.digest())
@@ -300,7 +339,10 @@ def read_sweep_file(path: str | os.PathLike) -> SweepSpec:
             configuration that fails validation.
     """
     path = Path(path)
-    return SweepSpec.from_toml(read_toml_text(path), source=path.name)
+    text = read_toml_text(path)
+    return SweepSpec.from_dict(
+        read_toml(text, source=path.name), source=path.name, folder=path.absolute().parent
+    )
 
 
 def _base_dict(sweep: SweepSpec) -> dict[str, Any]:

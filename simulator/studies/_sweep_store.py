@@ -39,6 +39,7 @@ import pandas as pd
 
 from simulator._files import shown_path
 from simulator.errors import PssimError, SpecError, shown
+from simulator.studies._sweep_durations import moved_durations
 from simulator.studies._sweep_faults import SweepFault
 from simulator.studies._sweep_manifest import (
     MANIFEST_NAME,
@@ -49,7 +50,7 @@ from simulator.studies._sweep_manifest import (
     part_name,
     scan,
 )
-from simulator.studies._sweep_spec import SweepSpec, moved_durations, read_sweep_file
+from simulator.studies._sweep_spec import SweepSpec, read_sweep_file
 
 __all__ = ["IGNORED_NAME", "MANIFEST_NAME", "RESULTS_NAME", "SPEC_NAME", "SweepStore"]
 

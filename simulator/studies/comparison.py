@@ -175,8 +175,11 @@ class Comparison:
         return {"variants": self.variants, **d}
 
     def experiment_digest(self) -> str:
-        """Stable 16-hex-digit hash of :meth:`experiment` (differs with the variants)."""
-        return digest_of(self.experiment())
+        """Stable 16-hex-digit hash of :meth:`experiment` (differs with the variants; a
+        durations file counts by its content, as in the spec's digest)."""
+        d = self.spec.identity()
+        del d["variant"]
+        return digest_of({"variants": self.variants, **d})
 
     def history(self):
         """The tidy :class:`~simulator.results.history.History` of all runs."""
@@ -205,6 +208,9 @@ class Comparison:
         for name in names:
             value = shared[name]
             frame[name] = value if not isinstance(value, list) else ";".join(map(str, value))
+        for name in ("durations", "durations_mode", "reuse_workers"):  # with a file only
+            if name in shared:
+                frame[name] = shared[name]
         frame["base_seed"] = shared["seed"]
         frame["divergence_factor"] = shared["divergence_factor"]
         frame["f_star"] = self.f_star

@@ -19,6 +19,7 @@ from simulator.studies._common import as_spec, bar_disabled, spec_theory
 from simulator.theory.runtime import Prediction
 from simulator.timing._memory import check_timing_memory
 from simulator.timing.engine import simulate_spec
+from simulator.timing.wraps import ReplayWraps, tasks_per_learner
 from simulator.trace import Trace, summarize_staleness
 
 __all__ = ["RuntimeSummary", "budget_count_theory", "runtime_study"]
@@ -53,6 +54,10 @@ class RuntimeSummary:
         counts: (S,) int, updates completed by the time budget per seed; None without one.
         count_theory: the expected number of updates by the budget (renewal,
             :func:`budget_count_theory`); None without a budget.
+        durations: with measured ``durations``, the file, its mode and how far each
+            learner ran through its worker's rows over the seeds (under replay, which
+            learners went on from their worker's first row; ``durations.notes()`` says
+            it in words); None without durations.
     """
 
     spec: ExperimentSpec
@@ -63,6 +68,7 @@ class RuntimeSummary:
     first_trace: Trace
     counts: np.ndarray | None = None
     count_theory: Prediction | None = None
+    durations: ReplayWraps | None = None
 
     @property
     def variant(self) -> str:
@@ -111,7 +117,9 @@ class RuntimeSummary:
     def to_json(self) -> dict:
         """The ``pssim runtime --json`` object: the whole spec, simulated and theory; with
         a time budget also ``time_budget`` and ``updates_within_budget`` (per seed, mean,
-        std, 95% CI and the renewal theory)."""
+        std, 95% CI and the renewal theory); with measured durations ``durations`` (the
+        file, its SHA-256, mode, censored rows, and under replay the learners that
+        wrapped around, after how many steps)."""
         ci = self.ci95()
         out = {
             "spec": self.spec.to_dict(),
@@ -145,6 +153,8 @@ class RuntimeSummary:
                 "per_seed": [int(c) for c in counts],
                 "theory": {"mean": th.mean, "relation": th.relation, "source": th.source},
             }
+        if self.durations is not None:
+            out["durations"] = self.durations.to_json()
         return out
 
 
@@ -207,12 +217,15 @@ def runtime_study(
         unit="seed",
     )
     counts = []
+    tasks = np.zeros(spec.num_learners, dtype=np.int64)  # per learner, most over seeds
     for s in bar:
         trace = simulate_spec(spec, s)
         first = first or trace
         times.append(trace.end_time)
         counts.append(trace.num_updates)
         pooled.add(trace.staleness()[trace.mask])
+        if spec.durations is not None:
+            tasks = np.maximum(tasks, tasks_per_learner(trace))
         del trace  # not kept while the next seed runs (only the first one is)
     budget = spec.time_budget is not None
     return RuntimeSummary(
@@ -224,6 +237,7 @@ def runtime_study(
         first_trace=first,
         counts=np.asarray(counts) if budget else None,
         count_theory=budget_count_theory(spec) if budget else None,
+        durations=None if spec.durations is None else ReplayWraps.from_tasks(spec, tasks),
     )
 
 

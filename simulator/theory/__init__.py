@@ -1,7 +1,10 @@
 """Theory shown beside every simulation.
 
 - runtime: order statistics, Lemmas 3-5, Theorems 1-2 of Dutta et al. 2018, each saying
-  whether it is exact, a bound or asymptotic (:class:`Prediction`);
+  whether it is exact, a bound or asymptotic (:class:`Prediction`); with per-learner laws
+  or speeds, the theory of independent non-identical learners (``heterogeneous``: renewal
+  rates, K-th order statistics of non-identical laws,
+  :func:`independent_order_statistic_mean`);
 - error: Lemma 2, Theorems 3-5, eq. (13)'s guarantee, p0 and figure 7's error-vs-time
   curves (``error_bounds``, ``error_runtime``);
 - mini-batch size and scaling: Perrone et al.'s inverse law and time model
@@ -28,6 +31,7 @@ from simulator.theory.error_runtime import (
     p0_lemma8,
     stale_can_win,
 )
+from simulator.theory.heterogeneous import independent_order_statistic_mean
 from simulator.theory.inefficiency import (
     asgd_bound,
     asgd_optimal_step,
@@ -84,6 +88,7 @@ __all__ = [
     "error_vs_time",
     "expected_runtime",
     "fit_inverse_law",
+    "independent_order_statistic_mean",
     "k_opt_condition",
     "kasync_error_bound",
     "kavg_bound",

@@ -5,6 +5,11 @@ Every engine reads a learner's durations through the same block schedule: block 
 32, ... doubling up to 1024), so the n-th value never depends on the engine, the variant or
 how fast other learners consume theirs (common random numbers). Small first blocks keep
 memory O(P) for many learners with few tasks each.
+
+Measured durations replayed in order (a spec's ``durations``, mode ``replay``) come through
+:class:`ReplayBlocks`, a block source with the same interface and the same block sizes:
+learner l's n-th duration is row ``n mod n_w`` of its worker's rows (in step order), so
+every engine replays exactly the same numbers.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
+
+from simulator._spec_durations import learner_workers
 
 #: Values in a learner's first block; each later block doubles, up to MAX_BLOCK.
 FIRST_BLOCK = 16
@@ -57,9 +64,48 @@ def learner_blocks(
     return [LearnerBlocks(*a) for a in zip(laws, rngs, speeds, strict=True)]
 
 
-def compute_blocks(spec, seed: int) -> list[LearnerBlocks]:
+class ReplayBlocks:
+    """Measured durations of one worker replayed in order, as blocks of
+    :func:`block_size` values: the n-th value is ``durations[n mod len(durations)] /
+    speed`` (past the last row the worker's rows start again from the first).
+
+    Args:
+        durations: (n_w,) the worker's measured durations in step order, > 0.
+        speed: the learner's speed factor (durations are divided by it).
+    """
+
+    __slots__ = ("count", "durations", "position", "speed")
+
+    def __init__(self, durations: np.ndarray, speed: float) -> None:
+        self.durations, self.speed = durations, float(speed)
+        self.count = 0  # blocks handed out so far
+        self.position = 0  # row of the next value
+
+    def next(self) -> np.ndarray:
+        """The learner's next block: (block_size(count),) float64 durations."""
+        size = block_size(self.count)
+        self.count += 1
+        start, n = self.position, self.durations.shape[0]
+        self.position = (start + size) % n
+        return np.take(self.durations, np.arange(start, start + size), mode="wrap") / self.speed
+
+
+def replay_blocks(spec) -> list[ReplayBlocks]:
+    """One :class:`ReplayBlocks` per learner of a spec with durations (learner l replays
+    worker ``l mod W``; the seed plays no part)."""
+    measured = spec.measured
+    speeds = [1.0] * spec.num_learners if spec.speeds is None else list(spec.speeds)
+    workers = learner_workers(measured, spec.num_learners)
+    return [ReplayBlocks(measured.durations[w], s) for w, s in zip(workers, speeds, strict=True)]
+
+
+def compute_blocks(spec, seed: int) -> list[LearnerBlocks] | list[ReplayBlocks]:
     """The compute-duration blocks of every learner of a validated ExperimentSpec: its
-    per-learner ``laws`` (else ``law`` for all) divided by its ``speeds`` (else 1)."""
+    per-learner ``laws`` (else ``law`` for all) divided by its ``speeds`` (else 1); with
+    ``durations`` replayed, each learner's worker's measured durations in step order
+    (resampled durations are the per-learner empirical laws ``spec.laws`` holds)."""
+    if spec.durations is not None and spec.durations_mode == "replay":
+        return replay_blocks(spec)
     p = spec.num_learners
     laws = [spec.law] * p if spec.laws is None else list(spec.laws)
     speeds = [1.0] * p if spec.speeds is None else list(spec.speeds)

@@ -10,6 +10,10 @@ as peak RSS on CPython 3.11 with numpy 2; the ``memory`` tests re-measure every 
   numpy leftovers for the vectorised paths; see :mod:`simulator.timing._draws`);
 - a chunk of the vectorised round paths (about ``CHUNK_VALUES`` durations at a time).
 
+Measured durations replayed in order (``durations_mode`` ``replay``) come in blocks of the
+same sizes but need no random stream: a learner costs :data:`REPLAY_SAVING` bytes less (the
+table itself is held by the spec before any run starts).
+
 Which engine runs a spec is decided as :func:`simulator.timing.engine.simulate_spec`
 decides it (see :func:`engine_of`). Nothing is estimated for commands that do not
 simulate (``pssim theory``). A run with a ``time_budget`` is estimated at the number of
@@ -74,6 +78,10 @@ COSTS = {
     "rounds": _Cost(67, 49, 40, 1400, spare=8),
     "avg": _Cost(67, 0, 40, 1400, spare=8),
 }
+#: Bytes a learner does not allocate when it replays measured durations: its numpy
+#: Generator and seed sequence (measured: 925-1020 over the merge, rounds and SimPy
+#: engines at P = 40,000-50,000).
+REPLAY_SAVING = 1000
 #: Per learner and latency law of the SimPy engine: a second stream and its held block.
 LATENCY_STREAM = _Cost(0, 0, 0, 1500, held=32)
 #: What a returned Trace keeps: 4 arrays and a mask per contribution, 3 arrays per
@@ -153,6 +161,8 @@ def _estimate(spec: ExperimentSpec, engine: str, updates: float) -> _Estimate:
         return per_run, p * (cost.learner + cost.held * held + cost.spare * (drawn - draws))
 
     per_run, per_learner = terms(COSTS[name])
+    if spec.durations is not None and spec.durations_mode == "replay":
+        per_learner -= p * REPLAY_SAVING
     if name.startswith("simpy"):
         streams = (spec.push_latency is not None) + (spec.pull_latency is not None)
         per_learner += streams * terms(LATENCY_STREAM)[1]

@@ -14,7 +14,10 @@ Semantics follow Dutta et al. 2018, section 2.3 and figures 3-4 (see DESIGN.md):
   model, all wait at a barrier, the server averages.
 
 Learner l's n-th task takes ``X[l, n]`` from its own stream (common random numbers across
-variants). Push/pull latencies and a server service time are optional and zero by default.
+variants); with measured durations replayed, ``X[l, n]`` is the n-th measured row of
+learner l's worker (from the first row again past the last; see
+:mod:`simulator.timing.wraps`). Push/pull latencies and a server service time are optional
+and zero by default.
 """
 
 from __future__ import annotations
@@ -50,6 +53,9 @@ def simulate(
     seed: int | None = None,
     laws: Sequence | None = None,
     speeds: Sequence[float] | None = None,
+    durations=None,
+    durations_mode: str | None = None,
+    reuse_workers: bool | None = None,
     push_latency=None,
     pull_latency=None,
     service_time=None,
@@ -73,6 +79,13 @@ def simulate(
             spec's base seed.
         laws: one law per learner instead of ``law`` (heterogeneous learners).
         speeds: (P,) positive factors; learner l's durations are divided by ``speeds[l]``.
+        durations: measured per-worker durations instead of ``law``/``laws`` (a CSV or
+            Parquet file, or ``llm-se``; see :class:`~simulator.spec.ExperimentSpec`).
+        durations_mode: ``replay`` (default: learner l runs worker l's durations in step
+            order, from the first again after the last; the seed plays no part) or
+            ``resample`` (i.i.d. draws from worker l's durations).
+        reuse_workers: allow P larger than the number of workers W (learner l takes
+            worker l mod W).
         push_latency, pull_latency: optional laws of the time a push takes to reach the
             server and the time the model takes to reach a learner.
         service_time: optional law of the server's time to apply one update; updates queue
@@ -98,6 +111,9 @@ def simulate(
         "updates": updates,
         "laws": laws,
         "speeds": speeds,
+        "durations": durations,
+        "durations_mode": durations_mode,
+        "reuse_workers": reuse_workers,
         "push_latency": push_latency,
         "pull_latency": pull_latency,
         "service_time": service_time,

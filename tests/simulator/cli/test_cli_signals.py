@@ -214,7 +214,9 @@ def test_a_warning_is_one_line_of_the_program(monkeypatch, capsys):
 
     def warn(args):
         warnings.warn(
-            "a compilation cache entry was corrupt;\nit is compiled again", RuntimeWarning
+            "a compilation cache entry was corrupt;\nit is compiled again",
+            RuntimeWarning,
+            stacklevel=1,
         )
         return 0
 

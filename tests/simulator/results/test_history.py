@@ -70,7 +70,7 @@ def test_save_load_round_trip(tmp_path, suffix):
 def test_bad_suffix_and_missing_file(tmp_path):
     with pytest.raises(ValueError, match=r"`path` must end in \.parquet or \.csv; got"):
         History(result()).save(tmp_path / "run.json")
-    with pytest.raises(ValueError, match="`path` must be a readable results table; .*No such file"):
+    with pytest.raises(ValueError, match=r"`path` must be a readable results table; .*No such"):
         History.load(tmp_path / "none.csv")
     assert list(tmp_path.iterdir()) == []
 

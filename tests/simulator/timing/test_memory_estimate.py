@@ -1,55 +1,17 @@
 """The timing memory estimate against what each engine really allocates.
 
-Each run is measured in a fresh interpreter: peak RSS (``ru_maxrss``) after the run minus
-the peak after the imports and a tiny warm-up run of every variant, at sizes of 30 to
-200 MB. The estimate must lie within 30% of it, for every engine the spec can choose.
+Each run is measured in a fresh interpreter (:mod:`memory_probe`): the peak RSS after the
+run minus the peak after the imports and a tiny warm-up run of every variant, at sizes of
+30 to 200 MB. The estimate must lie within 30% of it, for every engine the spec can choose.
 """
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-
 import pytest
+from memory_probe import measured_peak
 
 from simulator import ExperimentSpec
 from simulator.timing._memory import engine_of, run_bytes, timing_bytes
-
-#: Measures one seed of a spec (argv[1]: its fields as JSON; argv[2]: the engine, or
-#: "study" for a runtime study of its seeds); prints the peak growth in bytes.
-PROBE = """
-import json, resource, sys
-from simulator import ExperimentSpec
-from simulator.studies.runtime import runtime_study
-from simulator.timing.engine import simulate_spec
-
-fields, engine = json.loads(sys.argv[1]), sys.argv[2]
-for v in ("async", "k-async", "sync", "k-batch-sync", "k-avg", "k-batch-async"):
-    tiny = ExperimentSpec(variant=v, num_learners=2, k=None if "-" not in v else 2, updates=3)
-    simulate_spec(tiny, 0, engine="simpy" if engine == "simpy" else "auto")
-runtime_study(ExperimentSpec(num_learners=2, updates=3, seeds=2))
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-spec = ExperimentSpec(**fields)
-if engine == "study":
-    runtime_study(spec)
-else:
-    simulate_spec(spec, 0, engine=engine)
-after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-print(json.dumps((after - before) * 1024))
-"""
-
-
-def measured(fields: dict, engine: str) -> int:
-    done = subprocess.run(
-        [sys.executable, "-c", PROBE, json.dumps(fields), engine],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=True,
-    )
-    return json.loads(done.stdout)
-
 
 #: (engine the spec takes, its fields, the ``engine`` argument): each engine once where
 #: the updates dominate and, where it matters, once where the learners do.
@@ -98,7 +60,7 @@ def test_the_estimate_grows_with_the_run():
 @pytest.mark.parametrize("name, fields, engine", CASES, ids=[c[0] for c in CASES])
 def test_the_estimate_is_within_30_percent_of_the_measured_peak(name, fields, engine):
     spec = ExperimentSpec(**fields)
-    estimate, peak = timing_bytes(spec, engine), measured(fields, engine)
+    estimate, peak = timing_bytes(spec, engine), measured_peak(fields, engine)
     assert 0.7 * peak <= estimate <= 1.3 * peak, (estimate, peak)
 
 
@@ -107,5 +69,5 @@ def test_a_runtime_study_is_within_30_percent_of_its_estimate():
     """Several seeds, the first trace kept and the staleness summarised seed by seed."""
     fields = dict(variant="k-async", num_learners=8, k=2, updates=600_000, seeds=3)
     estimate = run_bytes(ExperimentSpec(**fields), kept=1)
-    peak = measured(fields, "study")
+    peak = measured_peak(fields, "study")
     assert 0.7 * peak <= estimate <= 1.3 * peak, (estimate, peak)
