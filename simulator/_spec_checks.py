@@ -107,6 +107,9 @@ KEY_ALIASES = {
     "J": "updates",
 }
 
+#: Largest count of learners, updates or local steps: beyond it no run can be held in
+#: memory, and counts stay exact as floats (2**53).
+MAX_COUNT = 2**53
 #: P of a spec that gives neither ``num_learners`` nor ``durations``.
 DEFAULT_LEARNERS = 8
 
@@ -281,8 +284,8 @@ def validate(spec: Any) -> dict[str, Any]:
     p = g("num_learners")
     if p is None:
         p = DEFAULT_LEARNERS if durations is None else durations.measured.num_workers
-    p = out["num_learners"] = _count("num_learners", p)
-    k = _count("k", g("k"), optional=True)
+    p = out["num_learners"] = _count("num_learners", p, maximum=MAX_COUNT)
+    k = _count("k", g("k"), optional=True, maximum=MAX_COUNT)
     try:
         resolve_variant(variant, p, k)
     except PssimError as err:
@@ -328,7 +331,9 @@ def validate(spec: Any) -> dict[str, Any]:
             f"{g('updates')!r} updates and a budget of {out['time_budget']!r}",
             param="time_budget",
         )
-    out["updates"] = _count("updates", g("updates"), optional=out["time_budget"] is not None)
+    out["updates"] = _count(
+        "updates", g("updates"), optional=out["time_budget"] is not None, maximum=MAX_COUNT
+    )
     out["seeds"] = _count("seeds", g("seeds"), maximum=MAX_SEEDS)
     try:
         out["seed"] = check_seed("seed", g("seed"))

@@ -1,5 +1,6 @@
-"""Figures, traces, specs and sweep folders refuse wrong arguments in one line of pssim's
-family, naming the argument, instead of a raw TypeError or OSError from below."""
+"""Figures, traces, specs, timing runs and sweep folders refuse wrong arguments in one line
+of pssim's family, naming the argument, instead of a raw TypeError, OverflowError or OSError
+from below."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from simulator import (
     error_figure,
     load_spec,
     load_sweep,
+    runtime_study,
     simulate,
     staleness_figure,
     timeline_figure,
@@ -36,6 +38,14 @@ CASES = {
     ),
     "idle_intervals of learner 5 of 2": (lambda t: t.idle_intervals(5), "`learner` must be <= 1"),
     "busy_intervals([0, 1])": (lambda t: t.busy_intervals([0, 1]), "`learner` must be an integer"),
+    "simulate updates=10**400": (
+        lambda t: simulate(variant="async", num_learners=2, updates=10**400),
+        "`updates` must be <= 9007199254740992; got an integer of 401 digits",
+    ),
+    "runtime_study learners=10**400": (
+        lambda t: runtime_study(variant="async", num_learners=10**400, updates=2),
+        "`num_learners` must be <= 9007199254740992",
+    ),
 }
 
 

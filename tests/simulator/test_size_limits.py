@@ -67,12 +67,15 @@ def test_a_spec_that_simulates_nothing_is_not_refused_for_memory():
 
 
 def test_too_many_updates_are_refused_naming_updates(no_simulation):
-    spec = ExperimentSpec(updates=2**63 - 1)
+    spec = ExperimentSpec(updates=2**53)
     with pytest.raises(SpecError) as info:
         simulate_spec(spec, 0)
     text = str(info.value)
-    assert info.value.param == "updates" and text.startswith(f"`updates` J={2**63 - 1} with P=8")
+    assert info.value.param == "updates" and text.startswith(f"`updates` J={2**53} with P=8")
     assert "learners" not in text and "\n" not in text
+    with pytest.raises(SpecError) as info:  # beyond any memory: refused by the spec itself
+        ExperimentSpec(updates=2**63 - 1)
+    assert str(info.value) == f"`updates` must be <= {2**53}; got {2**63 - 1}"
 
 
 def test_too_many_learners_are_refused_naming_num_learners(no_simulation):
