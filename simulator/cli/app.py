@@ -82,9 +82,11 @@ def build_parser() -> argparse.ArgumentParser:
         "theory",
         THEORY_FIELDS,
         cmd_theory,
-        help="runtime predictions of every variant for one law",
+        help="runtime predictions of every variant for one law or per-learner laws",
         description="Expected runtime of J iterations for every variant (order statistics, "
-        "Lemmas 3-5), the sync/async speedup (Theorem 1) and the async staleness law.",
+        "Lemmas 3-5), the sync/async speedup (Theorem 1) and the async staleness law; for "
+        "independent non-identical learners (--laws, --speeds, resampled --durations) their "
+        "extensions.",
     )
     tr = command(
         "train",

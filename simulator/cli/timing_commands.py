@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from simulator.cli.options import build_spec
 from simulator.spec import TIMING_FIELDS
@@ -48,7 +49,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         plot_info = {"plot": [str(f) for f in files]} if files else {}
         print(json.dumps({"pssim_version": __version__, **summary.to_json(), **plot_info}))
         return 0
-    law = _law_text(spec) + (" / per-learner speeds" if spec.speeds is not None else "")
+    law = law_text(spec) + (" / per-learner speeds" if spec.speeds is not None else "")
     length = f"J={spec.updates}" if spec.time_budget is None else f"T={spec.time_budget:.6g}"
     print(
         f"{spec.variant}  P={spec.num_learners}  K={summary.k}  X ~ {law}"
@@ -78,10 +79,11 @@ def cmd_runtime(args: argparse.Namespace) -> int:
     return 0
 
 
-def _law_text(spec) -> str:
-    """The law as typed, with its resolved form where it is an expression in m and P."""
+def law_text(spec) -> str:
+    """The law as typed, with its resolved form where it is an expression in m and P; a
+    durations file by its name (never a folder path: outputs and titles travel)."""
     if spec.durations is not None:
-        return f"durations {spec.durations} ({spec.durations_mode})"
+        return f"durations {Path(str(spec.durations)).name} ({spec.durations_mode})"
     law = spec.to_dict()["law"] or "per-learner laws"
     if "law" in spec.law_expressions:
         law += f" (= {spec.law.spec} at m={spec.batch_size}, P={spec.num_learners})"
@@ -136,7 +138,7 @@ def cmd_theory(args: argparse.Namespace) -> int:
         _print_learners(spec)
     else:
         print(
-            f"X ~ {_law_text(spec)}  P={p}  K={k}  J={j}   E[X]={law.mean():.4g}"
+            f"X ~ {law_text(spec)}  P={p}  K={k}  J={j}   E[X]={law.mean():.4g}"
             f"  aging={law.aging or 'unknown'}"
         )
     print(f"{'variant':15}{'E[T_J]':>12}  relation      source")
@@ -179,7 +181,7 @@ def _print_learners(spec) -> None:
         shown = ", ".join(law.spec for law in laws[:4]) + (", ..." if p > 4 else "")
         what = f"per-learner laws [{shown}]"
     else:
-        what = _law_text(spec)
+        what = law_text(spec)
     if spec.speeds is not None:
         what += f" / speeds [{', '.join(f'{s:.4g}' for s in speeds[:4])}{', ...' if p > 4 else ''}]"
     print(f"X_l ~ {what}  P={p}  K={spec.k}  J={spec.updates}")

@@ -113,8 +113,10 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
 
 
 def _title(spec, result) -> str:
+    from simulator.cli.timing_commands import law_text
+
     d = spec.to_dict()
-    law = d["law"] or "per-learner laws"
+    law = law_text(spec)
     comm = ", ".join(
         f"{name.replace('_', ' ')} ~ {d[name]}"
         for name in ("push_latency", "pull_latency", "service_time")

@@ -8,6 +8,8 @@ with Student-t 95% confidence intervals over seeds; theory is a line.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -55,8 +57,12 @@ _SPEEDUP_COLUMNS = ("t_sync", "t_async", "speedup", "theory", "relation", "sourc
 
 
 def _law_labels(table: pd.DataFrame) -> pd.Series:
-    """The ``law`` column, with ``laws=...`` where learners have their own laws (law None)."""
+    """The ``law`` column, with ``durations=FILE`` for measured durations and ``laws=...``
+    where learners have their own laws (law None)."""
     law = table["law"].astype(object)
+    if "durations" in table.columns:
+        names = table["durations"].map(lambda d: Path(str(d)).name, na_action="ignore")
+        law = law.where(law.notna() | names.isna(), "durations=" + names.astype(str))
     if "laws" not in table.columns:
         return law.where(law.notna(), "heterogeneous")
     return law.where(law.notna(), "laws=" + table["laws"].astype(str))

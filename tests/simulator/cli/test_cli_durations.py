@@ -213,3 +213,17 @@ def test_a_sweep_resumes_after_its_durations_file_moved(folder):
         14.0,
         14.0,
     ]  # 3.5 + 2.5 + 2 + 3.5 + 2.5
+
+
+def test_outputs_name_the_durations_file_never_its_folder(tmp_path):
+    import shutil
+
+    from simulator import ExperimentSpec
+    from simulator.cli.timing_commands import law_text
+    from simulator.measured import durations_path
+
+    copy = tmp_path / "cluster.csv"
+    shutil.copy(durations_path("llm-se"), copy)
+    spec = ExperimentSpec(variant="sync", durations=str(copy.absolute()), updates=5)
+    assert law_text(spec) == "durations cluster.csv (replay)"
+    assert str(tmp_path) not in law_text(spec)
