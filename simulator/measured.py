@@ -152,11 +152,11 @@ def _row(frame: pd.DataFrame, mask: np.ndarray, is_csv: bool) -> str:
 
 
 def _worker_ids(column: pd.Series) -> np.ndarray:
-    """Worker ids: integers when every id reads as one, else the strings as written."""
+    """Worker ids: integers when every id is written as a 64-bit integer, else the strings
+    as written (``"1.0"`` and ``"1"`` are then two workers, as a log spells them)."""
     text = column.astype(str).str.strip()
-    numbers = pd.to_numeric(text, errors="coerce")
-    if numbers.notna().all() and (numbers == np.round(numbers)).all():
-        return numbers.astype(np.int64).to_numpy()
+    if text.str.fullmatch(r"[+-]?[0-9]{1,18}").all():
+        return text.astype(np.int64).to_numpy()
     return text.to_numpy(dtype=object)
 
 

@@ -1,7 +1,8 @@
 """Random input thrown at every parser finds no traceback.
 
 Random bytes, random TOML (deep nesting, huge and odd numbers, dates, unicode, the real
-keys with wrong values) and random law strings go to the config and sweep-file readers,
+keys with wrong values), random law strings and random durations tables go to the config,
+sweep-file and measured-durations readers,
 ``ExperimentSpec.from_toml``/``from_json``/``from_dict``, ``parse_law`` and the CLI's
 ``--dist``. Each either succeeds or fails with one of ``simulator.USER_ERRORS``, in one
 short line.
@@ -173,6 +174,38 @@ def test_random_files_are_read_or_refused_in_one_line(folder, data):
     path = _file(folder, data)
     _refused_or_fine(lambda: read_config(str(path)))
     _refused_or_fine(lambda: read_sweep_file(path))
+
+
+_CELLS = st.one_of(
+    st.sampled_from(["0", "1", "2", "-1", "1.5", "nan", "inf", "", "true", "x", "1e999", " 3 "]),
+    st.text(max_size=6).filter(lambda t: "\n" not in t and "\r" not in t),
+)
+_HEADERS = st.sampled_from(
+    [
+        "worker,step,duration",
+        "worker,step,duration,censored",
+        "Worker, Step, Duration",
+        "step,duration",
+        "worker;step;duration",
+        "",
+    ]
+)
+DURATIONS_CSV = st.builds(
+    lambda header, rows: "\n".join([header, *(",".join(r) for r in rows)]),
+    _HEADERS,
+    st.lists(st.lists(_CELLS, min_size=0, max_size=5), max_size=12),
+)
+
+
+@FUZZ
+@given(data=st.one_of(st.binary(max_size=600), DURATIONS_CSV))
+@example(data=b"PAR1" + b"\x00" * 64)
+@example(data="worker,step,duration\n1e999")  # an id that reads as an infinite number
+def test_random_durations_files_are_read_or_refused_in_one_line(folder, data):
+    from simulator.measured import read_durations
+
+    path = _file(folder, data)
+    _refused_or_fine(lambda: read_durations(path))
 
 
 @FUZZ
