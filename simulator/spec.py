@@ -309,9 +309,12 @@ class ExperimentSpec:
 
         With ``variants`` the file is a ``pssim compare`` config: it lists them instead
         of the single ``variant``; ``extra`` adds command options (e.g. ``target``) to the
-        ``[training]`` table.
+        ``[training]`` table. A durations file typed as a relative path is written as the
+        absolute path of the file read, so the TOML reruns the same run from any folder.
         """
         d = self.to_dict()
+        if self.durations is not None and not self.durations.shipped:
+            d["durations"] = str(self.durations.path.absolute())
         timing = {checks.TOML_KEY[f]: d.get(f) for f in TIMING_FIELDS}
         if variants is not None:
             del timing["variant"]

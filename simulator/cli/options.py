@@ -194,7 +194,8 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
     """The spec of a command: its defaults, then ``--config``, then the options typed.
 
     ``law``, ``laws`` and ``durations`` are alternatives: one typed on the command line
-    replaces the others from the file (two typed, or two in the file, are refused); so are
+    replaces the others from the file (two typed, or two in the file, are refused; typed
+    durations with the file's speeds too, which would count each worker's speed twice); so are
     ``updates`` and
     ``time_budget``, and a time budget (typed or in the file) replaces the command's
     default J. A bad value is reported under the name the
@@ -214,6 +215,12 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
         if one in from_file and other in from_file:  # alternatives, neither typed
             keys = f"`{flag_of(one).lstrip('-')}` or `{flag_of(other).lstrip('-')}`"
             raise CliError(f"give {keys} in {Path(args.config).name}, not both; got both")
+    if "durations" in typed and "speeds" in from_file and "speeds" not in typed:
+        raise CliError(
+            f"--durations replaces the law of {Path(args.config).name}, whose `speeds` would "
+            "divide the measured durations again (they already hold each worker's speed); "
+            "type --speeds as well, or leave them out of the file"
+        )
     values = {**defaults, **from_file, **typed, **fixed}
     try:
         return ExperimentSpec(**values)

@@ -63,11 +63,12 @@ def test_round_trips_through_dict_json_and_toml(tiny, monkeypatch):
     for back in (
         ExperimentSpec.from_dict(spec.to_dict()),
         ExperimentSpec.from_json(spec.to_json()),
-        ExperimentSpec.from_toml(spec.to_toml()),
     ):
         assert back == spec and back.to_dict() == spec.to_dict()
-    text = spec.to_toml()
-    assert 'durations = "tiny.csv"' in text and 'durations-mode = "resample"' in text
+    back = ExperimentSpec.from_toml(spec.to_toml())  # the path made absolute, same file
+    assert back == spec and back.to_dict() == {**spec.to_dict(), "durations": str(tiny)}
+    text = spec.to_toml()  # a TOML that reruns the run from any folder: the absolute path
+    assert f'durations = "{tiny}"' in text and 'durations-mode = "resample"' in text
     assert "reuse-workers = false" in text and "laws" not in text and "dist" not in text
     assert repr(spec).startswith("ExperimentSpec(variant='k-batch-sync', num_learners=3, k=2")
 
@@ -233,3 +234,29 @@ def test_a_sweep_refuses_a_bad_file_in_one_line(tmp_path):
     with pytest.raises(SpecError, match=r"^\[grid\] `durations` must be a readable") as info:
         read_sweep_file(path)
     assert info.value.param == "durations" and str(tmp_path / "nope.csv") in str(info.value)
+
+
+def test_a_results_toml_reruns_the_same_spec_from_another_folder(tiny, tmp_path, monkeypatch):
+    config = tiny.parent / "run.toml"
+    config.write_text('[timing]\nvariant = "sync"\ndurations = "tiny.csv"\niterations = 3\n')
+    spec = load_spec(config)
+    written = tmp_path / "results" / "spec.toml"
+    written.parent.mkdir()
+    written.write_text(spec.to_toml())
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert load_spec(written) == spec
+
+
+def test_typed_durations_with_the_files_speeds_are_refused(tiny, tmp_path, capsys):
+    from simulator.cli import main
+
+    fitted = tmp_path / "fitted.toml"
+    fitted.write_text('[timing]\nlearners = 3\nspeeds = [1.0, 2.0, 1.0]\ndist = "exp:1"\n')
+    code = main(["runtime", "--config", str(fitted), "--durations", str(tiny), "-J", "3"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1
+    assert "--durations replaces the law of fitted.toml, whose `speeds` would divide" in err
+    assert main(["runtime", "--config", str(fitted), "--durations", str(tiny), "-J", "3",
+                 "--speeds", "1", "1", "1", "--json"]) == 0  # fmt: skip

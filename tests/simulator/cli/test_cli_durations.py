@@ -179,7 +179,8 @@ def test_train_takes_durations(folder):
         timeout=300,
     )
     assert code == 0, err
-    assert 'durations = "data/tiny.csv"' in (out_dir / "spec.toml").read_text()
+    written = (out_dir / "spec.toml").read_text()  # reruns from any folder: the absolute path
+    assert f'durations = "{(folder / "data" / "tiny.csv").absolute()}"' in written
 
 
 def test_a_sweep_resumes_after_its_durations_file_moved(folder):
