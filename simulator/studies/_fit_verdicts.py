@@ -12,6 +12,13 @@ Definition 3).
   critical value of the Kolmogorov distribution for that many observed held-out rows
   (:data:`scipy.stats.kstwo`; the parameters were fitted on other rows, so it applies).
 - New-longer-than-used: the ``aging`` label of the chosen law (every worker's, for c).
+- Independent learners: every model pssim fits draws each worker's durations independently
+  of the others'. A factor shared by all workers in a step (one slow input batch, a noisy
+  neighbour) breaks it and makes every fitted model misstate synchronous steps. Test: the
+  log durations less each worker's mean level, grouped by step, in a one-way analysis of
+  variance (F test); not supported where the step explains at least
+  :data:`SHARED_SHARE` of that variance and the test rejects at :data:`LEVEL` (with many
+  rows a negligible shared factor is still significant, so both are required).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import numpy as np
 import scipy.stats
 
 from simulator.measured import MeasuredDurations
@@ -28,6 +36,9 @@ __all__ = ["LEVEL", "Verdict", "verdicts"]
 
 #: Significance level of the tests (a 99% confidence level).
 LEVEL = 0.01
+#: Share of the within-worker variance of log durations that a shared per-step factor must
+#: explain to count against independence.
+SHARED_SHARE = 0.05
 _WORDS = {True: "supported", False: "not supported", None: "undetermined"}
 #: Why a family's laws carry no aging label (distributions/, Definition 3).
 _UNLABELLED = {
@@ -41,7 +52,8 @@ class Verdict:
     """Whether the data support one assumption (None: undetermined), and why.
 
     Attributes:
-        assumption: ``identical learners``, ``exponential`` or ``new-longer-than-used``.
+        assumption: ``identical learners``, ``independent learners``, ``exponential`` or
+            ``new-longer-than-used``.
         supported: True, False or None (undetermined).
         evidence: one sentence with the numbers.
         statistic: the test statistic (LR, KS) or None; ``p_value`` its p-value or None.
@@ -159,12 +171,50 @@ def _aging(candidates, chosen: FitCandidate) -> Verdict:
     return Verdict("new-longer-than-used", supported, evidence)
 
 
+def _independent(measured: MeasuredDurations) -> Verdict:
+    name = "independent learners"
+    logs = [np.log(d) for d in measured.durations]
+    resid = np.concatenate([y - y.mean() for y in logs])
+    steps = np.concatenate(measured.steps)
+    _, inverse, counts = np.unique(steps, return_inverse=True, return_counts=True)
+    shared = counts[inverse] >= 2
+    if shared.sum() < 3 or (counts >= 2).sum() < 2:
+        return Verdict(name, None, "too few steps measured on two or more workers to test")
+    r, group = resid[shared], np.unique(inverse[shared], return_inverse=True)[1]
+    n_groups, n_rows = group.max() + 1, r.size
+    means = np.bincount(group, weights=r) / np.bincount(group)
+    ss_step = float(np.sum(np.bincount(group) * means**2) - r.size * r.mean() ** 2)
+    ss_res = float(np.sum((r - means[group]) ** 2))
+    df_step = n_groups - 1
+    df_res = n_rows - n_groups - measured.num_workers + 1
+    total = ss_step + ss_res
+    if df_res < 1 or total <= 0:
+        return Verdict(name, None, "too few rows beside the steps and workers to test")
+    share = ss_step / total
+    f = (ss_step / df_step) / (ss_res / df_res) if ss_res > 0 else np.inf
+    p = float(scipy.stats.f.sf(f, df_step, df_res))
+    supported = not (p < LEVEL and share >= SHARED_SHARE)
+    evidence = (
+        f"a factor shared by all workers in a step explains {share:.1%} of the variance of "
+        f"log durations beside each worker's own level (F = {f:.4g} on {df_step} and "
+        f"{df_res} df, {_p(p)}; against: at least {SHARED_SHARE:.0%} and p < {LEVEL})"
+    )
+    if not supported:
+        evidence += (
+            "; fitted models draw workers independently and misstate synchronous steps: "
+            "replay the log (--durations) for sync and K-sync"
+        )
+    return Verdict(name, supported, evidence, f, p)
+
+
 def verdicts(
     measured: MeasuredDurations, candidates: tuple[FitCandidate, ...], chosen: FitCandidate
 ) -> dict[str, Verdict]:
-    """The three assumptions' verdicts, keyed ``identical``, ``exponential``, ``nltu``."""
+    """The assumptions' verdicts, keyed ``identical``, ``independent``, ``exponential``,
+    ``nltu``."""
     return {
         "identical": _identical(measured, candidates, chosen),
+        "independent": _independent(measured),
         "exponential": _exponential(candidates, chosen),
         "nltu": _aging(candidates, chosen),
     }

@@ -74,7 +74,7 @@ def test_fit_json_and_plot(tmp_path):
     assert data["worker_ids"] == ["h1", "h2", "h3"] and data["sha256"]
     names = [c["name"] for c in data["candidates"]]
     assert len(names) == 18 and data["chosen"] in names
-    assert set(data["assumptions"]) == {"identical", "exponential", "nltu"}
+    assert set(data["assumptions"]) == {"identical", "independent", "exponential", "nltu"}
     assert data["config"]["learners"] == 3
     for fmt in ("png", "pdf", "svg"):
         assert (tmp_path / f"fit.{fmt}").stat().st_size > 5_000

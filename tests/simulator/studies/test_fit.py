@@ -225,6 +225,18 @@ def test_identical_exponential_workers_support_the_papers_assumptions(tmp_path):
     assert verdict["identical"].supported and verdict["identical"].p_value >= 0.01
     assert verdict["exponential"].supported and verdict["nltu"].supported
     assert "supported: per-worker speeds" in verdict["identical"].line()
+    assert verdict["independent"].supported
+
+
+def test_a_factor_shared_within_steps_is_reported_against_independence(tmp_path):
+    """Every step's durations share one lognormal factor: the step explains most of the
+    within-worker variance, and the verdict says to replay the log instead."""
+    shared = draw("lognormal:0,0.4", (1, 120), seed=5)
+    noise = draw("lognormal:0,0.05", (16, 120), seed=6)
+    fit = fit_cluster(write_log(tmp_path / "log.csv", shared * noise))
+    verdict = fit.assumptions["independent"]
+    assert verdict.supported is False and verdict.p_value < 1e-10
+    assert "replay the log (--durations)" in verdict.line()
 
 
 def test_heldout_scores_are_scipys(tmp_path):
