@@ -108,8 +108,24 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
         print(json.dumps({**result.to_json(), "results_folder": str(out)}))
     else:
         print(result.table())
+        for note in _durations_notes(result):
+            print(note)
         print(f"results written to {out}")
     return 0
+
+
+def _durations_notes(result) -> list[str]:
+    """How each variant used a measured durations file: the file line once, then each
+    variant's wraps and censored rows (as ``runtime`` says them)."""
+    lines: list[str] = []
+    for run in result.runs:
+        if run.durations is None:
+            continue
+        head, *rest = run.durations.notes()
+        if not lines:
+            lines.append(head)
+        lines += [f"{run.variant}: {line}" for line in rest]
+    return lines
 
 
 def _title(spec, result) -> str:

@@ -26,6 +26,7 @@ from simulator.theory.runtime import Prediction
 from simulator.timing._budget import budget_updates
 from simulator.timing._memory import check_timing_memory
 from simulator.timing.engine import simulate_spec
+from simulator.timing.wraps import replay_wraps
 
 __all__ = ["DEFAULT_VARIANTS", "Comparison", "VariantRun", "compare", "variant_specs"]
 
@@ -49,6 +50,8 @@ class VariantRun:
         simulated_time: (S,) time of the J-th update per seed (simulated time units).
         theory: the runtime prediction for J updates (J_v with a time budget).
         staleness: pooled staleness of every contribution over seeds (1-D int array).
+        durations: how the runs used a measured durations file (wraps, censored rows),
+            a :class:`~simulator.timing.wraps.ReplayWraps`; None without one.
     """
 
     spec: ExperimentSpec
@@ -57,6 +60,7 @@ class VariantRun:
     simulated_time: np.ndarray
     theory: Prediction
     staleness: np.ndarray
+    durations: object = None
 
     @property
     def variant(self) -> str:
@@ -112,9 +116,10 @@ class VariantRun:
         return int(np.sum(self.result.diverged))
 
     def to_json(self, level: float | None = None) -> dict:
+        """The run as JSON (with ``durations`` only where a measured file was used)."""
         curve = self.mean_curve()
         r = self.result
-        return {
+        out = {
             "variant": self.variant,
             "k": self.k,
             "spec": self.spec.to_dict(),
@@ -138,6 +143,9 @@ class VariantRun:
                 "error": _finite(curve["error"]),
             },
         }
+        if self.durations is not None:
+            out["durations"] = self.durations.to_json()
+        return out
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -398,6 +406,7 @@ def compare(
                         else chosen_j_theory(spec_theory(run_spec))
                     ),
                     staleness=np.concatenate([t.staleness()[t.mask] for t in traces]),
+                    durations=replay_wraps(run_spec, traces),
                 )
             )
     target_on = "loss" if f_star is None else "error"

@@ -161,7 +161,7 @@ def test_a_config_with_two_sources_of_durations_is_refused_naming_it(folder):
 
 def test_train_takes_durations(folder):
     out_dir = folder / "results"
-    code, _, err = pssim(
+    code, out, err = pssim(
         [
             "train",
             "--durations",
@@ -181,6 +181,11 @@ def test_train_takes_durations(folder):
     assert code == 0, err
     written = (out_dir / "spec.toml").read_text()  # reruns from any folder: the absolute path
     assert f'durations = "{(folder / "data" / "tiny.csv").absolute()}"' in written
+    # the run says how it used the file, as runtime does, in its text and its summary
+    assert "durations tiny.csv (" in out and "replayed in step order" in out
+    assert "async: " in out and "ran past their worker's last measured step" in out
+    summary = json.loads((out_dir / "summary.json").read_text())
+    assert summary["runs"][0]["durations"]["mode"] == "replay"
 
 
 def test_a_sweep_resumes_after_its_durations_file_moved(folder):
