@@ -1,11 +1,11 @@
 """Measured compute durations of a real cluster: a tidy table of (worker, step, duration).
 
-A file (CSV or Parquet) has one row per computation: columns ``worker`` (any integers or
-strings, such as host names), ``step`` (integers, increasing within a worker, not
-necessarily contiguous: logs often sample steps), ``duration`` (finite, > 0, in the time
-unit of the simulation, e.g. seconds) and optionally ``censored`` (true where the
-computation was cut off, e.g. a straggler that a K-sync round cancelled: its true duration
-is at least the recorded one). Other columns are ignored.
+A file (CSV, optionally gzipped, or Parquet) has one row per computation: columns
+``worker`` (any integers or strings, such as host names), ``step`` (integers, increasing
+within a worker, not necessarily contiguous: logs often sample steps), ``duration``
+(finite, > 0, in the time unit of the simulation, e.g. seconds) and optionally
+``censored`` (true where the computation was cut off, e.g. a straggler that a K-sync round
+cancelled: its true duration is at least the recorded one). Other columns are ignored.
 
 Workers are taken in sorted order of their ids (numbers numerically, otherwise as
 strings), and each worker's rows in increasing step order. The file is identified by the
@@ -24,6 +24,7 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import gzip
 import hashlib
 import io
 import os
@@ -50,6 +51,7 @@ REQUIRED = ("worker", "step", "duration")
 #: Measured clusters shipped with pssim: name -> file in ``simulator/data``.
 SHIPPED = {"llm-se": "llm-SE-compute.csv"}
 _PARQUET_MAGIC = b"PAR1"
+_GZIP_MAGIC = b"\x1f\x8b"
 _TRUE = {"true", "1", "yes", "t", "y"}
 _FALSE = {"false", "0", "no", "f", "n", ""}
 
@@ -121,6 +123,19 @@ def durations_path(value: str | os.PathLike) -> Path:
     if isinstance(value, str) and value.strip().lower() in SHIPPED:
         return Path(__file__).with_name("data") / SHIPPED[value.strip().lower()]
     return Path(value)
+
+
+def _gunzip(data: bytes, param: str, source: str) -> bytes:
+    """A gzipped file's bytes, inflated up to :data:`MAX_DURATIONS_BYTES` (a larger or
+    damaged one is refused)."""
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as file:
+            out = file.read(MAX_DURATIONS_BYTES + 1)
+    except (OSError, EOFError):
+        raise _refuse(param, source, "must be a readable gzip file") from None
+    if len(out) > MAX_DURATIONS_BYTES:
+        raise _refuse(param, source, f"must inflate to at most {MAX_DURATIONS_BYTES >> 20} MiB")
+    return out
 
 
 def _refuse(param: str, source: str, rule: str) -> PssimError:
@@ -198,6 +213,10 @@ def read_durations(path: str | os.PathLike, *, param: str = "durations") -> Meas
         path, param=param, kind="durations file (CSV or Parquet)", max_bytes=MAX_DURATIONS_BYTES
     )
     source = Path(path).name
+    if data[:2] == _GZIP_MAGIC:
+        data = _gunzip(data, param, source)
+    if Path(path).suffix.lower() == ".parquet" and data[:4] != _PARQUET_MAGIC:
+        raise _refuse(param, source, "must be a Parquet file (it ends in .parquet); it is not one")
     is_csv = data[:4] != _PARQUET_MAGIC
     frame = _table(data, param, source)
     frame.columns = [str(c).strip().lower() for c in frame.columns]

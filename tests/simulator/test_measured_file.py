@@ -106,3 +106,19 @@ def test_a_fifo_or_device_is_refused_without_reading(tmp_path):
     for path in (fifo, Path("/dev/zero")):
         with pytest.raises(USER_ERRORS, match="not a regular file"):
             read_durations(path)
+
+
+def test_a_gzipped_csv_reads_like_the_csv_and_a_false_parquet_is_named(tmp_path):
+    import gzip
+
+    plain = durations_path("llm-se").read_bytes()
+    (tmp_path / "log.csv.gz").write_bytes(gzip.compress(plain))
+    packed = read_durations(tmp_path / "log.csv.gz")
+    shipped = read_durations("llm-se")
+    assert [d.tolist() for d in packed.durations] == [d.tolist() for d in shipped.durations]
+    (tmp_path / "log.parquet").write_text("worker,step,duration\n")
+    with pytest.raises(USER_ERRORS, match=r"'log\.parquet' must be a Parquet file"):
+        read_durations(tmp_path / "log.parquet")
+    (tmp_path / "bad.csv.gz").write_bytes(b"\x1f\x8b not gzip")
+    with pytest.raises(USER_ERRORS, match=r"'bad\.csv\.gz' must be a readable gzip file"):
+        read_durations(tmp_path / "bad.csv.gz")
