@@ -9,16 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-from pathlib import Path
 
-from simulator._tempfiles import remove_stale, temp_path
-from simulator.cli._signals import deferred
 from simulator.cli.options import CliError
-from simulator.cli.outputs import OutputError, _check_parent, _probe, _refuse, check_plot_file
+from simulator.cli.outputs import check_plot_file, check_toml_file, write_text_file
 from simulator.errors import USER_ERRORS
 
-__all__ = ["add_fit_command", "check_toml_file", "cmd_fit"]
+__all__ = ["add_fit_command", "cmd_fit"]
 
 #: Python arguments of fit_cluster as the command line names them (in this order).
 _AS_TYPED = {"`source` file ": "FILE ", "`source`": "FILE", "`holdout`": "--holdout"}
@@ -75,40 +71,6 @@ def add_fit_command(sub) -> argparse.ArgumentParser:
     return cmd
 
 
-def check_toml_file(value: str, *, option: str = "--out") -> Path:
-    """A .toml file path in a writable folder (an existing file is replaced)."""
-    if not isinstance(value, str) or not value.strip():
-        raise _refuse(option, "must name a .toml file", value)
-    path = Path(value)
-    if path.suffix.lower() != ".toml" or path.name.startswith(".toml"):
-        raise _refuse(option, "must name a .toml file", value)
-    try:
-        _check_parent(option, path, value)
-        if path.is_symlink() and not path.exists():
-            raise _refuse(option, "must not be a dangling link", value)
-        if path.is_dir():
-            raise _refuse(option, "must name a file, not a folder", value)
-    except OSError as err:
-        raise _refuse(option, f"must be a usable path ({err.strerror})", value) from None
-    _probe(option, path.parent, value)
-    return path
-
-
-def _write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (a temporary beside it, renamed)."""
-    tmp = None
-    try:
-        with deferred():
-            remove_stale(path.parent)
-            tmp = temp_path(path)
-            tmp.write_text(text, encoding="utf-8")
-            os.replace(tmp, path)
-    except OSError as err:
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
-        raise OutputError(path, err) from err
-
-
 def _as_typed(err: Exception) -> str:
     text = str(err)
     for name, option in _AS_TYPED.items():
@@ -127,7 +89,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
     except USER_ERRORS as err:
         raise CliError(_as_typed(err)) from None
     if out is not None:
-        _write(out, fit.to_toml())
+        write_text_file(out, fit.to_toml())
     if plot is not None:
         from simulator.cli.outputs import save_plot
         from simulator.plots.fit import fit_figure

@@ -42,9 +42,11 @@ __all__ = [
     "OutputError",
     "check_out_dir",
     "check_plot_file",
+    "check_toml_file",
     "results_folder",
     "run_command",
     "save_plot",
+    "write_text_file",
 ]
 
 #: Formats written for every figure the CLI saves.
@@ -204,6 +206,25 @@ def check_plot_file(value: str, *, option: str = "--plot") -> Path:
     return path
 
 
+def check_toml_file(value: str, *, option: str = "--out") -> Path:
+    """A .toml file path in a writable folder (an existing file is replaced)."""
+    if not isinstance(value, str) or not value.strip():
+        raise _refuse(option, "must name a .toml file", value)
+    path = Path(value)
+    if path.suffix.lower() != ".toml" or path.name.startswith(".toml"):
+        raise _refuse(option, "must name a .toml file", value)
+    try:
+        _check_parent(option, path, value)
+        if path.is_symlink() and not path.exists():
+            raise _refuse(option, "must not be a dangling link", value)
+        if path.is_dir():
+            raise _refuse(option, "must name a file, not a folder", value)
+    except OSError as err:
+        raise _refuse(option, f"must be a usable path ({err.strerror})", value) from None
+    _probe(option, path.parent, value)
+    return path
+
+
 def _write_error(path: Path, err: OSError) -> OSError:
     return OutputError(path, err) if err.errno in _WRITE_ERRNOS else err
 
@@ -220,6 +241,25 @@ def save_plot(fig, path: Path) -> None:
         save_figure(fig, path, formats=FIGURE_FORMATS)
     except OSError as err:
         raise _write_error(path, err) from err
+
+
+def write_text_file(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (a temporary beside it, renamed).
+
+    Raises:
+        OutputError: the disk is full or the folder no longer takes files.
+    """
+    tmp = None
+    try:
+        with deferred():
+            remove_stale(path.parent)
+            tmp = temp_path(path)
+            tmp.write_text(text, encoding="utf-8")
+            os.replace(tmp, path)
+    except OSError as err:
+        if tmp is not None and tmp.exists():
+            tmp.unlink()
+        raise OutputError(path, err) from err
 
 
 @contextlib.contextmanager
