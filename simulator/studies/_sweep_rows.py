@@ -164,12 +164,17 @@ def _spec_values(spec: ExperimentSpec, updates: int) -> dict[str, Any]:
 
 @functools.lru_cache(maxsize=256)
 def _speedup_theory(spec: ExperimentSpec) -> tuple[float, str]:
-    """Theorem 1's sync/async speedup for the spec's law and P (NaN, ``none`` without)."""
+    """Theorem 1's sync/async speedup for the spec's law, or per-learner laws and speeds
+    (independent learners), and P (NaN, ``none`` with communication or replayed
+    durations, which have none)."""
     from simulator.theory.runtime import sync_async_speedup
 
-    if spec.heterogeneous or spec.communication:
+    replayed = spec.durations is not None and spec.durations_mode == "replay"
+    if spec.communication or replayed:
         return math.nan, "none"
-    prediction = sync_async_speedup(spec.law, spec.num_learners)
+    prediction = sync_async_speedup(spec.law, spec.num_learners, laws=spec.laws, speeds=spec.speeds)
+    if prediction.mean is None:
+        return math.nan, "none"
     return float(prediction.mean), prediction.relation
 
 

@@ -232,3 +232,24 @@ variant = ["sync", "async"]
     assert (last <= 30.0).all()
     for _, rows in training.groupby("config"):
         assert rows["updates"].nunique() == 1  # every seed of a configuration runs J_v
+
+
+def test_timing_rows_carry_the_speedup_of_independent_learners(tmp_path):
+    """Per-learner laws give Theorem 1's extension (E[X_{P:P}] sum_l 1/E[X_l]), a replayed
+    log none: the rows say so instead of leaving the speedup empty."""
+    from simulator.theory import sync_async_speedup
+
+    laws = ["exp:0.5", "exp:1", "exp:2", "exp:4"]
+    text = f"[timing]\nlearners = 4\niterations = 5\nseeds = 1\nlaws = {laws}\n"
+    text += '[grid]\nvariant = ["sync", "async"]\n'
+    result = sweep(
+        SweepSpec.from_toml(text.replace("'", '"')), tmp_path / "laws", scheduler="serial"
+    )
+    frame = result.frame()
+    expected = sync_async_speedup(None, 4, laws=laws)
+    assert np.allclose(frame["speedup_theory"], expected.mean)
+    assert set(frame["speedup_relation"]) == {expected.relation} == {"exact"}
+    replayed = '[timing]\nlearners = 4\niterations = 5\nseeds = 1\ndurations = "llm-se"\n'
+    replayed += '[grid]\nvariant = ["sync", "async"]\n'
+    frame = sweep(SweepSpec.from_toml(replayed), tmp_path / "replay", scheduler="serial").frame()
+    assert frame["speedup_theory"].isna().all() and set(frame["speedup_relation"]) == {"none"}
