@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 
 from simulator._checks import VARIANT_ALIASES as ALIASES
 from simulator.cli.options import build_spec
@@ -128,11 +129,19 @@ def _durations_notes(result) -> list[str]:
     return lines
 
 
+def _short_numbers(text: str) -> str:
+    """``text`` with every decimal of more than four digits after the point shown to four
+    significant digits (a figure title, not a spec: the spec.toml keeps them whole)."""
+    return re.sub(r"-?\d+\.\d{5,}(?:e[-+]?\d+)?", lambda m: f"{float(m.group()):.4g}", text)
+
+
 def _title(spec, result) -> str:
     from simulator.cli.timing_commands import law_text
 
     d = spec.to_dict()
-    law = law_text(spec)
+    law = _short_numbers(law_text(spec))  # a fitted law has 16-digit parameters
+    if spec.speeds is not None:
+        law += " / per-learner speeds"
     comm = ", ".join(
         f"{name.replace('_', ' ')} ~ {d[name]}"
         for name in ("push_latency", "pull_latency", "service_time")

@@ -233,3 +233,17 @@ def test_outputs_name_the_durations_file_never_its_folder(tmp_path):
     spec = ExperimentSpec(variant="sync", durations=str(copy.absolute()), updates=5)
     assert law_text(spec) == "durations cluster.csv (replay)"
     assert str(tmp_path) not in law_text(spec)
+
+
+def test_a_fitted_configs_title_is_short_and_names_its_speeds():
+    import types
+
+    from simulator import ExperimentSpec
+    from simulator.cli.training_commands import _title
+
+    law = "lognormal:-0.8180086910515205,0.21400930988449812"
+    spec = ExperimentSpec(variant="sync", num_learners=2, law=law, speeds=[1.25, 0.8])
+    result = types.SimpleNamespace(model_name="softmax", data_name="digits", runs=[])
+    title = _title(spec, result)
+    assert "X ~ lognormal:-0.818,0.214 / per-learner speeds" in title, title
+    assert "0.8180086910515205" not in title
