@@ -18,6 +18,7 @@ __all__ = [
     "MAX_SEED",
     "MAX_SEEDS",
     "MEMORY_BUDGET",
+    "PHYSICAL_MEMORY",
     "VARIANTS",
     "VARIANT_ALIASES",
     "check_batch_rows",
@@ -33,12 +34,14 @@ __all__ = [
 VARIANTS = ("k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg")
 #: Aliases: fully synchronous SGD is K-sync with K = P; fully asynchronous is K-async with K = 1.
 VARIANT_ALIASES = ("sync", "async")
+#: Bytes of physical memory (None where the system does not say).
+try:
+    PHYSICAL_MEMORY: int | None = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+    PHYSICAL_MEMORY = None
 #: Bytes a run may plan to use: half the physical memory (the rest is for the data, the
 #: replay and everything else on the machine); 8 GiB where the system does not say.
-try:
-    MEMORY_BUDGET = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2
-except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-    MEMORY_BUDGET = 8 << 30
+MEMORY_BUDGET = (PHYSICAL_MEMORY or 16 << 30) // 2
 #: Seeds live in [0, 2**63): numpy's SeedSequence and the JAX key both take them exactly.
 MAX_SEED = 2**63 - 1
 #: Replicate seeds of one run: a million replications (their list is 36 MB; each seed's

@@ -36,6 +36,14 @@ _INT_RANGE = (-(2**63), 2**63 - 1)
 _LONG_DIGITS = re.compile(r"[0-9_]{4300,}")
 
 
+def _check_text(text: object, source: str, kind: str) -> None:
+    """``text`` must be a str of at most 1 MiB (the size cap of the files it comes from)."""
+    if not isinstance(text, str):
+        raise PssimTypeError(f"`text` must be a str; got {type(text).__name__}", param="text")
+    if len(text) > MAX_FILE_BYTES:
+        raise SpecError(f"`{source}` must be at most 1 MiB of {kind}; got {len(text)} characters")
+
+
 def read_toml(text: str, *, source: str) -> dict[str, Any]:
     """Parse TOML text; any failure is one :class:`SpecError` line naming ``source``.
 
@@ -44,10 +52,7 @@ def read_toml(text: str, *, source: str) -> dict[str, Any]:
         SpecError: more than 1 MiB of text, a syntax error, tables or arrays nested more
             than :data:`MAX_DEPTH` deep, or an integer outside TOML's 64-bit range.
     """
-    if not isinstance(text, str):
-        raise PssimTypeError(f"`text` must be a str; got {type(text).__name__}", param="text")
-    if len(text) > MAX_FILE_BYTES:
-        raise SpecError(f"`{source}` must be at most 1 MiB of TOML; got {len(text)} characters")
+    _check_text(text, source, "TOML")
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -73,10 +78,7 @@ def read_json(text: str, *, source: str = "JSON") -> Any:
         SpecError: more than 1 MiB, a syntax error, nesting deeper than :data:`MAX_DEPTH`
             or an integer of more than 4300 digits, in one line naming ``source``.
     """
-    if not isinstance(text, str):
-        raise PssimTypeError(f"`text` must be a str; got {type(text).__name__}", param="text")
-    if len(text) > MAX_FILE_BYTES:
-        raise SpecError(f"`{source}` must be at most 1 MiB of JSON; got {len(text)} characters")
+    _check_text(text, source, "JSON")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:

@@ -181,20 +181,17 @@ def check_out_dir(value: str | None, *, option: str = "--out") -> Path:
     return path
 
 
-def check_plot_file(value: str, *, option: str = "--plot") -> Path:
-    """A .png figure path in a writable folder (its .pdf and .svg go beside it).
-
-    An existing figure is replaced; a folder or a dangling link in the way is refused.
-    """
+def _check_file(value: str, option: str, suffix: str, siblings: tuple[str, ...] = ()) -> Path:
+    """A ``suffix`` file path in a writable folder: neither it nor the ``siblings``
+    written beside it (other suffixes) may be a folder or a dangling link."""
     if not isinstance(value, str) or not value.strip():
-        raise _refuse(option, "must name a .png file", value)
+        raise _refuse(option, f"must name a {suffix} file", value)
     path = Path(value)
-    if path.suffix.lower() != ".png" or path.name.startswith(".png"):
-        raise _refuse(option, "must name a .png file", value)
+    if path.suffix.lower() != suffix or path.name.startswith(suffix):
+        raise _refuse(option, f"must name a {suffix} file", value)
     try:
         _check_parent(option, path, value)
-        for fmt in FIGURE_FORMATS:
-            target = path.with_suffix(f".{fmt}")
+        for target in [path, *(path.with_suffix(s) for s in siblings)]:
             what = "" if target == path else f" ({target.name} is written beside it)"
             if target.is_symlink() and not target.exists():
                 raise _refuse(option, f"must not be a dangling link{what}", value)
@@ -206,23 +203,18 @@ def check_plot_file(value: str, *, option: str = "--plot") -> Path:
     return path
 
 
+def check_plot_file(value: str, *, option: str = "--plot") -> Path:
+    """A .png figure path in a writable folder (its .pdf and .svg go beside it).
+
+    An existing figure is replaced; a folder or a dangling link in the way is refused.
+    """
+    others = tuple(f".{fmt}" for fmt in FIGURE_FORMATS if fmt != "png")
+    return _check_file(value, option, ".png", others)
+
+
 def check_toml_file(value: str, *, option: str = "--out") -> Path:
     """A .toml file path in a writable folder (an existing file is replaced)."""
-    if not isinstance(value, str) or not value.strip():
-        raise _refuse(option, "must name a .toml file", value)
-    path = Path(value)
-    if path.suffix.lower() != ".toml" or path.name.startswith(".toml"):
-        raise _refuse(option, "must name a .toml file", value)
-    try:
-        _check_parent(option, path, value)
-        if path.is_symlink() and not path.exists():
-            raise _refuse(option, "must not be a dangling link", value)
-        if path.is_dir():
-            raise _refuse(option, "must name a file, not a folder", value)
-    except OSError as err:
-        raise _refuse(option, f"must be a usable path ({err.strerror})", value) from None
-    _probe(option, path.parent, value)
-    return path
+    return _check_file(value, option, ".toml")
 
 
 def _write_error(path: Path, err: OSError) -> OSError:

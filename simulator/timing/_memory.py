@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 
+from simulator._checks import MEMORY_BUDGET, PHYSICAL_MEMORY
 from simulator.errors import SpecError
 from simulator.spec import ExperimentSpec
 from simulator.timing._draws import FIRST_BLOCK, MAX_BLOCK
@@ -42,17 +42,7 @@ __all__ = [
 ]
 
 
-def _physical_memory() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
-        return None
-
-
-#: Bytes a timing run may plan to use: half the physical memory (the rest is for the
-#: replay, the data and everything else on the machine), 8 GiB where it is unknown.
-MEMORY_BUDGET = (_physical_memory() or 16 << 30) // 2
-BUDGET_TEXT = "half the physical memory" if _physical_memory() else "physical memory unknown"
+BUDGET_TEXT = "half the physical memory" if PHYSICAL_MEMORY else "physical memory unknown"
 
 
 @dataclasses.dataclass(frozen=True)
