@@ -95,6 +95,8 @@ _PUBLIC = {
     "fit_cluster": "simulator.studies.fit",
     "ClusterFit": "simulator.studies.fit",
     "FitCandidate": "simulator.studies.fit",
+    "advise": "simulator.studies.advise",
+    "Advice": "simulator.studies.advise",
     # figures
     "error_figure": "simulator.plots.training",
     "staleness_figure": "simulator.plots.training",
@@ -105,7 +107,9 @@ _PUBLIC = {
     "curves_figure": "simulator.plots.sweep",
     "target_heatmap_figure": "simulator.plots.sweep",
     "fit_figure": "simulator.plots.fit",
+    "advice_figure": "simulator.plots.advise",
     "time_to_target_table": "simulator.results.targets",
+    "seed_times_to_target": "simulator.results.targets",
 }
 
 __all__ = sorted(_PUBLIC)

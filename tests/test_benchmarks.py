@@ -50,6 +50,14 @@ EXPECTED_RATIOS = {
         "m1_p8_diagnostics.ratio",
     ],
     ("compare.py", ()): ["warm_vs_cold"],
+    ("advise.py", ()): [
+        "pick_vs_best",
+        "wall_vs_brute",
+        "fitted.pick_vs_best",
+        "fitted.wall_vs_brute",
+        "heterogeneous.pick_vs_best",
+        "heterogeneous.wall_vs_brute",
+    ],
     ("replay.py", ("--memory",)): ["peak_rss_long_vs_short"],
     ("sweep.py", ()): [
         "sweep_speedup_timing",
@@ -78,6 +86,7 @@ EXPECTED_KEYS = {
         "m1_p8.final_loss",
     ],
     ("replay.py", ("--memory",)): [],
+    ("advise.py", ()): ["fitted.advisor_s", "fitted.brute_s", "heterogeneous.pick"],
     ("compare.py", ()): [
         "compile_share",
         "compile_s_cold",

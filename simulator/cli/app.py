@@ -1,5 +1,5 @@
 """The ``pssim`` command line: ``runtime``, ``theory``, ``train``, ``compare``, ``bounds``,
-``sweep`` and ``fit``.
+``sweep``, ``fit`` and ``advise``.
 
 Bad input prints one line (the option, the rule, the value) on stderr and exits with
 status 2; anything that is not a pssim input error is a bug and keeps its traceback. The
@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from simulator.cli.advise_command import add_advise_command
 from simulator.cli.bounds_command import BOUNDS_FIELDS, add_bounds_options, cmd_bounds
 from simulator.cli.fit_command import add_fit_command
 from simulator.cli.options import (
@@ -121,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_bounds_options(bnd)
     add_sweep_command(sub)
     add_fit_command(sub)
+    add_advise_command(sub)
     return parser
 
 

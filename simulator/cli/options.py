@@ -124,6 +124,9 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
 COMMAND_KEYS = (
     "variants",
     "target",
+    "target_accuracy",
+    "target_fraction",
+    "target_window",
     "out",
     "plot",
     "json",

@@ -1,21 +1,25 @@
 """``pssim sweep``: a grid of experiments on Dask into a resumable Parquet store.
 
 The sweep file is validated whole before anything runs. Rerunning the command on the same
-``--out`` folder resumes the sweep (finished configurations are skipped) and redraws its
-figures from the stored table. Files in ``OUT/results.parquet`` that the sweep did not
-write are moved to ``OUT/ignored`` and reported in one line. A full disk, a lost scheduler
-or a LocalCluster that cannot start end the command in one line, exit status 1.
+``--out`` folder resumes the sweep (stored seeds are skipped) and redraws its figures from
+the stored table; a sweep file with more seeds or grid values grows the sweep there (only
+the new seeds and configurations run). Files in ``OUT/results.parquet`` that the sweep did
+not write are moved to ``OUT/ignored`` and reported in one line. A full disk, a lost
+scheduler or a LocalCluster that cannot start end the command in one line, exit status 1.
+An interrupted sweep (Ctrl-C, SIGTERM) says on stdout what is stored and how to resume.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from simulator._spec_checks import TOML_KEY
+from simulator.cli._signals import Terminated, deferred
 from simulator.cli.options import CliError
 from simulator.errors import USER_ERRORS, PssimError, SpecError
 from simulator.results.targets import setting_column
@@ -63,9 +67,13 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
     try:
         spec = read_sweep_file(args.sweep_file)
-        result = sweep(
-            spec, args.out, scheduler=args.scheduler, workers=args.workers, progress=True
-        )
+        try:
+            result = sweep(
+                spec, args.out, scheduler=args.scheduler, workers=args.workers, progress=True
+            )
+        except (KeyboardInterrupt, Terminated):
+            _interrupted(spec, args)
+            raise
     except USER_ERRORS as err:
         raise CliError(_as_typed(err)) from None
     except SweepFault as fault:  # the machine's, not the input's: status 1
@@ -87,10 +95,10 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             f"sweep {spec.digest()} ({spec.kind}): {_count(configs, 'configuration')} x "
             f"{_count(seeds, 'seed')}"
         )
-        print(
-            f"ran {result.ran}, already stored {result.skipped}, failed "
-            f"{sum(len(c) for c, _ in result.failures)}"
-        )
+        ran = _count(result.units_ran, "seed")
+        if result.ran:
+            ran += f" of {_count(result.ran, 'configuration')}"
+        print(f"ran {ran}, already stored {result.units_skipped}, failed {result.units_failed}")
         print(f"results: {result.results_path} ({_count(len(frame), 'row')})")
         for path in figures:
             print(f"figure: {path}")
@@ -112,6 +120,44 @@ def cmd_sweep(args: argparse.Namespace) -> int:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _interrupted(spec, args: argparse.Namespace) -> None:
+    """Print what an interrupted sweep left stored and how to resume it, on stdout (one
+    line, or one JSON object with ``--json``), flushed at once: the program ends without
+    the interpreter's own flush. Further stop signals wait until it is written."""
+    from simulator.studies._sweep_store import SweepStore
+
+    with deferred():
+        store = SweepStore(args.out)
+        total = spec.configurations()
+        units = sum(c.seeds for c in total)
+        try:
+            full, stored = store.count(spec)
+        except (*USER_ERRORS, OSError):  # the folder was never claimed
+            full = stored = 0
+        resume = "rerun the same command to resume"
+        if args.json:
+            line = json.dumps(
+                {
+                    "interrupted": True,
+                    "complete": False,
+                    "results": str(store.results),
+                    "configurations": len(total),
+                    "configurations_stored": full,
+                    "units": units,
+                    "units_stored": stored,
+                    "resume": resume,
+                },
+                indent=2,
+            )
+        else:
+            line = (
+                f"interrupted: {full} of {len(total)} configurations ({stored} of {units} "
+                f"seeds) are stored in {store.results}; {resume}"
+            )
+        with contextlib.suppress(OSError, ValueError):
+            print(line, flush=True)
 
 
 #: Names of the sweep's own arguments as typed on the command line.
@@ -161,12 +207,15 @@ def draw_figures(spec, frame: pd.DataFrame, out: Path) -> tuple[list[Path], list
             elif kind == "curves":
                 fig = curves_figure(table, setting_column(figure["by"]), value=figure.get("value"))
             else:
+                x, y = setting_column(figure["x"]), setting_column(figure["y"])
+                swept = {f: v for t in (spec.grid, *spec.zips) for f, v in t.items()}
                 fig = target_heatmap_figure(
                     table,
-                    setting_column(figure["x"]),
-                    setting_column(figure["y"]),
+                    x,
+                    y,
                     target=figure.get("target"),
                     value=figure.get("value"),
+                    order={c: list(swept[c]) for c in (x, y) if c in swept},  # grid order
                 )
             paths.append(save_figure(fig, out / f"{name}.png"))
         except PssimError as err:

@@ -43,7 +43,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
     if plot is not None:
         from simulator.plots.timeline import timeline_figure
 
-        save_plot(timeline_figure(summary.first_trace), plot)
+        save_plot(timeline_figure(summary.first_trace, spec=spec), plot)
     if args.json:
         files = [] if plot is None else [plot, plot.with_suffix(".pdf"), plot.with_suffix(".svg")]
         plot_info = {"plot": [str(f) for f in files]} if files else {}

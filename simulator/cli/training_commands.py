@@ -10,13 +10,16 @@ import argparse
 import json
 import os
 import re
+from pathlib import Path
 
 from simulator._checks import VARIANT_ALIASES as ALIASES
-from simulator.cli.options import build_spec
+from simulator.cli.options import CliError, build_spec
+from simulator.errors import PssimError
 from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS
 
 __all__ = [
     "COMPARE_FIELDS",
+    "TARGET_OPTIONS",
     "TRAIN_FIELDS",
     "add_training_outputs",
     "cmd_compare",
@@ -27,15 +30,53 @@ TRAIN_FIELDS = TIMING_FIELDS + TRAINING_FIELDS
 COMPARE_FIELDS = tuple(f for f in TRAIN_FIELDS if f != "variant")
 
 
+#: The target options (Python argument of ``compare`` -> option).
+TARGET_OPTIONS = {
+    "target": "--target",
+    "target_accuracy": "--target-accuracy",
+    "target_fraction": "--target-fraction",
+    "target_window": "--target-window",
+}
+
+
 def add_training_outputs(p: argparse.ArgumentParser) -> None:
     """The options of ``train`` and ``compare`` that are not part of the spec."""
-    p.add_argument(
+    target = p.add_argument_group(
+        "time to target",
+        "a seed reaches the target at the first evaluation after its start from which it "
+        "stays there for the rest of its run (or --target-window); a variant's time is the "
+        "mean over its seeds that reach it, with a bootstrap 95% interval. Give one of "
+        "--target, --target-accuracy, --target-fraction (default: a level every variant's "
+        "seeds reach and stay under, if one exists)",
+    )
+    levels = target.add_mutually_exclusive_group()
+    levels.add_argument(
         "--target",
         type=_positive,
+        metavar="LEVEL",
         default=None,
-        help="level of the error F - F* (of the loss when F* is unknown) for the time-to-"
-        "target column (default: the level every variant reaches after its start, else the "
-        "level the two best reach)",
+        help="level of the error F - F* (of the loss when F* is unknown)",
+    )
+    levels.add_argument(
+        "--target-accuracy",
+        type=_unit(closed=True),
+        metavar="A",
+        default=None,
+        help="an accuracy in (0, 1], reached at or above it (models with an accuracy)",
+    )
+    levels.add_argument(
+        "--target-fraction",
+        type=_unit(closed=False),
+        metavar="F",
+        default=None,
+        help="a fraction in (0, 1) of the initial error (loss), the mean over the seeds",
+    )
+    target.add_argument(
+        "--target-window",
+        type=_positive,
+        metavar="T",
+        default=None,
+        help="simulated time a seed must stay at the target (default: the rest of its run)",
     )
     p.add_argument(
         "--bounds",
@@ -59,6 +100,56 @@ def _positive(text: str) -> float:
     return value
 
 
+def _unit(*, closed: bool):
+    """An argparse type: a number in (0, 1] (``closed``) or (0, 1)."""
+
+    def parse(text: str) -> float:
+        value = float(text)
+        if not (0 < value < 1 or (closed and value == 1)):
+            interval = "(0, 1]" if closed else "(0, 1)"
+            raise argparse.ArgumentTypeError(f"must be a number in {interval}; got {text}")
+        return value
+
+    parse.__name__ = "number"  # argparse: "invalid number value: 'abc'"
+    return parse
+
+
+def _target_arguments(args: argparse.Namespace) -> dict:
+    """The target options as ``compare`` takes them, checked: typed ones replace the config
+    file's (a typed target replaces the file's target of another kind), and a bad value is
+    named as typed (the option, or the key and its file)."""
+    from simulator.studies._targets import TARGET_KINDS, check_targets
+
+    config = getattr(args, "_config", {})
+    values = {name: getattr(args, name, None) for name in TARGET_OPTIONS}
+    in_file = {n for n, v in values.items() if v is not None and n in config and v is config[n]}
+    if any(values[n] is not None and n not in in_file for n in TARGET_KINDS):
+        values.update({n: None for n in TARGET_KINDS if n in in_file})
+    names = {n: f"`{n.replace('_', '-')}` in {Path(args.config).name}" for n in in_file}
+    given = [n.replace("_", "-") for n in TARGET_KINDS if values[n] is not None]
+    if len(given) > 1:  # typed ones are exclusive (argparse): these are the file's
+        raise CliError(
+            f"give one of target, target-accuracy or target-fraction in "
+            f"{Path(args.config).name}, not several; got {' and '.join(given)}"
+        )
+    try:
+        check_targets(
+            **{n: values[n] for n in TARGET_KINDS},
+            window=values["target_window"],
+            window_name="target_window",
+        )
+    except PssimError as err:
+        raise CliError(_target_text(str(err), names)) from None
+    return values
+
+
+def _target_text(text: str, names: dict[str, str] | None = None) -> str:
+    """``text`` with the target arguments shown as the options (or ``names``) a user typed."""
+    for name, option in TARGET_OPTIONS.items():
+        text = text.replace(f"`{name}`", (names or {}).get(name, option))
+    return text
+
+
 def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> int:
     from simulator.cli.outputs import check_out_dir, results_folder
     from simulator.studies.comparison import variant_specs
@@ -73,6 +164,7 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
             command, args, COMPARE_FIELDS, variant=first_k or variants[0], **only_aliases
         )
     variant_specs(spec, variants)  # every variant's rules, before data or JAX are touched
+    targets = _target_arguments(args)
     out = check_out_dir(args.out)
     if args.no_compile_cache:  # read at the first replay of the process
         from simulator.training._cache import CACHE_ENV
@@ -84,7 +176,12 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
 
     dataset = load_dataset(spec.data)
     check_batch_size(dataset, spec.batch_size)
-    result = compare(spec, variants=variants, dataset=dataset, target=args.target, progress=True)
+    try:
+        result = compare(spec, variants=variants, dataset=dataset, progress=True, **targets)
+    except PssimError as err:  # a target the model or the runs cannot give
+        if err.param not in TARGET_OPTIONS:
+            raise
+        raise CliError(_target_text(str(err))) from None
     bounds = ()
     if args.bounds:
         from simulator.studies.bounds import bound_curves
@@ -102,7 +199,7 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
             tmp,
             title=_title(spec, result),
             command=command,
-            target=args.target,
+            extra={n.replace("_", "-"): v for n, v in targets.items() if v is not None},
             bounds=bounds,
         )
     if args.json:
@@ -161,15 +258,14 @@ def _title(spec, result) -> str:
     )
 
 
-def _write_results(
-    result, folder, *, title: str, command: str, target: float | None, bounds=()
-) -> None:
-    """Figures (PNG, PDF, SVG), the tidy results with provenance, and the JSON summary."""
+def _write_results(result, folder, *, title: str, command: str, extra: dict, bounds=()) -> None:
+    """Figures (PNG, PDF, SVG), the tidy results with provenance, the JSON summary and the
+    spec (with ``extra``, the target options given, that rerun the same experiment)."""
     from simulator.plots.timeline import save_figure
     from simulator.plots.training import error_figure, staleness_figure
 
     formats = ("png", "pdf", "svg")
-    fig = error_figure(result.runs, f_star=result.f_star, title=title, bounds=bounds)
+    fig = error_figure(result.runs, f_star=result.f_star, bounds=bounds)  # titled from specs
     save_figure(fig, folder / "error_vs_time.png", formats=formats)
     save_figure(staleness_figure(result.runs), folder / "staleness.png", formats=formats)
     result.results_frame().to_csv(folder / "results.csv", index=False)
@@ -177,8 +273,7 @@ def _write_results(
         _bounds_frame(result, bounds).to_csv(folder / "bounds.csv", index=False)
     (folder / "summary.json").write_text(json.dumps(result.to_json(), indent=1))
     variants = result.variants if command == "compare" else None
-    extra = {"target": target} if target is not None else None
-    (folder / "spec.toml").write_text(result.spec.to_toml(variants=variants, extra=extra))
+    (folder / "spec.toml").write_text(result.spec.to_toml(variants=variants, extra=extra or None))
 
 
 def _bounds_frame(result, bounds):

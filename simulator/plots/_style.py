@@ -6,9 +6,11 @@ visible in greyscale and when drawn on top of each other.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.patches import Patch
 
 from simulator.errors import PssimTypeError, shown
@@ -17,6 +19,14 @@ from simulator.errors import PssimTypeError, shown
 TIME_UNIT = "units of the compute-time law"
 #: The label of every simulated-time axis.
 TIME_LABEL = f"simulated time ({TIME_UNIT})"
+#: The label of a logarithmic simulated-time axis.
+LOG_TIME_LABEL = f"simulated time ({TIME_UNIT}; log scale)"
+#: Ratio of the longest to the shortest time scale beyond which time is drawn on a log axis.
+LOG_TIME_RATIO = 10.0
+#: The iterations axis, and the same where K-AVG (rounds of K local steps) is among the
+#: series: its rounds are counted in local steps, so one step of the model is one unit.
+ITERATIONS_LABEL = "iterations (server updates)"
+STEPS_LABEL = "iterations: server updates; k-avg: local steps (rounds x K)"
 #: What the shaded band around a mean curve spans.
 BAND_LABEL = "shaded: min-max over seeds"
 #: Axis label of each quantity a training curve follows.
@@ -65,6 +75,41 @@ def setting_text(column: str, value: object) -> str:
     if isinstance(value, float) and value.is_integer() and column != "lr":
         value = int(value)
     return f"{SHORT_NAMES.get(column, column)}={value}"
+
+
+def check_log_time(log_time: object) -> bool | None:
+    """``log_time`` after checking it is True, False or None (automatic)."""
+    if log_time is None or isinstance(log_time, (bool, np.bool_)):
+        return None if log_time is None else bool(log_time)
+    raise PssimTypeError(
+        f"`log_time` must be True, False or None (automatic); got {shown(log_time)}",
+        param="log_time",
+    )
+
+
+def log_time_wanted(log_time: bool | None, scales: Iterable[float]) -> bool:
+    """Whether to draw time on a log axis: as asked, or (``log_time`` None) where the
+    longest of the positive finite time ``scales`` (e.g. each series' final time) exceeds
+    the shortest by more than :data:`LOG_TIME_RATIO`."""
+    if log_time is not None:
+        return log_time
+    values = [float(v) for v in scales if math.isfinite(float(v)) and float(v) > 0]
+    return len(values) > 1 and max(values) > LOG_TIME_RATIO * min(values)
+
+
+def set_time_axis(ax, log: bool) -> None:
+    """Label ``ax``'s x axis as simulated time, on a log scale if ``log`` (time 0 is then
+    left out, not clipped)."""
+    if log:
+        ax.set_xscale("log", nonpositive="mask")
+    ax.set_xlabel(LOG_TIME_LABEL if log else TIME_LABEL)
+
+
+def steps_per_iteration(variant: object, k: object) -> int:
+    """Model steps per counted iteration: K for K-AVG (a round is K local steps), else 1."""
+    if str(variant) == "k-avg" and k is not None and np.isfinite(float(k)):
+        return int(k)
+    return 1
 
 
 def band_handle() -> Patch:

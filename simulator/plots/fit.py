@@ -8,6 +8,7 @@ never fits anything itself.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -17,6 +18,7 @@ from matplotlib.patches import Patch
 
 from simulator.errors import PssimTypeError
 from simulator.plots._style import series_style
+from simulator.plots._titles import FIGURE_WIDTHS, TITLE_SIZE, wrap_title
 
 __all__ = ["fit_figure"]
 
@@ -72,7 +74,7 @@ def _boxes(ax, boxes, colors, censored: bool) -> None:
     ax.set_title("per worker: box at the quartiles, whiskers at the 5% and 95% quantiles")
 
 
-def _qq(ax, qq, name: str, against: str, colors) -> None:
+def _qq(ax, qq, name: str, against: str, colors, censored: int) -> None:
     for k, (split, marker) in enumerate((("train", "o"), ("held-out", "^"))):
         rows = qq[qq["split"] == split]
         ax.scatter(
@@ -93,18 +95,42 @@ def _qq(ax, qq, name: str, against: str, colors) -> None:
     ax.set_ylabel(name)
     ax.set_title("QQ plot of the chosen model's pooled residuals", fontsize=10)
     ax.legend(loc="upper left", fontsize=8)
+    if censored:  # a cut-off duration has no residual, only a lower bound on one
+        rows = "row" if censored == 1 else "rows"
+        ax.text(
+            0.98,
+            0.03,
+            f"{censored} censored {rows} not shown (cut off: only a lower bound is known)",
+            transform=ax.transAxes,
+            ha="right",
+            va="bottom",
+            fontsize=7,
+            color="0.3",
+        )
 
 
 def _scores(ax, table, best: str) -> None:
+    """Held-out log-likelihood per row of each fitted candidate, best first: bars start
+    just below the lowest score, so the higher a score the longer its bar; the chosen
+    candidate is red and labelled."""
     fitted = table[table["error"].isna()]
-    finite = fitted[np.isfinite(fitted["heldout_loglik"].astype(float))]
-    outside = fitted[~np.isfinite(fitted["heldout_loglik"].astype(float))]
+    score = fitted["heldout_loglik"].astype(float)
+    finite = fitted[np.isfinite(score)]
+    outside = fitted[~np.isfinite(score)]
+    values = finite["heldout_loglik"].to_numpy(dtype=float)
     y = np.arange(len(finite))[::-1]
-    colors = ["tab:red" if n == best else "0.55" for n in finite["name"]]
-    ax.barh(y, finite["heldout_loglik"].astype(float), color=colors, height=0.7)
+    if values.size:
+        span = float(values.max() - values.min()) or max(1.0, abs(float(values.max())))
+        floor = float(values.min()) - 0.08 * span
+        colors = ["tab:red" if n == best else "0.6" for n in finite["name"]]
+        ax.barh(y, values - floor, left=floor, color=colors, height=0.7)
+        for yi, value, name in zip(y, values, finite["name"], strict=True):
+            mark = "  chosen" if name == best else ""
+            ax.text(value, yi, f" {value:.4g}{mark}", va="center", fontsize=7)
+        ax.set_xlim(floor, float(values.max()) + 0.3 * span)
     ax.set_yticks(y, list(finite["name"]), fontsize=7)
-    ax.set_xlabel("held-out log-likelihood per row (higher is better)")
-    ax.set_title("candidates (red: chosen)", fontsize=10)
+    ax.set_xlabel("held-out log-likelihood per row (longer bar: higher, better)")
+    ax.set_title("candidates, best first (red: chosen)", fontsize=10)
     if len(outside):
         note = "outside the fitted support (-inf): " + ", ".join(outside["name"])
         ax.text(0.0, -0.16, note, transform=ax.transAxes, fontsize=7, va="top", wrap=True)
@@ -118,7 +144,10 @@ def fit_figure(fit: Any) -> Figure:
         fit: a :class:`~simulator.studies.fit.ClusterFit` (``fit_cluster``'s result).
 
     Returns:
-        The figure (save it with :func:`~simulator.plots.timeline.save_figure`).
+        The figure, 13 inches wide (save it with
+        :func:`~simulator.plots.timeline.save_figure`). The QQ panel says how many
+        censored rows it leaves out; the candidates' bars grow with the held-out score and
+        the chosen one is red and labelled.
 
     Raises:
         PssimTypeError: ``fit`` is not a fit.
@@ -136,14 +165,17 @@ def fit_figure(fit: Any) -> Figure:
     table = fit.table()
     workers = boxes["worker"].nunique()
     colors = [series_style(0)["color"], series_style(1)["color"]]
-    fig = plt.figure(figsize=(max(9.0, min(24.0, 0.2 * workers + 3.0)), 9.0))
+    fig = plt.figure(figsize=(FIGURE_WIDTHS["fit"], 9.0))
     grid = fig.add_gridspec(2, 2, height_ratios=(1.0, 1.1), width_ratios=(1.0, 1.0))
     _boxes(fig.add_subplot(grid[0, :]), boxes, colors, fit.measured.any_censored)
-    _qq(fig.add_subplot(grid[1, 0]), qq, name, against, colors)
+    censored = sum(int(np.sum(rows.censored)) for rows in (fit.split.train, fit.split.heldout))
+    _qq(fig.add_subplot(grid[1, 0]), qq, name, against, colors, censored)
     _scores(fig.add_subplot(grid[1, 1]), table, fit.best.name)
-    fig.suptitle(
-        f"{fit.measured.source}: {workers} workers; chosen model {fit.best.name} "
-        f"(held-out steps: {fit.split.heldout_steps.size} of {fit.split.num_steps})"
+    head = (
+        f"{Path(str(fit.measured.source)).name}: {workers} workers; chosen model "
+        f"{fit.best.name} (held-out steps: {fit.split.heldout_steps.size} of "
+        f"{fit.split.num_steps})"
     )
+    fig.suptitle(wrap_title([head], (), "fit"), fontsize=TITLE_SIZE)
     fig.tight_layout()
     return fig

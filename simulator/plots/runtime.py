@@ -8,6 +8,7 @@ with Student-t 95% confidence intervals over seeds; theory is a line.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -18,12 +19,14 @@ from matplotlib.ticker import FormatStrFormatter, LogLocator
 
 from simulator._checks import VARIANTS
 from simulator.errors import PssimError
+from simulator.plots._notes import missing_note, note_handle, value_list
 from simulator.plots._style import (
     TIME_LABEL,
     describe,
     series_style,
     unique_in_order,
 )
+from simulator.plots._titles import FIGURE_WIDTHS, TITLE_SIZE, figure_title, table_settings
 from simulator.results.stats import mean_ci95
 from simulator.results.tables import check_table
 from simulator.results.targets import check_constant
@@ -108,7 +111,15 @@ def _speedup_rows(table: pd.DataFrame) -> pd.DataFrame:
     out["speedup"] = out["t_sync"] / out["t_async"]
     out["theory"] = sync["speedup_theory"].to_numpy(dtype=float)
     out["relation"] = sync["speedup_relation"].fillna("none").to_numpy()
-    out["source"] = "Theorem 1"
+    # where Theorem 1 gives nothing, the runtime theory's reason (replayed durations,
+    # communication) is the reason
+    why = sync["source"].fillna("") if "source" in sync.columns else ""
+    runtime_none = sync["relation"].eq("none") if "relation" in sync.columns else False
+    out["source"] = np.where(
+        (out["relation"].to_numpy() == "none") & np.asarray(runtime_none, dtype=bool),
+        np.asarray(why, dtype=object),
+        "Theorem 1",
+    )
     order = unique_in_order(rows["law"])
     out["_order"] = out["law"].map(order.index)
     return out.sort_values(["_order", "num_learners", "seed"], kind="stable").drop(
@@ -159,10 +170,43 @@ def _sim_label(name: str, table: pd.DataFrame) -> str:
     return f"{name}: simulated mean, 95% CI"
 
 
-def _axes(ax):
+def _axes(ax, kind: str):
     if ax is None:
-        return plt.subplots(figsize=(7.4, 4.8))
+        return plt.subplots(figsize=(FIGURE_WIDTHS[kind], 4.8))
     return ax.figure, ax
+
+
+def _reason(rows: pd.DataFrame) -> str | None:
+    """The theory's reason for rows without theory (their ``source``), if it gives one."""
+    if "source" not in rows.columns:
+        return None
+    reasons = [str(r) for r in unique_in_order(rows["source"].dropna()) if str(r).strip()]
+    return "; ".join(reasons) or None
+
+
+def _missing(name: str, what: str, by: str, label: str, summary, rows: pd.DataFrame):
+    """A legend note where ``summary`` (per value of ``by``) has no theory: where, and why
+    (``rows``' theory ``source``); None where every point has theory."""
+    none = summary[summary["relation"] == "none"]
+    if none.empty:
+        return None
+    if len(none) < len(summary):
+        what += f" at {label}={value_list(none[by])}"
+    return note_handle(missing_note(name, what, _reason(rows[rows[by].isin(none[by])])))
+
+
+#: Training settings a timing table carries but its runtimes do not depend on.
+_TRAINING = ("rule", "lr", "model")
+
+
+def _title(kind: str, head: str, table: pd.DataFrame, skip) -> str:
+    """The title: ``head``, then the timing settings constant over the table in words
+    (m only where the law is written in m)."""
+    settings = table_settings(table)
+    law = str(settings.get("law", ""))
+    in_m = re.search(r"(?<![A-Za-z_])m(?![A-Za-z_])", law.partition(":")[2])
+    skip = [*skip, *_TRAINING, *(() if in_m else ("batch_size",))]
+    return figure_title(kind, head, settings, skip=skip)
 
 
 def _simulated(ax, x, rows: pd.DataFrame, style: dict, label: str):
@@ -190,18 +234,21 @@ def speedup_figure(table: pd.DataFrame, *, ax=None, title: str | None = None) ->
             sweep table with rows of variants ``sync`` and ``async``, paired by law, P, J
             and seed (``speedup`` = time_sync / time_async, theory ``speedup_theory``).
         ax: draw into this matplotlib Axes instead of a new figure.
-        title: the title; by default one naming J and the number of seeds.
+        title: the title; by default one naming J, the number of seeds and what else
+            was simulated, in words (the settings constant over the table).
 
     Returns:
-        The figure. One series per law, each with its own colour, marker and line style:
-        points are the mean ratio over seeds with its 95% interval (shifted sideways a
-        little per law so equal values stay apart), the line is Theorem 1
-        (P E[X_{P:P}] / E[X]) at the same P. Both axes are logarithmic.
+        The figure, 7.4 inches wide. One series per law, each with its own colour, marker
+        and line style: points are the mean ratio over seeds with its 95% interval
+        (shifted sideways a little per law so equal values stay apart), the line is
+        Theorem 1 (P E[X_{P:P}] / E[X]) at the same P; where it gives none, a legend line
+        says so and why. Both axes are logarithmic.
 
     Example:
         >>> from simulator.studies.runtime_tables import speedup_table
         >>> fig = speedup_figure(speedup_table(["exp:1"], [1, 2, 4], updates=50, seeds=2))
     """
+    settings = table  # a sweep table's settings, before its rows are paired
     if (
         isinstance(table, pd.DataFrame)
         and "speedup" not in table.columns
@@ -209,7 +256,7 @@ def speedup_figure(table: pd.DataFrame, *, ax=None, title: str | None = None) ->
     ):
         table = _speedup_rows(table)
     table = check_table(table, _SPEEDUP_NEEDS, "speedup_table")
-    fig, ax = _axes(ax)
+    fig, ax = _axes(ax, "speedup")
     laws = unique_in_order(table["law"])
     handles = []
     for i, law in enumerate(laws):
@@ -229,6 +276,9 @@ def speedup_figure(table: pd.DataFrame, *, ax=None, title: str | None = None) ->
         # equal points (all laws give 1 at P = 1) sit side by side, not on top
         shift = 2.0 ** (_DODGE * (i - (len(laws) - 1) / 2))
         handles.append(_simulated(ax, p * shift, rows, style, _sim_label(law, table)))
+        group = table[table["law"] == law]
+        note = _missing(law, "no Theorem 1 line", "num_learners", "P", rows, group)
+        handles += [note] if note else []
     ps = sorted(int(v) for v in table["num_learners"].unique())
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
@@ -240,8 +290,10 @@ def speedup_figure(table: pd.DataFrame, *, ax=None, title: str | None = None) ->
     ax.set_xlabel("number of learners P")
     ax.set_ylabel("speedup E[T_sync] / E[T_async] (ratio)")
     if title is None:
-        title = f"Async over sync speedup (J={describe(table['updates'])}, {_seeds_text(table)})"
-    ax.set_title(title)
+        head = f"Async over sync speedup (J={describe(table['updates'])}, {_seeds_text(table)})"
+        skip = ("variant", "k", "num_learners", "law", "laws", "durations", "updates", "seeds")
+        title = _title("speedup", head, settings, skip)
+    ax.set_title(title, fontsize=TITLE_SIZE)
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(handles=handles, fontsize=7)
     fig.tight_layout()
@@ -258,16 +310,19 @@ def runtime_vs_k_figure(table: pd.DataFrame, *, ax=None, title: str | None = Non
             ``relation``. One law and one P: filter a sweep of several first. Any other
             setting column must be constant per variant and K.
         ax: draw into this matplotlib Axes instead of a new figure.
-        title: the title; by default one naming the law, P and the number of seeds.
+        title: the title; by default what was simulated, in words: the law (or the
+            learners' own laws, speeds or measured durations), P, latencies, and the
+            number of seeds.
 
     Returns:
-        The figure. One colour and marker per variant: filled markers are the simulated
-        mean over seeds with its 95% interval (shifted sideways a little per variant so
-        equal values stay apart); the theory line carries the same marker,
+        The figure, 7.4 inches wide. One colour and marker per variant: filled markers are
+        the simulated mean over seeds with its 95% interval (shifted sideways a little per
+        variant so equal values stay apart); the theory line carries the same marker,
         hollow, and its line style says how theory relates to the truth (see
         :data:`RELATION_STYLES`). Where two variants share a theory (k-sync and k-async
         under exponential laws) both hollow markers stay visible. No line where no theory
-        exists. Times are in simulated time units.
+        exists: a legend line says so, at which K, and why (the theory's ``source``).
+        Times are in simulated time units.
 
     Example:
         >>> from simulator.studies.runtime_tables import runtime_vs_k_table
@@ -277,7 +332,7 @@ def runtime_vs_k_figure(table: pd.DataFrame, *, ax=None, title: str | None = Non
     table = check_table(table, _RUNTIME_NEEDS, "runtime_vs_k_table")
     _one_panel(table)
     check_constant(table, ["variant", "k"], by_param=None)
-    fig, ax = _axes(ax)
+    fig, ax = _axes(ax, "runtime")
     # in the order of VARIANTS, so a variant keeps its colour across figures
     order = {v: i for i, v in enumerate(("sync", "async", *VARIANTS))}
     variants = sorted(unique_in_order(table["variant"]), key=lambda v: order.get(v, len(order)))
@@ -305,16 +360,17 @@ def runtime_vs_k_figure(table: pd.DataFrame, *, ax=None, title: str | None = Non
             )
             handles.append(line)
         handles.append(sim)
+        group = table[table["variant"] == variant]
+        note = _missing(variant, "no theory", "k", "K", rows, group)
+        handles += [note] if note else []
     ks = sorted(int(v) for v in table["k"].unique())
     ax.set_xticks(ks)
     ax.set_xlabel("K")
     ax.set_ylabel(f"runtime of J={describe(table['updates'])} updates\n{TIME_LABEL}")
     if title is None:
-        title = (
-            f"X ~ {describe(_law_labels(table))}, P = {describe(table['num_learners'])}, "
-            f"{_seeds_text(table)}"
-        )
-    ax.set_title(title)
+        head = f"Runtime of J={describe(table['updates'])} updates vs K ({_seeds_text(table)})"
+        title = _title("runtime", head, table, ("variant", "k", "updates", "seeds"))
+    ax.set_title(title, fontsize=TITLE_SIZE)
     ax.grid(True, alpha=0.3)
     ax.legend(handles=handles, fontsize=7, ncols=2 if len(variants) > 3 else 1)
     fig.tight_layout()

@@ -14,6 +14,8 @@ from simulator._checks import check_count
 from simulator._tempfiles import remove_stale, temp_path
 from simulator.errors import PssimError, PssimTypeError, shown
 from simulator.plots._style import TIME_LABEL
+from simulator.plots._titles import FIGURE_WIDTHS, TITLE_SIZE, figure_title, spec_settings
+from simulator.spec import ExperimentSpec
 from simulator.trace import Trace
 
 __all__ = ["FORMATS", "MAX_LEARNERS", "check_png_path", "save_figure", "timeline_figure"]
@@ -95,8 +97,28 @@ def save_figure(fig: Figure, path: str | os.PathLike, *, formats=None) -> Path:
     return path
 
 
+#: Spec fields a timeline's title leaves out: the head says them, or timing ignores them.
+_NOT_IN_TITLE = (
+    "variant",
+    "num_learners",
+    "k",
+    "updates",
+    "time_budget",
+    "seeds",
+    "batch_size",
+    "rule",
+    "lr",
+    "model",
+)
+
+
 def timeline_figure(
-    trace: Trace, *, max_updates: int = 12, max_learners: int = MAX_LEARNERS, ax=None
+    trace: Trace,
+    *,
+    max_updates: int = 12,
+    max_learners: int = MAX_LEARNERS,
+    ax=None,
+    spec: ExperimentSpec | None = None,
 ) -> Figure:
     """Gantt chart of the first ``max_updates`` updates of a trace (figures 3-4).
 
@@ -106,11 +128,15 @@ def timeline_figure(
         max_learners: draw at most this many learners (the first ones); the title says how
             many more the trace has.
         ax: draw into this matplotlib Axes instead of a new figure.
+        spec: the spec that made the trace; with it the title says what was simulated,
+            in words (the law or the learners' own laws, speeds or measured durations,
+            latencies).
 
     Returns:
-        The figure: learners on the y axis; computations (busy, labelled with the version
-        read), cancelled computations (hatched) and idle gaps; vertical lines at update
-        instants. The x axis is simulated time (units of the compute-time law).
+        The figure, 10 inches wide: learners on the y axis; computations (busy, labelled
+        with the version read), cancelled computations (hatched) and idle gaps; vertical
+        lines at update instants. The x axis is simulated time (units of the compute-time
+        law), linear: the bars start at 0.
 
     Example:
         >>> trace = simulate("k-sync", num_learners=3, k=2, law="exp:1", updates=8)
@@ -120,13 +146,17 @@ def timeline_figure(
         raise PssimTypeError(f"`trace` must be a Trace; got {shown(trace)}", param="trace")
     max_updates = check_count("max_updates", max_updates)
     max_learners = check_count("max_learners", max_learners)
+    if spec is not None and not isinstance(spec, ExperimentSpec):
+        raise PssimTypeError(
+            f"`spec` must be an ExperimentSpec or None; got {shown(spec)}", param="spec"
+        )
     u = min(max_updates, trace.num_updates)
     until = float(trace.update_time[u - 1]) if u else 0.0
     p = min(trace.num_learners, max_learners)
     hidden = trace.num_learners - p
     if ax is None:
         rows_height = 0.45 * p if p <= 16 else 7.2 + 0.22 * (p - 16)  # inches
-        fig, ax = plt.subplots(figsize=(10, rows_height + 1.8))
+        fig, ax = plt.subplots(figsize=(FIGURE_WIDTHS["timeline"], rows_height + 1.8))
     else:
         fig = ax.figure
     for lrn in range(p):
@@ -170,13 +200,14 @@ def timeline_figure(
     ax.set_xlim(0, until * 1.01 if until > 0 else 1)
     ax.set_xlabel(TIME_LABEL)
     k_label = "local steps" if trace.variant == "k-avg" else "K"
-    title = (
+    head = [
         f"{trace.variant}, P={trace.num_learners}, {k_label}={trace.k}: "
         f"first {u} updates (seed {trace.seed})"
-    )
+    ]
     if hidden:
-        title += f"\nlearners 0-{p - 1} shown; {hidden} of {trace.num_learners} not shown"
-    ax.set_title(title)
+        head.append(f"learners 0-{p - 1} shown; {hidden} of {trace.num_learners} not shown")
+    settings = spec_settings([spec]) if spec is not None else {}
+    ax.set_title(figure_title("timeline", head, settings, skip=_NOT_IN_TITLE), fontsize=TITLE_SIZE)
     ax.legend(
         handles=[
             Patch(color=BUSY, label="computing"),

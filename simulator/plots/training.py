@@ -9,13 +9,26 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
+from simulator.plots._notes import bound_reason, grouped_notes
 from simulator.plots._style import (
-    TIME_LABEL,
+    ITERATIONS_LABEL,
+    STEPS_LABEL,
     band_handle,
+    check_log_time,
     check_runs,
+    log_time_wanted,
     markevery,
     mean_band,
     series_style,
+    set_time_axis,
+    steps_per_iteration,
+)
+from simulator.plots._titles import (
+    FIGURE_WIDTHS,
+    TITLE_SIZE,
+    figure_title,
+    spec_settings,
+    wrap_title,
 )
 
 __all__ = ["error_figure", "staleness_figure"]
@@ -29,42 +42,80 @@ def _curves(run, use_error: bool):
     return np.asarray(r.eval_update), np.asarray(r.eval_time)[keep], np.asarray(value)[keep]
 
 
+def _run_label(run) -> str:
+    if str(run.variant) == "k-avg":
+        return f"{run.variant} (K={run.k} local steps per round)"
+    return f"{run.variant} (K={run.k})"
+
+
+def _title(kind: str, head: str, runs: list, title: str | None) -> str:
+    """The given title wrapped to the figure's width, or one built from what the runs
+    share (their variant and K show in the legend, and so does each one's J under a time
+    budget)."""
+    if title is not None:
+        return wrap_title(title.split("\n"), (), kind) if title else ""
+    settings = spec_settings(getattr(run, "spec", None) for run in runs)
+    return figure_title(kind, head, settings, skip=("variant", "k"))
+
+
 def error_figure(
     runs: Sequence,
     *,
     f_star: float | None = None,
-    title: str = "",
+    title: str | None = None,
     bounds: Sequence = (),
+    log_time: bool | None = None,
 ) -> Figure:
     """Two panels: error (or loss) vs simulated time and vs iterations.
 
     Args:
         runs: :class:`~simulator.studies.comparison.VariantRun` objects (anything with
             ``variant``, ``k``, ``diverged_seeds`` and a ``result`` holding (E,)
-            ``eval_update``, (S, E) ``eval_time``, ``loss``, ``error`` and (S,) ``diverged``).
+            ``eval_update``, (S, E) ``eval_time``, ``loss``, ``error`` and (S,) ``diverged``;
+            a ``spec`` too for the default title).
         f_star: F*, the optimal loss; with it the y axis is the error F(w) - F*.
-        title: the figure's title.
+        title: the figure's title, wrapped at the figure's width; None (default): what
+            was simulated, in words, from the settings the runs' specs share; "": none.
         bounds: theory curves drawn beside the simulated ones, e.g.
             :class:`~simulator.theory.error_runtime.ErrorRuntimeCurve` objects (anything
             with (n,) ``iterations``, ``times``, ``errors`` and ``label()``): a bound on
             ``E[F(w_J)] - F*`` against iterations and its expected runtime; dashed, in the
-            colour of the run at the same position in ``runs`` (None: no bound for it).
+            colour of the run at the same position in ``runs``. An entry None (no bound
+            for that run) or a string (the reason there is none) puts a legend line that
+            says so and why (for None, the reason
+            :func:`~simulator.studies.bounds.bound_curves` has: k-avg, non-identical
+            learners, communication, else a loss that is not strongly convex).
+        log_time: draw simulated time on a log axis (True), a linear one (False) or
+            (None, default) a log axis where the runs' final times differ by more than
+            10x.
 
     Returns:
-        The figure. Lines are the mean over non-diverged seeds, each variant with its own
-        colour, line style and marker, so identical curves stay distinguishable; shaded
-        bands span the min and max over seeds (a legend entry says so). Both y axes are
-        logarithmic; time is in simulated time units.
+        The figure, 12 inches wide. Lines are the mean over non-diverged seeds, each
+        variant with its own colour, line style and marker, so identical curves stay
+        distinguishable; shaded bands span the min and max over seeds (a legend entry
+        says so). Both y axes are logarithmic; time is in simulated time units. On the
+        iterations panel one unit is one step of the model: a server update, and for
+        ``k-avg`` (J rounds of K local steps) a local step, so K-AVG's x is J K.
+
+    Raises:
+        PssimTypeError: ``runs`` or ``bounds`` are not sequences of runs and curves, or
+            ``log_time`` is not True, False or None.
     """
     runs = check_runs(runs, ("variant", "k", "diverged_seeds", "result"))
-    bounds = check_runs(bounds, ()) if bounds else []
+    log_time = check_log_time(log_time)
+    bounds = list(bounds) if bounds else []
+    bounds = [b if b is None or isinstance(b, str) else check_runs([b], ())[0] for b in bounds]
     use_error = f_star is not None
-    fig, (ax_t, ax_j) = plt.subplots(1, 2, figsize=(12, 4.6), sharey=True)
+    fig, (ax_t, ax_j) = plt.subplots(1, 2, figsize=(FIGURE_WIDTHS["error"], 4.6), sharey=True)
     banded = False
+    finals = []
     for i, run in enumerate(runs):
         style = series_style(i)
         update, time, value = _curves(run, use_error)
-        label = f"{run.variant} (K={run.k})"
+        update = update * steps_per_iteration(run.variant, run.k)
+        label = _run_label(run)
+        if getattr(run, "time_budget", None) is not None:  # each variant its own J
+            label += f", J={run.num_updates}"
         if run.diverged_seeds:
             label += f", {run.diverged_seeds} diverged"
         if value.shape[0] == 0:  # every seed diverged: each seed up to its divergence
@@ -74,16 +125,21 @@ def error_figure(
             value = np.maximum(value, np.finfo(float).tiny)
         mean, lo, hi = value.mean(axis=0), value.min(axis=0), value.max(axis=0)
         t = time.mean(axis=0)
+        finals.append(t[-1] if t.size else np.nan)
         every = markevery(i, len(runs), mean.size)
         for ax, x in ((ax_t, t), (ax_j, update)):
             mean_band(ax, x, mean, lo, hi, style, every, label if ax is ax_t else None)
         banded = banded or value.shape[0] > 1
+    missing = []
     for i, curve in enumerate(bounds):
-        if curve is None:  # no bound for the run at this position
+        if curve is None or isinstance(curve, str):  # no bound for the run at this position
+            if i < len(runs):
+                missing.append((str(runs[i].variant), curve or bound_reason(runs[i])))
             continue
         style = series_style(i)
         errors = np.maximum(np.asarray(curve.errors, dtype=float), np.finfo(float).tiny)
-        for ax, x in ((ax_t, curve.times), (ax_j, curve.iterations)):
+        steps = steps_per_iteration(runs[i].variant, runs[i].k) if i < len(runs) else 1
+        for ax, x in ((ax_t, curve.times), (ax_j, np.asarray(curve.iterations) * steps)):
             ax.plot(
                 np.asarray(x, dtype=float),
                 errors,
@@ -96,18 +152,20 @@ def error_figure(
     for ax in (ax_t, ax_j):
         ax.set_yscale("log")
         ax.grid(True, which="both", alpha=0.3)
-    ax_t.set_xlabel(TIME_LABEL)
-    ax_j.set_xlabel("iterations (server updates)")
+    set_time_axis(ax_t, log_time_wanted(log_time, finals))
+    k_avg = any(steps_per_iteration(run.variant, run.k) > 1 for run in runs)
+    ax_j.set_xlabel(STEPS_LABEL if k_avg else ITERATIONS_LABEL)
     ax_t.set_ylabel(ylabel)
     ax_t.set_title("vs simulated wall-clock time")
     ax_j.set_title("vs iterations")
     handles, labels = ax_t.get_legend_handles_labels()
-    if banded:
-        band = band_handle()
-        handles, labels = [*handles, band], [*labels, band.get_label()]
+    extra = grouped_notes(missing, "no bound") + ([band_handle()] if banded else [])
+    handles, labels = [*handles, *extra], [*labels, *(h.get_label() for h in extra)]
     ax_t.legend(handles, labels, fontsize=8)
-    if title:
-        fig.suptitle(title)
+    head = "Training error F(w) - F*" if use_error else "Training loss F(w)"
+    text = _title("error", head, runs, title)
+    if text:
+        fig.suptitle(text, fontsize=TITLE_SIZE)
     fig.tight_layout()
     return fig
 
@@ -119,8 +177,9 @@ def _diverged_seeds(ax_t, ax_j, run, use_error: bool, style: dict, label: str) -
     value = np.asarray(r.error if use_error else r.loss, dtype=float)
     if use_error:
         value = np.maximum(value, np.finfo(float).tiny)
+    update = np.asarray(r.eval_update) * steps_per_iteration(run.variant, run.k)
     for s in range(value.shape[0]):
-        for ax, x in ((ax_t, np.asarray(r.eval_time)[s]), (ax_j, np.asarray(r.eval_update))):
+        for ax, x in ((ax_t, np.asarray(r.eval_time)[s]), (ax_j, update)):
             ax.plot(
                 x,
                 value[s],
@@ -134,20 +193,23 @@ def _diverged_seeds(ax_t, ax_j, run, use_error: bool, style: dict, label: str) -
             )
 
 
-def staleness_figure(runs: Sequence) -> Figure:
+def staleness_figure(runs: Sequence, *, title: str | None = None) -> Figure:
     """Histogram of staleness (update index minus version read) per variant, log counts.
 
     Args:
         runs: objects with ``variant`` and a 1-D integer ``staleness`` array (every
             contribution, pooled over seeds), e.g.
-            :class:`~simulator.studies.comparison.VariantRun`.
+            :class:`~simulator.studies.comparison.VariantRun` (with a ``spec`` for the
+            default title).
+        title: the title, wrapped at the figure's width; None (default): what was
+            simulated, in words, from the settings the runs' specs share; "": none.
 
     Returns:
         The figure: one step histogram per variant, each with its own colour and line style
         (identical histograms, e.g. sync and K-sync at staleness 0, stay visible).
     """
     runs = check_runs(runs, ("variant", "staleness"))
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(FIGURE_WIDTHS["staleness"], 4.2))
     top = max((int(run.staleness.max()) for run in runs if run.staleness.size), default=0)
     bins = np.arange(top + 2) - 0.5
     for i, run in enumerate(runs):
@@ -167,7 +229,9 @@ def staleness_figure(runs: Sequence) -> Figure:
     ax.set_yscale("log")
     ax.set_xlabel("staleness (updates)")
     ax.set_ylabel("fraction of contributions")
-    ax.set_title("Staleness of applied gradients")
+    text = _title("staleness", "Staleness of applied gradients", runs, title)
+    if text:
+        ax.set_title(text, fontsize=TITLE_SIZE)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

@@ -1,31 +1,44 @@
-"""Time to a target level: the level, the first time a mean curve reaches it, and both over
-the configurations of a training sweep table.
+"""Time to a target, per seed and per configuration of a training sweep table, and the
+tables' seed-mean curves.
 
-The paper compares variants by the simulated wall-clock time to a common error level. The
-level is on the error F(w) - F* where F* is known, else on the loss. By default it is the
-level every curve reaches after its start (the worst of their best values), and if that is
-no better than the start (a curve that never improves), the level the two best curves
-reach; never the starting value, so a time to target is never 0 for every curve.
+The paper compares variants by the simulated wall-clock time to a common error level. Here
+a seed reaches the level at the first evaluation point after its start from which its curve
+stays at or below it, for the rest of its run or for a stated window (a curve that dips
+below and comes back has not reached it); the seeds that reach it give a mean time and a
+bootstrap 95% interval, and those that never do (or diverge) are counted, not averaged.
+The level is on the error F(w) - F* where F* is known, else on the loss; or on the accuracy
+(at or above it); or a fraction of the initial value. By default it is a level every
+configuration's seeds reach and stay under (see :func:`default_level`).
 
 A training sweep table (``pssim sweep``, read back with ``pandas.read_parquet``) has one row
 per configuration, replicate seed and evaluation point: the spec fields as columns
 (:data:`SETTING_COLUMNS`), ``seed``, ``update``, ``time``, ``loss``, ``error``,
-``accuracy``, ``diverged`` and more. :func:`mean_curves` averages it over the seeds that
-did not diverge, one curve per value of the ``by`` columns; :func:`time_to_target_table`
-turns those curves into times to a target level.
+``accuracy``, ``diverged`` and more. :func:`seed_times_to_target` gives each seed's time,
+:func:`time_to_target_table` their summary per value of the ``by`` columns, and
+:func:`mean_curves` the seed-mean curves.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator, Sequence
 
 import numpy as np
 import pandas as pd
 
-from simulator.errors import PssimError, PssimTypeError, shown
+from simulator.results._columns import (
+    CURVE_NEEDS,
+    SETTING_COLUMNS,
+    VALUES,
+    WHAT,
+    by_list,
+    check_constant,
+    setting_column,
+    value_of,
+)
+from simulator.results._passage import default_level, first_time_at
+from simulator.results._seed_table import curve_frame, quantity_of, seed_groups, target_level
+from simulator.results._target_args import check_targets
 from simulator.results.tables import check_table
-from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS
 
 __all__ = [
     "SETTING_COLUMNS",
@@ -33,191 +46,10 @@ __all__ = [
     "default_level",
     "first_time_at",
     "mean_curves",
+    "seed_times_to_target",
     "setting_column",
     "time_to_target_table",
 ]
-
-#: The configuration columns of a sweep table (spec fields under their Python names, the
-#: spec's ``seed`` as ``base_seed``); those present must be constant within a series.
-SETTING_COLUMNS = tuple(
-    "base_seed" if field == "seed" else field for field in TIMING_FIELDS + TRAINING_FIELDS
-)
-
-
-def _finite_number(value: object) -> bool:
-    """A real number (not a bool) that a float holds finitely."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:  # an int beyond the float range
-        return False
-
-
-def setting_column(field: str) -> str:
-    """The sweep-table column of a spec field (the spec's base ``seed`` is ``base_seed``)."""
-    return "base_seed" if field == "seed" else field
-
-
-#: Columns measured per run or evaluation point: never a series key.
-_MEASURED = (
-    "config",
-    "seed",
-    "update",
-    "time",
-    "loss",
-    "error",
-    "accuracy",
-    "diverged",
-    "diverged_at",
-    "f_star",
-    "theory",
-    "relation",
-    "source",
-)
-_CURVE_NEEDS = ("seed", "update", "time", "loss", "diverged")
-_WHAT = "a training sweep table"
-#: The quantities a mean curve can follow; times to target exist for the first two.
-_VALUES = ("error", "loss", "accuracy")
-
-
-def default_level(curves: Sequence[tuple[np.ndarray, np.ndarray]]) -> float | None:
-    """The default target level of several mean curves.
-
-    Args:
-        curves: per variant (or configuration), ``(update, value)``, each (E,), ``value``
-            the seed-mean error (or loss) at the evaluation points; update 0 is the start.
-
-    Returns:
-        The level, or None when fewer than two curves improve on their start.
-
-    Example:
-        >>> u = np.array([0, 10, 20])
-        >>> default_level([(u, np.array([1.0, 0.5, 0.2])), (u, np.array([1.0, 0.7, 0.4]))])
-        0.4
-    """
-    bests, starts = [], []
-    for update, value in curves:
-        after = value[update > 0]
-        if after.size and np.isfinite(after).any():
-            bests.append(float(np.nanmin(after)))
-            starts.append(float(value[0]))
-    if not bests:
-        return None
-    start = min(starts)
-    worst_best = max(bests)
-    if worst_best < start:
-        return worst_best
-    reached = sorted(b for b in bests if b < start)
-    return reached[1] if len(reached) >= 2 else None
-
-
-def first_time_at(
-    update: np.ndarray, time: np.ndarray, value: np.ndarray, level: float
-) -> float | None:
-    """First simulated time after the start at which ``value <= level`` (None if never).
-
-    Example:
-        >>> u = np.array([0, 10, 20])
-        >>> first_time_at(u, 2.0 * u, np.array([1.0, 0.5, 0.2]), 0.5)
-        20.0
-    """
-    hit = np.flatnonzero((update > 0) & (value <= level))
-    return None if hit.size == 0 else float(time[hit[0]])
-
-
-def _by_list(table: pd.DataFrame, by: object) -> list[str]:
-    """``by`` (a column name or a sequence of them) as a checked list."""
-    names = [by] if isinstance(by, str) else by
-    if not isinstance(names, (list, tuple)) or not names:
-        raise PssimTypeError(
-            f"`by` must be a column name or a non-empty list of them; got {shown(by)}", param="by"
-        )
-    settings = ", ".join(c for c in SETTING_COLUMNS if c in table.columns)
-    for name in names:
-        if not isinstance(name, str):
-            raise PssimTypeError(f"`by` must hold column names; got {shown(name)}", param="by")
-        if name not in table.columns or name in _MEASURED:
-            raise PssimError(
-                f"`by` must name setting columns of the table ({settings}); got {shown(name)}",
-                param="by",
-            )
-    if len(set(names)) != len(names):
-        raise PssimError(f"`by` must not repeat a column; got {list(names)!r}", param="by")
-    return list(names)
-
-
-def _key_text(keys: dict) -> str:
-    return ", ".join(f"{c}={v}" for c, v in keys.items())
-
-
-def check_constant(table: pd.DataFrame, by: Sequence[str], *, by_param: str | None = "by") -> None:
-    """Refuse a table whose settings vary within a group of the ``by`` columns.
-
-    Every :data:`SETTING_COLUMNS` column present, other than ``by``, must hold one value
-    per group (``updates`` may vary when a time budget set it), and so must ``config``:
-    otherwise means over a group would mix configurations.
-
-    Args:
-        table: a sweep table.
-        by: the columns that define the groups (series, cells).
-        by_param: the argument the caller's user named ``by`` with, suggested as a way out;
-            None to suggest only filtering.
-
-    Raises:
-        PssimError: naming the first column that varies, its values and the group.
-    """
-    by = list(by)
-    skip = set(by)
-    if "time_budget" in table.columns:
-        budget = pd.to_numeric(table["time_budget"], errors="coerce").to_numpy(dtype=float)
-        if np.isfinite(budget).any():
-            skip.add("updates")  # J is what the budget allowed, seed by seed
-    columns = [c for c in (*SETTING_COLUMNS, "config") if c in table.columns and c not in skip]
-    if not columns:
-        return
-    if by and not (table.groupby(by, dropna=False)[columns].nunique(dropna=False) > 1).any(
-        axis=None
-    ):
-        return
-    groups = table.groupby(by, dropna=False, sort=False) if by else [((), table)]
-    for key, group in groups:
-        for column in columns:
-            if group[column].nunique(dropna=False) < 2:
-                continue
-            values = list(dict.fromkeys(None if pd.isna(v) else v for v in group[column]))
-            shown = "/".join(str(v) for v in values[:6]) + ("/..." if len(values) > 6 else "")
-            where = f" within {_key_text(dict(zip(by, key, strict=True)))}" if by else ""
-            way = f" or add {column!r} to `{by_param}`" if by_param else ""
-            raise PssimError(
-                f"`table` mixes several values of {column} ({shown}){where}: filter it to one "
-                f"(e.g. table[table[{column!r}] == {values[0]!r}]){way}",
-                param="table",
-            )
-
-
-def _value_of(table: pd.DataFrame, value: object, allowed: Sequence[str]) -> str:
-    """The quantity to follow: ``value`` checked, or error where F* is known, else loss."""
-    if value is None:
-        if "error" not in table.columns:
-            return "loss"
-        loss = table["loss"].to_numpy(dtype=float)
-        error = table["error"].to_numpy(dtype=float)
-        known = np.isfinite(error) | ~np.isfinite(loss)
-        return "error" if np.isfinite(error).any() and known.all() else "loss"
-    if value not in allowed:
-        raise PssimError(
-            f"`value` must be one of {', '.join(allowed)}; got {shown(value)}", param="value"
-        )
-    if value not in table.columns:
-        raise PssimError(f"`table` must have the column {value} for value={value!r}", param="value")
-    if not np.isfinite(table[value].to_numpy(dtype=float)).any():
-        why = "F* is unknown for these models; use value='loss'" if value == "error" else ""
-        raise PssimError(
-            f"`value` {value!r} is NaN in every row of `table`" + (f": {why}" if why else ""),
-            param="value",
-        )
-    return value
 
 
 def _curves(
@@ -228,26 +60,8 @@ def _curves(
     The curve has columns update, time, mean, low, high over the seeds that did not
     diverge, at the evaluation points all of them have; NaN where every seed diverged.
     """
-    group = table.groupby(by, dropna=False, sort=True).ngroup().to_numpy()
-    frame = pd.DataFrame(
-        {
-            "group": group,
-            "seed": table["seed"].to_numpy(),
-            "update": table["update"].to_numpy(dtype=np.int64),
-            "time": table["time"].to_numpy(dtype=float),
-            "value": table[value].to_numpy(dtype=float),
-            "diverged": table["diverged"].to_numpy(dtype=bool),
-        }
-    )
-    dup = frame.duplicated(["group", "seed", "update"]).to_numpy()
-    if dup.any():
-        row = table[dup].iloc[0]
-        raise PssimError(
-            f"`table` has several rows for seed {row['seed']} at update {row['update']} "
-            f"({_key_text({c: row[c] for c in by})}): drop the duplicates "
-            "(e.g. table.drop_duplicates())",
-            param="table",
-        )
+    frame = curve_frame(table, by, value)
+    group = frame["group"].to_numpy()
     first_rows = np.unique(group, return_index=True)[1]  # a row of each group, in order
     seed_diverged = frame.groupby(["group", "seed"])["diverged"].transform("any").to_numpy()
     per_seed = frame.groupby(["group", "seed"])["diverged"].any().groupby(level="group")
@@ -307,9 +121,9 @@ def mean_curves(table: pd.DataFrame, by: str | Sequence[str], *, value: str | No
     Example:
         >>> curves = mean_curves(pd.read_parquet("sweep/results.parquet"), "k")  # doctest: +SKIP
     """
-    table = check_table(table, _CURVE_NEEDS, _WHAT)
-    by = _by_list(table, by)
-    value = _value_of(table, value, _VALUES)
+    table = check_table(table, CURVE_NEEDS, WHAT)
+    by = by_list(table, by)
+    value = value_of(table, value, VALUES)
     check_constant(table, by)
     frames = []
     for keys, curve, seeds, diverged in _curves(table, by, value):
@@ -320,75 +134,167 @@ def mean_curves(table: pd.DataFrame, by: str | Sequence[str], *, value: str | No
     return pd.concat(frames, ignore_index=True)
 
 
-def time_to_target_table(
+def _seed_times(table, by, value, targets):
+    """(groups, each group's TargetTimes, level, quantity) after every check."""
+    table = check_table(table, CURVE_NEEDS, WHAT)
+    by = by_list(table, by)
+    choice = check_targets(**targets)
+    quantity = quantity_of(table, choice, value)
+    check_constant(table, by)
+    groups = seed_groups(table, by, quantity, window=choice.window is not None)
+    level = target_level(table, groups, choice, quantity)
+    return groups, [g.times(level, choice) for g in groups], level, quantity
+
+
+def seed_times_to_target(
     table: pd.DataFrame,
     by: str | Sequence[str],
     *,
     target: float | None = None,
+    target_accuracy: float | None = None,
+    target_fraction: float | None = None,
+    window: float | None = None,
     value: str | None = None,
 ) -> pd.DataFrame:
-    """Simulated time to a target level, per configuration of a training sweep table.
+    """Each seed's simulated time to a target, per configuration of a training sweep table.
 
-    For each combination of the ``by`` columns, the seed-mean curve over the seeds that did
-    not diverge (:func:`mean_curves`) and the first evaluation point after the start at
-    which it is at or below ``target``; its time is the seed-mean simulated time there.
+    A seed reaches the target at the first evaluation point after its start (update > 0)
+    from which its error (loss, accuracy) stays at or below the level (at or above, for an
+    accuracy) for the rest of its run, or for ``window`` time units; not where it first
+    touches it. Give at most one of ``target``, ``target_accuracy`` and
+    ``target_fraction``; with none, the level is :func:`default_level` over every group's
+    seeds that did not diverge (a level all of them reach and stay under), if one exists.
 
     Args:
         table: a training sweep table, e.g. ``pandas.read_parquet("DIR/results.parquet")``.
         by: the setting column (or columns), e.g. ``["k", "batch_size"]``; every other
             setting column must be constant within a combination.
-        target: the level; default: :func:`default_level` over all the combinations' curves.
+        target: the level of the error F(w) - F* (of the loss where F* is unknown, or as
+            ``value`` says): a finite number.
+        target_accuracy: instead, an accuracy in (0, 1] on the column ``accuracy`` (reached
+            at or above it; ``value`` is then left out).
+        target_fraction: instead, a fraction in (0, 1) of the initial value: the level is
+            the fraction times the mean of the quantity over all the table's rows at update
+            0, one level for every group.
+        window: simulated time units (> 0, finite): a seed must stay at the target at every
+            evaluation point in ``[t, min(t + window, end of its run)]``; default: to the
+            end of its run.
+        value: ``"error"`` (F(w) - F*) or ``"loss"``; default: the error where F* is known
+            in every row, else the loss.
+
+    Returns:
+        A DataFrame, one row per combination of ``by`` (sorted) and seed (sorted), with the
+        ``by`` columns, ``seed``, ``time`` (simulated time units; NaN unless reached),
+        ``status`` (``"reached"``, ``"never"``: did not diverge and never stays at the
+        target, or ``"diverged"``: left out whatever it reached), ``target`` (the level;
+        NaN when no default exists, and then every seed that did not diverge is
+        ``"never"``) and ``target_on`` (``"error"``, ``"loss"`` or ``"accuracy"``).
+
+    Raises:
+        PssimError: a missing column (``accuracy`` for ``target_accuracy``); two targets
+            (naming both); a target, fraction, accuracy or window out of range; no finite
+            value at update 0 for a fraction; an unknown ``by`` or ``value``; a setting
+            that varies within a combination; duplicated rows; with a window, times that
+            decrease within a seed's run. PssimTypeError: a value that is not a number.
+
+    Example:
+        >>> table = pd.read_parquet("sweep/results.parquet")  # doctest: +SKIP
+        >>> seed_times_to_target(table, "k", target_fraction=0.1)  # doctest: +SKIP
+    """
+    targets = {"target": target, "target_accuracy": target_accuracy}
+    targets |= {"target_fraction": target_fraction, "window": window}
+    groups, times, level, quantity = _seed_times(table, by, value, targets)
+    frames = []
+    for group, seeds in zip(groups, times, strict=True):
+        n = len(group.seed_ids)
+        frame = pd.DataFrame({c: [v] * n for c, v in group.keys.items()})
+        frame["seed"] = group.seed_ids
+        frame["time"] = seeds.times
+        frame["status"] = list(seeds.status)
+        frames.append(frame)
+    out = pd.concat(frames, ignore_index=True)
+    out["target"] = np.nan if level is None else float(level)
+    out["target_on"] = quantity
+    return out
+
+
+def time_to_target_table(
+    table: pd.DataFrame,
+    by: str | Sequence[str],
+    *,
+    target: float | None = None,
+    target_accuracy: float | None = None,
+    target_fraction: float | None = None,
+    window: float | None = None,
+    value: str | None = None,
+) -> pd.DataFrame:
+    """Simulated time to a target per configuration of a training sweep table, with a 95%
+    interval and the seeds that never reach it.
+
+    Each seed's time is as :func:`seed_times_to_target` finds it: the first evaluation
+    point after the start from which the seed stays at or below the level (at or above an
+    accuracy) for the rest of its run or for ``window``. Per combination of the ``by``
+    columns, the time to target is the mean over the seeds that reached it, and its
+    interval the bootstrap 95% percentile interval of that mean (``scipy.stats.bootstrap``,
+    9999 resamples from a fixed seed: the same table gives the same interval). Seeds that
+    never reach the target are counted, not averaged; diverged seeds are left out.
+
+    Args:
+        table: a training sweep table, e.g. ``pandas.read_parquet("DIR/results.parquet")``.
+        by: the setting column (or columns), e.g. ``["k", "batch_size"]``; every other
+            setting column must be constant within a combination.
+        target: the level of the error F(w) - F* (of the loss where F* is unknown, or as
+            ``value`` says): a finite number.
+        target_accuracy: instead, an accuracy in (0, 1] on the column ``accuracy`` (reached
+            at or above it; ``value`` is then left out).
+        target_fraction: instead, a fraction in (0, 1) of the initial value: the level is
+            the fraction times the mean of the quantity over all the table's rows at update
+            0, one level for every group.
+        window: simulated time units (> 0, finite): a seed must stay at the target at every
+            evaluation point in ``[t, min(t + window, end of its run)]``; default: to the
+            end of its run.
         value: ``"error"`` (F(w) - F*) or ``"loss"``; default: the error where F* is known
             in every row, else the loss.
 
     Returns:
         A DataFrame, one row per combination of ``by`` (sorted), with the ``by`` columns,
-        ``time_to_target`` (simulated time units; NaN where the curve never reaches the
-        target, every seed diverged, or there is no target), ``reached`` (bool),
-        ``target`` (the level; NaN when no default exists because fewer than two curves
-        improve on their start), ``target_on`` (``"error"`` or ``"loss"``), ``seeds`` and
-        ``diverged_seeds``.
+        ``time_to_target`` (simulated time units: the mean over the seeds that reached the
+        target; NaN if none did or there is no target), ``ci95_low`` and ``ci95_high``
+        (its interval; NaN with fewer than two reached seeds; both the time when every
+        seed took the same), ``reached`` (True when at least one seed reached the target
+        and every seed that did not diverge did), ``target`` (the level; NaN when no
+        default exists), ``target_on`` (``"error"``, ``"loss"`` or ``"accuracy"``),
+        ``seeds``, ``reached_seeds``, ``never_seeds`` and ``diverged_seeds`` (counts).
 
     Raises:
-        PssimError: as :func:`mean_curves`; a ``target`` that is not a finite number.
+        PssimError, PssimTypeError: as :func:`seed_times_to_target`.
 
     Example:
         >>> table = pd.read_parquet("sweep/results.parquet")  # doctest: +SKIP
-        >>> time_to_target_table(table, ["k", "batch_size"])  # doctest: +SKIP
+        >>> time_to_target_table(table, ["k", "batch_size"], target=0.05)  # doctest: +SKIP
+        >>> time_to_target_table(table, "k", target_accuracy=0.9, window=50.0)  # doctest: +SKIP
     """
-    table = check_table(table, _CURVE_NEEDS, _WHAT)
-    by = _by_list(table, by)
-    value = _value_of(table, value, _VALUES[:2])
-    if target is not None and not _finite_number(target):
-        raise PssimError(f"`target` must be a finite number; got {shown(target)}", param="target")
-    check_constant(table, by)
-    groups = list(_curves(table, by, value))
-    if target is None:
-        level = default_level(
-            [(c["update"].to_numpy(), c["mean"].to_numpy()) for _, c, *_ in groups]
-        )
-    else:
-        level = float(target)
+    targets = {"target": target, "target_accuracy": target_accuracy}
+    targets |= {"target_fraction": target_fraction, "window": window}
+    groups, times, level, quantity = _seed_times(table, by, value, targets)
     rows = []
-    for keys, curve, seeds, diverged in groups:
-        hit = None
-        if level is not None:
-            hit = first_time_at(
-                curve["update"].to_numpy(),
-                curve["time"].to_numpy(),
-                curve["mean"].to_numpy(),
-                level,
-            )
+    for group, seeds in zip(groups, times, strict=True):
+        low, high = seeds.ci95
         rows.append(
             {
-                **keys,
-                "time_to_target": math.nan if hit is None else hit,
-                "reached": hit is not None,
-                "target": math.nan if level is None else level,
-                "target_on": value,
-                "seeds": seeds,
-                "diverged_seeds": diverged,
+                **group.keys,
+                "time_to_target": seeds.mean,
+                "ci95_low": low,
+                "ci95_high": high,
+                "reached": seeds.reached,
+                "target": np.nan if level is None else float(level),
+                "target_on": quantity,
+                "seeds": seeds.seeds,
+                "reached_seeds": seeds.reached_seeds,
+                "never_seeds": seeds.never_seeds,
+                "diverged_seeds": seeds.diverged_seeds,
             }
         )
     out = pd.DataFrame(rows)
-    return out.astype({"time_to_target": float, "target": float, "reached": bool})
+    floats = ("time_to_target", "ci95_low", "ci95_high", "target")
+    return out.astype({**dict.fromkeys(floats, float), "reached": bool})

@@ -1,20 +1,27 @@
-"""The manifest of a sweep store: the part files the sweep wrote, and which of them to trust.
+"""The manifest of a sweep store: the part files the store wrote, and which of them to trust.
 
 ``DIR/manifest.jsonl`` has one JSON line per part file: its name, SHA-256, size, row
-count, configuration digests, the sweep's digest and a fingerprint of the row schema. The
-store appends (and fsyncs) the line before it renames the part into ``results.parquet/``,
-so every part a reader can see is listed; a line cut short by a kill is skipped, and a
-later line for a part replaces an earlier one.
+count, the keys of its configurations, the replicates it holds of each (the same indices
+for all: replicate ``i`` is the run of seed ``base seed + i``), the store's identity and a
+fingerprint of the row schema. The store appends (and fsyncs) the line before it renames
+the part into ``results.parquet/``, so every part a reader can see is listed; a line cut
+short by a kill is skipped, and a later line for a part replaces an earlier one.
 
-:func:`scan` sorts what ``results.parquet/`` holds into the parts to read (listed, whole,
-of this sweep, each configuration once) and the rest, with a reason: ``foreign`` (not
-written by this sweep: another file, a copied part, another sweep's part, a folder),
-``damaged`` (a listed part whose bytes changed: truncated, emptied, bit-flipped),
-``outdated`` (a listed part with the columns of another pssim version) or ``duplicate``
-(configurations already read from another part). Names starting with ``.``
-or ``_`` are skipped, as Parquet readers skip them. A store written before manifests
-existed (no manifest) has its parts adopted when each one has the sweep's schema, only the
-sweep's configurations, each with all its seeds once.
+:func:`scan` sorts what ``results.parquet/`` holds into the parts to keep (listed, whole,
+of this store, each (configuration, replicate) once), whichever sweep of the store asked
+for them, and the rest, with a reason: ``foreign`` (not written by this store: another
+file, a copied part, another store's part, a folder), ``damaged`` (a listed part whose
+bytes changed: truncated, emptied, bit-flipped), ``outdated`` (a listed part with the
+columns of another pssim version) or ``duplicate`` (units already kept from another part).
+Names starting with ``.`` or ``_`` are skipped, as Parquet readers skip them.
+
+Stores of earlier pssim versions are adopted without running anything again: their lines
+have no replicates and name configurations by their spec digest (which held the seed
+count); such a part holds every seed of its configurations, and the sweeps that may have
+written it (:class:`Expected`) map its digests to keys. A store without a manifest has its
+parts adopted when each one has the sweep's schema, only the sweep's configurations and,
+for each, the same replicates once (:mod:`simulator.studies._sweep_adopt`). Parts of an
+earlier version are listed in :attr:`Scan.legacy`: the store rewrites them with keys.
 """
 
 from __future__ import annotations
@@ -24,19 +31,35 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 from simulator.studies._sweep_rows import schema
 from simulator.studies._sweep_spec import SweepSpec
+from simulator.studies._sweep_units import config_key
 
-__all__ = ["MANIFEST_NAME", "METADATA_KEY", "Entry", "Expected", "Scan", "part_name", "scan"]
+__all__ = [
+    "LEGACY_METADATA_KEY",
+    "MANIFEST_NAME",
+    "METADATA_KEY",
+    "Entry",
+    "Expected",
+    "Scan",
+    "mapped",
+    "part_name",
+    "read_manifest",
+    "read_regular",
+    "read_table",
+    "scan",
+]
 
 #: The manifest inside a sweep folder.
 MANIFEST_NAME = "manifest.jsonl"
-#: Parquet key-value metadata of a part: the digest of the sweep that wrote it.
-METADATA_KEY = b"pssim.sweep"
+#: Parquet key-value metadata of a part: the identity of the store that wrote it.
+METADATA_KEY = b"pssim.store"
+#: The same, as earlier versions wrote it (the digest of the sweep that wrote the part).
+LEGACY_METADATA_KEY = b"pssim.sweep"
 #: Why a file is not read, as the one-line report says it.
 REASONS = {
     "foreign": "not written by this sweep",
@@ -44,12 +67,17 @@ REASONS = {
     "duplicate": "a second copy of stored configurations",
     "outdated": "rows of another pssim version: its configurations are rerun",
 }
+_FIELDS = {"part", "sha256", "bytes", "rows", "configs", "store", "schema", "replicates"}
+_LEGACY_FIELDS = {"part", "sha256", "bytes", "rows", "configs", "sweep", "schema"}
 
 
-def part_name(configs: Iterable[str]) -> str:
-    """The file name of the part holding ``configs`` (digests)."""
-    digest = hashlib.sha256(",".join(sorted(configs)).encode()).hexdigest()[:16]
-    return f"part-{digest}.parquet"
+def part_name(configs: Iterable[str], replicates: Iterable[int] | None = None) -> str:
+    """The file name of the part holding ``replicates`` of ``configs`` (keys); without
+    replicates, the name earlier versions gave a part of ``configs`` (digests)."""
+    text = ",".join(sorted(configs))
+    if replicates is not None:
+        text += ";" + ",".join(str(i) for i in sorted(replicates))
+    return f"part-{hashlib.sha256(text.encode()).hexdigest()[:16]}.parquet"
 
 
 def schema_fingerprint(kind: str) -> str:
@@ -58,40 +86,66 @@ def schema_fingerprint(kind: str) -> str:
     return hashlib.sha256(columns.encode()).hexdigest()[:16]
 
 
+def _count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 @dataclasses.dataclass(frozen=True)
 class Entry:
-    """One manifest line: a part file as the sweep wrote it."""
+    """One manifest line: a part file as the store wrote it (``replicates`` None: a line
+    of an earlier version, whose ``configs`` are spec digests)."""
 
     part: str
     sha256: str
     bytes: int
     rows: int
     configs: tuple[str, ...]
-    sweep: str
+    store: str
     schema: str
+    replicates: tuple[int, ...] | None = None
+
+    @property
+    def units(self) -> set[tuple[str, int]]:
+        """The (configuration key, replicate) pairs the part holds."""
+        return {(c, i) for c in self.configs for i in self.replicates or ()}
 
     def line(self) -> str:
         """The entry as one JSON line (with its newline)."""
-        return json.dumps({**dataclasses.asdict(self), "configs": list(self.configs)}) + "\n"
+        data = {**dataclasses.asdict(self), "configs": list(self.configs)}
+        if self.replicates is None:
+            del data["replicates"]
+            data["sweep"] = data.pop("store")
+        else:
+            data["replicates"] = list(self.replicates)
+        return json.dumps(data) + "\n"
 
     @classmethod
     def parse(cls, line: str) -> Entry | None:
         """The entry of a manifest line, or None for a line that is not one."""
         try:
             data = json.loads(line)
-            entry = cls(**{**data, "configs": tuple(data["configs"])})
+            legacy = isinstance(data, dict) and "replicates" not in data
+            if set(data) != (_LEGACY_FIELDS if legacy else _FIELDS):
+                return None
+            store = data.pop("sweep" if legacy else "store")
+            replicates = None if legacy else tuple(data.pop("replicates"))
+            entry = cls(
+                **{**data, "configs": tuple(data["configs"])}, store=store, replicates=replicates
+            )
         except (ValueError, TypeError, KeyError, RecursionError):
             return None
-        text = (entry.part, entry.sha256, entry.sweep, entry.schema, *entry.configs)
-        numbers = (entry.bytes, entry.rows)
-        if not all(isinstance(s, str) for s in text) or not all(
-            isinstance(n, int) and not isinstance(n, bool) for n in numbers
-        ):
+        text = (entry.part, entry.sha256, entry.store, entry.schema, *entry.configs)
+        numbers = (entry.bytes, entry.rows, *(entry.replicates or ()))
+        if not all(isinstance(s, str) for s in text) or not all(_count(n) for n in numbers):
+            return None
+        if entry.replicates is not None and len(set(entry.replicates)) < len(entry.replicates):
             return None
         return entry
 
     @classmethod
-    def of(cls, data: bytes, *, part: str, rows: int, configs, expected: Expected) -> Entry:
+    def of(
+        cls, data: bytes, *, part: str, rows: int, configs, replicates, expected: Expected
+    ) -> Entry:
         """The entry of a part whose file holds ``data``."""
         return cls(
             part=part,
@@ -99,20 +153,53 @@ class Entry:
             bytes=len(data),
             rows=rows,
             configs=tuple(sorted(configs)),
-            sweep=expected.digest,
+            store=expected.store,
             schema=expected.fingerprint,
+            replicates=tuple(sorted(replicates)),
         )
 
 
 class Expected:
-    """What the parts of a sweep hold: its digest, row schema and seeds by configuration."""
+    """What the parts of a store hold, read for a sweep.
 
-    def __init__(self, sweep: SweepSpec) -> None:
-        self.digest = sweep.digest()
+    Args:
+        sweep: the sweep (its kind gives the row schema; its configurations the units it
+            asks for: key -> (base seed, seed count)).
+        store: the store's identity (default: the sweep's digest, that of a store the
+            sweep created).
+        earlier: sweeps that may have written parts of an earlier version (the store's
+            stored spec): their configurations' digests map to keys.
+    """
+
+    def __init__(
+        self, sweep: SweepSpec, *, store: str | None = None, earlier: Iterable[SweepSpec] = ()
+    ) -> None:
+        self.store = store or sweep.digest()
         self.kind = sweep.kind
         self.schema = schema(sweep.kind)
         self.fingerprint = schema_fingerprint(sweep.kind)
-        self.seeds = {c.digest(): frozenset(c.seed_list) for c in sweep.configurations()}
+        self.asked = {config_key(c): (c.seed, c.seeds) for c in sweep.configurations()}
+        self.legacy = {
+            c.digest(): (config_key(c), c.seed, c.seeds)
+            for s in (sweep, *earlier)
+            for c in s.configurations()
+        }
+
+    def convert(self, entry: Entry) -> tuple[Entry, dict[str, str]] | None:
+        """An earlier version's entry as this version lists it (keys, every replicate) and
+        its digest -> key map; None when its configurations are unknown, or do not share
+        one seed count."""
+        mapped = [self.legacy.get(c) for c in entry.configs]
+        if not mapped or None in mapped:
+            return None
+        counts = {count for _, _, count in mapped}
+        keys = tuple(key for key, _, _ in mapped)
+        if len(counts) != 1 or len(set(keys)) < len(keys):
+            return None
+        view = dataclasses.replace(
+            entry, configs=tuple(sorted(keys)), replicates=tuple(range(counts.pop()))
+        )
+        return view, dict(zip(entry.configs, keys, strict=True))
 
 
 def read_manifest(path: Path) -> tuple[list[Entry], bool] | None:
@@ -142,26 +229,49 @@ class Scan:
     """What a results folder holds.
 
     Attributes:
-        kept: the parts to read, each with its entry and (when loaded) its pyarrow Table.
+        kept: the parts to read, each with its entry (an earlier version's as this version
+            lists it) and (when loaded) its pyarrow Table, whose ``config`` column holds
+            keys.
         ignored: ``(name, reason)`` of every other entry of the folder, sorted (reasons:
             the keys of :data:`REASONS`).
         rewrite: the manifest must be rewritten to list exactly ``kept`` (lines dropped,
             parts adopted, or no manifest yet).
+        legacy: kept parts of an earlier version (their rows name configurations by
+            digest): part name -> digest -> key.
     """
 
     kept: list[tuple[Entry, Any]] = dataclasses.field(default_factory=list)
     ignored: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     rewrite: bool = False
+    legacy: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+    #: The (configuration key, replicate) pairs the kept parts hold.
+    units: set[tuple[str, int]] = dataclasses.field(default_factory=set)
 
-    @property
-    def configs(self) -> set[str]:
-        """The configurations the kept parts hold."""
-        return {c for entry, _ in self.kept for c in entry.configs}
+    def keep(self, entry: Entry, table, mapping: dict[str, str] | None = None) -> bool:
+        """Keep a part unless it holds units already kept (then False: a duplicate)."""
+        units = entry.units
+        if self.units & units:
+            return False
+        self.kept.append((entry, table))
+        self.units |= units
+        if mapping:
+            self.legacy[entry.part] = mapping
+        return True
+
+    def finished(self) -> dict[str, set[int]]:
+        """The stored replicates, by configuration key."""
+        out: dict[str, set[int]] = {}
+        for key, replicate in self.units:
+            out.setdefault(key, set()).add(replicate)
+        return out
 
 
-def scan(results: Path, manifest: Path, expected: Expected, *, load: bool) -> Scan:
+def scan(
+    results: Path, manifest: Path, expected: Expected, *, load: bool | Callable[[Entry], bool]
+) -> Scan:
     """Sort the entries of ``results`` (listed first, then read the manifest: a part
-    renamed in meanwhile is listed already); tables are read only when ``load``."""
+    renamed in meanwhile is listed already); a part's table is read when ``load`` is true
+    or returns true for its entry."""
     try:
         names = sorted(p.name for p in results.iterdir() if not p.name.startswith((".", "_")))
     except FileNotFoundError:
@@ -169,73 +279,39 @@ def scan(results: Path, manifest: Path, expected: Expected, *, load: bool) -> Sc
     listed = read_manifest(manifest)
     out = Scan(rewrite=listed is None or not listed[1])
     left = set(names)
-    for entry in listed[0] if listed is not None else []:
-        if entry.part not in left or entry.sweep != expected.digest:
-            out.rewrite = True  # a part never renamed into place (or another sweep's line)
+    # this version's lines first: a part rewritten from an earlier one wins over it
+    for entry in sorted(listed[0] if listed else [], key=lambda e: e.replicates is None):
+        if entry.part not in left or entry.store != expected.store:
+            out.rewrite = True  # a part never renamed into place (or another store's line)
             continue
         left.discard(entry.part)
-        data = _read_regular(results / entry.part, entry.bytes)
+        converted = expected.convert(entry) if entry.replicates is None else (entry, None)
+        view, mapping = converted or (entry, None)
+        data = read_regular(results / entry.part, entry.bytes)
         whole = data is not None and hashlib.sha256(data).hexdigest() == entry.sha256
-        table = _table(data) if whole and load else None
-        if not whole or (load and table is None):
+        wanted = load(view) if callable(load) else load
+        table = read_table(data, mapping) if whole and wanted else None
+        if not whole or (wanted and table is None):
             reason = "damaged"
-        elif entry.schema != expected.fingerprint:
+        elif entry.schema != expected.fingerprint or converted is None:
             reason = "outdated"
-        elif out.configs & set(entry.configs):
+        elif not out.keep(view, table, mapping):
             reason = "duplicate"
         else:
-            out.kept.append((entry, table))
             continue
         out.ignored.append((entry.part, reason))
         out.rewrite = True
     if listed is None:
-        _adopt(results, sorted(left), expected, out, load=load)
+        from simulator.studies._sweep_adopt import adopt  # it builds on this module
+
+        adopt(results, sorted(left), expected, out, load=load)
     else:
         out.ignored.extend((name, "foreign") for name in sorted(left))
     out.ignored.sort()
     return out
 
 
-def _adopt(results: Path, names: list[str], expected: Expected, out: Scan, *, load: bool):
-    """Adopt the parts of a store written before manifests: parts under their own name
-    first, so that a copy is the one left out."""
-    found = []
-    for name in names:
-        data = _read_regular(results / name) if name.startswith("part-") else None
-        table = _table(data) if data is not None else None
-        reason = _foreign_reason(table, expected) if table is not None else "foreign"
-        configs = () if reason else tuple(sorted(set(table.column("config").to_pylist())))
-        found.append((name != part_name(configs), name, data, table, configs, reason))
-    for _, name, data, table, configs, reason in sorted(found, key=lambda f: f[:2]):
-        if not reason and out.configs & set(configs):
-            reason = "duplicate"
-        if reason:
-            out.ignored.append((name, reason))
-            continue
-        entry = Entry.of(data, part=name, rows=table.num_rows, configs=configs, expected=expected)
-        out.kept.append((entry, table if load else None))
-
-
-def _foreign_reason(table, expected: Expected) -> str:
-    """Why ``table`` is not a part of the sweep (``""``: it is one)."""
-    metadata = table.schema.metadata or {}
-    if metadata.get(METADATA_KEY, expected.digest.encode()) != expected.digest.encode():
-        return "foreign"
-    if not table.schema.remove_metadata().equals(expected.schema):
-        return "foreign"
-    keys = ["config", "seed"] + (["update"] if expected.kind == "training" else [])
-    frame = table.select(keys).to_pandas()
-    if frame.isna().any(axis=None) or frame.duplicated().any():
-        return "foreign"
-    seeds = frame.groupby("config")["seed"].agg(frozenset)
-    if any(expected.seeds.get(config) != found for config, found in seeds.items()):
-        return "foreign"  # another sweep's configuration, or seeds missing or extra
-    if expected.kind == "training" and frame.groupby(["config", "seed"]).size().nunique() > 1:
-        return "foreign"
-    return ""
-
-
-def _read_regular(path: Path, size: int | None = None) -> bytes | None:
+def read_regular(path: Path, size: int | None = None) -> bytes | None:
     """The bytes of ``path`` if it is a regular file (not a link) of ``size`` bytes."""
     try:
         info = os.lstat(path)
@@ -246,12 +322,28 @@ def _read_regular(path: Path, size: int | None = None) -> bytes | None:
         return None
 
 
-def _table(data: bytes):
-    """The pyarrow Table of Parquet ``data``, or None when it is not one."""
+def read_table(data: bytes, mapping: dict[str, str] | None = None):
+    """The pyarrow Table of Parquet ``data`` (its ``config`` digests mapped to keys by
+    ``mapping``), or None when it is not one."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        return pq.read_table(pa.BufferReader(data))
+        table = pq.read_table(pa.BufferReader(data))
     except (pa.ArrowException, OSError, ValueError):
         return None
+    try:
+        return mapped(table, mapping)
+    except (pa.ArrowException, KeyError, ValueError):
+        return None
+
+
+def mapped(table, mapping: dict[str, str] | None):
+    """``table`` with the values of its ``config`` column replaced through ``mapping``."""
+    if not mapping:
+        return table
+    import pyarrow as pa
+
+    column = table.schema.get_field_index("config")
+    keys = pa.array([mapping[c] for c in table.column(column).to_pylist()], pa.string())
+    return table.set_column(column, table.schema.field(column), keys)

@@ -4,14 +4,21 @@ A task is a list of configurations (validated specs) and the sweep's kind. It ru
 Dask worker or in the calling process alike and returns a pyarrow Table of the fixed schema
 of its kind, so every file of a store has the same columns and types.
 
-Columns (both kinds): ``config`` (the configuration's spec digest), every spec field under
-its Python name (``k`` resolved, ``seed`` renamed ``base_seed``, ``laws`` and ``speeds``
-joined with ``;``, ``eval_every`` resolved, ``durations`` as typed, None as null or NaN),
-and ``seed`` (the replicate seed). Timing rows (one per configuration and seed) add
-``time``, ``theory``, ``relation``, ``source``, ``speedup_theory``, ``speedup_relation``,
-``staleness_mean``, ``staleness_max`` and ``staleness_p0``. Training rows (one per
-configuration, seed and evaluation point) add ``update``, ``time``, ``loss``, ``error``,
-``accuracy``, ``diverged``, ``diverged_at``, ``f_star``, ``theory`` and ``relation``.
+A task may run some replicates of its configurations only (a sweep that grows): it runs
+each with ``seed`` and ``seeds`` narrowed to those replicates, and its rows still carry the
+sweep configuration's own key, ``base_seed`` and ``seeds`` (:class:`Owner`).
+
+Columns (both kinds): ``config`` (the configuration's key,
+:func:`~simulator.studies._sweep_units.config_key`), every spec field under its Python name
+(``k`` resolved, ``seed`` renamed ``base_seed``, ``laws`` and ``speeds`` joined with ``;``,
+``eval_every`` resolved, ``durations`` as typed, None as null or NaN), and ``seed`` (the
+replicate seed). ``seeds`` is the count the sweep asked for when the rows were written (a
+store read for a sweep sets it to that sweep's count). Timing rows (one per configuration
+and seed) add ``time``, ``theory``, ``relation``, ``source``, ``speedup_theory``,
+``speedup_relation``, ``staleness_mean``, ``staleness_max`` and ``staleness_p0``. Training
+rows (one per configuration, seed and evaluation point) add ``update``, ``time``, ``loss``,
+``error``, ``accuracy``, ``diverged``, ``diverged_at``, ``f_star``, ``theory`` and
+``relation``.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -29,8 +36,19 @@ from simulator.results.history import DIAGNOSTIC_COLUMNS, diagnostic_values
 from simulator.results.targets import setting_column
 from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec, default_eval_every
 from simulator.studies._common import chosen_j_theory, spec_theory
+from simulator.studies._sweep_units import Run, config_key
 
-__all__ = ["SPEC_COLUMNS", "TIMING_COLUMNS", "TRAINING_COLUMNS", "Task", "run_task", "schema"]
+__all__ = [
+    "SPEC_COLUMNS",
+    "TIMING_COLUMNS",
+    "TRAINING_COLUMNS",
+    "Owner",
+    "Task",
+    "group_tasks",
+    "narrow",
+    "run_task",
+    "schema",
+]
 
 #: Spec columns and their pyarrow types (by name: ``string``, ``int64``, ``float64``).
 SPEC_COLUMNS: dict[str, str] = {
@@ -94,25 +112,51 @@ TRAINING_COLUMNS: dict[str, str] = {
 
 
 @dataclasses.dataclass(frozen=True)
+class Owner:
+    """The sweep configuration whose rows a task's spec writes: its key, base seed and
+    seed count."""
+
+    key: str
+    base_seed: int
+    seeds: int
+
+    @classmethod
+    def of(cls, spec: ExperimentSpec) -> Owner:
+        return cls(config_key(spec), spec.seed, spec.seeds)
+
+
+@dataclasses.dataclass(frozen=True)
 class Task:
-    """Configurations run together (all their seeds) and written as one file.
+    """Configurations run together (the same replicates of each) and written as one file.
 
     Attributes:
         kind: ``timing`` or ``training``.
-        specs: the configurations.
+        specs: the specs as run: each configuration with ``seed`` and ``seeds`` narrowed to
+            the task's replicates.
         f_stars: for training, F* by (data, model, l2), computed once by the caller so that
             the ``error`` column does not depend on the machine a task ran on (missing:
             computed by the task).
+        owners: per spec, the sweep configuration its rows belong to (default: the spec
+            itself, every seed of it).
+        replicates: the replicate indices run (default: every seed of the specs).
     """
 
     kind: str
     specs: tuple[ExperimentSpec, ...]
     f_stars: tuple[tuple[tuple[str, str, float], float | None], ...] = ()
+    owners: tuple[Owner, ...] = ()
+    replicates: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not self.owners:
+            object.__setattr__(self, "owners", tuple(Owner.of(s) for s in self.specs))
+        if not self.replicates and self.specs:
+            object.__setattr__(self, "replicates", tuple(range(self.specs[0].seeds)))
 
     @property
     def configs(self) -> list[str]:
-        """The configurations' digests."""
-        return [spec.digest() for spec in self.specs]
+        """The keys of the configurations."""
+        return [owner.key for owner in self.owners]
 
 
 def schema(kind: str):
@@ -130,26 +174,30 @@ def run_task(task: Task):
     import pyarrow as pa
 
     if task.kind == "timing":
-        frames = [_timing_rows(spec) for spec in task.specs]
+        frames = [
+            _timing_rows(spec, owner) for spec, owner in zip(task.specs, task.owners, strict=True)
+        ]
     else:
         f_stars = dict(task.f_stars)
         frames = [
-            _training_rows(spec, f_stars.get((spec.data, spec.model, spec.l2), "auto"))
-            for spec in task.specs
+            _training_rows(spec, owner, f_stars.get((spec.data, spec.model, spec.l2), "auto"))
+            for spec, owner in zip(task.specs, task.owners, strict=True)
         ]
     frame = pd.concat(frames, ignore_index=True)
     return pa.Table.from_pandas(frame, schema=schema(task.kind), preserve_index=False)
 
 
-def _spec_values(spec: ExperimentSpec, updates: int) -> dict[str, Any]:
-    """The spec columns of a configuration's rows (``updates`` as run)."""
+def _spec_values(spec: ExperimentSpec, owner: Owner, updates: int) -> dict[str, Any]:
+    """The spec columns of a configuration's rows (``updates`` as run; the key, base seed
+    and seed count of the sweep configuration ``owner``)."""
     d = spec.to_dict()
-    out: dict[str, Any] = {"config": spec.digest()}
+    out: dict[str, Any] = {"config": owner.key}
     for name in TIMING_FIELDS + TRAINING_FIELDS:
         value = d.get(name)
         if isinstance(value, list):
             value = ";".join(map(str, value))
         out[setting_column(name)] = value
+    out["base_seed"], out["seeds"] = owner.base_seed, owner.seeds
     out["k"] = spec.canonical[1]
     out["updates"] = updates
     out["time_budget"] = getattr(spec, "time_budget", None)
@@ -185,7 +233,7 @@ def _theory(spec: ExperimentSpec, updates: int):
     return chosen_j_theory(spec_theory(spec.replace(updates=updates, eval_every=None)))
 
 
-def _timing_rows(spec: ExperimentSpec) -> pd.DataFrame:
+def _timing_rows(spec: ExperimentSpec, owner: Owner) -> pd.DataFrame:
     from simulator.timing.engine import simulate_spec
 
     speedup, speedup_relation = _speedup_theory(spec)
@@ -196,7 +244,7 @@ def _timing_rows(spec: ExperimentSpec) -> pd.DataFrame:
         theory = _theory(spec, trace.num_updates)
         rows.append(
             {
-                **_spec_values(spec, trace.num_updates),
+                **_spec_values(spec, owner, trace.num_updates),
                 "seed": s,
                 "time": trace.end_time,
                 "theory": math.nan if theory.mean is None else theory.mean,
@@ -221,7 +269,7 @@ def _problem(model: str, data: str, l2: float):
     return build_model(model, dataset, l2), dataset
 
 
-def _training_rows(spec: ExperimentSpec, f_star: float | str | None) -> pd.DataFrame:
+def _training_rows(spec: ExperimentSpec, owner: Owner, f_star: float | str | None) -> pd.DataFrame:
     from simulator.studies.comparison import compare
 
     model, dataset = _problem(spec.model, spec.data, spec.l2)
@@ -233,7 +281,7 @@ def _training_rows(spec: ExperimentSpec, f_star: float | str | None) -> pd.DataF
     updates = int(r.eval_update[-1])
     accuracy = r.accuracy if r.accuracy is not None else np.full((seeds, evals), np.nan)
     f_star = math.nan if r.f_star is None else float(r.f_star)
-    values = _spec_values(spec, updates)
+    values = _spec_values(spec, owner, updates)
     if len(r.eval_update) > 1:
         values["eval_every"] = int(r.eval_update[1] - r.eval_update[0])
     theory = run.theory
@@ -259,20 +307,41 @@ def _training_rows(spec: ExperimentSpec, f_star: float | str | None) -> pd.DataF
 
 
 def group_tasks(
-    kind: str, specs: Sequence[ExperimentSpec], tasks: int, f_stars: dict | None = None
+    kind: str,
+    runs: Sequence[Run],
+    tasks: int,
+    f_stars: dict | None = None,
+    narrowed: Callable[[ExperimentSpec, range], ExperimentSpec] | None = None,
 ) -> list[Task]:
-    """Split configurations into about ``tasks`` tasks of consecutive configurations;
-    training configurations run one per task (each is a replay of its own), with the F* of
-    ``f_stars`` ((data, model, l2) -> F*) that they need."""
-    if kind == "training":
-        f_stars = f_stars or {}
-        return [
-            Task(
-                kind,
-                (s,),
-                tuple((p, f_stars[p]) for p in [(s.data, s.model, s.l2)] if p in f_stars),
+    """Split the runs into about ``tasks`` tasks of consecutive configurations of one run;
+    training configurations run one per task (each is a replay of its own), with the F*
+    of ``f_stars`` ((data, model, l2) -> F*) that they need. ``narrowed(spec,
+    replicates)`` is the spec that runs those replicates of a configuration (default:
+    ``seed`` and ``seeds`` narrowed to them)."""
+    narrowed = narrowed or narrow
+    f_stars = f_stars or {}
+    size = max(1, math.ceil(sum(len(r.configs) for r in runs) / max(1, tasks)))
+    size = 1 if kind == "training" else size
+    out = []
+    for run in runs:
+        for i in range(0, len(run.configs), size):
+            configs = run.configs[i : i + size]
+            problems = {(s.data, s.model, s.l2) for s in configs} if kind == "training" else ()
+            out.append(
+                Task(
+                    kind,
+                    tuple(narrowed(s, run.replicates) for s in configs),
+                    tuple((p, f_stars[p]) for p in sorted(problems, key=repr) if p in f_stars),
+                    tuple(Owner.of(s) for s in configs),
+                    tuple(run.replicates),
+                )
             )
-            for s in specs
-        ]
-    size = max(1, math.ceil(len(specs) / max(1, tasks)))
-    return [Task(kind, tuple(specs[i : i + size])) for i in range(0, len(specs), size)]
+    return out
+
+
+def narrow(spec: ExperimentSpec, replicates: range) -> ExperimentSpec:
+    """``spec`` running only ``replicates`` (indices into its seed list): the same spec
+    when they are all of its seeds."""
+    if replicates == range(spec.seeds):
+        return spec
+    return spec.replace(seed=spec.seed + replicates.start, seeds=len(replicates))

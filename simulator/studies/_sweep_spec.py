@@ -11,8 +11,9 @@ keys) with three more tables:
   ``"training"`` (every configuration replayed as real SGD). Without it a file with a
   ``[training]`` table, or one that sweeps a training key, is a training sweep.
 
-Every configuration is replicated over the spec's seeds. The variants ``sync`` and ``async``
-imply their K, so a swept K does not multiply them (duplicates are dropped).
+Every configuration is replicated over the spec's seeds (``seeds`` is set once, never
+swept: a configuration's identity leaves its seed count out). The variants ``sync`` and
+``async`` imply their K, so a swept K does not multiply them (duplicates are dropped).
 
 A ``durations`` file (set or swept) is read once, a relative path from the sweep file's
 folder; the sweep's identity (:meth:`SweepSpec.digest`) holds the file's SHA-256, not its
@@ -40,7 +41,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from distributions import LawError, law_symbols
 from simulator import _spec_checks as checks
 from simulator._checks import VARIANT_ALIASES
 from simulator._spec_toml import read_toml, write_toml
@@ -54,6 +54,9 @@ from simulator.spec import (
     read_toml_text,
 )
 from simulator.studies._sweep_durations import absolute, file_identity, read_durations
+from simulator.studies._sweep_figures import FIGURE_KINDS, check_figure, figure_fields
+from simulator.studies._sweep_figures import setting_field as _field
+from simulator.studies._sweep_units import config_key
 from simulator.timing._memory import check_timing_memory
 
 __all__ = ["FIGURE_KINDS", "KINDS", "SweepSpec", "read_sweep_file"]
@@ -63,25 +66,6 @@ KINDS = ("timing", "training")
 _SWEEP_KEYS = ("kind",)
 #: Most configurations a sweep may have (counted from its axes before they are expanded).
 MAX_CONFIGURATIONS = 10**5
-#: Figures a sweep can draw: kind -> (the sweep kind it needs, the keys it requires).
-FIGURE_KINDS = {
-    "speedup": ("timing", ()),
-    "runtime-vs-k": ("timing", ()),
-    "curves": ("training", ("by",)),
-    "heatmap": ("training", ("x", "y")),
-}
-_FIGURE_KEYS = ("kind", "name", "by", "x", "y", "target", "value", "where")
-_FIGURE_COLUMNS = ("by", "x", "y")
-_LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time")
-
-
-def _field(key: Any, source: str, where: str) -> str:
-    field = checks.KEY_ALIASES.get(str(key).replace("-", "_"))
-    if field is None:
-        raise SpecError(
-            f"{where}key {echo(key)} in {source} is not a pssim setting", param=str(key)
-        )
-    return field
 
 
 def _values(key: str, values: Any, source: str, where: str) -> list:
@@ -167,13 +151,19 @@ class SweepSpec:
             )
         if not isinstance(self.figures, (list, tuple)):
             raise SpecError(f"[[figure]] in {source} must be tables; got {echo(self.figures)}")
-        figures = tuple(_figure_fields(f, source) for f in self.figures)
+        figures = tuple(figure_fields(f, source) for f in self.figures)
         for name, value in (("base", base), ("grid", grid), ("zips", zips), ("kind", kind)):
             object.__setattr__(self, name, value)
         object.__setattr__(self, "figures", figures)
         seen: dict[str, str] = {}
         for where, table in [("[grid]", grid)] + [("[[zip]]", z) for z in zips]:
             for key in table:
+                if key == "seeds":  # the replicates of every configuration, not a setting
+                    raise SpecError(
+                        f"`seeds` is swept in {where}; set it once: every configuration runs "
+                        "the same seeds (raise it to grow the sweep)",
+                        param="seeds",
+                    )
                 if key in seen or key in base:
                     other = seen.get(key, "the experiment's tables")
                     raise SpecError(
@@ -187,7 +177,7 @@ class SweepSpec:
         object.__setattr__(self, "_configs", _configurations(self))
         names: dict[str, int] = {}
         for figure in figures:
-            _check_figure(figure, self)
+            check_figure(figure, self)
             name = figure.get("name", figure["kind"])
             if name in names:
                 raise SpecError(
@@ -217,10 +207,10 @@ class SweepSpec:
         return list(self._configs)
 
     def describe(self, config: str) -> str:
-        """The swept values of the configuration with digest ``config`` (``K=2, batch=4``),
-        or the digest itself if it is not one of this sweep's."""
+        """The swept values of the configuration with key ``config`` (``K=2, batch=4``), or
+        the key itself if it is not one of this sweep's."""
         for spec in self._configs:
-            if spec.digest() == config:
+            if config_key(spec) == config:
                 d = spec.to_dict()
                 return ", ".join(f"{checks.TOML_KEY[f]}={d[f]!r}" for f in self.swept())
         return config
@@ -393,133 +383,3 @@ def _configurations(sweep: SweepSpec) -> list[ExperimentSpec]:
             raise SpecError(f"configuration ({_shown(point)}): {err}", param=err.param) from None
         out.setdefault(spec.digest(), spec)
     return list(out.values())
-
-
-def _figure_fields(figure: dict[str, Any], source: str) -> dict[str, Any]:
-    """A ``[[figure]]`` table with its column keys mapped to field names."""
-    if not isinstance(figure, dict):
-        raise SpecError(f"[[figure]] in {source} must be tables; got {echo(figure)}")
-    unknown = sorted(set(figure) - set(_FIGURE_KEYS))
-    if unknown:
-        raise SpecError(
-            f"[[figure]] key {echo(unknown[0])} in {source} is not a figure setting "
-            f"({', '.join(_FIGURE_KEYS)})"
-        )
-    out = dict(figure)
-    for key in _FIGURE_COLUMNS:
-        if key in out:
-            out[key] = _field(out[key], source, f"[[figure]] {key}: ")
-    where = out.get("where", {})
-    if not isinstance(where, dict):
-        raise SpecError(f"[[figure]] `where` in {source} must be a table; got {echo(where)}")
-    out["where"] = {}
-    for key, value in where.items():
-        field = _field(key, source, "[[figure]] where: ")
-        if field in _LAW_FIELDS:  # as the results table writes it: "exp:1" is "exp:1.0"
-            value = _law_as_written(value)
-        out["where"][field] = value
-    return out
-
-
-def _law_as_written(value: Any) -> Any:
-    """A law as a configuration's dict writes it: canonical, or as typed when it uses m
-    or P (a row's law column holds the expression; its m and P are columns too)."""
-    try:
-        if isinstance(value, str) and law_symbols(value):
-            return value
-    except LawError:
-        pass  # the spec below says what is wrong
-    return ExperimentSpec(law=value).law.spec
-
-
-def _check_figure(figure: dict[str, Any], sweep: SweepSpec) -> None:
-    kind = figure.get("kind")
-    if kind not in FIGURE_KINDS:
-        raise SpecError(
-            f"[[figure]] `kind` must be one of {', '.join(FIGURE_KINDS)}; got {kind!r}",
-            param="kind",
-        )
-    needs, keys = FIGURE_KINDS[kind]
-    if sweep.kind != needs:
-        raise SpecError(f"a {kind} figure needs a {needs} sweep; this one is {sweep.kind}")
-    swept = sweep.swept()
-    for key in keys:
-        if key not in figure:
-            raise SpecError(f"a {kind} figure needs `{key}` (a swept key)", param=key)
-    for key in _FIGURE_COLUMNS:
-        if key in figure and figure[key] not in swept:
-            raise SpecError(
-                f"[[figure]] `{key}` must be a swept key "
-                f"({', '.join(checks.TOML_KEY[k] for k in swept)}); "
-                f"got {checks.TOML_KEY[figure[key]]!r}",
-                param=key,
-            )
-    if "target" in figure:
-        target = figure["target"]
-        if isinstance(target, bool) or not isinstance(target, (int, float)):
-            raise SpecError(f"[[figure]] `target` must be a number; got {target!r}")
-    if figure.get("value") not in (None, "error", "loss"):
-        raise SpecError(f"[[figure]] `value` must be error or loss; got {figure['value']!r}")
-    _check_selection(figure, sweep)
-    name = figure.get("name", kind)
-    if (
-        not isinstance(name, str)
-        or not name
-        or not name.replace("-", "").replace("_", "").isalnum()
-    ):
-        raise SpecError(
-            f"[[figure]] `name` must be letters, digits, - and _ (a file name); got {name!r}"
-        )
-
-
-#: Per figure kind, the swept keys that may vary within what it draws.
-_MAY_VARY = {
-    "speedup": ("variant", "num_learners", "law", "k"),
-    "runtime-vs-k": ("variant", "k"),
-    "curves": (),
-    "heatmap": (),
-}
-
-
-def _check_selection(figure: dict[str, Any], sweep: SweepSpec) -> None:
-    """Check, before anything runs, that the configurations a figure draws exist and fit it
-    (what the results table will hold: one row per configuration here)."""
-    kind = figure["kind"]
-    label = f"[[figure]] {figure.get('name', kind)}"
-    rows = [{**c.to_dict(), "k": c.canonical[1]} for c in sweep.configurations()]
-    for field, value in figure.get("where", {}).items():
-        values = sorted({str(r.get(field)) for r in rows})
-        rows = [r for r in rows if r.get(field) == value]
-        if not rows:
-            raise SpecError(
-                f"{label}: `where` {checks.TOML_KEY[field]} = {value!r} selects no "
-                f"configuration (values: {', '.join(values)})"
-            )
-    if kind == "speedup":
-        rows = [r for r in rows if r["variant"] in ("sync", "async")]
-        if {r["variant"] for r in rows} != {"sync", "async"}:
-            raise SpecError(f"{label}: a speedup figure needs variants sync and async")
-    if kind == "runtime-vs-k":
-        for field in ("law", "num_learners"):
-            values = {str(r[field]) for r in rows}
-            if len(values) > 1:
-                raise SpecError(
-                    f"{label}: a runtime-vs-k figure draws one law and one P; it would draw "
-                    f"{checks.TOML_KEY[field]} = {', '.join(sorted(values))}: choose one with "
-                    f"where = {{ {checks.TOML_KEY[field]} = ... }}"
-                )
-    free = [f for f in (*_MAY_VARY[kind], *(figure.get(k) for k in _FIGURE_COLUMNS)) if f]
-    groups: dict[tuple, list[dict[str, Any]]] = {}
-    for r in rows:  # one series (or cell) per value of the keys the figure spreads out
-        groups.setdefault(tuple(str(r.get(f)) for f in free), []).append(r)
-    for field in sweep.swept():
-        if field in free:
-            continue
-        for group in groups.values():
-            values = {str(r.get(field)) for r in group}
-            if len(values) > 1:
-                key = checks.TOML_KEY[field]
-                raise SpecError(
-                    f"{label}: {key} is swept too ({', '.join(sorted(values))}) and would "
-                    f"mix in one series; choose one with where = {{ {key} = ... }}"
-                )

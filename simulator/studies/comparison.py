@@ -11,7 +11,6 @@ variant runs J_v updates on every seed, the most that all its seeds complete by 
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,8 +20,9 @@ from simulator._checks import VARIANT_ALIASES, check_batch_rows
 from simulator.errors import PssimError
 from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec, digest_of
 from simulator.studies._common import as_spec, bar_disabled, chosen_j_theory, spec_theory
-from simulator.studies._targets import default_level, first_time_at
-from simulator.theory.runtime import Prediction
+from simulator.studies._compare_targets import comparison_level, target_cell, target_lines
+from simulator.studies._targets import TargetTimes, check_targets, rule_text
+from simulator.studies._variant_run import VariantRun
 from simulator.timing._budget import budget_updates
 from simulator.timing._memory import check_timing_memory
 from simulator.timing.engine import simulate_spec
@@ -34,120 +34,6 @@ __all__ = ["DEFAULT_VARIANTS", "Comparison", "VariantRun", "compare", "variant_s
 DEFAULT_VARIANTS = ("sync", "async", "k-sync", "k-async", "k-batch-async")
 
 
-def _finite(a) -> list[float | None]:
-    return [None if not math.isfinite(v) else float(v) for v in a]
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class VariantRun:
-    """One variant's replicated training run.
-
-    Attributes:
-        spec: the variant's experiment spec (variant as the user named it; with a time
-            budget it keeps the budget, and :attr:`num_updates` is the J_v it ran).
-        k: resolved K.
-        result: the replay's ReplayResult ((S, E) curves; ``variant`` as named).
-        simulated_time: (S,) time of the J-th update per seed (simulated time units).
-        theory: the runtime prediction for J updates (J_v with a time budget).
-        staleness: pooled staleness of every contribution over seeds (1-D int array).
-        durations: how the runs used a measured durations file (wraps, censored rows),
-            a :class:`~simulator.timing.wraps.ReplayWraps`; None without one.
-    """
-
-    spec: ExperimentSpec
-    k: int
-    result: object
-    simulated_time: np.ndarray
-    theory: Prediction
-    staleness: np.ndarray
-    durations: object = None
-
-    @property
-    def variant(self) -> str:
-        return self.spec.variant
-
-    @property
-    def num_updates(self) -> int:
-        """J, the updates every seed ran: the spec's, or J_v under a time budget."""
-        return int(self.result.eval_update[-1])
-
-    @property
-    def time_budget(self) -> float | None:
-        """The simulated-time budget T every seed ended by (None: J updates were asked)."""
-        return self.spec.time_budget
-
-    def mean_curve(self) -> dict[str, np.ndarray]:
-        """Mean over non-diverged seeds at the evaluation points: update, time, loss, error.
-
-        ``error`` is loss - F* (NaN where F* is unknown); all NaN when every seed diverged.
-        """
-        r = self.result
-        keep = ~r.diverged
-        nan = np.full(r.eval_update.shape, np.nan)
-        if not keep.any():
-            return {"update": r.eval_update, "time": nan, "loss": nan, "error": nan}
-        loss = r.loss[keep].mean(axis=0)
-        f_star = r.f_star
-        return {
-            "update": r.eval_update,
-            "time": r.eval_time[keep].mean(axis=0),
-            "loss": loss,
-            "error": loss - f_star if f_star is not None else nan,
-        }
-
-    def target_curve(self) -> np.ndarray:
-        """The curve targets are measured on: the error where F* is known, else the loss."""
-        curve = self.mean_curve()
-        return curve["loss"] if self.result.f_star is None else curve["error"]
-
-    def time_to(self, level: float) -> float | None:
-        """Mean simulated time at which :meth:`target_curve` first reaches ``level``."""
-        curve = self.mean_curve()
-        return first_time_at(curve["update"], curve["time"], self.target_curve(), level)
-
-    @property
-    def final_loss(self) -> float | None:
-        """Seed-mean final loss over non-diverged seeds (None if all diverged)."""
-        loss = self.mean_curve()["loss"][-1]
-        return None if not math.isfinite(loss) else float(loss)
-
-    @property
-    def diverged_seeds(self) -> int:
-        return int(np.sum(self.result.diverged))
-
-    def to_json(self, level: float | None = None) -> dict:
-        """The run as JSON (with ``durations`` only where a measured file was used)."""
-        curve = self.mean_curve()
-        r = self.result
-        out = {
-            "variant": self.variant,
-            "k": self.k,
-            "spec": self.spec.to_dict(),
-            "spec_digest": self.spec.digest(),
-            "updates": self.num_updates,
-            "time_budget": self.time_budget,
-            "runtime": {
-                "simulated": float(self.simulated_time.mean()),
-                "theory": self.theory.mean,
-                "relation": self.theory.relation,
-            },
-            "final_loss": self.final_loss,
-            "time_to_target": None if level is None else self.time_to(level),
-            "diverged_seeds": self.diverged_seeds,
-            "diverged_at": [int(d) for d in r.diverged_at],
-            "seeds": [int(s) for s in r.seeds],
-            "curve": {
-                "update": [int(u) for u in curve["update"]],
-                "time": _finite(curve["time"]),
-                "loss": _finite(curve["loss"]),
-                "error": _finite(curve["error"]),
-            },
-        }
-        if self.durations is not None:
-            out["durations"] = self.durations.to_json()
-        return out
-
-
 @dataclasses.dataclass(frozen=True, eq=False)
 class Comparison:
     """Several variants trained on paired seeds; see :func:`compare`.
@@ -157,9 +43,16 @@ class Comparison:
             spec with its variant).
         runs: one VariantRun per variant, in the order given.
         f_star: F*, the optimal loss on the evaluation set (None when unknown).
-        target: the time-to-target level (None when no level is reached after the start).
-        target_on: ``"error"`` (F - F*) or ``"loss"``: what ``target`` is a level of.
+        target: the time-to-target level (None when no default level exists: none that
+            every variant's seeds reach and stay under).
+        target_on: ``"error"`` (F - F*), ``"loss"`` or ``"accuracy"``: what ``target`` is a
+            level of.
         model_name, data_name: what was trained, on what.
+        target_window: simulated time a seed must stay at the target (None: the rest of
+            its run).
+        target_from: the argument that gave the target (``"target"``,
+            ``"target_accuracy"`` or ``"target_fraction"``), None for the default level.
+        target_fraction: the fraction of the initial value, with ``target_fraction``.
     """
 
     spec: ExperimentSpec
@@ -169,11 +62,27 @@ class Comparison:
     target_on: str
     model_name: str
     data_name: str
+    target_window: float | None = None
+    target_from: str | None = None
+    target_fraction: float | None = None
 
     @property
     def variants(self) -> list[str]:
         """The variants compared, as named."""
         return [run.variant for run in self.runs]
+
+    @property
+    def target_rule(self) -> str:
+        """How long a seed must stay at the target, e.g. ``stays at or below for the rest
+        of the run``."""
+        return rule_text(self.target_window, above=self.target_on == "accuracy")
+
+    def target_times(self) -> list[TargetTimes]:
+        """Each run's seeds' times to :attr:`target` (see :meth:`VariantRun.target_times`)."""
+        return [
+            run.target_times(self.target, on=self.target_on, window=self.target_window)
+            for run in self.runs
+        ]
 
     def experiment(self) -> dict:
         """The spec shared by the runs with ``variants`` in place of ``variant``: what a
@@ -199,8 +108,9 @@ class Comparison:
         """The History table with provenance columns: spec and experiment digests, each
         variant's J (``updates``; J_v under a budget) and the ``time_budget``, laws,
         communication, data, model, lr, l2, dtype, base seed, divergence factor, F*, the
-        target and each variant's time to it (where its seed-mean curve first reaches the
-        target), and pssim's version (one row per seed and evaluation point)."""
+        target and each variant's time to it (the mean over its seeds that reach it and
+        stay, see :meth:`VariantRun.target_times`), and pssim's version (one row per seed
+        and evaluation point)."""
         from simulator import __version__
 
         frame = self.history().to_frame()
@@ -224,14 +134,20 @@ class Comparison:
         frame["f_star"] = self.f_star
         frame["target"] = self.target
         frame["target_on"] = self.target_on
-        reach = {run.variant: run.time_to(self.target) for run in self.runs if self.target}
-        frame["time_to_target"] = frame["variant"].map(lambda v: reach.get(v))
+        reach = {
+            run.variant: times.mean
+            for run, times in zip(self.runs, self.target_times(), strict=True)
+        }
+        frame["time_to_target"] = frame["variant"].map(reach).astype(float)
         frame["pssim_version"] = __version__
         return frame
 
     def to_json(self) -> dict:
-        """Everything a result needs to be reproduced and read: spec, version, F*,
-        target, and each run's runtime, time to target and mean curve."""
+        """Everything a result needs to be reproduced and read: spec, version, F*, the
+        target (its ``level``, what it is ``on``, the ``rule`` a seed meets, its ``window``
+        and the argument it came ``from``, ``"default"`` for the default level), and each
+        run's runtime, time to target (mean and interval, seeds that reach it or never do)
+        and mean curve."""
         from simulator import __version__
 
         return {
@@ -241,30 +157,48 @@ class Comparison:
             "model": self.model_name,
             "data": self.data_name,
             "f_star": self.f_star,
-            "target": {"level": self.target, "on": self.target_on},
-            "runs": [run.to_json(self.target) for run in self.runs],
+            "target": self._target_json(),
+            "runs": [
+                run.to_json(self.target, on=self.target_on, window=self.target_window)
+                for run in self.runs
+            ],
         }
 
+    def _target_json(self) -> dict:
+        out = {
+            "level": self.target,
+            "on": self.target_on,
+            "rule": self.target_rule,
+            "window": self.target_window,
+            "from": self.target_from or "default",
+        }
+        if self.target_fraction is not None:
+            out["fraction"] = self.target_fraction
+        return out
+
     def table(self) -> str:
-        """A readable table: runtime beside theory, final loss, time to target, divergence
-        (and each variant's J_v under a time budget)."""
+        """A readable table: runtime beside theory, final loss, time to target (mean
+        [bootstrap 95% interval], seeds that never reach it), divergence (and each
+        variant's J_v under a time budget)."""
         budget = self.spec.time_budget
         j_head = "" if budget is None else f"{'J':>8}"
+        cells = [target_cell(t) for t in self.target_times()] if self.target is not None else []
+        width = max([16, *(len(c) + 2 for c in cells)])
         head = (
             f"{'variant':15}{'K':>4}{j_head}{'T_J simulated':>15}{'theory':>10}  "
-            f"{'relation':12}{'final loss':>12}{'time to target':>16}{'diverged':>10}"
+            f"{'relation':12}{'final loss':>12}{'time to target':>{width}}{'diverged':>10}"
         )
         lines = [head]
-        for run in self.runs:
+        for i, run in enumerate(self.runs):
             th = run.theory
-            ttl = None if self.target is None else run.time_to(self.target)
+            ttl = cells[i] if cells else "—"
             final = run.final_loss
             j_col = "" if budget is None else f"{run.num_updates:>8}"
             lines.append(
                 f"{run.variant:15}{run.k:>4}{j_col}{run.simulated_time.mean():>15.4g}"
                 f"{'—' if th.mean is None else f'{th.mean:.4g}':>10}  {th.relation:12}"
                 f"{'—' if final is None else f'{final:.4g}':>12}"
-                f"{'never' if ttl is None else f'{ttl:.4g}':>16}"
+                f"{ttl:>{width}}"
                 f"{run.diverged_seeds:>7}/{len(run.result.seeds)}"
             )
         if budget is not None:
@@ -274,11 +208,7 @@ class Comparison:
             )
         if self.f_star is not None:
             lines.append(f"F* (optimal loss on the evaluation set) = {self.f_star:.6g}")
-        if self.target is None:
-            lines.append("target: no level is reached after the start (two variants needed)")
-        else:
-            what = "error F - F*" if self.target_on == "error" else "loss"
-            lines.append(f"target: {what} <= {self.target:.4g} (time in simulated units)")
+        lines += target_lines(self)
         return "\n".join(lines)
 
 
@@ -312,6 +242,9 @@ def compare(
     dataset=None,
     rule=None,
     target: float | None = None,
+    target_accuracy: float | None = None,
+    target_fraction: float | None = None,
+    target_window: float | None = None,
     f_star: float | str | None = "auto",
     progress: bool = False,
     **fields,
@@ -326,7 +259,20 @@ def compare(
         model, dataset, rule: objects to use instead of the spec's named model, dataset
             and rule (e.g. a custom model; see ``models.Model``).
         target: the time-to-target level of the error F - F* (of the loss when F* is
-            unknown); default: see :mod:`simulator.studies._targets`.
+            unknown). Give at most one of it, ``target_accuracy`` and
+            ``target_fraction``; with none, the default is a level every variant's seeds
+            reach and stay under (see :func:`~simulator.results.targets.default_level`),
+            or none when no such level exists (the table says so).
+        target_accuracy: instead, an accuracy in (0, 1] (reached at or above it; the
+            model must have an accuracy).
+        target_fraction: instead, a fraction in (0, 1) of the initial error (loss): the
+            mean over every variant's seeds at update 0.
+        target_window: simulated time units (> 0): a seed reaches the target at the first
+            evaluation point after the start from which it stays there for this long (or
+            to the end of its run); default: for the rest of its run. Each variant's time
+            to target is the mean over its seeds that reach it, with a bootstrap 95%
+            interval; seeds that never reach it are counted (see
+            :meth:`VariantRun.target_times`).
         f_star: F* (the optimal loss on the evaluation set) if already known; ``"auto"``
             computes it for convex models, None leaves the error unknown.
         progress: show a progress bar on stderr.
@@ -346,18 +292,28 @@ def compare(
     """
     from simulator.training import make_rule, replay
 
+    choice = check_targets(
+        target=target,
+        target_accuracy=target_accuracy,
+        target_fraction=target_fraction,
+        window=target_window,
+        window_name="target_window",
+    )
     spec = as_spec(spec, fields, COMMAND_DEFAULTS["compare"])
     specs = variant_specs(spec, variants)
-    if target is not None and not (
-        isinstance(target, (int, float)) and not isinstance(target, bool) and math.isfinite(target)
-    ):
-        raise PssimError(f"`target` must be a finite number; got {target!r}", param="target")
     if dataset is None or model is None:
         from models import build_model, load_dataset
 
         dataset = load_dataset(spec.data) if dataset is None else dataset
         model = build_model(spec.model, dataset, spec.l2) if model is None else model
     check_batch_rows(dataset, spec.batch_size)
+    if choice.kind == "target_accuracy" and getattr(model, "accuracy", None) is None:
+        name = getattr(model, "name", type(model).__name__)
+        raise PssimError(
+            f"`target_accuracy` needs a model with an accuracy; {name} has none (give "
+            "`target` or `target_fraction`)",
+            param="target_accuracy",
+        )
     rule = make_rule(spec.rule, spec.lr, spec.lr_c) if rule is None else rule
     runs, given_f_star, f_star = [], f_star, None
     bar = tqdm(
@@ -409,15 +365,17 @@ def compare(
                     durations=replay_wraps(run_spec, traces),
                 )
             )
-    target_on = "loss" if f_star is None else "error"
-    if target is None:
-        target = default_level([(r.mean_curve()["update"], r.target_curve()) for r in runs])
+    target_on = "accuracy" if choice.above else "loss" if f_star is None else "error"
+    level = comparison_level(runs, choice, target_on)
     return Comparison(
         spec=spec,
         runs=runs,
         f_star=f_star,
-        target=None if target is None else float(target),
+        target=None if level is None else float(level),
         target_on=target_on,
         model_name=str(getattr(model, "name", type(model).__name__)),
         data_name=str(getattr(dataset, "name", type(dataset).__name__)),
+        target_window=choice.window,
+        target_from=choice.kind,
+        target_fraction=choice.value if choice.kind == "target_fraction" else None,
     )

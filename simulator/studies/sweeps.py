@@ -1,12 +1,26 @@
 """Sweeps: every configuration of a grid, on Dask, into a resumable Parquet store.
 
 :func:`sweep` expands a :class:`~simulator.studies._sweep_spec.SweepSpec` (a TOML file with
-``[grid]`` and ``[[zip]]`` tables) into configurations, runs those not yet in the store
-(on a LocalCluster it starts and closes, on an existing Dask scheduler, or in this process)
-and writes each task's rows to ``DIR/results.parquet`` as its own file. Rerunning the same
-sweep on the same folder resumes it: finished configurations are skipped, none is lost or
-duplicated, whatever killed the previous run. A different sweep on the same folder is
-refused. The store reads only the files it wrote (files it did not write are moved to
+``[grid]`` and ``[[zip]]`` tables) into configurations, runs the (configuration, seed)
+units not yet in the store (on a LocalCluster it starts and closes, on an existing Dask
+scheduler, or in this process) and writes each task's rows to ``DIR/results.parquet`` as
+its own file. Rerunning the same sweep on the same folder resumes it: stored units are
+skipped, none is lost or duplicated, whatever killed the previous run.
+
+A sweep's identity is its configurations, not its seed count: a configuration is keyed by
+its spec without ``seeds``, and replicate ``i`` runs seed ``seed + i`` whatever the count.
+So a sweep grows in its own folder: with more seeds it runs only the new seeds of each
+configuration, with more grid values only the new configurations, and every stored row is
+kept. Any sweep of the same kind that shares a configuration with the folder's may run
+there (``DIR/sweep.toml`` becomes its spec); rows it does not ask for stay stored and
+listed, and :meth:`SweepResult.frame` and :func:`load_sweep` read the units of the sweep
+(``seeds`` set to its count) while ``pandas.read_parquet`` reads every stored row. A sweep
+with no configuration in common with the folder's is refused. Under a ``time_budget`` a
+training run's J is the least that its seeds reach within the budget; seeds added later
+run with a J of their own (and the stored seeds' evaluation spacing), so ``updates`` may
+differ between the seeds of a configuration, as it does seed by seed in a timing sweep.
+
+The store reads only the files it wrote (files it did not write are moved to
 ``DIR/ignored/`` and reported in :attr:`SweepResult.notes`). A full disk, a lost Dask
 scheduler or a LocalCluster that cannot start raise :class:`SweepFault` (an ``OSError``)
 in one line; rerunning the sweep resumes it.
@@ -31,11 +45,19 @@ from simulator.errors import PssimError, PssimTypeError
 from simulator.studies._common import bar_disabled
 from simulator.studies._sweep_exec import SERIAL, TaskFailure, check_scheduler, executor
 from simulator.studies._sweep_faults import SweepFault
-from simulator.studies._sweep_rows import group_tasks
+from simulator.studies._sweep_rows import group_tasks, narrow
 from simulator.studies._sweep_spec import SweepSpec, read_sweep_file
 from simulator.studies._sweep_store import SweepStore
+from simulator.studies._sweep_units import Plan, config_key, plan
 
-__all__ = ["SERIAL", "SweepFault", "SweepResult", "SweepSpec", "load_sweep", "sweep"]
+__all__ = [
+    "SERIAL",
+    "SweepFault",
+    "SweepResult",
+    "SweepSpec",
+    "load_sweep",
+    "sweep",
+]
 
 #: The failure of a task whose rows do not have this pssim's columns.
 _OTHER_COLUMNS = (
@@ -51,17 +73,23 @@ TASKS_PER_WORKER = 4
 class SweepResult:
     """What a call of :func:`sweep` did.
 
+    A unit is one seed of one configuration: what the store holds and a sweep runs.
+
     Attributes:
         spec: the sweep.
         out: the sweep folder; its results are ``out / "results.parquet"``.
         configurations: number of configurations of the sweep.
-        ran: configurations run and stored by this call.
-        skipped: configurations already in the store (a resumed sweep).
-        failures: ``(config digests, error line)`` of each task that failed on every
+        ran: configurations some of whose seeds this call ran and stored.
+        skipped: configurations whose every seed was already in the store.
+        failures: ``(config keys, error line)`` of each task that failed on every
             attempt; rerunning the sweep retries them.
+        units: the sweep's (configuration, seed) units.
+        units_ran: units run and stored by this call.
+        units_skipped: units already in the store when the call began.
+        units_failed: units of the failed tasks.
         ignored: ``(file name, reason)`` of each entry of the results folder that the
-            sweep did not write (``foreign``, ``duplicate``) or that changed since
-            (``damaged``, ``outdated``: its configurations were rerun), moved to
+            store did not write (``foreign``, ``duplicate``) or that changed since
+            (``damaged``, ``outdated``: its units were rerun), moved to
             ``out / "ignored"``.
         notes: one-line reports on the store (what was ignored and where it went).
     """
@@ -72,21 +100,27 @@ class SweepResult:
     ran: int
     skipped: int
     failures: tuple[tuple[tuple[str, ...], str], ...]
+    units: int
+    units_ran: int
+    units_skipped: int
+    units_failed: int = 0
     ignored: tuple[tuple[str, str], ...] = ()
     notes: tuple[str, ...] = ()
 
     @property
     def results_path(self) -> Path:
-        """The Parquet dataset (``pandas.read_parquet`` reads it as one table)."""
+        """The Parquet dataset (``pandas.read_parquet`` reads it as one table: every stored
+        row, of this sweep or of the others run in the folder)."""
         return SweepStore(self.out).results
 
     @property
     def complete(self) -> bool:
-        """True when every configuration is in the store."""
-        return self.ran + self.skipped == self.configurations
+        """True when every seed of every configuration is in the store."""
+        return self.units_skipped + self.units_ran == self.units
 
     def frame(self) -> pd.DataFrame:
-        """The stored rows, sorted by configuration, seed (and update)."""
+        """The stored rows of this sweep's units, sorted by configuration, seed (and
+        update)."""
         return SweepStore(self.out).frame(self.spec)
 
     def to_json(self) -> dict:
@@ -99,6 +133,10 @@ class SweepResult:
             "seeds": _seeds(self.spec),
             "ran": self.ran,
             "skipped": self.skipped,
+            "units": self.units,
+            "units_ran": self.units_ran,
+            "units_skipped": self.units_skipped,
+            "units_failed": self.units_failed,
             "complete": self.complete,
             "failures": [{"configs": list(c), "error": e} for c, e in self.failures],
             "ignored": [{"file": name, "reason": reason} for name, reason in self.ignored],
@@ -130,16 +168,18 @@ def sweep(
     workers: int | None = None,
     progress: bool = False,
 ) -> SweepResult:
-    """Run every configuration of a sweep not yet in ``out``, on Dask.
+    """Run every (configuration, seed) unit of a sweep not yet in ``out``, on Dask.
 
     Args:
         config: a SweepSpec or the path of its TOML file.
         out: the sweep folder (created if missing); rows go to
-            ``out/results.parquet``, the sweep's spec to ``out/sweep.toml``.
+            ``out/results.parquet``, the sweep's spec to ``out/sweep.toml``. A folder of
+            another sweep of the same kind is accepted when the two share a configuration
+            (the sweep grows or shrinks there).
         scheduler: None: a LocalCluster of ``workers`` single-threaded processes, started
-            and closed here; ``"serial"``: this process, one task after another; else the
-            address of a running Dask scheduler (``tcp://host:8786``), whose workers
-            must have pssim installed.
+            and closed here (only when there is something to run); ``"serial"``: this
+            process, one task after another; else the address of a running Dask
+            scheduler (``tcp://host:8786``), whose workers must have pssim installed.
         workers: LocalCluster workers (default: one per core).
         progress: a progress bar on stderr counting finished configurations.
 
@@ -148,7 +188,8 @@ def sweep(
 
     Raises:
         SpecError: a bad sweep file or configuration (before anything runs), or an ``out``
-            folder that holds another sweep or is being written by one.
+            folder that holds a sweep with no configuration in common with this one or is
+            being written by one.
         SweepFault: the disk under ``out`` is full (or stopped taking files), the Dask
             scheduler was lost, or a LocalCluster could not start: one line; what was
             stored is kept, and calling again resumes.
@@ -160,47 +201,94 @@ def sweep(
     scheduler, workers = check_scheduler(scheduler, workers)
     configs = spec.configurations()
     store = SweepStore(out)
-    failures: list[tuple[tuple[str, ...], str]] = []
     store.check(spec)  # refuse another sweep's folder before starting any worker
     f_stars = _problems(configs) if spec.kind == "training" else None
-    with executor(scheduler, workers) as run_tasks, store.open(spec):
-        done = store.finished_configs()
-        note = store.note()
-        todo = [c for c in configs if c.digest() not in done]
-        skipped = len(configs) - len(todo)
-        tasks = group_tasks(spec.kind, todo, TASKS_PER_WORKER * workers, f_stars)
-        ran = 0
+    with store.open(spec):
+        note, ignored = store.note(), tuple(store.ignored)
+        work = plan(configs, store.finished())
+        narrowed = _narrowing(store, work) if spec.kind == "training" else None
+        tasks = group_tasks(spec.kind, work.runs, TASKS_PER_WORKER * workers, f_stars, narrowed)
         with tqdm(
             total=len(configs),
-            initial=skipped,
+            initial=work.skipped,
             disable=bar_disabled(progress),
             desc="sweep",
             unit="config",
         ) as bar:
-
-            def done_task(task, table) -> None:
-                nonlocal ran
-                if not store.accepts(table):
-                    failures.append((tuple(task.configs), _OTHER_COLUMNS))
-                    return
-                store.write_part(task.configs, table)
-                ran += len(task.specs)
-                bar.update(len(task.specs))
-
-            def failed_task(failure: TaskFailure) -> None:
-                failures.append((tuple(failure.task.configs), str(failure)))
-
-            run_tasks(tasks, done_task, failed_task)
+            tally = _Tally(store, work, bar)
+            if tasks:  # no cluster is started for a sweep that is all stored
+                with executor(scheduler, workers) as run_tasks:
+                    run_tasks(tasks, tally.done, tally.failed)
     return SweepResult(
         spec=spec,
         out=Path(out),
         configurations=len(configs),
-        ran=ran,
-        skipped=skipped,
-        failures=tuple(failures),
-        ignored=tuple(store.ignored),
+        ran=len(tally.touched),
+        skipped=work.skipped,
+        failures=tuple(tally.failures),
+        units=work.units,
+        units_ran=tally.units_ran,
+        units_skipped=work.stored,
+        units_failed=tally.units_failed,
+        ignored=ignored,
         notes=(note,) if note else (),
     )
+
+
+class _Tally:
+    """What a sweep's tasks did: each finished task's rows stored, each failure kept."""
+
+    def __init__(self, store: SweepStore, work: Plan, bar) -> None:
+        self.store, self.bar = store, bar
+        self.missing = work.missing
+        self.touched: set[str] = set()
+        self.failures: list[tuple[tuple[str, ...], str]] = []
+        self.units_ran = self.units_failed = 0
+
+    def done(self, task, table) -> None:
+        if not self.store.accepts(table):
+            self._fail(task, _OTHER_COLUMNS)
+            return
+        self.store.write_part(task.configs, task.replicates, table)
+        self.units_ran += len(task.replicates) * len(task.configs)
+        for key in task.configs:
+            self.touched.add(key)
+            self.missing[key] -= len(task.replicates)
+            self.bar.update(0 if self.missing[key] else 1)
+
+    def failed(self, failure: TaskFailure) -> None:
+        self._fail(failure.task, str(failure))
+
+    def _fail(self, task, error: str) -> None:
+        self.failures.append((tuple(task.configs), error))
+        self.units_failed += len(task.replicates) * len(task.configs)
+
+
+def _narrowing(store: SweepStore, work: Plan):
+    """How a training configuration runs some of its replicates: ``seed`` and ``seeds``
+    narrowed to them; under a time budget, a configuration that has stored seeds also
+    keeps their evaluation spacing (its default follows each run's own J), so that its
+    seeds share their evaluation points and settings."""
+    keys = {
+        config_key(c)
+        for run in work.runs
+        for c in run.configs
+        if c.time_budget is not None and c.eval_every is None
+    }
+    stored = store.finished()
+    keys = {key for key in keys if stored.get(key)}
+    if not keys:
+        return None
+    frame = store.read()
+    rows = frame[frame["config"].isin(keys)] if "config" in frame else frame
+    every = rows.groupby("config")["eval_every"].first().to_dict() if len(rows) else {}
+
+    def narrowed(spec, replicates):
+        spacing = every.get(config_key(spec))
+        spec = spec if spacing is None else spec.replace(eval_every=int(spacing))
+        return narrow(spec, replicates)
+
+    return narrowed
 
 
 def _problems(configs) -> dict[tuple[str, str, float], float | None]:
@@ -223,11 +311,13 @@ def _problems(configs) -> dict[tuple[str, str, float], float | None]:
 
 
 def load_sweep(out: str | os.PathLike) -> pd.DataFrame:
-    """The results of the sweep in folder ``out`` as one DataFrame (sorted).
+    """The results of the sweep in folder ``out`` (its ``sweep.toml``: the last sweep run
+    there) as one DataFrame (sorted): the rows of the seeds it asks for, ``seeds`` set to
+    its count; rows stored by other sweeps of the folder are not read.
 
-    Only the parts the sweep wrote and that are still whole are read, each configuration
-    once; anything else in ``out/results.parquet`` is left in place, with one warning (the
-    next run of the sweep moves it to ``out/ignored``).
+    Only the parts the store wrote and that are still whole are read, each unit once;
+    anything else in ``out/results.parquet`` is left in place, with one warning (the next
+    run of a sweep moves it to ``out/ignored``).
     """
     store = SweepStore(out)
     try:

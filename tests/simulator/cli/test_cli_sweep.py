@@ -65,6 +65,7 @@ def test_json_summary_store_and_figures(tmp_path):
         "manifest.jsonl",
         "one_law.png",
         "results.parquet",
+        "store.json",
         "sweep.toml",
     ]
     assert entries(tmp_path / "run") == names
@@ -72,7 +73,7 @@ def test_json_summary_store_and_figures(tmp_path):
     assert len(frame) == 36 and set(frame["variant"]) == {"sync", "async"}
     again = pssim(["sweep", str(config), "--out", "run", "--scheduler", "serial"], cwd=tmp_path)
     assert again[0] == 0, again[2]
-    assert "ran 0, already stored 12, failed 0" in again[1]
+    assert "ran 0 seeds, already stored 36, failed 0" in again[1]
 
 
 def test_kill_9_of_pssim_and_its_workers_then_rerun_completes_exactly(tmp_path):

@@ -106,7 +106,7 @@ def test_a_full_disk_is_one_line_and_the_rerun_completes(tmp_path):
             "No space left on device; "
         )
         assert line.endswith(
-            "configurations are stored: free space there and rerun the same sweep to resume"
+            "seeds) are stored: free space there and rerun the same sweep to resume"
         )
         done = int(line.split("; ")[1].split(" of ")[0])
         assert 0 < done < 12
@@ -115,7 +115,7 @@ def test_a_full_disk_is_one_line_and_the_rerun_completes(tmp_path):
         subprocess.run(["mount", "-o", "remount,size=8m", str(tiny)], check=True)
         code, out, err = pssim(args, cwd=tmp_path)
         assert code == 0, err
-        assert f"ran {12 - done}, already stored {done}, failed 0" in out
+        assert f"ran {12 - done} seeds of {12 - done} configurations, already stored {done}," in out
         assert sorted(stored(tiny / "run" / "results.parquet")["base_seed"]) == list(range(12))
 
 
@@ -211,5 +211,5 @@ def test_a_lost_scheduler_is_one_line_and_the_rerun_resumes(tmp_path):
     assert 0 < done < 12
     code, out, err = pssim(["sweep", str(config), "--out", "run", *SERIAL], cwd=tmp_path)
     assert code == 0, err
-    assert f"ran {12 - done}, already stored {done}, failed 0" in out
+    assert f"ran {12 - done} seeds of {12 - done} configurations, already stored {done}," in out
     assert sorted(stored(results)["base_seed"]) == list(range(12))

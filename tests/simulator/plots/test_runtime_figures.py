@@ -155,7 +155,7 @@ def test_runtime_axis_says_time_unit():
     ax = runtime_vs_k_figure(runtime_rows()).axes[0]
     assert TIME_UNIT in ax.get_ylabel() and "J=100" in ax.get_ylabel()
     assert ax.get_xlabel() == "K"
-    assert "P = 4" in ax.get_title() and "3 seeds" in ax.get_title()
+    assert "P=4" in ax.get_title() and "3 seeds" in ax.get_title()
 
 
 def test_figures_draw_into_a_given_axes():

@@ -3,7 +3,6 @@ swept value, the time-to-target heatmap; Parquet round trips and refusals. No si
 
 from __future__ import annotations
 
-import math
 import sys
 from pathlib import Path
 
@@ -22,12 +21,14 @@ from sweep_tables import UPDATES, settings, timing_table, training_table
 
 from simulator.errors import PssimError, PssimTypeError
 from simulator.plots._style import TIME_LABEL, TIME_UNIT
+from simulator.plots.heatmap import _time_text
 from simulator.plots.runtime import (
     _speedup_rows,
     runtime_vs_k_figure,
     speedup_figure,
 )
 from simulator.plots.sweep import curves_figure, target_heatmap_figure
+from simulator.results.targets import time_to_target_table
 
 U = np.array(UPDATES, dtype=float)
 
@@ -180,7 +181,7 @@ def test_runtime_vs_k_draws_a_timing_sweep():
     assert len(ax.containers) == 2
     y = np.asarray(ax.containers[0].lines[0].get_ydata(), dtype=float)
     np.testing.assert_allclose(y, [11.0, 21.0, 41.0])
-    assert "X ~ exp:1, P = 8" in ax.get_title()
+    assert "P=8, X ~ exp:1" in ax.get_title()
 
 
 @pytest.mark.parametrize(
@@ -298,16 +299,24 @@ def test_bad_curve_tables_are_refused():
 # time-to-target heatmap -------------------------------------------------------------------
 
 
+def cell_times(table, target=None) -> tuple[np.ndarray, pd.DataFrame]:
+    """What the heatmap must show: time_to_target_table's times, rows m, columns K."""
+    cells = time_to_target_table(table, ["k", "batch_size"], target=target)
+    grid_ = cells.pivot(index="batch_size", columns="k", values="time_to_target")
+    return grid_.sort_index().sort_index(axis=1).to_numpy(dtype=float), cells
+
+
 def test_heatmap_cells_are_times_to_target_and_never_is_marked():
     fig = target_heatmap_figure(grid(), "k", "batch_size", target=0.5)
     ax = fig.axes[0]
     image = ax.get_images()[0].get_array()
-    # exp(-b u) <= 0.5 first at u = 70, 40, 20 (m = 1) and 10, 10 (m = 8); time (1 + K) u
-    expected = np.array([[140.0, 120.0, 100.0], [20.0, 30.0, np.nan]])  # rows m = 1, 8
+    expected, _ = cell_times(grid(), target=0.5)
+    assert np.isnan(expected[1, 2]) and np.isfinite(expected).sum() == 5  # K=4, m=8: never
     np.testing.assert_allclose(image.filled(np.nan), expected)
     assert image.mask[1, 2] and not image.mask[0, 0]
-    texts = [t.get_text() for t in ax.texts]
-    assert texts.count("never") == 1 and "140" in texts and "20" in texts
+    texts = [t.get_text().split("\n")[0] for t in ax.texts]
+    assert texts.count("never") == 1
+    assert _time_text(expected[0, 0]) in texts and _time_text(expected[1, 0]) in texts
     assert [t.get_text() for t in ax.get_xticklabels()] == ["1", "2", "4"]
     assert [t.get_text() for t in ax.get_yticklabels()] == ["1", "8"]
     assert ax.get_xlabel().startswith("K") and "mini-batch size m" in ax.get_ylabel()
@@ -316,11 +325,28 @@ def test_heatmap_cells_are_times_to_target_and_never_is_marked():
     assert "never reaches the target" in legend_texts(ax)
 
 
+def test_heatmap_cells_say_their_interval_and_never_seeds():
+    fig = target_heatmap_figure(grid(), "k", "batch_size", target=0.5)
+    _, cells = cell_times(grid(), target=0.5)
+    row = cells[(cells["k"] == 1) & (cells["batch_size"] == 1)].iloc[0]
+    assert row["ci95_high"] > row["ci95_low"]  # three seeds at different times
+    interval = f"[{_time_text(row['ci95_low'])}, {_time_text(row['ci95_high'])}]"
+    assert any(interval in t.get_text() for t in fig.axes[0].texts)
+    # a cell where one seed of three never reaches the target: its time, and "1/3 never"
+    table = grid(never=False)
+    keep = ~((table["k"] == 1) & (table["batch_size"] == 1) & (table["seed"] == 2))
+    table.loc[~keep & (table["update"] > 0), "error"] = 0.9
+    fig = target_heatmap_figure(table, "k", "batch_size", target=0.5)
+    assert any("1/3 never" in t.get_text() for t in fig.axes[0].texts)
+
+
 def test_heatmap_default_target_and_diverged_notes():
     fig = target_heatmap_figure(grid(never=False), "k", "batch_size")
     ax = fig.axes[0]
     assert "never" not in [t.get_text() for t in ax.texts] and ax.get_legend() is None
-    level = math.exp(-0.01 * 100)  # K = 1, m = 1 is slowest: its best is the level
+    _, cells = cell_times(grid(never=False))
+    assert cells["reached"].all()
+    level = float(cells["target"].iloc[0])
     assert f"<= {level:.3g} (default: reached by every cell)\n" in ax.get_title()
     fig = target_heatmap_figure(training_table_grid_diverged(), "k", "batch_size", target=0.5)
     assert any("1/4 diverged" in t.get_text() for t in fig.axes[0].texts)
@@ -330,8 +356,11 @@ def test_heatmap_scales_and_numbers():
     configs = [(settings(k=k, batch_size=1), 1.0, 0.05, 6.17 * k**2) for k in (1, 2, 4)]
     fig = target_heatmap_figure(training_table(configs), "k", "batch_size", target=0.5)
     ax, bar = fig.axes
-    # u = 20: times 123.4, 493.6, 1974.4 spread over a decade: log colours, plain numbers
-    assert [t.get_text() for t in ax.texts] == ["123", "494", "1974"]
+    expected, _ = cell_times(training_table(configs), target=0.5)
+    # times 16x apart, over a decade: log colours, plain numbers (no exponent)
+    assert expected.max() > 10 * expected.min()
+    assert [t.get_text().split("\n")[0] for t in ax.texts] == [_time_text(t) for t in expected[0]]
+    assert all("e" not in t.get_text() for t in ax.texts)
     assert ax.get_images()[0].norm.__class__.__name__ == "LogNorm"
     assert "(log scale)" in bar.get_ylabel()
     fig = target_heatmap_figure(grid(), "k", "batch_size", target=1e-9)

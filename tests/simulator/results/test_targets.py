@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from sweep_tables import UPDATES, settings, training_table
+from sweep_tables import NOISE, UPDATES, settings, training_table
 
 from simulator.errors import PssimError, PssimTypeError
 from simulator.results.targets import (
@@ -30,6 +30,16 @@ def three_k(**kw) -> pd.DataFrame:
         (settings(k=4), 1.0, 0.001, 0.5),
     ]
     return training_table(configs, **kw)
+
+
+def by_hand(b: float, c: float, level: float) -> float:
+    """Mean over the seeds of three_k's curve ``exp(-b u) (1 + eps)`` (decreasing, so it
+    stays once below) of the time ``c u (1 + eps / 2)`` of its first update <= level."""
+    times = []
+    for eps in NOISE:
+        u = next(u for u in UPDATES[1:] if math.exp(-b * u) * (1 + eps) <= level)
+        times.append(c * u * (1 + eps / 2))
+    return sum(times) / len(times)
 
 
 def test_the_studies_module_reexports_the_moved_functions():
@@ -66,14 +76,19 @@ def test_time_to_a_given_target_by_hand():
     assert list(out.columns) == [
         "k",
         "time_to_target",
+        "ci95_low",
+        "ci95_high",
         "reached",
         "target",
         "target_on",
         "seeds",
+        "reached_seeds",
+        "never_seeds",
         "diverged_seeds",
     ]
-    # exp(-0.05 u) <= 0.5 first at u = 20 (time 2 * 20); exp(-0.02 u) at u = 40 (1.5 * 40)
-    assert out["time_to_target"].iloc[:2].tolist() == pytest.approx([40.0, 60.0])
+    # seed by seed: 18, 40 and 44 for K = 1 (not 40, where the seed-mean curve gets there)
+    expected = [by_hand(0.05, 2.0, 0.5), by_hand(0.02, 1.5, 0.5)]
+    assert out["time_to_target"].iloc[:2].tolist() == pytest.approx(expected)
     assert out["reached"].tolist() == [True, True, False]
     assert math.isnan(out["time_to_target"].iloc[2])  # exp(-0.1) = 0.905 > 0.5: never
     assert (out["target"] == 0.5).all() and (out["target_on"] == "error").all()
@@ -86,12 +101,16 @@ def test_a_target_above_the_start_is_reached_after_the_start_never_at_0():
 
 
 def test_default_target_is_the_level_every_cell_reaches():
-    out = time_to_target_table(three_k(), "k")
-    level = math.exp(-0.001 * 100)  # the slowest curve's best, at u = 100
+    table = three_k()
+    out = time_to_target_table(table[table["k"] < 4], "k")
+    # the largest of the seeds' last-quarter (u = 80, 90, 100) maxima: K = 2's noisiest seed
+    level = 1.2 * math.exp(-0.02 * 80)
     assert out["target"].iloc[0] == pytest.approx(level)
-    # u = 10 for K = 1 (exp(-0.5)) and K = 2 (exp(-0.2)); u = 100 for K = 4
-    assert out["time_to_target"].tolist() == pytest.approx([20.0, 15.0, 50.0])
-    assert out["reached"].all()
+    expected = [by_hand(b, c, level) for b, c in ((0.05, 2.0), (0.02, 1.5))]
+    assert out["time_to_target"].tolist() == pytest.approx(expected)
+    assert out["reached"].all() and (out["never_seeds"] == 0).all()
+    # K = 4 barely improves: its noisiest seed ends at 1.2 exp(-0.1), above the start 1
+    assert time_to_target_table(table, "k")["target"].isna().all()
 
 
 def test_diverged_seeds_leave_the_means_and_are_counted():
@@ -128,8 +147,8 @@ def test_two_columns_one_row_per_combination():
     ]
     out = time_to_target_table(training_table(configs), ["k", "batch_size"], target=0.5)
     assert out[["k", "batch_size"]].values.tolist() == [[1, 1], [1, 4], [2, 1], [2, 4]]
-    # exp(-b u) <= 0.5 first at u = 70, 20, 40, 10 for b = 0.01, 0.04, 0.02, 0.08; time (1 + k) u
-    assert out["time_to_target"].tolist() == pytest.approx([140.0, 40.0, 120.0, 30.0])
+    expected = [by_hand(0.01 * k * m, 1.0 + k, 0.5) for k in (1, 2) for m in (1, 4)]
+    assert out["time_to_target"].tolist() == pytest.approx(expected)
 
 
 def test_loss_when_f_star_is_unknown():
@@ -137,7 +156,8 @@ def test_loss_when_f_star_is_unknown():
     assert table["error"].isna().all() and table["loss"].notna().all()
     out = time_to_target_table(table, "k", target=0.5)
     assert (out["target_on"] == "loss").all()
-    assert out["time_to_target"].iloc[:2].tolist() == pytest.approx([40.0, 60.0])
+    expected = [by_hand(0.05, 2.0, 0.5), by_hand(0.02, 1.5, 0.5)]
+    assert out["time_to_target"].iloc[:2].tolist() == pytest.approx(expected)
     assert mean_curves(table, "k")["quantity"].eq("loss").all()
     with pytest.raises(PssimError, match="F\\* is unknown for these models; use value='loss'"):
         time_to_target_table(table, "k", value="error")

@@ -6,30 +6,30 @@ import numpy as np
 import pytest
 
 from simulator import ExperimentSpec, compare, runtime_study
+from simulator.results._passage import stay_time
 from simulator.studies._targets import default_level, first_time_at
 
 U = np.array([0, 10, 20, 30])
 
 
-def test_default_level_is_reached_by_every_variant_after_its_start():
-    curves = [(U, np.array([1.0, 0.6, 0.4, 0.3])), (U, np.array([1.0, 0.8, 0.7, 0.5]))]
-    assert default_level(curves) == 0.5
+def test_default_level_is_reached_and_stayed_under_by_every_variant():
+    bounce = (U, np.array([1.0, 0.3, 0.4, 0.35]))  # its best, 0.3, is not where it stays
+    slow = (U, np.array([1.0, 0.8, 0.5, 0.45]))
+    level = default_level([[bounce], [slow]])
+    assert level == 0.45  # the last quarter's largest value, here the last point
+    times = [stay_time(u, u * 2.0, v, level) for u, v in (bounce, slow)]
+    assert times == [20.0, 60.0]  # reached after the start, never at time 0
+    assert first_time_at(*bounce[:1], U * 2.0, bounce[1], 0.3) == 20.0  # a touch, not a stay
+    assert stay_time(U, U * 2.0, bounce[1], 0.3) is None
 
 
-def test_a_variant_that_never_improves_does_not_pull_the_level_to_the_start():
+def test_a_variant_that_never_improves_leaves_no_default_level():
     flat = (U, np.array([1.0, 1.2, 1.5, 3.0]))
-    curves = [flat, (U, np.array([1.0, 0.6, 0.4, 0.3])), (U, np.array([1.0, 0.8, 0.7, 0.5]))]
-    level = default_level(curves)
-    assert level == 0.5 and level < 1.0
-    times = [first_time_at(u, u * 2.0, v, level) for u, v in curves]
-    assert times == [None, 40.0, 60.0]  # reached after the start, never at time 0
-
-
-def test_no_level_when_fewer_than_two_variants_improve():
-    flat = (U, np.array([1.0, 1.2, 1.5, 3.0]))
-    assert default_level([flat, (U, np.array([1.0, 0.6, 0.4, 0.3]))]) is None
-    assert default_level([flat, flat]) is None
-    assert default_level([(U, np.array([1.0, 0.9, 0.8, 0.7]))]) == 0.7  # one run: its best
+    improving = (U, np.array([1.0, 0.6, 0.4, 0.3]))
+    assert default_level([[flat], [improving]]) is None
+    assert default_level([[flat]]) is None
+    assert default_level([[improving]]) == 0.3  # one run: where its last quarter ends
+    assert default_level([[improving], []]) == 0.3  # a variant whose seeds all diverged
 
 
 def test_compare_keeps_names_spec_and_a_positive_time_to_target():

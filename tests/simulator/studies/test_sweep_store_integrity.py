@@ -82,7 +82,10 @@ def test_a_finished_store_lists_every_part_it_wrote(full):
     entries = [json.loads(line) for line in lines]
     assert sorted(e["part"] for e in entries) == [p.name for p in parts(out)]
     assert sum(e["rows"] for e in entries) == ROWS
-    assert {e["sweep"] for e in entries} == {SweepSpec.from_toml(SWEEP).digest()}
+    # every line carries the store's identity: the digest of the sweep that created it
+    identity = SweepSpec.from_toml(SWEEP).digest()
+    assert {e["store"] for e in entries} == {identity}
+    assert json.loads((out / "store.json").read_text()) == {"store": identity}
 
 
 def foreign_file(out):
@@ -209,7 +212,7 @@ def test_a_full_disk_is_one_line_naming_the_folder_and_nothing_is_lost(tmp_path,
     message = str(caught.value)
     assert isinstance(caught.value, OSError) and "\n" not in message
     assert str(out / "results.parquet") in message and "No space left on device" in message
-    assert "rerun" in message and "2 of 4 configurations are stored" in message
+    assert "rerun" in message and "2 of 4 configurations (6 of 12 seeds) are stored" in message
     assert sorted(p.name for p in (out / "results.parquet").iterdir()) == [
         p.name for p in parts(out)
     ]  # no temporary file left
@@ -227,9 +230,9 @@ def test_a_full_disk_while_listing_a_part_leaves_it_unlisted_and_absent(tmp_path
 
     monkeypatch.setattr(SweepStore, "_append", append)
     out = tmp_path / "run"
-    with pytest.raises(SweepFault, match="0 of 4 configurations are stored"):
+    with pytest.raises(SweepFault, match=r"0 of 4 configurations \(0 of 12 seeds\) are stored"):
         sweep(spec, out, scheduler="serial")
-    assert not list((out / "results.parquet").iterdir())
+    assert not out.exists()  # nothing stored: the new folder is not left behind
     monkeypatch.undo()
     assert sweep(spec, out, scheduler="serial").ran == 4
 

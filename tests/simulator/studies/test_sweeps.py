@@ -22,6 +22,7 @@ from simulator import (
     sweep,
 )
 from simulator.studies._sweep_rows import SPEC_COLUMNS, TIMING_COLUMNS, TRAINING_COLUMNS
+from simulator.studies._sweep_units import config_key
 from simulator.timing.engine import simulate_spec
 
 #: Exact theory for an exponential law: K-sync J E[X_{K:P}] (Lemma 3), async J E[X_{1:P}]
@@ -89,7 +90,7 @@ def test_timing_rows_equal_the_engine_run_seed_by_seed(cluster_timing):
     result, _ = cluster_timing
     frame = result.frame()
     for spec in result.spec.configurations():
-        rows = frame[frame["config"] == spec.digest()]
+        rows = frame[frame["config"] == config_key(spec)]
         for seed in (0, 77, 159):
             trace = simulate_spec(spec, seed)
             row = rows[rows["seed"] == seed].iloc[0]
@@ -118,7 +119,7 @@ def test_training_sweep_rows_equal_compare_run_one_configuration_at_a_time(clust
     dataset = load_dataset("digits")
     model = build_model("softmax", dataset, 0.01)
     for spec in result.spec.configurations():
-        rows = frame[frame["config"] == spec.digest()].sort_values(["seed", "update"])
+        rows = frame[frame["config"] == config_key(spec)].sort_values(["seed", "update"])
         run = compare(spec, variants=[spec.variant], model=model, dataset=dataset).runs[0]
         r = run.result
         np.testing.assert_array_equal(rows["loss"].to_numpy(), np.asarray(r.loss).ravel())
@@ -165,7 +166,7 @@ def test_a_failing_configuration_is_retried_reported_and_the_rest_completes(tmp_
     from simulator.studies import _sweep_exec
 
     spec = SweepSpec.from_toml(THEORY_SWEEP.replace("seeds = 160", "seeds = 2"))
-    bad = spec.configurations()[1].digest()
+    bad = config_key(spec.configurations()[1])
     attempts = []
 
     def flaky(task):

@@ -1,0 +1,144 @@
+"""The advisor's figure: time to target per candidate with its interval, and time to
+target against learner-hours with the Pareto front."""
+
+from __future__ import annotations
+
+import textwrap
+from typing import Any
+
+import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from simulator.errors import PssimTypeError
+from simulator.plots._style import TIME_LABEL
+
+__all__ = ["advice_figure"]
+
+#: Figure width (inches) and the title's wrap width (characters) that fits it.
+WIDTH, TITLE_CHARS = 12.0, 110
+
+
+def _pareto(points: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
+    """The points no other point beats in both coordinates (x, then y, both smaller is
+    better), sorted by x."""
+    front, best_y = [], float("inf")
+    for x, y, i in sorted(points):
+        if y < best_y:
+            front.append((x, y, i))
+            best_y = y
+    return front
+
+
+def advice_figure(advice: Any) -> Figure:
+    """Left: every simulated candidate's mean time to target with its 95% interval (best
+    at the top; candidates that never reach it marked at the horizon). Right: time to
+    target against learner-hours, the Pareto front joined and the recommendation marked.
+
+    Args:
+        advice: an :class:`~simulator.studies.advise.Advice`.
+
+    Returns:
+        A matplotlib Figure (save it with :func:`~simulator.plots.timeline.save_figure`).
+    """
+    if not all(hasattr(advice, a) for a in ("candidates", "horizon", "settings")):
+        raise PssimTypeError(
+            f"`advice` must be an Advice (simulator.advise); got {type(advice).__name__}",
+            param="advice",
+        )
+    shown = [c for c in advice.candidates if c.status != "not simulated"]
+    height = max(3.5, 0.38 * len(shown) + 1.8)
+    fig, (left, right) = plt.subplots(
+        1, 2, figsize=(WIDTH, height), gridspec_kw={"width_ratios": [1.35, 1]}
+    )
+    best = advice.recommendation
+    tied = set(advice.tied_with)
+    for row, result in enumerate(shown):
+        y = len(shown) - 1 - row
+        if result.mean is None:
+            left.plot([advice.horizon], [y], marker=">", color="0.5", ls="none")
+            left.annotate(
+                f" {result.status}", (advice.horizon, y), va="center", fontsize=8, color="0.4"
+            )
+            continue
+        color = _color(result, best, tied)
+        high = result.mean
+        if result.ci95 is not None:
+            low, high = result.ci95
+            left.plot([low, high], [y, y], color=color, lw=3, alpha=0.5, solid_capstyle="butt")
+        left.plot([result.mean], [y], marker="o", color=color, ls="none")
+        note = f"  {result.reached_seeds}/{result.seeds} seeds"
+        if result.status != "reached":
+            note += f", {result.status}"
+        left.annotate(note, (high, y), va="center", fontsize=7, color="0.3")
+    left.set_yticks(
+        range(len(shown)), [textwrap.shorten(c.candidate.label, 48) for c in shown][::-1]
+    )
+    left.tick_params(axis="y", labelsize=8)
+    left.axvline(advice.horizon, color="0.6", ls=":", lw=1)
+    left.set_xlabel(f"time to target, {TIME_LABEL}")
+    left.set_title("mean over seeds, bar: bootstrap 95% interval", fontsize=9)
+    left.set_xlim(left=0)
+    handles = [
+        Line2D([], [], color=c, marker="o", ls="none", label=t)
+        for c, t in (("C3", "recommended"), ("C1", "tied with it"), ("C0", "other"))
+        if t != "tied with it" or tied
+    ]
+    screened = len(advice.candidates) - len(shown)
+    if screened:
+        handles.append(Line2D([], [], ls="none", label=f"{screened} more screened out by theory"))
+    left.legend(handles=handles, fontsize=7, loc="lower right")
+    points = [
+        (r.learner_hours, r.mean, i)
+        for i, r in enumerate(shown)
+        if r.mean is not None and r.learner_hours is not None and r.status == "reached"
+    ]
+    for x, y, i in points:
+        right.plot([x], [y], marker="o", color=_color(shown[i], best, tied), ls="none")
+    front = _pareto(points)
+    if front:
+        right.plot(
+            [p[0] for p in front], [p[1] for p in front], color="0.3", lw=1, label="Pareto front"
+        )
+        for x, y, i in front:
+            right.annotate(
+                textwrap.shorten(shown[i].candidate.label, 30),
+                (x, y),
+                textcoords="offset points",
+                xytext=(4, 4),
+                fontsize=7,
+            )
+        right.legend(fontsize=8, loc="best")
+    right.set_xlabel("learner-hours (P x time to target, time read as seconds)")
+    right.set_ylabel("time to target")
+    right.set_title("candidates that reach the target on every seed", fontsize=9)
+    s = advice.settings
+    sure = "separated" if advice.certainty == "separated" else "tied"
+    title = (
+        f"Which configuration reaches {s.target_text()} first: {best.candidate.label} "
+        f"({sure}); horizon {advice.horizon:.4g}, {_cluster_text(advice)}"
+    )
+    fig.suptitle("\n".join(textwrap.wrap(title, TITLE_CHARS)), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _color(result: Any, best: Any, tied: set[str]) -> str:
+    if result is best:
+        return "C3"
+    return "C1" if result.candidate.label in tied else "C0"
+
+
+def _cluster_text(advice: Any) -> str:
+    """The cluster in words: P, the law or the durations file's name."""
+    spec = advice.recommendation.candidate.spec
+    if spec.durations is not None:
+        name = spec.measured.source if spec.measured is not None else "measured durations"
+        cluster = f"durations of {name}, {spec.durations_mode}"
+    elif spec.laws is not None:
+        cluster = "per-learner laws"
+    else:
+        cluster = f"X ~ {spec.law.spec}"
+    if spec.speeds is not None:
+        cluster += ", learners with their own speeds"
+    return f"P={spec.num_learners}, {cluster}"

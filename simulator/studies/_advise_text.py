@@ -1,0 +1,82 @@
+"""The advice as text: the ranked table, the recommendation and how sure it is."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["advice_text", "time_text"]
+
+_WIDTH = 44  # the candidate column
+
+
+def time_text(result: Any) -> str:
+    """``12.3 [11.0, 13.9]``, ``12.3`` (one seed), or the status where no time exists."""
+    if result.mean is None:
+        return result.status
+    if result.ci95 is None:
+        return f"{result.mean:.4g}"
+    low, high = result.ci95
+    return f"{result.mean:.4g} [{low:.4g}, {high:.4g}]"
+
+
+def _label(text: str) -> str:
+    return text if len(text) <= _WIDTH else text[: _WIDTH - 3] + "..."
+
+
+def _row(rank: str, result: Any) -> str:
+    predicted = result.screen.predicted
+    shown = "-" if predicted is None else f"{predicted:.4g}"
+    if result.status == "not simulated":
+        seeds = never = "-"
+        simulated, hours = "not simulated (screened out)", "-"
+    else:
+        seeds = f"{result.reached_seeds}/{result.seeds}"
+        never = f"{result.never_seeds}/{result.diverged_seeds}"
+        simulated = time_text(result)
+        if result.status not in ("reached", "not simulated"):
+            simulated = f"{simulated} ({result.status})" if result.mean is not None else simulated
+        hours = "-" if result.learner_hours is None else f"{result.learner_hours:.3g}"
+    return (
+        f"{rank:>4}  {_label(result.candidate.label):<{_WIDTH}}  {shown:>10}  "
+        f"{simulated:<32}  {seeds:>7}  {never:>9}  {hours:>9}"
+    )
+
+
+def advice_text(advice: Any) -> str:
+    """The table :meth:`~simulator.studies.advise.Advice.table` prints."""
+    s = advice.settings
+    best = advice.recommendation
+    stay = "the rest of the run" if s.window is None else f"{s.window:g} time units"
+    level = f" (level {best.level:.4g} on {best.level_on})" if best.level is not None else ""
+    lines = [
+        f"target: {s.target_text()}{level}, staying there for {stay}; every candidate trains "
+        f"for {advice.horizon:.4g} simulated time units",
+        f"{'rank':>4}  {'candidate':<{_WIDTH}}  {'predicted':>10}  "
+        f"{'time to target [95% CI]':<32}  {'reached':>7}  {'never/div':>9}  {'learner-h':>9}",
+    ]
+    for i, result in enumerate(advice.candidates, 1):
+        rank = "-" if result.status == "not simulated" else str(i)
+        lines.append(_row(rank, result))
+    sure = "separated from every other candidate"
+    if advice.certainty == "tied":
+        sure = f"tied with {', '.join(advice.tied_with)} (seed budget spent)"
+    lines.append(f"recommendation: {best.candidate.label}: {time_text(best)}, {sure}")
+    gap = advice.screen_gap()
+    unranked = [c for c in advice.candidates if not c.screen.ranked]
+    if gap["candidates"]:
+        rho = "" if gap["spearman"] is None else f", Spearman {gap['spearman']:.2f}"
+        low, high = gap["ratio_range"]
+        lines.append(
+            f"theory screen vs simulation: predicted/simulated median {gap['ratio_median']:.3g} "
+            f"(range {low:.3g}-{high:.3g}) over {gap['candidates']} candidates{rho}"
+        )
+    if unranked:
+        reasons = sorted({c.screen.reason for c in unranked})
+        lines.append(
+            f"theory cannot rank {len(unranked)} of {len(advice.candidates)} candidates: "
+            + "; ".join(reasons)
+        )
+    rounds = ", ".join(f"{len(labels)} x {seeds} seeds" for labels, seeds in advice.rounds)
+    lines.append(f"simulated: {rounds}; runs stored in {advice.out}")
+    lines.extend(advice.notes)
+    return "\n".join(lines)
