@@ -43,6 +43,7 @@ FIGURE_WIDTHS = {
     "curves": 12.0,
     "heatmap": 8.5,
     "fit": 13.0,
+    "advice": 12.0,
 }
 #: Share of the figure's width a title may span: a figure title spans the figure, an axes
 #: title its axes (which leave room for labels, a colour bar or a legend beside them).
@@ -50,6 +51,7 @@ _SPAN = {
     "error": 0.9,
     "curves": 0.9,
     "fit": 0.9,
+    "advice": 0.9,
     "staleness": 0.8,
     "speedup": 0.8,
     "runtime": 0.8,

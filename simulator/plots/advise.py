@@ -12,11 +12,12 @@ from matplotlib.lines import Line2D
 
 from simulator.errors import PssimTypeError
 from simulator.plots._style import TIME_LABEL
+from simulator.plots._titles import FIGURE_WIDTHS, TITLE_SIZE, figure_title, spec_settings
 
 __all__ = ["advice_figure"]
 
-#: Figure width (inches) and the title's wrap width (characters) that fits it.
-WIDTH, TITLE_CHARS = 12.0, 110
+#: Figure width (inches): the title wraps to fit it.
+WIDTH = FIGURE_WIDTHS["advice"]
 
 
 def _pareto(points: list[tuple[float, float, int]]) -> list[tuple[float, float, int]]:
@@ -57,8 +58,14 @@ def advice_figure(advice: Any) -> Figure:
         y = len(shown) - 1 - row
         if result.mean is None:
             left.plot([advice.horizon], [y], marker=">", color="0.5", ls="none")
+            final = "" if result.final_value is None else f", ends at {result.final_value:.3g}"
             left.annotate(
-                f" {result.status}", (advice.horizon, y), va="center", fontsize=8, color="0.4"
+                f"{result.status}{final}  ",
+                (advice.horizon, y),
+                va="center",
+                ha="right",
+                fontsize=7,
+                color="0.4",
             )
             continue
         color = _color(result, best, tied)
@@ -87,7 +94,7 @@ def advice_figure(advice: Any) -> Figure:
     screened = len(advice.candidates) - len(shown)
     if screened:
         handles.append(Line2D([], [], ls="none", label=f"{screened} more screened out by theory"))
-    left.legend(handles=handles, fontsize=7, loc="lower right")
+    left.legend(handles=handles, fontsize=7, loc="upper right")
     points = [
         (r.learner_hours, r.mean, i)
         for i, r in enumerate(shown)
@@ -102,7 +109,7 @@ def advice_figure(advice: Any) -> Figure:
         )
         for x, y, i in front:
             right.annotate(
-                textwrap.shorten(shown[i].candidate.label, 30),
+                textwrap.shorten(shown[i].candidate.label, 48),
                 (x, y),
                 textcoords="offset points",
                 xytext=(4, 4),
@@ -114,11 +121,13 @@ def advice_figure(advice: Any) -> Figure:
     right.set_title("candidates that reach the target on every seed", fontsize=9)
     s = advice.settings
     sure = "separated" if advice.certainty == "separated" else "tied"
-    title = (
+    head = (
         f"Which configuration reaches {s.target_text()} first: {best.candidate.label} "
-        f"({sure}); horizon {advice.horizon:.4g}, {_cluster_text(advice)}"
+        f"({sure}); every candidate trains for {advice.horizon:.4g} time units"
     )
-    fig.suptitle("\n".join(textwrap.wrap(title, TITLE_CHARS)), fontsize=10)
+    settings = spec_settings(c.candidate.spec for c in advice.candidates)
+    title = figure_title("advice", head, settings, skip=("seeds", "time_budget", "updates"))
+    fig.suptitle(title, fontsize=TITLE_SIZE)
     fig.tight_layout()
     return fig
 
@@ -127,18 +136,3 @@ def _color(result: Any, best: Any, tied: set[str]) -> str:
     if result is best:
         return "C3"
     return "C1" if result.candidate.label in tied else "C0"
-
-
-def _cluster_text(advice: Any) -> str:
-    """The cluster in words: P, the law or the durations file's name."""
-    spec = advice.recommendation.candidate.spec
-    if spec.durations is not None:
-        name = spec.measured.source if spec.measured is not None else "measured durations"
-        cluster = f"durations of {name}, {spec.durations_mode}"
-    elif spec.laws is not None:
-        cluster = "per-learner laws"
-    else:
-        cluster = f"X ~ {spec.law.spec}"
-    if spec.speeds is not None:
-        cluster += ", learners with their own speeds"
-    return f"P={spec.num_learners}, {cluster}"

@@ -4,7 +4,8 @@ the ranking that decides who gets more seeds.
 A candidate's status: ``reached`` (every seed reached the target and stayed), ``partly``
 (some seeds never did, or diverged), ``never``, ``diverged`` (every seed), ``over
 learner-hours`` (reached, beyond the ``[advise]`` cap), ``not simulated`` (screened out by
-theory). Candidates rank by status in that order, then by mean time to target. The
+theory). Candidates rank by status in that order, then by mean time to target (then by
+the error they end at, where they have no time). The
 *contenders* are the ``reached`` candidates whose 95% interval overlaps the leader's.
 """
 
@@ -190,6 +191,7 @@ def rank(
             STATUSES.index(r.status),
             -r.reached_seeds / max(r.seeds, 1),
             math.inf if r.mean is None else r.mean,
+            math.inf if r.final_value is None else r.final_value,  # the closest of the rest
             r.candidate.index,
         ),
     )

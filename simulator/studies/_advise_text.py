@@ -10,9 +10,12 @@ _WIDTH = 44  # the candidate column
 
 
 def time_text(result: Any) -> str:
-    """``12.3 [11.0, 13.9]``, ``12.3`` (one seed), or the status where no time exists."""
+    """``12.3 [11.0, 13.9]``, ``12.3`` (one seed), or the status where no time exists
+    (``never, ends at 0.42``)."""
     if result.mean is None:
-        return result.status
+        if result.final_value is None:
+            return result.status
+        return f"{result.status}, ends at {result.final_value:.3g}"
     if result.ci95 is None:
         return f"{result.mean:.4g}"
     low, high = result.ci95
@@ -47,7 +50,9 @@ def advice_text(advice: Any) -> str:
     s = advice.settings
     best = advice.recommendation
     stay = "the rest of the run" if s.window is None else f"{s.window:g} time units"
-    level = f" (level {best.level:.4g} on {best.level_on})" if best.level is not None else ""
+    level = ""
+    if best.level is not None and s.target_kind != "target":
+        level = f" (level {best.level:.4g} on the {best.level_on})"
     lines = [
         f"target: {s.target_text()}{level}, staying there for {stay}; every candidate trains "
         f"for {advice.horizon:.4g} simulated time units",
@@ -77,6 +82,10 @@ def advice_text(advice: Any) -> str:
             + "; ".join(reasons)
         )
     rounds = ", ".join(f"{len(labels)} x {seeds} seeds" for labels, seeds in advice.rounds)
-    lines.append(f"simulated: {rounds}; runs stored in {advice.out}")
+    total = sum(c.seeds for c in advice.candidates)
+    lines.append(
+        f"simulated: {rounds} ({advice.trained} of {total} runs trained now, the others "
+        f"read from the store {advice.out})"
+    )
     lines.extend(advice.notes)
     return "\n".join(lines)

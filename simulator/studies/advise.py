@@ -72,6 +72,8 @@ class Advice:
             simulated candidate's) or ``tied`` (the seed budget ran out first).
         tied_with: labels of the candidates the recommendation cannot be told from.
         rounds: per round of simulation, ``(labels, seeds)``: who ran with how many seeds.
+        trained: (candidate, seed) training runs this call trained (0 when the store
+            held them all).
         notes: one-line remarks (excluded candidates, the store).
     """
 
@@ -83,6 +85,7 @@ class Advice:
     certainty: str
     tied_with: tuple[str, ...]
     rounds: tuple[tuple[tuple[str, ...], int], ...]
+    trained: int = 0
     notes: tuple[str, ...] = ()
 
     @property
@@ -136,6 +139,7 @@ class Advice:
             },
             "screen_gap": self.screen_gap(),
             "rounds": [{"candidates": list(c), "seeds": s} for c, s in self.rounds],
+            "trained_runs": self.trained,
             "out": str(self.out),
             "sweep_digest": self.sweep.digest(),
             "notes": list(self.notes),
@@ -292,6 +296,7 @@ def advise(
     chosen += [c for c in candidates if not screens[c.index].ranked]
     chosen.sort(key=lambda c: c.index)
     rounds: list[tuple[tuple[str, ...], int]] = []
+    trained = 0
     seeds = settings.initial_seeds
     active = chosen
     with _scheduler(scheduler, workers) as address:
@@ -305,6 +310,7 @@ def advise(
                     "the advice to retry it (the other runs are stored)"
                 )
             rounds.append((tuple(c.label for c in active), seeds))
+            trained += result.units_ran
             results = _scores(out, sweep_spec, chosen, screens, settings, horizon)
             order, contenders = rank(results, settings)
             leader = order[0]
@@ -332,6 +338,7 @@ def advise(
         certainty="tied" if contenders else "separated",
         tied_with=tuple(c.candidate.label for c in contenders),
         rounds=tuple(rounds),
+        trained=trained,
         notes=notes,
     )
 
