@@ -21,6 +21,9 @@ For each setting, in fresh processes with their own empty compilation caches:
 ``runs_vs_brute`` is the (candidate, seed) training runs the advisor trained over the brute
 force's: its saving in execution, which the wall time shows only where execution, not
 compilation (one program per candidate and run length, in both), dominates.
+``advisor_compile_s`` and ``brute_compile_s`` are their JAX compilation seconds (the sum of
+JAX's compile-duration events) and ``wall_less_compile_vs_brute`` the wall-time ratio
+without them.
 ``pick_vs_best`` is the brute-force time to target of the advisor's pick over that of the
 brute-force best (target <= 1.10): both read from the brute-force sweep, which has the
 most seeds of every candidate. ``wall_vs_brute`` is the advisor's wall time over the
@@ -46,6 +49,12 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+#: JAX's compile-duration events: tracing, lowering, backend compilation.
+COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
 #: The training problem shared by both settings.
 PROBLEM = {"model": "softmax", "data": "digits", "l2": 0.01, "batch": 4, "eval-every": 20}
 SETTINGS = {
@@ -120,12 +129,21 @@ def advise_file(name: str, folder: Path, smoke: bool) -> Path:
 
 def _child(job: dict) -> dict:
     """One phase in this (fresh) process: the advisor or the brute-force sweep."""
+    import jax.monitoring
+
     import simulator
     from simulator.results.targets import time_to_target_table
     from simulator.studies._advise_spec import candidates_of, read_advise_config
-    from simulator.studies.advise import _round_spec
+    from simulator.studies.advise import _round_spec, _run_lengths
     from simulator.studies.sweeps import sweep
 
+    compile_s = [0.0]
+
+    def on_duration(event: str, seconds: float, **_: object) -> None:
+        if event in COMPILE_EVENTS:
+            compile_s[0] += seconds
+
+    jax.monitoring.register_event_duration_secs_listener(on_duration)
     start = time.perf_counter()
     if job["phase"] == "advisor":
         advice = simulator.advise(job["file"], job["out"], scheduler="serial")
@@ -136,11 +154,12 @@ def _child(job: dict) -> dict:
             "pick": best.candidate.label,
             "certainty": advice.certainty,
             "runs": advice.trained,
+            "compile_s": compile_s[0],
         }
     spec, settings = read_advise_config(job["file"])
     candidates = candidates_of(spec)
     horizon = settings.time_budget
-    full = _round_spec(spec, candidates, settings.max_seeds, horizon)
+    full = _round_spec(spec, candidates, settings.max_seeds, _run_lengths(candidates, horizon))
     sweep(full, job["out"], scheduler="serial")
     wall = time.perf_counter() - start
     frame = sweep(full, job["out"], scheduler="serial").frame()
@@ -153,7 +172,13 @@ def _child(job: dict) -> dict:
     times = {k: _finite(r.time_to_target) for k, r in rows.items()}
     every = {k: bool(r.reached_seeds == r.seeds) for k, r in rows.items()}
     runs = len(candidates) * settings.max_seeds
-    return {"wall_s": wall, "times": times, "every_seed": every, "runs": runs}
+    return {
+        "wall_s": wall,
+        "times": times,
+        "every_seed": every,
+        "runs": runs,
+        "compile_s": compile_s[0],
+    }
 
 
 def _finite(value) -> float | None:
@@ -200,6 +225,12 @@ def run_setting(name: str, root: Path, smoke: bool) -> dict:
         "pick_vs_best": brute["times"][pick] / fair[best],
         "wall_vs_brute": phases["advisor"]["wall_s"] / phases["brute"]["wall_s"],
         "runs_vs_brute": phases["advisor"]["runs"] / brute["runs"],
+        "wall_less_compile_vs_brute": (
+            (phases["advisor"]["wall_s"] - phases["advisor"]["compile_s"])
+            / (brute["wall_s"] - brute["compile_s"])
+        ),
+        "advisor_compile_s": phases["advisor"]["compile_s"],
+        "brute_compile_s": brute["compile_s"],
         "advisor_s": phases["advisor"]["wall_s"],
         "brute_s": phases["brute"]["wall_s"],
     }

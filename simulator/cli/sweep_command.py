@@ -27,7 +27,7 @@ from simulator.results.targets import setting_column
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["add_sweep_command", "cmd_sweep", "draw_figures"]
+__all__ = ["add_cluster_options", "add_sweep_command", "as_typed", "cmd_sweep", "draw_figures"]
 
 
 def add_sweep_command(sub) -> argparse.ArgumentParser:
@@ -42,6 +42,14 @@ def add_sweep_command(sub) -> argparse.ArgumentParser:
     )
     cmd.add_argument("sweep_file", metavar="CONFIG.toml", help="the sweep file")
     cmd.add_argument("--out", required=True, help="the sweep folder (created if missing)")
+    add_cluster_options(cmd)
+    cmd.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    cmd.set_defaults(handler=cmd_sweep)
+    return cmd
+
+
+def add_cluster_options(cmd: argparse.ArgumentParser) -> None:
+    """``--scheduler`` and ``--workers``: where a sweep's tasks run."""
     cmd.add_argument(
         "--scheduler",
         default=None,
@@ -56,9 +64,6 @@ def add_sweep_command(sub) -> argparse.ArgumentParser:
         metavar="N",
         help="LocalCluster worker processes (default: one per core; at most 4 per core)",
     )
-    cmd.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    cmd.set_defaults(handler=cmd_sweep)
-    return cmd
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
@@ -75,9 +80,9 @@ def cmd_sweep(args: argparse.Namespace) -> int:
             _interrupted(spec, args)
             raise
     except USER_ERRORS as err:
-        raise CliError(_as_typed(err)) from None
+        raise CliError(as_typed(err)) from None
     except SweepFault as fault:  # the machine's, not the input's: status 1
-        print(f"pssim: error: {_as_typed(fault)}", file=sys.stderr)
+        print(f"pssim: error: {as_typed(fault)}", file=sys.stderr)
         return 1
     for note in result.notes:
         print(f"pssim sweep: {note}", file=sys.stderr)
@@ -165,11 +170,13 @@ _OPTIONS = {"path": "CONFIG.toml", "out": "--out", "scheduler": "--scheduler"}
 _OPTIONS["workers"] = "--workers"
 
 
-def _as_typed(err: Exception) -> str:
+def as_typed(err: Exception, options: dict[str, str] | None = None) -> str:
     """``err``'s message with a field named by its key in the sweep file (``K``,
-    ``learners``) and the command's own arguments by their options."""
+    ``learners``) and the command's own arguments by their options (``options`` adds or
+    replaces some: argument -> option)."""
     text = str(err)
-    for name, shown in {**{f: f"`{k}`" for f, k in TOML_KEY.items()}, **_OPTIONS}.items():
+    names = {**{f: f"`{k}`" for f, k in TOML_KEY.items()}, **_OPTIONS, **(options or {})}
+    for name, shown in names.items():
         text = text.replace(f"`{name}`", shown)
     return text
 

@@ -33,7 +33,7 @@ def _pareto(points: list[tuple[float, float, int]]) -> list[tuple[float, float, 
 
 def advice_figure(advice: Any) -> Figure:
     """Left: every simulated candidate's mean time to target with its 95% interval (best
-    at the top; candidates that never reach it marked at the horizon). Right: time to
+    at the top; candidates that never reach it marked at the right edge). Right: time to
     target against learner-hours, the Pareto front joined and the recommendation marked.
 
     Args:
@@ -54,14 +54,15 @@ def advice_figure(advice: Any) -> Figure:
     )
     best = advice.recommendation
     tied = set(advice.tied_with)
+    edge = _right_edge(shown, advice.horizon)
     for row, result in enumerate(shown):
         y = len(shown) - 1 - row
         if result.mean is None:
-            left.plot([advice.horizon], [y], marker=">", color="0.5", ls="none")
+            left.plot([edge], [y], marker=">", color="0.5", ls="none")
             final = "" if result.final_value is None else f", ends at {result.final_value:.3g}"
             left.annotate(
                 f"{result.status}{final}  ",
-                (advice.horizon, y),
+                (edge, y),
                 va="center",
                 ha="right",
                 fontsize=7,
@@ -82,10 +83,11 @@ def advice_figure(advice: Any) -> Figure:
         range(len(shown)), [textwrap.shorten(c.candidate.label, 48) for c in shown][::-1]
     )
     left.tick_params(axis="y", labelsize=8)
-    left.axvline(advice.horizon, color="0.6", ls=":", lw=1)
+    if edge == advice.horizon:
+        left.axvline(advice.horizon, color="0.6", ls=":", lw=1)
+    left.set_xlim(0, edge * 1.04)
     left.set_xlabel(f"time to target, {TIME_LABEL}")
     left.set_title("mean over seeds, bar: bootstrap 95% interval", fontsize=9)
-    left.set_xlim(left=0)
     handles = [
         Line2D([], [], color=c, marker="o", ls="none", label=t)
         for c, t in (("C3", "recommended"), ("C1", "tied with it"), ("C0", "other"))
@@ -123,13 +125,20 @@ def advice_figure(advice: Any) -> Figure:
     sure = "separated" if advice.certainty == "separated" else "tied"
     head = (
         f"Which configuration reaches {s.target_text()} first: {best.candidate.label} "
-        f"({sure}); every candidate trains for {advice.horizon:.4g} time units"
+        f"({sure}), each trained for {advice.horizon:.4g} time units"
     )
     settings = spec_settings(c.candidate.spec for c in advice.candidates)
     title = figure_title("advice", head, settings, skip=("seeds", "time_budget", "updates"))
     fig.suptitle(title, fontsize=TITLE_SIZE)
     fig.tight_layout()
     return fig
+
+
+def _right_edge(shown, horizon: float) -> float:
+    """The left panel's last time: the horizon, or a little past the slowest interval
+    where every time is far below it (candidates that never reach are drawn there)."""
+    ends = [r.ci95[1] if r.ci95 else r.mean for r in shown if r.mean is not None]
+    return min(horizon, 1.3 * max(ends)) if ends else horizon
 
 
 def _color(result: Any, best: Any, tied: set[str]) -> str:

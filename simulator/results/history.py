@@ -329,6 +329,11 @@ class History:
     def time_to_loss(self, variant: str, target: float, **filters: Any) -> float | None:
         """Simulated time at which the seed-mean loss curve first is <= ``target``.
 
+        A quick look at one curve: its first touch, which a noisy curve can reach and
+        leave. For a time each seed stays at the target, with an interval and the seeds
+        that never get there, use :func:`~simulator.results.targets.time_to_target_table`
+        on :meth:`to_frame`.
+
         Returns:
             The mean (over seeds) time of that evaluation point, or None if never reached.
         """

@@ -258,6 +258,12 @@ def split_advise_config(
             f"by simulated training); got {shown(options.get('kind'))}",
             param="kind",
         )
+    if not data.get("grid") and not data.get("zip"):
+        raise SpecError(
+            f"{source} has no [grid] or [[zip]] table: the advisor needs candidates to rank "
+            '(e.g. [grid] variant = ["sync", "async"])',
+            param="grid",
+        )
     data["sweep"] = {**(options if isinstance(options, dict) else {}), "kind": "training"}
     sweep = SweepSpec.from_dict(data, source=source, folder=folder)
     for field in sweep.swept():

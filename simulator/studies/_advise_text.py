@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
-__all__ = ["advice_text", "time_text"]
+__all__ = ["advice_text", "batch_note", "none_reached", "time_text"]
 
 _WIDTH = 44  # the candidate column
 
@@ -45,6 +46,15 @@ def _row(rank: str, result: Any) -> str:
     )
 
 
+def _short_reason(reason: str) -> str:
+    """A screen's reason without its numbers: ``Theorem 3 (eq. 9) does not hold: eta <= ...``
+    becomes ``Theorem 3 (eq. 9)'s step-size condition fails``."""
+    head, _, rest = reason.partition(" does not hold: ")
+    if rest:
+        return f"{head}'s conditions fail"
+    return reason.split(" floor ")[0].replace("the target is at or below", "the target is below")
+
+
 def advice_text(advice: Any) -> str:
     """The table :meth:`~simulator.studies.advise.Advice.table` prints."""
     s = advice.settings
@@ -76,16 +86,65 @@ def advice_text(advice: Any) -> str:
             f"(range {low:.3g}-{high:.3g}) over {gap['candidates']} candidates{rho}"
         )
     if unranked:
-        reasons = sorted({c.screen.reason for c in unranked})
+        reasons: dict[str, int] = {}
+        for c in unranked:
+            short = _short_reason(c.screen.reason)
+            reasons[short] = reasons.get(short, 0) + 1
+        shown = "; ".join(
+            reason if n == len(unranked) else f"{reason} ({n})" for reason, n in reasons.items()
+        )
         lines.append(
-            f"theory cannot rank {len(unranked)} of {len(advice.candidates)} candidates: "
-            + "; ".join(reasons)
+            f"theory cannot rank {len(unranked)} of {len(advice.candidates)} candidates: {shown} "
+            "(each candidate's reason is in --json)"
         )
     rounds = ", ".join(f"{len(labels)} x {seeds} seeds" for labels, seeds in advice.rounds)
     total = sum(c.seeds for c in advice.candidates)
+    stored = "" if advice.trained == total else f", {total - advice.trained} read from it"
     lines.append(
-        f"simulated: {rounds} ({advice.trained} of {total} runs trained now, the others "
-        f"read from the store {advice.out})"
+        f"simulated: {rounds}; {total} runs in all, {advice.trained} trained now into "
+        f"{advice.out}{stored}"
     )
     lines.extend(advice.notes)
     return "\n".join(lines)
+
+
+def batch_note(sweep: Any, candidates) -> tuple[str, ...]:
+    """A warning where the mini-batch size is swept but no compute time depends on it."""
+    if "batch_size" not in sweep.swept():
+        return ()
+    from distributions import law_symbols
+
+    for c in candidates:
+        d = c.spec.to_dict()
+        texts = [d.get("law"), *(d.get("laws") or [])]
+        if any(isinstance(t, str) and "m" in law_symbols(t) for t in texts):
+            return ()
+    return (
+        "note: batch is swept but no compute time depends on the mini-batch size m, so a "
+        "larger batch costs no simulated time here; write the law in m (e.g. dist = "
+        '"shifted-exp:0.5*m,1") to compare mini-batch sizes',
+    )
+
+
+def none_reached(order, settings: Any, horizon: float) -> str:
+    """The one line of an advice that has no candidate to recommend."""
+    over = [r for r in order if r.status == "over learner-hours"]
+    if over:
+        return (
+            f"no candidate reaches {settings.target_text()} within learner-hours "
+            f"{settings.learner_hours:g} (the cheapest that reaches it, {over[0].candidate.label}, "
+            f"uses {min(r.learner_hours for r in over):.3g}); raise learner-hours"
+        )
+    partly = [r for r in order if r.status == "partly"]
+    best = min(order, key=lambda r: r.final_value if r.final_value is not None else math.inf)
+    final = "" if best.final_value is None else f" (the best ends at {best.final_value:.4g})"
+    if partly:
+        r = partly[0]
+        final = (
+            f" on every seed ({r.candidate.label} reaches it on {r.reached_seeds} of "
+            f"{r.seeds} seeds, at {r.mean:.4g} on average)"
+        )
+    return (
+        f"no candidate reaches and stays at {settings.target_text()} within the horizon "
+        f"{horizon:g}{final}; raise time-budget or the target"
+    )

@@ -29,19 +29,18 @@ Example:
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import math
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from simulator.errors import PssimError, PssimTypeError
+from simulator.errors import PssimError, PssimTypeError, SpecError
 from simulator.studies._advise_rank import CandidateResult, rank, results_of
-from simulator.studies._advise_screen import screen_candidates
+from simulator.studies._advise_screen import Screen, screen_candidates
 from simulator.studies._advise_spec import (
     AdviseSettings,
     Candidate,
@@ -49,6 +48,7 @@ from simulator.studies._advise_spec import (
     read_advise_config,
     split_advise_config,
 )
+from simulator.studies._advise_text import batch_note, none_reached
 from simulator.studies._sweep_exec import check_scheduler
 from simulator.studies._sweep_spec import SweepSpec
 from simulator.studies._sweep_units import config_key
@@ -127,16 +127,19 @@ class Advice:
             "candidates": [c.to_json() for c in self.candidates],
             "target": {
                 "rule": self.settings.target_text(),
-                self.settings.target_kind: self.settings.target,
-                "window": self.settings.window,
+                self.settings.target_kind.replace("-", "_"): self.settings.target,
                 "level": best.level,
                 "on": best.level_on,
             },
             "horizon": self.horizon,
-            "constraints": {
-                "learner-hours": self.settings.learner_hours,
-                "max-seeds": self.settings.max_seeds,
+            "settings": {
+                "learner_hours": self.settings.learner_hours,
+                "max_seeds": self.settings.max_seeds,
+                "initial_seeds": self.settings.initial_seeds,
+                "finalists": self.settings.finalists,
+                "window": self.settings.window,
             },
+            "sweep": self.sweep.to_dict(),
             "screen_gap": self.screen_gap(),
             "rounds": [{"candidates": list(c), "seeds": s} for c, s in self.rounds],
             "trained_runs": self.trained,
@@ -169,27 +172,48 @@ def _horizon(sweep: SweepSpec, settings: AdviseSettings, candidates) -> float:
     from simulator.timing.engine import simulate_spec
 
     if settings.time_budget is not None:
-        horizon = settings.time_budget
-    elif sweep.base.get("time_budget") is not None:
-        horizon = float(sweep.base["time_budget"])
-    else:
-        horizon = max(
-            simulate_spec(c.spec.replace(seeds=1), c.spec.seed).end_time for c in candidates
-        )
-    firsts = {
-        c.index: simulate_spec(
-            c.spec.replace(updates=1, seeds=1, eval_every=None), c.spec.seed
-        ).end_time
-        for c in candidates
-    }
-    if min(firsts.values()) > horizon:
+        return settings.time_budget
+    if sweep.base.get("time_budget") is not None:
+        return float(sweep.base["time_budget"])
+    return max(simulate_spec(c.spec.replace(seeds=1), c.spec.seed).end_time for c in candidates)
+
+
+#: Seeds whose timing sets a candidate's run length (a fixed number: raising max-seeds
+#: must not change the length, and so the identity, of the runs already stored).
+LENGTH_SEEDS = 16
+
+
+def _run_lengths(candidates, horizon: float, seeds: int = LENGTH_SEEDS) -> dict[int, int]:
+    """Per candidate, the updates that each of its first ``seeds`` seeds completes within
+    the horizon (the fewest of them; a timing simulation only): its runs train that many
+    updates, so they end by the horizon (later seeds about there), and a candidate's runs
+    in every round have one length and share one compiled program."""
+    from simulator.timing._budget import budget_updates
+    from simulator.timing.engine import simulate_spec
+
+    def length(spec) -> int:
+        try:
+            return budget_updates(spec.replace(time_budget=horizon, seeds=seeds))
+        except SpecError as err:
+            if "first update" not in str(err):
+                raise
+            return 0  # a seed's first update comes after the horizon
+
+    lengths = {c.index: length(c.spec) for c in candidates}
+    if max(lengths.values()) == 0:
+        firsts = {
+            c.index: simulate_spec(
+                c.spec.replace(updates=1, seeds=1, eval_every=None), c.spec.seed
+            ).end_time
+            for c in candidates
+        }
         fastest = min(candidates, key=lambda c: firsts[c.index])
         raise PssimError(
             f"`time-budget` {horizon:g} is shorter than the first update of every candidate "
             f"(the fastest, {fastest.label}, takes {firsts[fastest.index]:.4g}); raise it",
             param="time-budget",
         )
-    return horizon
+    return lengths
 
 
 #: Convex models that are never strongly convex (a flat direction: softmax's bias): the
@@ -220,13 +244,19 @@ def _constants(sweep: SweepSpec):
         return None, f"the problem constants could not be computed ({err})"
 
 
-def _round_spec(sweep: SweepSpec, chosen: Sequence[Candidate], seeds: int, horizon: float):
-    """The sweep of ``chosen`` candidates with ``seeds`` seeds over the horizon: one
-    ``[[zip]]`` table listing their swept values."""
+def _round_spec(
+    sweep: SweepSpec, chosen: Sequence[Candidate], seeds: int, lengths: dict[int, int]
+) -> SweepSpec:
+    """The sweep of ``chosen`` candidates with ``seeds`` seeds, each for its run length
+    (:func:`_run_lengths`): one ``[[zip]]`` table listing their swept values."""
     base = {k: v for k, v in sweep.base.items() if k not in ("updates", "time_budget")}
-    base.update(time_budget=horizon, seeds=seeds)
+    base["seeds"] = seeds
     fields = list(chosen[0].point)
     zipped = {f: [c.point[f] for c in chosen] for f in fields}
+    zipped["updates"] = [lengths[c.index] for c in chosen]
+    every = base.pop("eval_every", None)
+    if every is not None:  # at most one evaluation point per update
+        zipped["eval_every"] = [min(every, lengths[c.index]) for c in chosen]
     return SweepSpec(
         base=base,
         grid={},
@@ -235,19 +265,6 @@ def _round_spec(sweep: SweepSpec, chosen: Sequence[Candidate], seeds: int, horiz
         source=sweep.source,
         folder=sweep.folder,
     )
-
-
-@contextlib.contextmanager
-def _scheduler(scheduler: str | None, workers: int) -> Iterator[str | None]:
-    """One LocalCluster for every round (its workers keep their compiled programs), or the
-    scheduler given."""
-    if scheduler is not None:
-        yield scheduler
-        return
-    from simulator.studies._sweep_exec import _client
-
-    with _client(None, workers) as client:
-        yield client.scheduler.address
 
 
 def advise(
@@ -268,7 +285,9 @@ def advise(
         cluster: a config file describing the cluster (what ``pssim fit --out`` writes),
             instead of the ``[advise]`` table's ``cluster``.
         scheduler, workers: where the training runs, as for :func:`~simulator.sweep`
-            (default: one LocalCluster for every round; ``"serial"``: this process).
+            (default: a LocalCluster for each round that has runs to train, so a script
+            that calls this needs ``if __name__ == "__main__":``; ``"serial"``: this
+            process).
         progress: progress bars on stderr.
 
     Returns:
@@ -284,51 +303,38 @@ def advise(
     """
     sweep_spec, settings = _as_config(config, cluster)
     scheduler, workers = check_scheduler(scheduler, workers)
-    candidates = candidates_of(sweep_spec)
-    horizon = _horizon(sweep_spec, settings, candidates)
+    everyone = candidates_of(sweep_spec)
+    horizon = _horizon(sweep_spec, settings, everyone)
+    if settings.window is not None and settings.window >= horizon:
+        raise PssimError(
+            f"[advise] `window` must be shorter than the horizon {horizon:g} (every "
+            f"candidate trains that long); got {settings.window:g}",
+            param="window",
+        )
+    lengths = _run_lengths(everyone, horizon)
     constants, why = _constants(sweep_spec)
-    screens = screen_candidates(candidates, settings, constants, no_constants=why)
-    ranked_by_theory = sorted(
-        (c for c in candidates if screens[c.index].ranked),
-        key=lambda c: screens[c.index].predicted,
-    )
-    chosen = ranked_by_theory[: settings.finalists]
-    chosen += [c for c in candidates if not screens[c.index].ranked]
-    chosen.sort(key=lambda c: c.index)
-    rounds: list[tuple[tuple[str, ...], int]] = []
-    trained = 0
-    seeds = settings.initial_seeds
-    active = chosen
-    with _scheduler(scheduler, workers) as address:
-        while True:
-            spec = _round_spec(sweep_spec, active, seeds, horizon)
-            result = sweep(spec, out, scheduler=address, progress=progress)
-            if result.failures:
-                configs, error = result.failures[0]
-                raise PssimError(
-                    f"the training of ({spec.describe(configs[0])}) failed: {error}; rerun "
-                    "the advice to retry it (the other runs are stored)"
-                )
-            rounds.append((tuple(c.label for c in active), seeds))
-            trained += result.units_ran
-            results = _scores(out, sweep_spec, chosen, screens, settings, horizon)
-            order, contenders = rank(results, settings)
-            leader = order[0]
-            pool = [leader.candidate, *(c.candidate for c in contenders)]
-            if not contenders or seeds >= settings.max_seeds:
-                break
-            seeds = min(2 * seeds, settings.max_seeds)
-            active = sorted(pool, key=lambda c: c.index)
+    screens = screen_candidates(everyone, settings, constants, no_constants=why)
+    for c in everyone:
+        if lengths[c.index] == 0:
+            late = f"its first update comes after the horizon {horizon:g}"
+            screens[c.index] = Screen(None, screens[c.index].time_per_update, None, late)
+    chosen = _finalists([c for c in everyone if lengths[c.index] > 0], screens, settings)
+    where = {"scheduler": scheduler, "workers": workers if scheduler is None else None}
+    settled = _settle(out, sweep_spec, chosen, screens, settings, lengths, where, progress)
+    order, contenders, rounds, trained, notes = settled
+    leader = order[0]
     if leader.mean is None or leader.status != "reached":
-        raise PssimError(_none_reached(order, settings, horizon), param="target")
+        raise PssimError(none_reached(order, settings, horizon), param="target")
     unsimulated = [
         CandidateResult.screened(c, screens[c.index], settings)
         for c in sorted(
-            (c for c in candidates if c not in chosen),
-            key=lambda c: screens[c.index].predicted,
+            (c for c in everyone if c not in chosen),
+            key=lambda c: (
+                math.inf if screens[c.index].predicted is None else screens[c.index].predicted
+            ),
         )
     ]
-    notes = tuple(result.notes)
+    notes = (*notes, *batch_note(sweep_spec, everyone))
     return Advice(
         sweep=sweep_spec,
         settings=settings,
@@ -343,28 +349,64 @@ def advise(
     )
 
 
-def _scores(out, sweep_spec, chosen, screens, settings, horizon) -> list[CandidateResult]:
+def _finalists(runnable, screens, settings: AdviseSettings) -> list[Candidate]:
+    """The candidates to simulate, in grid order: the screen's best ``finalists`` and
+    every candidate it cannot rank."""
+    ranked = sorted(
+        (c for c in runnable if screens[c.index].ranked), key=lambda c: screens[c.index].predicted
+    )
+    chosen = ranked[: settings.finalists] + [c for c in runnable if not screens[c.index].ranked]
+    return sorted(chosen, key=lambda c: c.index)
+
+
+def _settle(out, sweep_spec, chosen, screens, settings, lengths, where, progress):
+    """Rounds of simulation: every chosen candidate with ``initial-seeds`` seeds, then the
+    leader and its contenders with twice the seeds, until none overlaps the leader or
+    ``max-seeds`` is reached. Returns the ranking, the contenders left, the rounds, the
+    runs trained and the store's notes."""
+    rounds: list[tuple[tuple[str, ...], int]] = []
+    trained, seeds, active = 0, settings.initial_seeds, chosen
+    while True:
+        spec = _round_spec(sweep_spec, active, seeds, lengths)
+        result = sweep(spec, out, **where, progress=progress)
+        if result.failures:
+            configs, error = result.failures[0]
+            raise PssimError(
+                f"the training of ({spec.describe(configs[0])}) failed: {error}; rerun "
+                "the advice to retry it (the other runs are stored)"
+            )
+        rounds.append((tuple(c.label for c in active), seeds))
+        trained += result.units_ran
+        scores = _scores(out, sweep_spec, chosen, screens, settings, lengths)
+        order, contenders = rank(scores, settings)
+        pool = contenders or _runner_up_short_of_seeds(order, settings)
+        if not pool or seeds >= settings.max_seeds:
+            return order, contenders, rounds, trained, tuple(result.notes)
+        seeds = min(2 * seeds, settings.max_seeds)
+        active = sorted([order[0].candidate, *(c.candidate for c in pool)], key=lambda c: c.index)
+
+
+#: Seeds the leader and the runner-up need before they are called separated: a percentile
+#: bootstrap of 2 or 3 seeds covers the mean far less often than 95% (about 50% and 75%
+#: for normal times), and more rounds cost no compilation (a candidate's runs share one
+#: program).
+SEPARATION_SEEDS = 6
+
+
+def _runner_up_short_of_seeds(order, settings: AdviseSettings) -> list[CandidateResult]:
+    """[the runner-up] when it or the leader has fewer than :data:`SEPARATION_SEEDS`
+    seeds (at most ``max-seeds``), else []."""
+    need = min(SEPARATION_SEEDS, settings.max_seeds)
+    if len(order) < 2 or order[0].status != "reached" or order[1].status != "reached":
+        return []
+    return [order[1]] if min(order[0].seeds, order[1].seeds) < need else []
+
+
+def _scores(out, sweep_spec, chosen, screens, settings, lengths) -> list[CandidateResult]:
     """Every simulated candidate's scores from the rows stored in ``out``."""
     from simulator.studies._sweep_store import SweepStore
 
-    spec = _round_spec(sweep_spec, chosen, settings.max_seeds, horizon)
+    spec = _round_spec(sweep_spec, chosen, settings.max_seeds, lengths)
     frame = SweepStore(out).read(spec)
     keys = {config_key(c): cand for c, cand in zip(spec.configurations(), chosen, strict=True)}
     return results_of(frame, keys, screens, settings)
-
-
-def _none_reached(order, settings: AdviseSettings, horizon: float) -> str:
-    """The one line of an advice that has no candidate to recommend."""
-    over = [r for r in order if r.status == "over learner-hours"]
-    if over:
-        return (
-            f"no candidate reaches {settings.target_text()} within learner-hours "
-            f"{settings.learner_hours:g} (the cheapest that reaches it, {over[0].candidate.label}, "
-            f"uses {min(r.learner_hours for r in over):.3g}); raise learner-hours"
-        )
-    best = min(order, key=lambda r: r.final_value if r.final_value is not None else math.inf)
-    final = "" if best.final_value is None else f" (the best ends at {best.final_value:.4g})"
-    return (
-        f"no candidate reaches and stays at {settings.target_text()} within the horizon "
-        f"{horizon:g}{final}; raise time-budget or the target"
-    )

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 import re
+import signal
+import time
 
+import pandas as pd
 import pytest
-from cli_process import one_line, pssim
+from cli_process import one_line, pssim, start
 
 from simulator import Advice, advice_figure, advise, save_figure
 from simulator.errors import PssimError, SpecError
 from simulator.results.targets import time_to_target_table
 from simulator.studies._advise_spec import candidates_of, read_advise_config
 from simulator.studies._sweep_units import config_key
-from simulator.studies.advise import _round_spec
+from simulator.studies.advise import _round_spec, _run_lengths
 from simulator.studies.sweeps import sweep
 
 ADVISE = """
@@ -57,7 +60,9 @@ def test_the_pick_is_the_brute_force_best_or_tied_with_it(advised):
     assert isinstance(advice, Advice)
     spec, settings = read_advise_config(folder / "advise.toml")
     candidates = candidates_of(spec)
-    full = _round_spec(spec, candidates, settings.max_seeds, advice.horizon)
+    full = _round_spec(
+        spec, candidates, settings.max_seeds, _run_lengths(candidates, advice.horizon)
+    )
     frame = sweep(full, folder / "out", scheduler="serial").frame()  # grows the store
     index = {config_key(c): i for i, c in enumerate(full.configurations())}
     frame["candidate"] = frame["config"].map(index)
@@ -178,3 +183,32 @@ def test_the_python_api_refuses_a_config_that_is_not_a_file_or_dict():
         advise(3, "out")
     with pytest.raises(SpecError, match="must have an \\[advise\\] table"):
         advise({"grid": {"lr": [0.1]}}, "out")
+
+
+def test_an_interrupted_advice_says_what_is_stored_and_resumes(tmp_path):
+    (tmp_path / "a.toml").write_text(ADVISE)
+    results = tmp_path / "out" / "results.parquet"
+    with open(tmp_path / "stdout.txt", "wb") as stdout:  # a file: block-buffered
+        proc = start(
+            ["advise", "a.toml", "--out", "out", "--scheduler", "serial"],
+            cwd=tmp_path,
+            stdout=stdout,
+        )
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not list(results.glob("part-*.parquet")):
+            assert proc.poll() is None, "the advice ended before the signal"
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err.decode()
+    stored = len(pd.read_parquet(results)[["config", "seed"]].drop_duplicates())
+    assert 0 < stored < 18, "the signal must land mid-way"
+    assert (tmp_path / "stdout.txt").read_text() == (
+        f"interrupted: {stored} training runs are stored in out; rerun the same command to "
+        "resume (stored runs are not trained again)\n"
+    )
+    code, out, err = pssim(
+        ["advise", "a.toml", "--out", "out", "--scheduler", "serial"], cwd=tmp_path, timeout=300
+    )
+    assert code == 0, err
+    assert f"trained now into out, {stored} read from it" in out  # none trained twice

@@ -69,6 +69,16 @@ def test_bad_advise_tables_are_one_line(advise, words):
     assert "\n" not in str(err.value)
 
 
+def test_a_file_without_candidates_is_refused():
+    for empty in ({}, {"grid": {}}, {"zip": []}):
+        data = {**config(target=0.1), **empty}
+        data.pop("grid") if "grid" not in empty else None
+        with pytest.raises(
+            SpecError, match="has no \\[grid\\] or \\[\\[zip\\]\\] table: the advisor"
+        ):
+            split_advise_config(data, source="a.toml")
+
+
 def test_a_file_without_advise_table_or_sweeping_seeds_is_refused():
     with pytest.raises(SpecError, match="must have an \\[advise\\] table"):
         split_advise_config(SWEEP, source="a.toml")
