@@ -107,7 +107,14 @@ def advice_figure(advice: Any) -> Figure:
     front = _pareto(points)
     if front:
         right.plot(
-            [p[0] for p in front], [p[1] for p in front], color="0.3", lw=1, label="Pareto front"
+            [p[0] for p in front],
+            [p[1] for p in front],
+            color="0.3",
+            lw=1,
+            marker="o",
+            ms=11,
+            mfc="none",
+            label="Pareto front (ringed)",
         )
         for x, y, i in front:
             right.annotate(
@@ -123,10 +130,10 @@ def advice_figure(advice: Any) -> Figure:
     right.set_title("candidates that reach the target on every seed", fontsize=9)
     s = advice.settings
     sure = "separated" if advice.certainty == "separated" else "tied"
-    head = (
-        f"Which configuration reaches {s.target_text()} first: {best.candidate.label} "
-        f"({sure}), each trained for {advice.horizon:.4g} time units"
-    )
+    head = [
+        f"Which configuration reaches {s.target_text()} first: {best.candidate.label} ({sure})",
+        f"each candidate trained for {advice.horizon:.4g} time units on:",
+    ]
     settings = spec_settings(c.candidate.spec for c in advice.candidates)
     title = figure_title("advice", head, settings, skip=("seeds", "time_budget", "updates"))
     fig.suptitle(title, fontsize=TITLE_SIZE)

@@ -176,12 +176,16 @@ def rank(
 ) -> tuple[list[CandidateResult], list[CandidateResult]]:
     """The candidates in ranking order, and the leader's contenders.
 
-    A ``reached`` candidate beyond ``learner-hours`` becomes ``over learner-hours``.
+    A candidate that reaches the target (on every seed or some) beyond
+    ``learner-hours`` becomes ``over learner-hours``.
     """
     cap = settings.learner_hours
     capped = [
         dataclasses.replace(r, status="over learner-hours")
-        if r.status == "reached" and cap is not None and r.learner_hours > cap
+        if r.status in ("reached", "partly")
+        and cap is not None
+        and r.learner_hours is not None
+        and r.learner_hours > cap
         else r
         for r in results
     ]

@@ -190,3 +190,10 @@ def test_learner_hours_cap_moves_a_candidate_behind_the_ones_within_it():
     order, _ = rank([fast, slow], AdviseSettings("target", 0.1, learner_hours=10.0))
     assert [r.candidate.index for r in order] == [1, 0]
     assert order[1].status == "over learner-hours"
+
+
+def test_a_partly_reaching_candidate_over_the_cap_is_flagged_too():
+    partly = _result(0, 7200.0, (7000.0, 7400.0), status="partly", learners=8)
+    within = _result(1, 9000.0, (8800.0, 9200.0), learners=2)
+    order, _ = rank([partly, within], AdviseSettings("target", 0.1, learner_hours=10.0))
+    assert [r.status for r in order] == ["reached", "over learner-hours"]
