@@ -14,9 +14,14 @@ on the user's cluster, screened by theory and settled by simulated training.
    95% interval (:func:`~simulator.results.targets.time_to_target_table`).
 3. **Settle**: while the leader's interval overlaps another candidate's (the contenders),
    the leader and the contenders get twice the seeds (successive halving on seeds: the
-   others are dropped), up to ``max-seeds``. The recommendation is *separated* when the
-   leader's interval ends below every other's, *tied* (with the candidates it cannot be
-   told from) when the seed budget is spent first.
+   others are dropped), up to ``max-seeds``; the leader and the runner-up get at least
+   :data:`SEPARATION_SEEDS`. The recommendation is *separated* when the leader's interval
+   ends below every other's, *tied* (with the candidates it cannot be told from) when the
+   seed budget is spent first.
+
+A candidate's runs all train the same number of updates (the fewest that any of
+:data:`LENGTH_SEEDS` seeds completes within the horizon), so its rounds share one compiled
+program and every run ends by the horizon.
 
 Rerunning the same file on the same ``out`` reuses every stored run: only new (candidate,
 seed) runs are trained.
@@ -24,7 +29,7 @@ seed) runs are trained.
 Example:
     >>> advice = advise("examples/advise_digits.toml", "runs/advice")  # doctest: +SKIP
     >>> advice.recommendation.candidate.label  # doctest: +SKIP
-    'variant=k-sync, K=4, lr=0.1'
+    'lr=0.05, variant=async'
 """
 
 from __future__ import annotations
