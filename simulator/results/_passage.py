@@ -63,7 +63,8 @@ def stay_time(
         value: (E,) the seed's error, loss or accuracy there (NaN counts as not there).
         level: the target.
         window: simulated time units: stay at every point in ``[t, min(t + window, end)]``;
-            None: at every point from ``t`` to the end of the run.
+            None: at every point from ``t`` to the end of the run. Either way ``t`` is not
+            the last point: a stay needs a later point to show it.
         above: ``value >= level`` (an accuracy) instead of ``value <= level``.
 
     Returns:
@@ -82,6 +83,7 @@ def stay_time(
         missed = np.concatenate(([0], np.cumsum(~there)))
         end = np.searchsorted(time, time + window, side="right")  # past the window's points
         stays = missed[end] == missed[: there.size]
+    stays[-1:] = False  # the last point alone shows no stay: a later point must
     hit = np.flatnonzero(stays & (update > 0))
     return None if hit.size == 0 else float(time[hit[0]])
 
@@ -160,11 +162,13 @@ def target_times(
 
 
 def _tail_max(update: np.ndarray, value: np.ndarray) -> float:
-    """Largest value over the last quarter (at least one) of the points after the start."""
+    """Largest value over the last quarter (at least two, where there are) of the points
+    after the start: a seed stays under it from where that tail begins, and a stay needs a
+    point after its first (:func:`stay_time`)."""
     after = value[update > 0]
     if after.size == 0:
         return math.nan
-    return float(np.max(after[-math.ceil(after.size / 4) :]))
+    return float(np.max(after[-max(2, math.ceil(after.size / 4)) :]))
 
 
 def default_level(groups: Sequence[Sequence[tuple[np.ndarray, np.ndarray]]]) -> float | None:

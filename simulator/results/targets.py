@@ -178,7 +178,8 @@ def seed_times_to_target(
             0, one level for every group.
         window: simulated time units (> 0, finite): a seed must stay at the target at every
             evaluation point in ``[t, min(t + window, end of its run)]``; default: to the
-            end of its run.
+            end of its run. The last evaluation point alone is no stay: a seed that first
+            gets there at its last point has not reached it.
         value: ``"error"`` (F(w) - F*) or ``"loss"``; default: the error where F* is known
             in every row, else the loss.
 
@@ -252,7 +253,8 @@ def time_to_target_table(
             0, one level for every group.
         window: simulated time units (> 0, finite): a seed must stay at the target at every
             evaluation point in ``[t, min(t + window, end of its run)]``; default: to the
-            end of its run.
+            end of its run. The last evaluation point alone is no stay: a seed that first
+            gets there at its last point has not reached it.
         value: ``"error"`` (F(w) - F*) or ``"loss"``; default: the error where F* is known
             in every row, else the loss.
 

@@ -106,9 +106,14 @@ def test_a_window_asks_only_that_long_a_stay():
     assert time(window=20.0) == 20.0  # [20, 40]: 0.4 and 0.45
     assert time(window=39.0) == 20.0  # 60 is beyond 20 + 39
     assert time(window=40.0) == 80.0  # [20, 60] holds 0.8 at 60; so does [40, 80]
-    # near the end a window is cut at the end of the run: update 50 alone, for any W
+    # near the end a window is cut at the end of the run, but the last point alone is no
+    # stay, with or without a window: a later point must show it
+    late = rows(settings(k=1), [[1.0, 0.9, 0.8, 0.7, 0.4, 0.3]])
+    assert seed_times_to_target(late, "k", target=0.5, window=1e9)["time"].iloc[0] == 80.0
     last = rows(settings(k=1), [[1.0, 0.9, 0.8, 0.7, 0.6, 0.3]])
-    assert seed_times_to_target(last, "k", target=0.5, window=1e9)["time"].iloc[0] == 100.0
+    for window in (None, 1e9):
+        got = seed_times_to_target(last, "k", target=0.5, window=window)
+        assert got["status"].tolist() == ["never"]
 
 
 def test_an_accuracy_target_is_at_or_above_and_stays():
@@ -227,7 +232,7 @@ def test_default_level_of_seed_curves():
     u = np.array([0, 10, 20, 30, 40])
     fast = [(u, np.array([1.0, 0.4, 0.3, 0.2, 0.25]))]
     slow = [(u, np.array([1.0, 0.8, 0.5, 0.45, 0.4])), (u, np.array([1.0, 0.7, 0.5, 0.3, 0.35]))]
-    assert default_level([fast, slow]) == 0.4  # the worst last-quarter maximum
+    assert default_level([fast, slow]) == 0.45  # the worst maximum of the last 2 points
     assert default_level([fast, []]) == 0.25  # a group without seeds (all diverged) is apart
     assert default_level([[], []]) is None
     up = [(u, np.array([1.0, 0.8, 0.9, 1.1, 1.2]))]

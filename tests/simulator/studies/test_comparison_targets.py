@@ -16,9 +16,9 @@ def test_default_level_is_reached_and_stayed_under_by_every_variant():
     bounce = (U, np.array([1.0, 0.3, 0.4, 0.35]))  # its best, 0.3, is not where it stays
     slow = (U, np.array([1.0, 0.8, 0.5, 0.45]))
     level = default_level([[bounce], [slow]])
-    assert level == 0.45  # the last quarter's largest value, here the last point
+    assert level == 0.5  # the largest of the last quarter (at least 2 points): 0.5, 0.45
     times = [stay_time(u, u * 2.0, v, level) for u, v in (bounce, slow)]
-    assert times == [20.0, 60.0]  # reached after the start, never at time 0
+    assert times == [20.0, 40.0]  # reached after the start, never at time 0
     assert first_time_at(*bounce[:1], U * 2.0, bounce[1], 0.3) == 20.0  # a touch, not a stay
     assert stay_time(U, U * 2.0, bounce[1], 0.3) is None
 
@@ -28,8 +28,8 @@ def test_a_variant_that_never_improves_leaves_no_default_level():
     improving = (U, np.array([1.0, 0.6, 0.4, 0.3]))
     assert default_level([[flat], [improving]]) is None
     assert default_level([[flat]]) is None
-    assert default_level([[improving]]) == 0.3  # one run: where its last quarter ends
-    assert default_level([[improving], []]) == 0.3  # a variant whose seeds all diverged
+    assert default_level([[improving]]) == 0.4  # one run: its last 2 points (a quarter)
+    assert default_level([[improving], []]) == 0.4  # a variant whose seeds all diverged
 
 
 def test_compare_keeps_names_spec_and_a_positive_time_to_target():
