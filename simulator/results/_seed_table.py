@@ -145,18 +145,4 @@ def target_level(
     if choice.kind is None:
         return default_level([g.kept() for g in groups])
     start = table.loc[table["update"].to_numpy() == 0, quantity].to_numpy(dtype=float)
-    start = start[np.isfinite(start)]
-    if start.size == 0:
-        raise PssimError(
-            f"`target_fraction` needs the initial {quantity}: `table` has no finite {quantity} "
-            "at update 0",
-            param="target_fraction",
-        )
-    initial = float(np.mean(start))
-    if not initial > 0:
-        raise PssimError(
-            f"`target_fraction` needs a positive initial {quantity}; the mean at update 0 "
-            f"is {initial:.6g}",
-            param="target_fraction",
-        )
-    return choice.value * initial
+    return choice.fraction_level(start, quantity, "`table`")

@@ -40,6 +40,30 @@ class TargetChoice:
         """The rule in words, e.g. ``stays at or below for the rest of the run``."""
         return rule_text(self.window, above=self.above)
 
+    def fraction_level(self, starts: np.ndarray, quantity: str, source: str) -> float:
+        """A ``target_fraction``'s level: the fraction times the mean of the finite values
+        of ``starts`` (the ``quantity`` at update 0, from ``source``, e.g. ```table```).
+
+        Raises:
+            PssimError: no finite start, or a mean start that is not positive.
+        """
+        starts = np.asarray(starts, dtype=float)
+        starts = starts[np.isfinite(starts)]
+        if starts.size == 0:
+            raise PssimError(
+                f"`target_fraction` needs the initial {quantity}: {source} has no finite "
+                f"{quantity} at update 0",
+                param="target_fraction",
+            )
+        initial = float(np.mean(starts))
+        if not initial > 0:
+            raise PssimError(
+                f"`target_fraction` needs a positive initial {quantity}; the mean at update 0 "
+                f"is {initial:.6g}",
+                param="target_fraction",
+            )
+        return self.value * initial
+
 
 def rule_text(window: float | None, *, above: bool = False) -> str:
     """How long a seed must stay at the target, in words.

@@ -64,9 +64,7 @@ class CandidateResult:
     level_on: str | None = None
 
     @classmethod
-    def screened(
-        cls, candidate: Candidate, screen: Screen, settings: AdviseSettings
-    ) -> CandidateResult:
+    def screened(cls, candidate: Candidate, screen: Screen) -> CandidateResult:
         """A candidate theory screened out (never simulated)."""
         return cls(candidate, screen, "not simulated")
 

@@ -32,6 +32,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from simulator._checks import VARIANT_ALIASES
 from simulator._files import read_text_file
 from simulator._spec_checks import TOML_KEY, normalise_keys
 from simulator._spec_toml import read_toml
@@ -109,17 +110,22 @@ class Candidate:
         spec: the configuration (its horizon and seeds are set per round).
         point: the swept values, by field name, as the sweep file gives them (with the
             K of a ``sync`` or ``async`` point, which the configuration ignores).
-        label: the swept values in words, e.g. ``variant=k-sync, K=4, lr=0.05``.
     """
 
     index: int
     spec: ExperimentSpec
     point: dict[str, Any]
-    label: str
 
     def settings(self) -> dict[str, Any]:
-        """The swept values under their file keys (``K``, ``batch``, ``lr``...)."""
-        return {TOML_KEY[f]: v for f, v in self.point.items()}
+        """The swept values under their file keys (``K``, ``batch``, ``lr``...), without
+        the K that ``sync`` and ``async`` imply."""
+        implied = self.spec.variant in VARIANT_ALIASES
+        return {TOML_KEY[f]: v for f, v in self.point.items() if not (implied and f == "k")}
+
+    @property
+    def label(self) -> str:
+        """The swept values in words, e.g. ``variant=k-sync, K=4, lr=0.05``."""
+        return ", ".join(f"{key}={value}" for key, value in self.settings().items())
 
 
 def _number(key: str, value: Any, rule: str, ok) -> float:
@@ -297,18 +303,6 @@ def read_advise_config(
 
 def candidates_of(sweep: SweepSpec) -> list[Candidate]:
     """The sweep's configurations as candidates, in grid order, each with its swept values
-    (``sync`` and ``async`` imply their K: a swept K does not multiply them)."""
-    out: dict[str, Candidate] = {}
-    configs = {c.digest(): c for c in sweep.configurations()}
-    for point in sweep._points():
-        settings = {**sweep.base, **point}
-        shown_point = dict(point)
-        if settings.get("variant") in ("sync", "async"):
-            settings["k"] = None
-            shown_point.pop("k", None)
-        spec = ExperimentSpec(**settings)
-        digest = spec.digest()
-        if digest in configs and digest not in out:
-            label = ", ".join(f"{TOML_KEY[f]}={v}" for f, v in shown_point.items())
-            out[digest] = Candidate(len(out), configs[digest], dict(point), label)
-    return list(out.values())
+    (``sync`` and ``async`` imply their K: a swept K does not multiply them, nor labels)."""
+    pairs = zip(sweep.configurations(), sweep.configuration_points(), strict=True)
+    return [Candidate(i, spec, point) for i, (spec, point) in enumerate(pairs)]

@@ -7,7 +7,6 @@ import math
 
 import numpy as np
 
-from simulator.errors import PssimError
 from simulator.studies._targets import TargetChoice, TargetTimes, default_level
 
 __all__ = ["comparison_level", "target_cell", "target_lines"]
@@ -34,15 +33,7 @@ def comparison_level(runs, choice: TargetChoice, on: str) -> float | None:
             ]
         )
     starts = np.concatenate([values[:, r.eval_update == 0].ravel() for r, values in curves])
-    starts = starts[np.isfinite(starts)]
-    initial = float(np.mean(starts)) if starts.size else math.nan
-    if not initial > 0:
-        raise PssimError(
-            f"`target_fraction` needs a positive initial {on}; the mean at update 0 is "
-            f"{initial:.6g}",
-            param="target_fraction",
-        )
-    return choice.value * initial
+    return choice.fraction_level(starts, on, "the runs")
 
 
 def target_cell(times: TargetTimes | None) -> str:

@@ -174,7 +174,9 @@ class SweepSpec:
                 seen[key] = where
         _check_count(grid, zips, source)  # before anything is expanded
         # every configuration is validated before anything runs
-        object.__setattr__(self, "_configs", _configurations(self))
+        configs = _configurations(self)
+        object.__setattr__(self, "_configs", [spec for spec, _ in configs])
+        object.__setattr__(self, "_config_points", [point for _, point in configs])
         names: dict[str, int] = {}
         for figure in figures:
             check_figure(figure, self)
@@ -205,6 +207,11 @@ class SweepSpec:
             SpecError: a configuration fails validation; the message names its swept values.
         """
         return list(self._configs)
+
+    def configuration_points(self) -> list[dict[str, Any]]:
+        """The swept values (field -> value, as the file gives them) of each configuration
+        of :meth:`configurations`, in the same order: the first point that made it."""
+        return [dict(point) for point in self._config_points]
 
     def describe(self, config: str) -> str:
         """The swept values of the configuration with key ``config`` (``K=2, batch=4``), or
@@ -365,12 +372,12 @@ def _check_count(grid: dict[str, list], zips: tuple[dict[str, list], ...], sourc
         )
 
 
-def _configurations(sweep: SweepSpec) -> list[ExperimentSpec]:
-    """Every configuration, validated, its timing checked against the memory budget as
-    ``compare`` checks it in a training sweep (all its seeds' traces are kept for the
-    replay) and as ``runtime`` does in a timing sweep (one earlier trace is held while the
-    next seed runs), duplicates dropped."""
-    out: dict[str, ExperimentSpec] = {}
+def _configurations(sweep: SweepSpec) -> list[tuple[ExperimentSpec, dict[str, Any]]]:
+    """Every configuration with the point (swept values) that first made it, validated, its
+    timing checked against the memory budget as ``compare`` checks it in a training sweep
+    (all its seeds' traces are kept for the replay) and as ``runtime`` does in a timing
+    sweep (one earlier trace is held while the next seed runs), duplicates dropped."""
+    out: dict[str, tuple[ExperimentSpec, dict[str, Any]]] = {}
     training = sweep.kind == "training"
     for point in sweep._points():
         settings = {**sweep.base, **point}
@@ -381,5 +388,5 @@ def _configurations(sweep: SweepSpec) -> list[ExperimentSpec]:
             check_timing_memory(spec, kept=spec.seeds if training else min(spec.seeds - 1, 1))
         except PssimError as err:
             raise SpecError(f"configuration ({_shown(point)}): {err}", param=err.param) from None
-        out.setdefault(spec.digest(), spec)
+        out.setdefault(spec.digest(), (spec, point))
     return list(out.values())

@@ -331,7 +331,7 @@ def advise(
     if leader.mean is None or leader.status != "reached":
         raise PssimError(none_reached(order, settings, horizon), param="target")
     unsimulated = [
-        CandidateResult.screened(c, screens[c.index], settings)
+        CandidateResult.screened(c, screens[c.index])
         for c in sorted(
             (c for c in everyone if c not in chosen),
             key=lambda c: (
