@@ -199,7 +199,7 @@ def _with_cluster(
     """``data`` with the settings of the ``cluster`` config file added (flat keys)."""
     if not isinstance(cluster, (str, os.PathLike)) or not str(cluster).strip():
         raise SpecError(
-            f"[advise] `cluster` in {source} must be the path of a config file; got "
+            f"[advise] cluster in {source} must be the path of a config file; got "
             f"{shown(cluster)}",
             param="cluster",
         )

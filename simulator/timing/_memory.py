@@ -26,6 +26,7 @@ import dataclasses
 import math
 
 from simulator._checks import MEMORY_BUDGET, PHYSICAL_MEMORY
+from simulator._spec_checks import MAX_COUNT
 from simulator.errors import SpecError
 from simulator.spec import ExperimentSpec
 from simulator.timing._draws import FIRST_BLOCK, MAX_BLOCK
@@ -232,7 +233,8 @@ def expected_updates(spec: ExperimentSpec) -> float:
         per_update = k / rate
     if not (per_update > 0 and math.isfinite(per_update)):
         return math.inf
-    return math.ceil(spec.time_budget / per_update)
+    expected = spec.time_budget / per_update
+    return math.ceil(expected) if math.isfinite(expected) else math.inf
 
 
 # -- the check -------------------------------------------------------------------------------
@@ -257,6 +259,14 @@ def check_timing_memory(
             ``num_learners`` (P), ``time_budget`` or ``seeds`` (the kept traces).
     """
     u = expected_updates(spec) if updates is None else updates
+    if not u <= MAX_COUNT:  # beyond any run (and beyond the estimate's arithmetic)
+        name = "time_budget" if spec.time_budget is not None else "updates"
+        raise SpecError(
+            f"`{name}` {getattr(spec, name)!r} means runs of about {float(u):.3g} updates per "
+            f"seed with P={spec.num_learners}, more than the {MAX_COUNT} a run can hold; "
+            f"lower `{name}`",
+            param=name,
+        )
     e = _estimate(spec, engine, u)
     need = e.run(kept)
     if need <= MEMORY_BUDGET:

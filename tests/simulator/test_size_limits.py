@@ -108,6 +108,14 @@ def test_a_time_budget_beyond_memory_is_refused_before_the_pilot_run(no_simulati
     assert str(info.value).startswith("`time_budget` 1e+300 means runs of about 8e+300 updates")
 
 
+@pytest.mark.parametrize("budget", [1e17, 1e308])
+def test_a_time_budget_beyond_any_run_is_one_line_not_an_overflow(budget, no_simulation):
+    spec = ExperimentSpec(variant="async", num_learners=4, time_budget=budget)
+    with pytest.raises(SpecError, match="more than the 9007199254740992 a run can hold") as info:
+        check_timing_memory(spec)
+    assert info.value.param == "time_budget" and "\n" not in str(info.value)
+
+
 def test_budget_runs_are_estimated_at_their_expected_updates():
     # exponential(1): 4 learners push at rate 4, K = 1; K-sync waits for X_{4:4}, H_4 = 25/12
     assert (

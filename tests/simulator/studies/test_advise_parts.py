@@ -197,3 +197,8 @@ def test_a_partly_reaching_candidate_over_the_cap_is_flagged_too():
     within = _result(1, 9000.0, (8800.0, 9200.0), learners=2)
     order, _ = rank([partly, within], AdviseSettings("target", 0.1, learner_hours=10.0))
     assert [r.status for r in order] == ["reached", "over learner-hours"]
+
+
+def test_an_empty_cluster_key_is_named_as_the_file_writes_it():
+    with pytest.raises(SpecError, match=re.escape("[advise] cluster in a.toml must be the path")):
+        split_advise_config(config(target=0.1, cluster=""), source="a.toml")
