@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 
 from simulator._files import read_bytes_file
+from simulator._parquet_bytes import read_parquet_bytes
 from simulator.errors import PssimError, shown
 
 __all__ = [
@@ -146,7 +147,7 @@ def _table(data: bytes, param: str, source: str) -> pd.DataFrame:
     """The file's rows as a DataFrame of strings or numbers (CSV or Parquet by content)."""
     try:
         if data[:4] == _PARQUET_MAGIC:
-            return pd.read_parquet(io.BytesIO(data))
+            return read_parquet_bytes(data).to_pandas()
         text = io.BytesIO(data)
         return pd.read_csv(text, skipinitialspace=True, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:

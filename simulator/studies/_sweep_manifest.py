@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
+from simulator._parquet_bytes import read_parquet_bytes
 from simulator.studies._sweep_rows import schema
 from simulator.studies._sweep_spec import SweepSpec
 from simulator.studies._sweep_units import config_key
@@ -326,10 +327,9 @@ def read_table(data: bytes, mapping: dict[str, str] | None = None):
     """The pyarrow Table of Parquet ``data`` (its ``config`` digests mapped to keys by
     ``mapping``), or None when it is not one."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        table = read_parquet_bytes(data)
     except (pa.ArrowException, OSError, ValueError):
         return None
     try:
