@@ -163,7 +163,7 @@ def _child(job: dict) -> dict:
     sweep(full, job["out"], scheduler="serial")
     wall = time.perf_counter() - start
     frame = sweep(full, job["out"], scheduler="serial").frame()
-    from simulator.studies._sweep_units import config_key
+    from simulator.studies.sweeps._units import config_key
 
     index = {config_key(c): i for i, c in enumerate(full.configurations())}
     frame["candidate"] = frame["config"].map(index)

@@ -79,9 +79,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from simulator.studies._sweep_exec import executor
-from simulator.studies._sweep_rows import Task
 from simulator.studies.sweeps import SERIAL, SweepSpec, sweep
+from simulator.studies.sweeps._exec import executor
+from simulator.studies.sweeps._rows import Task
 
 #: Environment variable of pssim's persistent compilation cache folder.
 CACHE_ENV = "PSSIM_COMPILE_CACHE"

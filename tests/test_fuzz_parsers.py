@@ -27,7 +27,7 @@ from simulator._spec_checks import KEY_ALIASES
 from simulator.cli import main
 from simulator.cli.options import COMMAND_KEYS, read_config
 from simulator.errors import MAX_LINE
-from simulator.studies._sweep_spec import SweepSpec, read_sweep_file
+from simulator.studies.sweeps._spec import SweepSpec, read_sweep_file
 
 #: Longest message a refusal may have (its fixed text plus short quotes of the input).
 MAX_MESSAGE = 600

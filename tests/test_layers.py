@@ -9,6 +9,7 @@ no engine, replay or study. Imports under ``if TYPE_CHECKING:`` are ignored.
 from __future__ import annotations
 
 import ast
+import graphlib
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,55 @@ def test_timing_only_work_never_loads_jax(code):
         .splitlines()[-1]
     )
     assert out == "[]"
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_graph() -> dict[str, set[str]]:
+    """Project module -> the project modules it imports anywhere in its source (at the
+    top, in a function, or under TYPE_CHECKING: each is an arrow between two modules).
+    ``from package import name`` points at the submodule ``package.name`` when there is
+    one, else at the package."""
+    paths = [p for package in ("simulator", "models", "distributions") for p in _sources(package)]
+    modules = {_module_name(p) for p in paths}
+    graph = {}
+    for path in paths:
+        name = _module_name(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        found = set()
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if isinstance(node, ast.Import):
+                found |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom):
+                mod = node.module or ""
+                if node.level:
+                    base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    mod = ".".join(base + ([mod] if mod else []))
+                found |= {
+                    f"{mod}.{a.name}" if f"{mod}.{a.name}" in modules else mod for a in node.names
+                }
+        graph[name] = (found & modules) - {name}
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str]:
+    """A cycle of ``graph`` (its modules in order, the first repeated last), or []."""
+    try:
+        graphlib.TopologicalSorter(graph).prepare()
+    except graphlib.CycleError as err:
+        return list(err.args[1])
+    return []
+
+
+def test_no_two_modules_import_each_other_even_indirectly():
+    cycle = _cycle(_module_graph())
+    assert not cycle, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_check_sees_an_indirect_cycle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert set(_cycle(graph)) == {"a", "b", "c"}
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) == []

@@ -58,8 +58,8 @@ def add_advise_command(sub) -> argparse.ArgumentParser:
 def _interrupted(out: Path) -> None:
     """One line on stdout: how many training runs an interrupted advice left stored (the
     rerun trains only the others). Further stop signals wait until it is written."""
-    from simulator.studies._sweep_manifest import read_manifest
-    from simulator.studies._sweep_store import MANIFEST_NAME
+    from simulator.studies.sweeps._manifest import read_manifest
+    from simulator.studies.sweeps._store import MANIFEST_NAME
 
     with deferred():
         try:

@@ -67,8 +67,8 @@ def add_cluster_options(cmd: argparse.ArgumentParser) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from simulator.studies._sweep_spec import read_sweep_file
     from simulator.studies.sweeps import SweepFault, sweep
+    from simulator.studies.sweeps._spec import read_sweep_file
 
     try:
         spec = read_sweep_file(args.sweep_file)
@@ -131,7 +131,7 @@ def _interrupted(spec, args: argparse.Namespace) -> None:
     """Print what an interrupted sweep left stored and how to resume it, on stdout (one
     line, or one JSON object with ``--json``), flushed at once: the program ends without
     the interpreter's own flush. Further stop signals wait until it is written."""
-    from simulator.studies._sweep_store import SweepStore
+    from simulator.studies.sweeps._store import SweepStore
 
     with deferred():
         store = SweepStore(args.out)

@@ -13,7 +13,7 @@ import math
 import numbers
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -25,8 +25,25 @@ from simulator.errors import PssimError, PssimTypeError, shown
 #: Largest results table read back (2 GiB: tens of millions of rows as CSV).
 MAX_TABLE_BYTES = 2 << 30
 
-if TYPE_CHECKING:  # the replay imports JAX; a History (e.g. loaded for plots) needs none
-    from simulator.training.replayer import ReplayResult
+
+class ReplayResult(Protocol):
+    """What a History reads of a replay: the fields of
+    :class:`simulator.training.replayer.ReplayResult` it tables (a structural type, so
+    that results, and plots reading a History, never import the replay or JAX).
+    ``diagnostics``, ``p0`` and ``f_star`` are read when present."""
+
+    variant: str
+    k: int
+    num_learners: int
+    batch_size: int
+    rule: str
+    seeds: np.ndarray  # (S,)
+    eval_update: np.ndarray  # (E,)
+    eval_time: np.ndarray  # (S, E)
+    loss: np.ndarray  # (S, E)
+    accuracy: np.ndarray | None  # (S, E)
+    diverged_at: np.ndarray  # (S,)
+
 
 __all__ = ["COLUMNS", "DIAGNOSTIC_COLUMNS", "History", "diagnostic_values"]
 

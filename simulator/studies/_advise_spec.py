@@ -38,7 +38,7 @@ from simulator._spec_checks import TOML_KEY, normalise_keys
 from simulator._spec_toml import read_toml
 from simulator.errors import SpecError, shown
 from simulator.spec import ExperimentSpec, read_toml_text
-from simulator.studies._sweep_spec import SweepSpec
+from simulator.studies.sweeps._spec import SweepSpec
 
 __all__ = ["ADVISE_KEYS", "AdviseSettings", "Candidate", "read_advise_config"]
 
@@ -199,8 +199,7 @@ def _with_cluster(
     """``data`` with the settings of the ``cluster`` config file added (flat keys)."""
     if not isinstance(cluster, (str, os.PathLike)) or not str(cluster).strip():
         raise SpecError(
-            f"[advise] cluster in {source} must be the path of a config file; got "
-            f"{shown(cluster)}",
+            f"[advise] cluster in {source} must be the path of a config file; got {shown(cluster)}",
             param="cluster",
         )
     path = Path(cluster)

@@ -54,10 +54,10 @@ from simulator.studies._advise_spec import (
     split_advise_config,
 )
 from simulator.studies._advise_text import batch_note, none_reached
-from simulator.studies._sweep_exec import check_scheduler
-from simulator.studies._sweep_spec import SweepSpec
-from simulator.studies._sweep_units import config_key
 from simulator.studies.sweeps import sweep
+from simulator.studies.sweeps._exec import check_scheduler
+from simulator.studies.sweeps._spec import SweepSpec
+from simulator.studies.sweeps._units import config_key
 
 __all__ = ["Advice", "CandidateResult", "advise"]
 
@@ -409,7 +409,7 @@ def _runner_up_short_of_seeds(order, settings: AdviseSettings) -> list[Candidate
 
 def _scores(out, sweep_spec, chosen, screens, settings, lengths) -> list[CandidateResult]:
     """Every simulated candidate's scores from the rows stored in ``out``."""
-    from simulator.studies._sweep_store import SweepStore
+    from simulator.studies.sweeps._store import SweepStore
 
     spec = _round_spec(sweep_spec, chosen, settings.max_seeds, lengths)
     frame = SweepStore(out).read(spec)

@@ -13,6 +13,7 @@ import math
 from simulator.errors import PssimError, SpecError
 from simulator.spec import ExperimentSpec
 from simulator.timing._memory import check_timing_memory
+from simulator.timing._updates import simulate_updates
 from simulator.trace import Trace
 
 __all__ = ["budget_updates", "simulate_to_budget", "updates_within"]
@@ -48,14 +49,12 @@ def updates_within(spec: ExperimentSpec, seed: int, *, engine: str = "auto") -> 
             updates expected by the budget and before each longer run (``param`` is
             ``time_budget``).
     """
-    from simulator.timing.engine import simulate_spec
-
     budget = _budget(spec)
     check_timing_memory(spec, engine=engine)  # the updates expected by the budget
     j = PILOT_UPDATES
     while True:
         check_timing_memory(spec, engine=engine, updates=j)
-        times = simulate_spec(_fixed(spec, j), seed, engine=engine).update_time
+        times = simulate_updates(_fixed(spec, j), seed, engine=engine).update_time
         if times[-1] > budget:
             break
         pace = times[-1] / j  # mean time per update so far
@@ -92,10 +91,8 @@ def simulate_to_budget(spec: ExperimentSpec, seed: int, *, engine: str = "auto")
         >>> bool(trace.end_time <= 20.0)
         True
     """
-    from simulator.timing.engine import simulate_spec
-
     n = updates_within(spec, seed, engine=engine)
-    return simulate_spec(_fixed(spec, n), seed, engine=engine)
+    return simulate_updates(_fixed(spec, n), seed, engine=engine)
 
 
 def budget_updates(spec: ExperimentSpec, *, engine: str = "auto") -> int:

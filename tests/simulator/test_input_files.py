@@ -16,7 +16,7 @@ from simulator._files import MAX_FILE_BYTES, read_text_file
 from simulator.cli import main
 from simulator.cli.options import CliError, read_config
 from simulator.errors import PssimTypeError
-from simulator.studies._sweep_spec import read_sweep_file
+from simulator.studies.sweeps._spec import read_sweep_file
 
 #: The CLI's one line stays within a few hundred characters, whatever was typed.
 MAX_LINE = 600

@@ -8,14 +8,14 @@ import tracemalloc
 import pytest
 
 import simulator.timing._memory as memory
-import simulator.timing.engine as engine
+import simulator.timing._updates as updates
 from simulator import ExperimentSpec, PssimError, SpecError
 from simulator._checks import MAX_SEEDS
 from simulator._spec_checks import MAX_BATCH
-from simulator.studies import _sweep_spec
-from simulator.studies._sweep_spec import MAX_CONFIGURATIONS, SweepSpec
 from simulator.studies.comparison import compare
 from simulator.studies.runtime import runtime_study
+from simulator.studies.sweeps import _spec as _sweep_spec
+from simulator.studies.sweeps._spec import MAX_CONFIGURATIONS, SweepSpec
 from simulator.timing._memory import check_timing_memory, expected_updates, run_bytes
 from simulator.timing.engine import simulate_spec
 
@@ -29,8 +29,8 @@ def no_simulation(monkeypatch):
     def forbidden(*args, **kwargs):
         raise AssertionError("a run started before the refusal")
 
-    monkeypatch.setattr(engine, "simulate_fast", forbidden)
-    monkeypatch.setattr(engine, "_simulate_simpy", forbidden)
+    monkeypatch.setattr(updates, "simulate_fast", forbidden)
+    monkeypatch.setattr(updates, "simulate_simpy", forbidden)
 
 
 @pytest.fixture

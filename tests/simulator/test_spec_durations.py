@@ -13,7 +13,7 @@ from distributions import Empirical
 from simulator import ExperimentSpec, SpecError, SweepSpec, load_spec
 from simulator._spec_durations import DurationsFile
 from simulator.measured import read_durations
-from simulator.studies._sweep_spec import read_sweep_file
+from simulator.studies.sweeps._spec import read_sweep_file
 
 TINY = "worker,step,duration\na,1,1.0\na,2,2.0\nb,1,1.5\nb,2,0.5\nc,1,3.0\nc,2,1.0\n"
 

@@ -21,7 +21,7 @@ import pytest
 from cli_process import DEFAULT_SIGNALS, PSSIM, messages, one_line, pssim, tmpfs
 
 from simulator.cli import main
-from simulator.studies import _sweep_exec
+from simulator.studies.sweeps import _exec as _sweep_exec
 
 #: Twelve quick configurations (one seed each).
 QUICK_SWEEP = """

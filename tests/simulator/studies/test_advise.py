@@ -16,9 +16,9 @@ from simulator import Advice, advice_figure, advise, save_figure
 from simulator.errors import PssimError, SpecError
 from simulator.results.targets import time_to_target_table
 from simulator.studies._advise_spec import candidates_of, read_advise_config
-from simulator.studies._sweep_units import config_key
 from simulator.studies.advise import _round_spec, _run_lengths
 from simulator.studies.sweeps import sweep
+from simulator.studies.sweeps._units import config_key
 
 ADVISE = """
 [timing]

@@ -18,8 +18,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from simulator import SpecError, SweepSpec, load_sweep, sweep
-from simulator.studies import _sweep_exec
-from simulator.studies._sweep_manifest import schema_fingerprint
+from simulator.studies.sweeps import _exec as _sweep_exec
+from simulator.studies.sweeps._manifest import schema_fingerprint
 
 #: Three configurations (K-sync with K = 1, 2; async), the smallest timing runs.
 TIMING = {"learners": 4, "iterations": 30, "dist": "exp:2"}

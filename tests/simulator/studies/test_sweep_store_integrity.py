@@ -23,11 +23,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from simulator import PssimError, SweepSpec, load_sweep, sweep
-from simulator.studies import _sweep_exec
-from simulator.studies._sweep_manifest import Expected, scan
-from simulator.studies._sweep_rows import SPEC_COLUMNS, TIMING_COLUMNS
-from simulator.studies._sweep_store import IGNORED_NAME, MANIFEST_NAME, SweepStore
 from simulator.studies.sweeps import SweepFault
+from simulator.studies.sweeps import _exec as _sweep_exec
+from simulator.studies.sweeps._manifest import Expected
+from simulator.studies.sweeps._rows import SPEC_COLUMNS, TIMING_COLUMNS
+from simulator.studies.sweeps._scan import scan
+from simulator.studies.sweeps._store import IGNORED_NAME, MANIFEST_NAME, SweepStore
 
 #: Four configurations, three seeds: twelve rows, one part file per configuration.
 SWEEP = """

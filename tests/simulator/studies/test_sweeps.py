@@ -21,8 +21,8 @@ from simulator import (
     load_sweep,
     sweep,
 )
-from simulator.studies._sweep_rows import SPEC_COLUMNS, TIMING_COLUMNS, TRAINING_COLUMNS
-from simulator.studies._sweep_units import config_key
+from simulator.studies.sweeps._rows import SPEC_COLUMNS, TIMING_COLUMNS, TRAINING_COLUMNS
+from simulator.studies.sweeps._units import config_key
 from simulator.timing.engine import simulate_spec
 
 #: Exact theory for an exponential law: K-sync J E[X_{K:P}] (Lemma 3), async J E[X_{1:P}]
@@ -163,7 +163,7 @@ def test_partial_store_resumes_with_nothing_lost_or_duplicated(tmp_path):
 
 
 def test_a_failing_configuration_is_retried_reported_and_the_rest_completes(tmp_path, monkeypatch):
-    from simulator.studies import _sweep_exec
+    from simulator.studies.sweeps import _exec as _sweep_exec
 
     spec = SweepSpec.from_toml(THEORY_SWEEP.replace("seeds = 160", "seeds = 2"))
     bad = config_key(spec.configurations()[1])

@@ -3,13 +3,13 @@
 ``DIR/sweep.toml`` keeps the spec of the last sweep run there; ``DIR/results.parquet/`` is a
 folder of Parquet files, one per finished task, each holding some replicates (the same for
 each) of the configurations it ran; ``DIR/manifest.jsonl`` lists every part file with its
-SHA-256 (see :mod:`simulator.studies._sweep_manifest`); ``DIR/store.json`` keeps the store's
+SHA-256 (see :mod:`simulator.studies.sweeps._manifest`); ``DIR/store.json`` keeps the store's
 identity (the digest of the sweep that created it), which every part and manifest line
 carries. The store's unit is a configuration's replicate seed, keyed by the configuration's
 key (its spec without the seed count): a sweep runs only the units it asks for that the
 store does not hold, so a sweep grows (more seeds, more grid values) or shrinks in its own
 folder, and another sweep of the same kind that shares a configuration with it may run
-there too (:mod:`simulator.studies._sweep_claim`); ``sweep.toml`` then becomes the new
+there too (:mod:`simulator.studies.sweeps._claim`); ``sweep.toml`` then becomes the new
 sweep's, and every stored row is kept: :meth:`SweepStore.read` of a sweep reads the units it
 asks for, ``pandas.read_parquet("DIR/results.parquet")`` every stored row.
 
@@ -27,10 +27,10 @@ verified parts, so ``pandas.read_parquet("DIR/results.parquet")`` (or dask, pyar
 the store's rows and nothing else; readers ignore hidden files (the temporary ones).
 :meth:`SweepStore.frame` (``load_sweep``) verifies the parts every time it reads, and
 moves nothing. A store of an earlier pssim version is adopted without running anything
-again (:mod:`simulator.studies._sweep_adopt`).
+again (:mod:`simulator.studies.sweeps._adopt`).
 
 A full disk or a folder that stops taking files ends the sweep in one line
-(:class:`~simulator.studies._sweep_faults.SweepFault`) naming the folder; every task
+(:class:`~simulator.studies.sweeps._faults.SweepFault`) naming the folder; every task
 stored before it is kept, and rerunning the sweep resumes it.
 """
 
@@ -48,10 +48,10 @@ import pandas as pd
 
 from simulator._files import shown_path
 from simulator.errors import PssimError, SpecError, shown
-from simulator.studies._sweep_adopt import rewrite_legacy
-from simulator.studies._sweep_claim import claim, stored_sweep
-from simulator.studies._sweep_faults import SweepFault
-from simulator.studies._sweep_files import (
+from simulator.studies.sweeps._adopt import rewrite_legacy
+from simulator.studies.sweeps._claim import claim, stored_sweep
+from simulator.studies.sweeps._faults import SweepFault
+from simulator.studies.sweeps._files import (
     STORE_NAME,
     append_line,
     fsync,
@@ -61,7 +61,7 @@ from simulator.studies._sweep_files import (
     write_atomic,
     write_store_id,
 )
-from simulator.studies._sweep_manifest import (
+from simulator.studies.sweeps._manifest import (
     LEGACY_METADATA_KEY,
     MANIFEST_NAME,
     METADATA_KEY,
@@ -70,10 +70,10 @@ from simulator.studies._sweep_manifest import (
     Expected,
     part_name,
     read_manifest,
-    scan,
 )
-from simulator.studies._sweep_spec import SweepSpec
-from simulator.studies._sweep_units import stored_count
+from simulator.studies.sweeps._scan import scan
+from simulator.studies.sweeps._spec import SweepSpec
+from simulator.studies.sweeps._units import stored_count
 
 __all__ = ["IGNORED_NAME", "MANIFEST_NAME", "RESULTS_NAME", "SPEC_NAME", "STORE_NAME", "SweepStore"]
 

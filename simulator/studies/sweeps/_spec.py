@@ -53,10 +53,10 @@ from simulator.spec import (
     digest_of,
     read_toml_text,
 )
-from simulator.studies._sweep_durations import absolute, file_identity, read_durations
-from simulator.studies._sweep_figures import FIGURE_KINDS, check_figure, figure_fields
-from simulator.studies._sweep_figures import setting_field as _field
-from simulator.studies._sweep_units import config_key
+from simulator.studies.sweeps._durations import absolute, file_identity, read_durations
+from simulator.studies.sweeps._figures import FIGURE_KINDS, check_figure, figure_fields
+from simulator.studies.sweeps._figures import setting_field as _field
+from simulator.studies.sweeps._units import config_key
 from simulator.timing._memory import check_timing_memory
 
 __all__ = ["FIGURE_KINDS", "KINDS", "SweepSpec", "read_sweep_file"]
@@ -179,7 +179,7 @@ class SweepSpec:
         object.__setattr__(self, "_config_points", [point for _, point in configs])
         names: dict[str, int] = {}
         for figure in figures:
-            check_figure(figure, self)
+            check_figure(figure, self.kind, self.swept(), self.configurations())
             name = figure.get("name", figure["kind"])
             if name in names:
                 raise SpecError(

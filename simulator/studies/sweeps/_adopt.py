@@ -17,8 +17,8 @@ import hashlib
 import os
 from pathlib import Path
 
-from simulator.studies._sweep_files import fsync, write_atomic
-from simulator.studies._sweep_manifest import (
+from simulator.studies.sweeps._files import fsync, write_atomic
+from simulator.studies.sweeps._manifest import (
     LEGACY_METADATA_KEY,
     METADATA_KEY,
     Entry,

@@ -17,11 +17,11 @@ from pathlib import Path
 
 from simulator._files import shown_path
 from simulator.errors import PssimError, SpecError
-from simulator.studies._sweep_durations import moved_durations
-from simulator.studies._sweep_files import STORE_NAME
-from simulator.studies._sweep_manifest import read_manifest, schema_fingerprint
-from simulator.studies._sweep_spec import SweepSpec, read_sweep_file
-from simulator.studies._sweep_units import config_key
+from simulator.studies.sweeps._durations import moved_durations
+from simulator.studies.sweeps._files import STORE_NAME
+from simulator.studies.sweeps._manifest import read_manifest, schema_fingerprint
+from simulator.studies.sweeps._spec import SweepSpec, read_sweep_file
+from simulator.studies.sweeps._units import config_key
 
 __all__ = ["Claim", "claim", "stored_sweep"]
 
@@ -74,7 +74,9 @@ def claim(root: Path, spec_path: Path, results: Path, manifest: Path, sweep: Swe
     except PssimError as err:
         if err.param != "durations":
             raise _unreadable(root, spec_path, err) from None
-        if moved_durations(spec_path, sweep):  # its files moved: their content is the same
+        if moved_durations(
+            spec_path, sweep.to_toml()
+        ):  # its files moved: their content is the same
             return Claim(sweep, True)
         if keys & listed:  # the stored sweep's files are gone; its rows share keys
             return Claim(None, True)

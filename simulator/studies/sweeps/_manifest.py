@@ -20,7 +20,8 @@ have no replicates and name configurations by their spec digest (which held the 
 count); such a part holds every seed of its configurations, and the sweeps that may have
 written it (:class:`Expected`) map its digests to keys. A store without a manifest has its
 parts adopted when each one has the sweep's schema, only the sweep's configurations and,
-for each, the same replicates once (:mod:`simulator.studies._sweep_adopt`). Parts of an
+for each, the same replicates once (:mod:`simulator.studies.sweeps._adopt`; both are
+read by :func:`simulator.studies.sweeps._scan.scan`). Parts of an
 earlier version are listed in :attr:`Scan.legacy`: the store rewrites them with keys.
 """
 
@@ -31,14 +32,14 @@ import hashlib
 import json
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from simulator._parquet_bytes import read_parquet_bytes
-from simulator.studies._sweep_rows import schema
-from simulator.studies._sweep_spec import SweepSpec
-from simulator.studies._sweep_units import config_key
+from simulator.studies.sweeps._rows import schema
+from simulator.studies.sweeps._spec import SweepSpec
+from simulator.studies.sweeps._units import config_key
 
 __all__ = [
     "LEGACY_METADATA_KEY",
@@ -52,7 +53,6 @@ __all__ = [
     "read_manifest",
     "read_regular",
     "read_table",
-    "scan",
 ]
 
 #: The manifest inside a sweep folder.
@@ -265,51 +265,6 @@ class Scan:
         for key, replicate in self.units:
             out.setdefault(key, set()).add(replicate)
         return out
-
-
-def scan(
-    results: Path, manifest: Path, expected: Expected, *, load: bool | Callable[[Entry], bool]
-) -> Scan:
-    """Sort the entries of ``results`` (listed first, then read the manifest: a part
-    renamed in meanwhile is listed already); a part's table is read when ``load`` is true
-    or returns true for its entry."""
-    try:
-        names = sorted(p.name for p in results.iterdir() if not p.name.startswith((".", "_")))
-    except FileNotFoundError:
-        names = []
-    listed = read_manifest(manifest)
-    out = Scan(rewrite=listed is None or not listed[1])
-    left = set(names)
-    # this version's lines first: a part rewritten from an earlier one wins over it
-    for entry in sorted(listed[0] if listed else [], key=lambda e: e.replicates is None):
-        if entry.part not in left or entry.store != expected.store:
-            out.rewrite = True  # a part never renamed into place (or another store's line)
-            continue
-        left.discard(entry.part)
-        converted = expected.convert(entry) if entry.replicates is None else (entry, None)
-        view, mapping = converted or (entry, None)
-        data = read_regular(results / entry.part, entry.bytes)
-        whole = data is not None and hashlib.sha256(data).hexdigest() == entry.sha256
-        wanted = load(view) if callable(load) else load
-        table = read_table(data, mapping) if whole and wanted else None
-        if not whole or (wanted and table is None):
-            reason = "damaged"
-        elif entry.schema != expected.fingerprint or converted is None:
-            reason = "outdated"
-        elif not out.keep(view, table, mapping):
-            reason = "duplicate"
-        else:
-            continue
-        out.ignored.append((entry.part, reason))
-        out.rewrite = True
-    if listed is None:
-        from simulator.studies._sweep_adopt import adopt  # it builds on this module
-
-        adopt(results, sorted(left), expected, out, load=load)
-    else:
-        out.ignored.extend((name, "foreign") for name in sorted(left))
-    out.ignored.sort()
-    return out
 
 
 def read_regular(path: Path, size: int | None = None) -> bytes | None:

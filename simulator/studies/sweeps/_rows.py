@@ -9,7 +9,7 @@ each with ``seed`` and ``seeds`` narrowed to those replicates, and its rows stil
 sweep configuration's own key, ``base_seed`` and ``seeds`` (:class:`Owner`).
 
 Columns (both kinds): ``config`` (the configuration's key,
-:func:`~simulator.studies._sweep_units.config_key`), every spec field under its Python name
+:func:`~simulator.studies.sweeps._units.config_key`), every spec field under its Python name
 (``k`` resolved, ``seed`` renamed ``base_seed``, ``laws`` and ``speeds`` joined with ``;``,
 ``eval_every`` resolved, ``durations`` as typed, None as null or NaN), and ``seed`` (the
 replicate seed). ``seeds`` is the count the sweep asked for when the rows were written (a
@@ -36,7 +36,7 @@ from simulator.results.history import DIAGNOSTIC_COLUMNS, diagnostic_values
 from simulator.results.targets import setting_column
 from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec, default_eval_every
 from simulator.studies._common import chosen_j_theory, spec_theory
-from simulator.studies._sweep_units import Run, config_key
+from simulator.studies.sweeps._units import Run, config_key
 
 __all__ = [
     "SPEC_COLUMNS",

@@ -3,16 +3,14 @@ draws exists and fits it, made before anything runs."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 from distributions import LawError, law_symbols
 from simulator import _spec_checks as checks
 from simulator.errors import SpecError
 from simulator.errors import shown as echo
 from simulator.spec import ExperimentSpec
-
-if TYPE_CHECKING:
-    from simulator.studies._sweep_spec import SweepSpec
 
 __all__ = ["FIGURE_KINDS", "check_figure", "figure_fields", "setting_field"]
 
@@ -76,7 +74,12 @@ def _law_as_written(value: Any) -> Any:
     return ExperimentSpec(law=value).law.spec
 
 
-def check_figure(figure: dict[str, Any], sweep: SweepSpec) -> None:
+def check_figure(
+    figure: dict[str, Any], kind_of_sweep: str, swept: Sequence[str], configurations
+) -> None:
+    """Check one ``[[figure]]`` table of a sweep of kind ``kind_of_sweep`` (``timing`` or
+    ``training``) whose ``swept`` fields take their values in ``configurations`` (its
+    ExperimentSpecs), before anything runs."""
     kind = figure.get("kind")
     if kind not in FIGURE_KINDS:
         raise SpecError(
@@ -84,9 +87,8 @@ def check_figure(figure: dict[str, Any], sweep: SweepSpec) -> None:
             param="kind",
         )
     needs, keys = FIGURE_KINDS[kind]
-    if sweep.kind != needs:
-        raise SpecError(f"a {kind} figure needs a {needs} sweep; this one is {sweep.kind}")
-    swept = sweep.swept()
+    if kind_of_sweep != needs:
+        raise SpecError(f"a {kind} figure needs a {needs} sweep; this one is {kind_of_sweep}")
     for key in keys:
         if key not in figure:
             raise SpecError(f"a {kind} figure needs `{key}` (a swept key)", param=key)
@@ -104,7 +106,7 @@ def check_figure(figure: dict[str, Any], sweep: SweepSpec) -> None:
             raise SpecError(f"[[figure]] `target` must be a number; got {target!r}")
     if figure.get("value") not in (None, "error", "loss"):
         raise SpecError(f"[[figure]] `value` must be error or loss; got {figure['value']!r}")
-    _check_selection(figure, sweep)
+    _check_selection(figure, swept, configurations)
     name = figure.get("name", kind)
     if (
         not isinstance(name, str)
@@ -125,12 +127,12 @@ _MAY_VARY = {
 }
 
 
-def _check_selection(figure: dict[str, Any], sweep: SweepSpec) -> None:
+def _check_selection(figure: dict[str, Any], swept: Sequence[str], configurations) -> None:
     """Check, before anything runs, that the configurations a figure draws exist and fit it
     (what the results table will hold: one row per configuration here)."""
     kind = figure["kind"]
     label = f"[[figure]] {figure.get('name', kind)}"
-    rows = [{**c.to_dict(), "k": c.canonical[1]} for c in sweep.configurations()]
+    rows = [{**c.to_dict(), "k": c.canonical[1]} for c in configurations]
     for field, value in figure.get("where", {}).items():
         values = sorted({str(r.get(field)) for r in rows})
         rows = [r for r in rows if r.get(field) == value]
@@ -156,7 +158,7 @@ def _check_selection(figure: dict[str, Any], sweep: SweepSpec) -> None:
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for r in rows:  # one series (or cell) per value of the keys the figure spreads out
         groups.setdefault(tuple(str(r.get(f)) for f in free), []).append(r)
-    for field in sweep.swept():
+    for field in swept:
         if field in free:
             continue
         for group in groups.values():

@@ -22,8 +22,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 
 from simulator.errors import PssimError
-from simulator.studies._sweep_faults import SweepFault
-from simulator.studies._sweep_rows import Task, run_task
+from simulator.studies.sweeps._faults import SweepFault
+from simulator.studies.sweeps._rows import Task, run_task
 
 __all__ = [
     "MAX_WORKERS_PER_CORE",

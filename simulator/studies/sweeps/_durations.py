@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from simulator._spec_durations import DurationsFile, load_durations
 from simulator._spec_toml import read_toml
 from simulator.errors import PssimError, SpecError
 from simulator.spec import read_toml_text
-
-if TYPE_CHECKING:
-    from simulator.studies._sweep_spec import SweepSpec
 
 __all__ = ["absolute", "file_identity", "moved_durations", "read_durations"]
 
@@ -59,10 +56,11 @@ def absolute(value: Any) -> Any:
     return str(value.path.absolute())
 
 
-def moved_durations(path: str | os.PathLike, sweep: SweepSpec) -> bool:
-    """Whether the sweep file ``path`` (a store's ``sweep.toml``) is ``sweep`` but for the
-    places of its durations files (which moved: their content is in the digest that every
-    stored result carries, so a store checks it part by part)."""
+def moved_durations(path: str | os.PathLike, sweep_toml: str) -> bool:
+    """Whether the sweep file ``path`` (a store's ``sweep.toml``) is the sweep written as
+    ``sweep_toml`` (``SweepSpec.to_toml()``) but for the places of its durations files
+    (which moved: their content is in the digest that every stored result carries, so a
+    store checks it part by part)."""
 
     def strip(data: dict[str, Any]) -> dict[str, Any]:
         data = {k: v for k, v in data.items() if k != "durations"}
@@ -80,7 +78,7 @@ def moved_durations(path: str | os.PathLike, sweep: SweepSpec) -> bool:
         stored = read_toml(read_toml_text(Path(path)), source=Path(path).name)
     except PssimError:
         return False
-    return strip(stored) == strip(read_toml(sweep.to_toml(), source="sweep"))
+    return strip(stored) == strip(read_toml(sweep_toml, source="sweep"))
 
 
 def file_identity(value: Any) -> Any:
