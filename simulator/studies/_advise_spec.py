@@ -227,6 +227,17 @@ def _with_cluster(
     return {**own, **added, **{k: v for k, v in data.items() if k in _SWEEP_TABLES}}
 
 
+#: Settings that describe the cluster's learners (any of them in the file: it names one).
+_CLUSTER_KEYS = frozenset({"learners", "laws", "speeds", "durations"})
+
+
+def _names_cluster(data: dict[str, Any]) -> bool:
+    """Whether the parsed file sets or sweeps a setting of the cluster's learners."""
+    tables = [data, *(v for v in data.values() if isinstance(v, dict))]
+    tables += [z for z in data.get("zip", []) if isinstance(z, dict)]
+    return any(_CLUSTER_KEYS & set(t) for t in tables)
+
+
 def split_advise_config(
     data: Any,
     *,
@@ -246,7 +257,9 @@ def split_advise_config(
         raise SpecError(f"`{source}` must hold a table of settings")
     data = dict(data)
     table = data.pop("advise", None)
+    names_cluster = cluster is not None or _names_cluster(data)
     if isinstance(table, dict) and "cluster" in table:
+        names_cluster = True
         table = dict(table)
         in_file = table.pop("cluster")
         if cluster is None:
@@ -270,7 +283,16 @@ def split_advise_config(
             param="grid",
         )
     data["sweep"] = {**(options if isinstance(options, dict) else {}), "kind": "training"}
-    sweep = SweepSpec.from_dict(data, source=source, folder=folder)
+    try:
+        sweep = SweepSpec.from_dict(data, source=source, folder=folder)
+    except SpecError as err:
+        if names_cluster or err.param != "k" or "number of learners" not in str(err):
+            raise
+        raise SpecError(
+            f"{err}: {source} describes no cluster, so P is the default; give a cluster "
+            "file (--cluster FILE, cluster=, or [advise] cluster; `pssim fit --out` writes one)",
+            param=err.param,
+        ) from None
     for field in sweep.swept():
         if field in _NOT_SWEPT:
             raise SpecError(

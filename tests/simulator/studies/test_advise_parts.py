@@ -202,3 +202,18 @@ def test_a_partly_reaching_candidate_over_the_cap_is_flagged_too():
 def test_an_empty_cluster_key_is_named_as_the_file_writes_it():
     with pytest.raises(SpecError, match=re.escape("[advise] cluster in a.toml must be the path")):
         split_advise_config(config(target=0.1, cluster=""), source="a.toml")
+
+
+def test_k_above_the_default_p_of_a_file_without_cluster_says_to_give_one():
+    no_cluster = {
+        "training": {"model": "softmax", "data": "digits", "batch": 4},
+        "grid": {"variant": ["k-sync"], "K": [16]},
+        "advise": {"target": 0.1},
+    }
+    with pytest.raises(SpecError, match="describes no cluster, so P is the default") as err:
+        split_advise_config(no_cluster, source="a.toml")
+    assert "\n" not in str(err.value) and err.value.param == "k"
+    with_p = {**no_cluster, "timing": {"learners": 8}}
+    with pytest.raises(SpecError, match="number of learners") as err:
+        split_advise_config(with_p, source="a.toml")
+    assert "describes no cluster" not in str(err.value)  # P was given: no hint
