@@ -194,18 +194,23 @@ _SWEEP_TABLES = ("grid", "zip", "sweep", "figure")
 
 
 def _with_cluster(
-    data: dict[str, Any], cluster: Any, source: str, folder: str | os.PathLike | None
+    data: dict[str, Any],
+    cluster: Any,
+    source: str,
+    folder: str | os.PathLike | None,
+    param: str = "cluster",
 ) -> dict[str, Any]:
-    """``data`` with the settings of the ``cluster`` config file added (flat keys)."""
+    """``data`` with the settings of the ``cluster`` config file added (flat keys);
+    ``param`` names where the path was given in messages."""
     if not isinstance(cluster, (str, os.PathLike)) or not str(cluster).strip():
         raise SpecError(
             f"[advise] cluster in {source} must be the path of a config file; got {shown(cluster)}",
             param="cluster",
         )
     path = Path(cluster)
-    if not path.is_absolute() and folder is not None:
-        path = Path(folder) / path
-    text = read_text_file(path, param="cluster", kind="TOML file")
+    if not path.is_absolute() and folder is not None:  # read from the advise file's folder
+        path = _relative(Path(folder) / path)
+    text = read_text_file(path, param=param, kind="TOML file")
     added = normalise_keys(read_toml(text, source=path.name), source=path.name)
     for key in ("durations",):  # a relative file of the cluster is read from its folder
         value = added.get(key)
@@ -225,6 +230,15 @@ def _with_cluster(
             param=TOML_KEY[both[0]],
         )
     return {**own, **added, **{k: v for k, v in data.items() if k in _SWEEP_TABLES}}
+
+
+def _relative(path: Path) -> Path:
+    """``path`` relative to the working directory where it can be (so messages show the
+    path as the user would type it)."""
+    try:
+        return Path(os.path.relpath(path))
+    except ValueError:  # another drive
+        return path
 
 
 #: Settings that describe the cluster's learners (any of them in the file: it names one).
@@ -263,7 +277,7 @@ def split_advise_config(
         table = dict(table)
         in_file = table.pop("cluster")
         if cluster is None:
-            data = _with_cluster(data, in_file, source, folder)
+            data = _with_cluster(data, in_file, source, folder, "[advise] cluster")
     settings = parse_advise_table(table, source)
     if cluster is not None:
         data = _with_cluster(data, cluster, source, None)

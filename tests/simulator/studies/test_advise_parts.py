@@ -217,3 +217,18 @@ def test_k_above_the_default_p_of_a_file_without_cluster_says_to_give_one():
     with pytest.raises(SpecError, match="number of learners") as err:
         split_advise_config(with_p, source="a.toml")
     assert "describes no cluster" not in str(err.value)  # P was given: no hint
+
+
+def test_a_missing_cluster_file_of_the_advise_table_is_named_as_written(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.toml").write_text(
+        '[training]\nmodel = "softmax"\ndata = "digits"\n[grid]\nlr = [0.1, 0.2]\n'
+        '[advise]\ntarget = 0.2\ncluster = "missing.toml"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SpecError) as err:
+        read_advise_config("sub/a.toml")
+    assert str(err.value).startswith("`[advise] cluster` must be a readable TOML file; got ")
+    assert "'sub/missing.toml'" in str(err.value) and str(tmp_path) not in str(err.value)
+    with pytest.raises(SpecError, match="^`cluster` must be a readable TOML file; got 'x.toml'"):
+        read_advise_config("sub/a.toml", cluster="x.toml")
