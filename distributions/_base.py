@@ -7,6 +7,7 @@ import dataclasses
 import math
 import numbers
 import sys
+from collections.abc import Iterable
 from typing import Literal
 
 import numpy as np
@@ -170,6 +171,22 @@ class ComputeTimeLaw(abc.ABC):
         """
         with np.errstate(over="ignore", under="ignore", divide="ignore"):
             return np.asarray(self._sample((n,), rng), dtype=np.float64).reshape(n)
+
+    def sample_rows(self, out: np.ndarray, rngs: Iterable[np.random.Generator]) -> np.ndarray:
+        """Row i of ``out`` gets ``sample_block(n, rng=rngs[i])``: one block per Generator,
+        all under one ``np.errstate`` (engines drawing the blocks of many learners).
+
+        Args:
+            out: (m, n) float64, written in place; ``rngs`` gives at least m Generators.
+
+        Returns:
+            ``out``.
+        """
+        n = out.shape[1]
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            for row, rng in zip(out, rngs):  # noqa: B905 (rngs may be lazy)
+                row[...] = self._sample((n,), rng)
+        return out
 
     # --------------------------------------------------------------------------- moments
     @abc.abstractmethod

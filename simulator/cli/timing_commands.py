@@ -39,7 +39,7 @@ def cmd_runtime(args: argparse.Namespace) -> int:
 
     spec = build_spec("runtime", args, RUNTIME_FIELDS)
     plot = None if args.plot is None else check_plot_file(args.plot)
-    summary = runtime_study(spec, progress=True)
+    summary = runtime_study(spec, progress=True, keep_trace=plot is not None)
     if plot is not None:
         from simulator.plots.timeline import timeline_figure
 

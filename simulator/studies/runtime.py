@@ -18,6 +18,7 @@ from simulator.spec import ExperimentSpec
 from simulator.studies._common import as_spec, bar_disabled, spec_theory
 from simulator.theory.runtime import Prediction
 from simulator.timing._memory import check_timing_memory
+from simulator.timing._stats import RunStatistics, run_statistics
 from simulator.timing.engine import simulate_spec
 from simulator.timing.wraps import ReplayWraps, tasks_per_learner
 from simulator.trace import Trace, summarize_staleness
@@ -50,7 +51,8 @@ class RuntimeSummary:
             or with communication costs: the closed forms assume neither; ``none`` with a
             time budget, where ``count_theory`` applies).
         staleness: pooled over seeds: mean, max and p0 (fraction of fresh contributions).
-        first_trace: the trace of the first seed (for timelines).
+        first_trace: the trace of the first seed (for timelines); None when the study
+            was asked not to keep it (then no seed builds arrays it does not read).
         counts: (S,) int, updates completed by the time budget per seed; None without one.
         count_theory: the expected number of updates by the budget (renewal,
             :func:`budget_count_theory`); None without a budget.
@@ -65,7 +67,7 @@ class RuntimeSummary:
     times: np.ndarray
     theory: Prediction
     staleness: dict
-    first_trace: Trace
+    first_trace: Trace | None
     counts: np.ndarray | None = None
     count_theory: Prediction | None = None
     durations: ReplayWraps | None = None
@@ -185,7 +187,11 @@ def budget_count_theory(spec: ExperimentSpec) -> Prediction:
 
 
 def runtime_study(
-    spec: ExperimentSpec | None = None, *, progress: bool = False, **fields
+    spec: ExperimentSpec | None = None,
+    *,
+    progress: bool = False,
+    keep_trace: bool = True,
+    **fields,
 ) -> RuntimeSummary:
     """Simulate the spec's seeds (J updates each) and put the times beside the theory.
 
@@ -196,6 +202,9 @@ def runtime_study(
         spec: the experiment; keyword ``fields`` (ExperimentSpec field names) override it,
             or build one from the defaults when ``spec`` is None.
         progress: show a progress bar on stderr.
+        keep_trace: keep the first seed's trace (``first_trace``, for timelines); the
+            other seeds, and with ``keep_trace=False`` all of them, are reduced to their
+            statistics (K-sync on the fast path then never builds its contributions).
 
     Example:
         >>> s = runtime_study(variant="async", num_learners=4, updates=200, seeds=3)
@@ -205,7 +214,7 @@ def runtime_study(
     spec = as_spec(spec, fields)
     k = spec.canonical[1]
     # the first seed's trace is kept for timelines while the others run
-    check_timing_memory(spec, kept=1 if spec.seeds > 1 else 0)
+    check_timing_memory(spec, kept=1 if keep_trace and spec.seeds > 1 else 0)
     times, first = [], None
     pooled = _PooledStaleness()
     bar = tqdm(
@@ -218,15 +227,20 @@ def runtime_study(
     )
     counts = []
     tasks = np.zeros(spec.num_learners, dtype=np.int64)  # per learner, most over seeds
-    for s in bar:
-        trace = simulate_spec(spec, s)
-        first = first or trace
-        times.append(trace.end_time)
-        counts.append(trace.num_updates)
-        pooled.add(trace.staleness()[trace.mask])
-        if spec.durations is not None:
-            tasks = np.maximum(tasks, tasks_per_learner(trace))
-        del trace  # not kept while the next seed runs (only the first one is)
+    for i, s in enumerate(bar):
+        if spec.durations is not None or (keep_trace and i == 0):
+            trace = simulate_spec(spec, s)
+            first = first or (trace if keep_trace else None)
+            if spec.durations is not None:
+                tasks = np.maximum(tasks, tasks_per_learner(trace))
+            run = RunStatistics.of_trace(trace)
+            del trace  # not kept while the next seed runs (only the first one is)
+        else:
+            run = run_statistics(spec, s)
+        times.append(run.end_time)
+        counts.append(run.num_updates)
+        pooled.add(run)
+        del run  # its update times are not kept while the next seed runs
     budget = spec.time_budget is not None
     return RuntimeSummary(
         spec=spec,
@@ -248,12 +262,12 @@ class _PooledStaleness:
     def __init__(self) -> None:
         self.count = self.total = self.fresh = self.top = 0
 
-    def add(self, staleness: np.ndarray) -> None:
-        if staleness.size:
-            self.count += staleness.size
-            self.total += int(staleness.sum())
-            self.fresh += int(np.count_nonzero(staleness == 0))
-            self.top = max(self.top, int(staleness.max()))
+    def add(self, run: RunStatistics) -> None:
+        if run.contributions:
+            self.count += run.contributions
+            self.total += run.staleness_total
+            self.fresh += run.fresh
+            self.top = max(self.top, run.staleness_max)
 
     def summary(self) -> dict[str, float]:
         if not self.count:

@@ -14,37 +14,69 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.timing._fast_common import NeedsReference, PositiveBlocks, make_trace
+from simulator.timing._fast_common import NeedsReference, make_trace, positive
+from simulator.timing._streams import FIRST_BLOCK
 from simulator.trace import Trace
 
 #: Re-sorts allowed to settle the order of simultaneous pushes before giving up.
 MAX_TIE_PASSES = 64
 
 
-def _push_times(blocks: list[PositiveBlocks], needed: int) -> tuple[list[np.ndarray], float]:
+def _push_times(streams, needed: int) -> tuple[list[tuple[np.ndarray, np.ndarray]], float]:
     """Every learner's push times (running sums) up to past T_end, and T_end itself.
 
-    Draws block after block until the ``needed``-th smallest push time T_end is below every
-    learner's last drawn push, so no push at or before T_end is missing.
+    Draws block level after block level until the ``needed``-th smallest push time T_end
+    is below every learner's last drawn push, so no push at or before T_end is missing.
+    Returns, per level b, the learners that drew block b and their (n, block_size(b))
+    push times; every learner of level b drew blocks 0..b.
     """
-    p = len(blocks)
-    times: list[list[np.ndarray]] = [[] for _ in range(p)]
+    p = len(streams)
+    # a first block only: its Generators are not kept (those that go on rebuild theirs)
+    keep = needed > p * FIRST_BLOCK
+    levels: list[tuple[np.ndarray, np.ndarray]] = []
     last = np.zeros(p)
-    total, grow = 0, range(p)
+    total, grow = 0, np.arange(p)
     while True:
-        for lrn in grow:
-            t = np.cumsum(np.concatenate([last[lrn : lrn + 1], blocks[lrn].next()]))[1:]
-            times[lrn].append(t)
-            last[lrn] = t[-1]
-            total += t.shape[0]
+        x = positive(streams.take(grow, keep=keep))
+        x[:, 0] += last[grow]  # the running sum goes on from the learner's last push
+        t = np.cumsum(x, axis=1, out=x)
+        levels.append((grow, t))
+        last[grow] = t[:, -1]
+        total += t.size
         if total < needed:
             continue
-        flat = [np.concatenate(t) if len(t) > 1 else t[0] for t in times]
-        times = [[t] for t in flat]
-        t_end = float(np.partition(np.concatenate(flat), needed - 1)[needed - 1])
-        grow = np.flatnonzero(last <= t_end).tolist()
-        if not grow:
-            return flat, t_end
+        drawn = np.concatenate([t.ravel() for _, t in levels])
+        drawn.partition(needed - 1)
+        t_end = float(drawn[needed - 1])
+        del drawn
+        grow = np.flatnonzero(last <= t_end)
+        if not grow.size:
+            return levels, t_end
+
+
+def _kept(
+    levels: list[tuple[np.ndarray, np.ndarray]], t_end: float, p: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The push times at or before ``t_end``, learner by learner (each learner's in
+    order), and how many each learner has."""
+    counts = np.zeros(p, dtype=np.int64)
+    masks = []
+    for ids, t in levels:
+        m = t <= t_end
+        masks.append(m)
+        counts[ids] += m.sum(axis=1)
+    if len(levels) == 1:  # every learner drew one block: the rows in order
+        return levels[0][1][masks[0]], counts
+    offsets = np.cumsum(counts) - counts
+    time, base = np.empty(int(counts.sum())), 0
+    for (ids, t), m in zip(levels, masks, strict=True):
+        c = m.sum(axis=1)
+        values = t[m]  # row by row: the level's learners in order
+        # a learner's values of level b follow its values of the blocks before
+        first = offsets[ids] + base - (np.cumsum(c) - c)
+        time[np.repeat(first, c) + np.arange(values.shape[0])] = values
+        base += t.shape[1]
+    return time, counts
 
 
 def _merge_order(
@@ -73,16 +105,15 @@ def _merge_order(
     raise NeedsReference("simultaneous pushes whose order did not settle")
 
 
-def batch_async(blocks: list, variant: str, k: int, updates: int, seed: int) -> Trace:
+def batch_async(blocks, variant: str, k: int, updates: int, seed: int) -> Trace:
     """K-batch-async with any K, or K-async with K = 1 (the same schedule)."""
     p = len(blocks)
     needed = updates * k
-    flat, t_end = _push_times([PositiveBlocks(b) for b in blocks], needed)
-    kept = [t[: np.searchsorted(t, t_end, side="right")] for t in flat]
-    counts = np.array([t.shape[0] for t in kept])
-    time = np.concatenate(kept)
+    levels, t_end = _push_times(blocks, needed)
+    time, counts = _kept(levels, t_end, p)
+    del levels
     learner = np.repeat(np.arange(p), counts)
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    offsets = np.cumsum(counts) - counts
     first = np.zeros(time.shape[0], dtype=bool)
     first[offsets[counts > 0]] = True
     order, ordered = _merge_order(time, learner, first, p)

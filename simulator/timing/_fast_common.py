@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from simulator.timing._draws import LearnerBlocks
 from simulator.trace import Trace
 
 #: Largest number of durations a vectorised path holds at once (about 8 MB of float64).
@@ -28,11 +27,11 @@ def positive(block: np.ndarray) -> np.ndarray:
 
 
 class PositiveBlocks:
-    """A learner's blocks, each checked to hold only durations > 0."""
+    """A learner's blocks (anything with ``next()``), each checked to hold only durations > 0."""
 
     __slots__ = ("blocks",)
 
-    def __init__(self, blocks: LearnerBlocks) -> None:
+    def __init__(self, blocks) -> None:
         self.blocks = blocks
 
     def next(self) -> np.ndarray:

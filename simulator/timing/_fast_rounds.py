@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from simulator.timing._draws import LockstepDraws
-from simulator.timing._fast_common import CHUNK_VALUES, PositiveBlocks, make_trace
+from simulator.timing._fast_common import CHUNK_VALUES, make_trace, positive
 from simulator.trace import Trace
 
 
@@ -60,7 +60,52 @@ def _chunks(updates: int, per_round: int):
         yield j0, min(step, updates - j0)
 
 
-def k_sync(blocks: list, k: int, updates: int, seed: int) -> Trace:
+def _first_k(event: np.ndarray, t: np.ndarray, k: int):
+    """Each row's K counted pushes (learners in event order, ties in learner order) and
+    the rest (cancelled: ties with T_j first, then by learner): (r, K) and (r, P - K).
+
+    One unstable sort per row; rows whose first K + 1 events hold ties are sorted again
+    stably, and only rows where a cancelled push ties with T_j need the tie rule.
+    """
+    p = event.shape[1]
+    order = np.argsort(event, axis=1)
+    head = np.take_along_axis(event, order[:, : k + 1], axis=1)
+    rows = np.flatnonzero((np.diff(head, axis=1) == 0).any(axis=1))
+    if rows.size:
+        order[rows] = np.argsort(event[rows], axis=1, kind="stable")
+    first, rest = order[:, :k], np.sort(order[:, k:], axis=1)
+    if k < p and rows.size:  # cancelled pushes tied with T_j come first, in learner order
+        tie = np.take_along_axis(event[rows], rest[rows], axis=1) == t[rows, None]
+        key = np.where(tie, rest[rows] - p, rest[rows])
+        rest[rows] = np.take_along_axis(rest[rows], np.argsort(key, axis=1), axis=1)
+    return first, rest
+
+
+class _Out:
+    """The trace's arrays, allocated once and filled round by round (no per-chunk copies)."""
+
+    def __init__(self, updates: int, slots: int, cancelled: int) -> None:
+        self.update_time = np.empty(updates)
+        self.learner = np.empty((updates, slots), dtype=np.int64)
+        self.version = np.empty((updates, slots), dtype=np.int64)
+        self.start = np.empty((updates, slots))
+        self.finish = np.empty((updates, slots))
+        self.c_learner = np.empty((updates, cancelled), dtype=np.int64)
+        self.c_start = np.empty((updates, cancelled))
+        self.c_stop = np.empty((updates, cancelled))
+
+    def rows(self, j0: int, r: int, t: np.ndarray, s: np.ndarray) -> slice:
+        """Rounds j0 .. j0 + r - 1: their times, versions and starts; returns their slice."""
+        rows = slice(j0, j0 + r)
+        self.update_time[rows] = t
+        self.version[rows] = np.arange(j0, j0 + r)[:, None]
+        self.start[rows] = s
+        self.c_start[rows] = s
+        self.c_stop[rows] = t[:, None]
+        return rows
+
+
+def k_sync(blocks, k: int, updates: int, seed: int) -> Trace:
     """K-sync: the first K pushes of each round count; the rest are cancelled at T_j.
 
     Cancelled work is recorded as the engine does: first the pushes that tie with the
@@ -68,41 +113,42 @@ def k_sync(blocks: list, k: int, updates: int, seed: int) -> Trace:
     learners in learner order.
     """
     p = len(blocks)
-    draws = LockstepDraws([PositiveBlocks(b) for b in blocks])
-    parts: dict[str, list[np.ndarray]] = {}
+    draws = LockstepDraws(blocks, check=positive)
+    out = _Out(updates, k, p - k)
     t_prev = 0.0
     for j0, r in _chunks(updates, p):
-        x = draws.take(r).T  # (r, P): row j holds every learner's round-j draw
+        # (r, P): row j holds every learner's round-j draw
+        x = np.ascontiguousarray(draws.take(r).T)
         d = np.partition(x, k - 1, axis=1)[:, k - 1]
         t = _round_times(t_prev, d)
         s = np.concatenate([[t_prev], t[:-1]])[:, None]
         t_prev = float(t[-1])
-        finish = s + x
-        event = s + (finish - s)
-        order = _learner_order(event)
-        first, rest = order[:, :k], order[:, k:]
-        rows = np.arange(j0, j0 + r)
-        add = parts.setdefault
-        add("update_time", []).append(t)
-        add("learner", []).append(first)
-        add("version", []).append(np.repeat(rows, k))
-        add("start", []).append(np.repeat(s[:, 0], k))
-        add("finish", []).append(np.take_along_axis(finish, first, axis=1))
-        # ties at T_j first (already in learner order), then the rest by learner
-        tie = np.take_along_axis(event, rest, axis=1) == t[:, None]
-        key = np.where(tie, np.arange(p - k) - p, rest)
-        cancelled = np.take_along_axis(rest, np.argsort(key, axis=1, kind="stable"), axis=1)
-        add("c_learner", []).append(cancelled)
-        add("c_start", []).append(np.repeat(s[:, 0], p - k))
-        add("c_stop", []).append(np.repeat(t, p - k))
-    return _trace("k-sync", p, k, seed, parts)
+        finish = np.add(s, x, out=x)
+        event = finish - s
+        event += s  # s + (finish - s), the engine's event time
+        rows = out.rows(j0, r, t, s)
+        first, out.c_learner[rows] = _first_k(event, t, k)
+        out.learner[rows] = first
+        out.finish[rows] = np.take_along_axis(finish, first, axis=1)
+    return make_trace(
+        "k-sync",
+        p,
+        k,
+        seed,
+        update_time=out.update_time,
+        learner=out.learner.ravel(),
+        version=out.version.ravel(),
+        start=out.start.ravel(),
+        finish=out.finish.ravel(),
+        cancelled=(out.c_learner.ravel(), out.c_start.ravel(), out.c_stop.ravel()),
+    )
 
 
-def k_avg(blocks: list, steps: int, updates: int, seed: int) -> Trace:
+def k_avg(blocks, steps: int, updates: int, seed: int) -> Trace:
     """K-AVG: each learner's K local steps end at ``s + sum(x)``; the last push is T_j."""
     p = len(blocks)
-    draws = LockstepDraws([PositiveBlocks(b) for b in blocks])
-    parts: dict[str, list[np.ndarray]] = {}
+    draws = LockstepDraws(blocks, check=positive)
+    out = _Out(updates, p, 0)
     t_prev = 0.0
     for j0, r in _chunks(updates, p * steps):
         x = draws.take(r * steps).reshape(p, r, steps)
@@ -112,29 +158,32 @@ def k_avg(blocks: list, steps: int, updates: int, seed: int) -> Trace:
         t_prev = float(t[-1])
         event = s + total
         order = _learner_order(event)
-        add = parts.setdefault
-        add("update_time", []).append(t)
-        add("learner", []).append(order)
-        add("version", []).append(np.repeat(np.arange(j0, j0 + r), p))
-        add("start", []).append(np.repeat(s[:, 0], p))
-        add("finish", []).append(np.take_along_axis(event, order, axis=1))
-    return _trace("k-avg", p, steps, seed, parts, local_steps=steps)
-
-
-def _trace(variant: str, p: int, k: int, seed: int, parts: dict, local_steps: int = 1) -> Trace:
-    """The Trace of the per-chunk arrays in ``parts`` (contributions, cancelled work)."""
-    cat = {name: np.concatenate([a.ravel() for a in arrs]) for name, arrs in parts.items()}
-    cancelled = (cat["c_learner"], cat["c_start"], cat["c_stop"]) if "c_stop" in cat else None
+        rows = out.rows(j0, r, t, s)
+        out.learner[rows] = order
+        out.finish[rows] = np.take_along_axis(event, order, axis=1)
     return make_trace(
-        variant,
+        "k-avg",
         p,
-        k,
+        steps,
         seed,
-        update_time=cat["update_time"],
-        learner=cat["learner"],
-        version=cat["version"],
-        start=cat["start"],
-        finish=cat["finish"],
-        cancelled=cancelled,
-        local_steps=local_steps,
+        update_time=out.update_time,
+        learner=out.learner.ravel(),
+        version=out.version.ravel(),
+        start=out.start.ravel(),
+        finish=out.finish.ravel(),
+        local_steps=steps,
     )
+
+
+def k_sync_times(blocks, k: int, updates: int) -> np.ndarray:
+    """(J,) the update times of a K-sync run, without its contributions: the same round
+    times as :func:`k_sync` (the K-th smallest draw of each round, summed in the
+    engine's order) for a caller that needs only those (every contribution is fresh)."""
+    p = len(blocks)
+    draws = LockstepDraws(blocks, check=positive)
+    out, t_prev = np.empty(updates), 0.0
+    for j0, r in _chunks(updates, p):
+        d = np.partition(draws.take(r), k - 1, axis=0)[k - 1]
+        out[j0 : j0 + r] = t = _round_times(t_prev, d)
+        t_prev = float(t[-1])
+    return out

@@ -48,8 +48,11 @@ BUDGET_TEXT = "half the physical memory" if PHYSICAL_MEMORY else "physical memor
 
 @dataclasses.dataclass(frozen=True)
 class _Cost:
-    """Bytes per contribution, cancelled computation, update and learner; per duration a
-    learner holds as a Python float (``held``) or as drawn-but-unused float64 (``spare``)."""
+    """Bytes per contribution, cancelled computation, update and learner; per duration of
+    the block a learner holds (``held``: a Python list of floats for the SimPy engine and
+    the event loops, the lockstep buffers of the round paths), per duration drawn but not
+    used (``spare``) and per duration drawn (``drawn``: the merge keeps every push time
+    it draws)."""
 
     contribution: float
     cancelled: float
@@ -57,22 +60,34 @@ class _Cost:
     learner: float
     held: float = 0.0
     spare: float = 0.0
+    drawn: float = 0.0
 
 
-#: Measured costs per engine (peak RSS, least-squares over runs of 20-300 MB).
+#: Measured costs per engine (peak RSS, least-squares over runs of 20-400 MB).
 COSTS = {
     "simpy-async": _Cost(34, 0, 24, 3350, held=32),
     "simpy-rounds": _Cost(35, 25, 24, 5000, held=32),
     "async-loop": _Cost(34, 0, 32, 2000, held=32),
     "batch-sync-loop": _Cost(35, 25, 32, 2000, held=32),
-    "merge": _Cost(88, 0, 18, 1650, spare=16),
-    "rounds": _Cost(67, 49, 40, 1400, spare=8),
-    "avg": _Cost(67, 0, 40, 1400, spare=8),
+    "merge": _Cost(65, 0, 18, 22, drawn=16),
+    "rounds": _Cost(33, 24, 16, 840, held=24),
+    "avg": _Cost(32, 0, 16, 840, held=24),
 }
+#: Per learner of the merge that draws past its first block: its Generator, kept (the
+#: merge draws a first block without keeping one; see :mod:`simulator.timing._streams`).
+KEPT_STREAM = 620
+#: Bytes per duration of a K-sync chunk: the draws, their transposed copy, event times,
+#: orders (see :mod:`simulator.timing._fast_rounds`).
+CHUNK_BYTES = 50
+#: Bytes per local step of a K-AVG chunk (plus 24 per round and learner).
+AVG_STEP_BYTES = 40
 #: Bytes a learner does not allocate when it replays measured durations: its numpy
 #: Generator and seed sequence (measured: 925-1020 over the merge, rounds and SimPy
 #: engines at P = 40,000-50,000).
 REPLAY_SAVING = 1000
+#: Bytes a learner of the merge adds when it replays measured durations (its replay's
+#: position and wrap; measured: 307-330 at P = 20,000-100,000).
+MERGE_REPLAY = 320
 #: Per learner and latency law of the SimPy engine: a second stream and its held block.
 LATENCY_STREAM = _Cost(0, 0, 0, 1500, held=32)
 #: What a returned Trace keeps: 4 arrays and a mask per contribution, 3 arrays per
@@ -149,20 +164,24 @@ def _estimate(spec: ExperimentSpec, engine: str, updates: float) -> _Estimate:
 
     def terms(cost: _Cost) -> tuple[float, float]:
         per_run = cost.contribution * c + cost.cancelled * x + cost.update * u
-        return per_run, p * (cost.learner + cost.held * held + cost.spare * (drawn - draws))
+        per_learner = cost.learner + cost.held * held + cost.spare * (drawn - draws)
+        return per_run, p * (per_learner + cost.drawn * drawn)
 
     per_run, per_learner = terms(COSTS[name])
-    if spec.durations is not None and spec.durations_mode == "replay":
-        per_learner -= p * REPLAY_SAVING
+    replay = spec.durations is not None and spec.durations_mode == "replay"
+    if replay:  # the merge's learners hold no Generator (unless kept), but their replays
+        per_learner += p * (MERGE_REPLAY if name == "merge" else -REPLAY_SAVING)
     if name.startswith("simpy"):
         streams = (spec.push_latency is not None) + (spec.pull_latency is not None)
         per_learner += streams * terms(LATENCY_STREAM)[1]
     if name == "rounds":  # the last chunk's working set (see _fast_rounds)
         rounds = min(max(1, CHUNK_VALUES // p), u)
-        per_run += (41 + 16 * (p - k) / p) * rounds * p
+        per_run += CHUNK_BYTES * rounds * p
     elif name == "avg":
         rounds = min(max(1, CHUNK_VALUES // (p * k)), u)
-        per_run += (16 * k + 24) * rounds * p
+        per_run += (AVG_STEP_BYTES * k + 24) * rounds * p
+    elif name == "merge" and draws > FIRST_BLOCK and not replay:  # kept Generators
+        per_learner += p * KEPT_STREAM
     trace = sum(terms(TRACE))
     return _Estimate(per_run, per_learner, trace, STALENESS_BYTES * c)
 

@@ -16,7 +16,7 @@ import pytest
 
 #: Warms every engine on a tiny run (so its imports and caches are not counted), builds
 #: the spec, then runs ``sys.argv[2]`` ("study" for a runtime study of its seeds, else an
-#: engine for one seed); prints the peak growth in bytes.
+#: engine for one seed); prints the peak growth and the trace's size in bytes.
 PROBE = """
 import json, sys
 from simulator import ExperimentSpec
@@ -37,14 +37,22 @@ spec = ExperimentSpec(**fields)
 before = peak()
 if engine == "study":
     runtime_study(spec)
+    size = 0
 else:
-    simulate_spec(spec, 0, engine=engine)
-print(json.dumps(peak() - before))
+    trace = simulate_spec(spec, 0, engine=engine)
+    size = sum(a.nbytes for a in vars(trace).values() if hasattr(a, "nbytes"))
+print(json.dumps([peak() - before, size]))
 """
 
 
 def measured_peak(fields: dict, engine: str) -> int:
     """Peak growth in bytes of the run of ``ExperimentSpec(**fields)`` on ``engine``."""
+    return measured_run(fields, engine)[0]
+
+
+def measured_run(fields: dict, engine: str) -> tuple[int, int]:
+    """(peak growth, bytes of the returned trace's arrays) of the run of
+    ``ExperimentSpec(**fields)`` on ``engine`` (``study``: a runtime study, size 0)."""
     if not Path("/proc/self/status").is_file():
         pytest.skip("the peak memory of a process is read from /proc (Linux)")
     done = subprocess.run(

@@ -19,7 +19,7 @@ from memory_probe import measured_peak
 from distributions import Empirical
 from simulator import ExperimentSpec, replay_wraps, runtime_study, simulate, tasks_per_learner
 from simulator.measured import durations_path, read_durations
-from simulator.timing._memory import REPLAY_SAVING, engine_of, timing_bytes
+from simulator.timing._memory import MERGE_REPLAY, engine_of, timing_bytes
 
 #: Three workers (string ids, listed out of order), three sampled steps (10, 20, 40: not
 #: contiguous). Sorted, learner 0 replays w1 = (1, 2.5, 0.625), learner 1 w2 = (1.5, 0.5,
@@ -238,7 +238,9 @@ def test_a_time_budget_runs_replayed_durations(tiny):
     assert simulate(spec).update_time.tolist() == [3.0, 5.5, 7.5]
 
 
-def test_the_memory_estimate_of_replay_drops_the_random_streams_only():
+def test_the_memory_estimate_of_replay_changes_the_per_learner_cost_only():
+    """The merge holds no Generator for a learner drawing one block, so replaying costs a
+    learner its replay's state instead (MERGE_REPLAY); resampling costs what laws do."""
     laws = ExperimentSpec(
         variant="async",
         num_learners=1000,
@@ -250,7 +252,7 @@ def test_the_memory_estimate_of_replay_drops_the_random_streams_only():
         variant="async", num_learners=1000, updates=5000, durations="llm-se", reuse_workers=True
     )
     assert engine_of(replay) == engine_of(laws) == "merge"
-    assert timing_bytes(laws) - timing_bytes(replay) == pytest.approx(1000 * REPLAY_SAVING, abs=2)
+    assert timing_bytes(replay) - timing_bytes(laws) == pytest.approx(1000 * MERGE_REPLAY, abs=2)
     resample = replay.replace(durations_mode="resample")
     assert timing_bytes(resample) == timing_bytes(laws)
 
