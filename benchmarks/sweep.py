@@ -27,6 +27,21 @@ itself uses several threads, as XLA's compiler does). ``speedup_cpu_bound`` is
 ``min(workers, cores) x serial_s / cluster_cpu_s``: the cluster's wall time cannot be less
 than its CPU time spread over the cores, so its speed-up cannot exceed this.
 
+The machine is shared, so each ratio comes with what was free and with CPU-time figures
+that load moves less. Per run, ``free_cores_serial`` and ``free_cores_cluster`` are the
+cores this process may use (``os.sched_getaffinity``) minus the CPU seconds the rest of
+the machine used during that run (every core's busy and stolen time, less this process's
+and its children's) over the run's wall time, beside ``others_cpu_s_*`` and the 1-minute
+load averages at the run's start and end (``load_start_*``, ``load_end_*``); the
+top-level ``free_cores_timing`` and ``free_cores_training`` are the lower of a sweep's two.
+``serial_cpu_vs_cluster_cpu`` is the serial run's CPU seconds over the cluster run's
+(children included: the workers are processes), the work the cluster adds;
+``worker_cpu_s`` are the CPU seconds of each worker process (read every 0.1 s while it
+runs), and ``serial_cpu_vs_busiest_worker`` is the serial run's CPU seconds over the
+busiest worker's: the speed-up the sweep's split into tasks allows when every worker has a
+core of its own, the cluster's start-up and shut-down aside (the top-level
+``serial_cpu_vs_busiest_worker_*`` and ``serial_cpu_vs_cluster_cpu_*`` repeat both).
+
 Compilation (training replays compile JAX programs): every run gets its own fresh, empty
 persistent compilation cache folder (``PSSIM_COMPILE_CACHE``, set in ``os.environ`` before
 the run; the LocalCluster's worker processes inherit it), so the serial and the cluster
@@ -74,10 +89,12 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 import pandas as pd
+import psutil  # a dependency of dask.distributed
 
 from simulator.studies.sweeps import SERIAL, SweepSpec, sweep
 from simulator.studies.sweeps._exec import executor
@@ -117,6 +134,9 @@ SPIN = "x = 0\nfor i in range({n}): x += i"
 SPIN_LOOPS, SMOKE_SPIN_LOOPS = 20_000_000, 3_000_000
 #: This process's environment as the run started (see :func:`reset_environ`).
 _ENVIRON: dict[str, str] = {}
+#: Seconds between two readings of the worker processes' CPU time, and the CPU seconds
+#: below which a child process is not counted as a worker that did work.
+POLL_S, MIN_WORKER_CPU_S = 0.1, 0.05
 #: Warm-up tasks per worker before the overhead is timed.
 WARMUP_PER_WORKER = 2
 PER_TASK_DEFINITION = (
@@ -206,6 +226,69 @@ def _cpu_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+class Monitor:
+    """What else used the machine while a run ran, and what each worker process used.
+
+    ``free_cores``: the cores this process may use minus the CPU seconds the rest of the
+    machine used meanwhile (all cores' busy and stolen time, less this process's and its
+    children's) over the wall time; ``load_start`` and ``load_end``: the 1-minute load
+    averages; ``worker_cpu_s``: CPU seconds of each child process that did work (the
+    LocalCluster's workers, polled every :data:`POLL_S` until they end), busiest first.
+    """
+
+    def __enter__(self) -> Monitor:
+        self.load_start = os.getloadavg()[0]
+        self._busy0, self._own0 = _machine_busy_s(), _cpu_s()
+        self._t0 = time.perf_counter()
+        self._children: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self) -> None:
+        me = psutil.Process()
+        while not self._stop.wait(POLL_S):
+            for child in me.children(recursive=True):
+                try:
+                    t = child.cpu_times()
+                except psutil.Error:  # ended meanwhile
+                    continue
+                self._children[child.pid] = t.user + t.system
+        return
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        wall = time.perf_counter() - self._t0
+        others = max(0.0, (_machine_busy_s() - self._busy0) - (_cpu_s() - self._own0))
+        self.load_end = os.getloadavg()[0]
+        self.others_cpu_s = others
+        self.free_cores = max(0.0, _cores() - others / wall) if wall > 0 else float(_cores())
+        busy = sorted((c for c in self._children.values() if c >= MIN_WORKER_CPU_S), reverse=True)
+        self.worker_cpu_s = busy
+
+    def figures(self, prefix: str) -> dict:
+        return {
+            f"free_cores_{prefix}": self.free_cores,
+            f"others_cpu_s_{prefix}": self.others_cpu_s,
+            f"load_start_{prefix}": self.load_start,
+            f"load_end_{prefix}": self.load_end,
+        }
+
+
+def _machine_busy_s() -> float:
+    """CPU seconds all cores spent busy (or stolen by the host) since boot."""
+    t = psutil.cpu_times()
+    return (
+        sum(t)
+        - t.idle
+        - getattr(t, "iowait", 0.0)
+        - getattr(t, "guest", 0.0)
+        - getattr(t, "guest_nice", 0.0)
+    )
+
+
 def _cache_entries(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
 
@@ -229,15 +312,17 @@ def run_once(spec: SweepSpec, folder: Path, scheduler: str | None, workers: int)
     reset_environ(cache)
     cpu0, t0 = _cpu_s(), time.perf_counter()
     on_cluster = scheduler != SERIAL
-    result = sweep(
-        spec, folder / "out", scheduler=scheduler, workers=workers if on_cluster else None
-    )
+    with Monitor() as monitor:
+        result = sweep(
+            spec, folder / "out", scheduler=scheduler, workers=workers if on_cluster else None
+        )
     seconds, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
     if result.failures or not result.complete:
         raise SystemExit(f"{folder.name}: failed tasks {result.failures}")
     return {
         "seconds": seconds,
         "cpu_s": cpu,
+        "monitor": monitor,
         "frame": result.frame(),
         "cache_entries": _cache_entries(cache),
         "environ_changes": _environ_changes(),
@@ -256,6 +341,7 @@ def compare_runs(name: str, spec: SweepSpec, root: Path, workers: int) -> dict:
     serial = run_once(spec, root / f"{name}-serial", SERIAL, workers)
     cluster = run_once(spec, root / f"{name}-cluster", None, workers)
     _check_equal(name, serial["frame"], cluster["frame"])
+    busiest = max(cluster["monitor"].worker_cpu_s, default=cluster["cpu_s"])
     out = {
         "configurations": len(spec.configurations()),
         "rows": len(serial["frame"]),
@@ -267,6 +353,11 @@ def compare_runs(name: str, spec: SweepSpec, root: Path, workers: int) -> dict:
         "cluster_cpu_over_serial": cluster["cpu_s"] / serial["cpu_s"],
         "serial_cpu_share": serial["cpu_s"] / serial["seconds"],
         "speedup_cpu_bound": min(workers, _cores()) * serial["seconds"] / cluster["cpu_s"],
+        "serial_cpu_vs_cluster_cpu": serial["cpu_s"] / cluster["cpu_s"],
+        "worker_cpu_s": cluster["monitor"].worker_cpu_s,
+        "serial_cpu_vs_busiest_worker": serial["cpu_s"] / busiest,
+        **serial["monitor"].figures("serial"),
+        **cluster["monitor"].figures("cluster"),
         "tables_equal": True,
         "environ_changed_by_cluster": cluster["environ_changes"],
     }
@@ -389,6 +480,12 @@ def main() -> None:
         "sweep_speedup_timing": timing["ratio"],
         "sweep_speedup_training": training["ratio"],
         "cluster_vs_serial": serial / cluster,
+        "free_cores_timing": min(timing["free_cores_serial"], timing["free_cores_cluster"]),
+        "free_cores_training": min(training["free_cores_serial"], training["free_cores_cluster"]),
+        "serial_cpu_vs_busiest_worker_timing": timing["serial_cpu_vs_busiest_worker"],
+        "serial_cpu_vs_busiest_worker_training": training["serial_cpu_vs_busiest_worker"],
+        "serial_cpu_vs_cluster_cpu_timing": timing["serial_cpu_vs_cluster_cpu"],
+        "serial_cpu_vs_cluster_cpu_training": training["serial_cpu_vs_cluster_cpu"],
         "serial_s_timing": timing["serial_s"],
         "cluster_s_timing": timing["cluster_s"],
         "serial_s_training": training["serial_s"],

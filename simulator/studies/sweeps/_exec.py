@@ -112,8 +112,9 @@ def check_scheduler(scheduler: str | None, workers: int | None) -> tuple[str | N
 @contextlib.contextmanager
 def executor(scheduler: str | None, workers: int) -> Iterator[Callable[..., None]]:
     """Start the place tasks run (nothing for ``serial``, a LocalCluster, or a client of a
-    running scheduler) and yield ``run(tasks, on_done, on_failed)``: it calls
-    ``on_done(task, table)`` in this process as each task finishes and
+    running scheduler) and yield ``run(tasks, on_done, on_failed, after=None)``: it starts
+    the tasks in their order (task ``i`` of the mapping ``after`` once task ``after[i]``
+    has ended), calls ``on_done(task, table)`` in this process as each task finishes and
     ``on_failed(failure)`` for a task that failed on every attempt. Closed on the way out.
     """
     if scheduler == SERIAL:
@@ -123,8 +124,8 @@ def executor(scheduler: str | None, workers: int) -> Iterator[Callable[..., None
         yield functools.partial(_run_on_dask, client)
 
 
-def _run_serial(tasks: Sequence[Task], on_done, on_failed) -> None:
-    for task in tasks:
+def _run_serial(tasks: Sequence[Task], on_done, on_failed, after=None) -> None:
+    for task in tasks:  # in order: a task listed in ``after`` comes after its leader
         outcome = _attempt(task)
         if isinstance(outcome, TaskFailure):
             on_failed(outcome)
@@ -132,25 +133,47 @@ def _run_serial(tasks: Sequence[Task], on_done, on_failed) -> None:
             on_done(task, outcome)
 
 
-def _run_on_dask(client, tasks: Sequence[Task], on_done, on_failed) -> None:
-    """Submit ``tasks``; a task that raised is a failure, a task the cluster dropped (its
-    scheduler went away: futures cancelled) ends the run in one :class:`SweepFault`."""
+def _run_on_dask(
+    client, tasks: Sequence[Task], on_done, on_failed, after: dict[int, int] | None = None
+) -> None:
+    """Submit ``tasks``, started in their order as workers free up (task ``i`` of
+    ``after`` only once task ``after[i]`` has ended); a task that raised is a failure, a
+    task the cluster dropped (its scheduler went away: futures cancelled) ends the run in
+    one :class:`SweepFault`."""
     from dask.distributed import as_completed
 
-    futures = {client.submit(run_task, task, retries=RETRIES, pure=False): task for task in tasks}
+    held: dict[int, list[int]] = {}
+    for i, leader in (after or {}).items():
+        held.setdefault(leader, []).append(i)
+    waiting = {i for followers in held.values() for i in followers}
+
+    def submit(i: int):
+        # explicit priorities: Dask does not keep the order of tasks submitted together
+        future = client.submit(
+            run_task, tasks[i], retries=RETRIES, pure=False, priority=len(tasks) - i
+        )
+        futures[future] = i
+        return future
+
+    futures: dict = {}
+    pending = as_completed([submit(i) for i in range(len(tasks)) if i not in waiting])
     try:
-        for future in as_completed(futures):
-            task = futures.pop(future)
+        for future in pending:
+            i = futures.pop(future)
+            task = tasks[i]
+            if future.status in ("error", "finished"):  # ended: its followers may start
+                for follower in held.pop(i, ()):
+                    pending.add(submit(follower))
             if future.status == "error":
                 on_failed(TaskFailure(task, future.exception()))
             elif future.status != "finished":
-                raise _lost(client, 1 + len(futures))
+                raise _lost(client, 1 + len(futures) + _held_count(held))
             else:
                 try:
                     rows = future.result()
                 except Exception as err:  # its rows could not be fetched
                     if not _connected(client):
-                        raise _lost(client, 1 + len(futures)) from err
+                        raise _lost(client, 1 + len(futures) + _held_count(held)) from err
                     on_failed(TaskFailure(task, err))
                 else:
                     on_done(task, rows)
@@ -158,6 +181,10 @@ def _run_on_dask(client, tasks: Sequence[Task], on_done, on_failed) -> None:
     finally:
         for future in futures:
             future.cancel()
+
+
+def _held_count(held: dict[int, list[int]]) -> int:
+    return sum(len(followers) for followers in held.values())
 
 
 def _connected(client) -> bool:

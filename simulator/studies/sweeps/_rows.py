@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -36,7 +35,7 @@ from simulator.results.history import DIAGNOSTIC_COLUMNS, diagnostic_values
 from simulator.results.targets import setting_column
 from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec, default_eval_every
 from simulator.studies._common import chosen_j_theory, spec_theory
-from simulator.studies.sweeps._units import Run, config_key
+from simulator.studies.sweeps._units import config_key
 
 __all__ = [
     "SPEC_COLUMNS",
@@ -44,7 +43,6 @@ __all__ = [
     "TRAINING_COLUMNS",
     "Owner",
     "Task",
-    "group_tasks",
     "narrow",
     "run_task",
     "schema",
@@ -234,27 +232,27 @@ def _theory(spec: ExperimentSpec, updates: int):
 
 
 def _timing_rows(spec: ExperimentSpec, owner: Owner) -> pd.DataFrame:
-    from simulator.timing.engine import simulate_spec
+    from simulator.timing._stats import run_statistics
 
     speedup, speedup_relation = _speedup_theory(spec)
     rows = []
     for s in spec.seed_list:
-        trace = simulate_spec(spec, s)
-        staleness = trace.staleness()[trace.mask]
-        theory = _theory(spec, trace.num_updates)
+        run = run_statistics(spec, s)  # no per-contribution arrays where none are read
+        n = run.contributions
+        theory = _theory(spec, run.num_updates)
         rows.append(
             {
-                **_spec_values(spec, owner, trace.num_updates),
+                **_spec_values(spec, owner, run.num_updates),
                 "seed": s,
-                "time": trace.end_time,
+                "time": run.end_time,
                 "theory": math.nan if theory.mean is None else theory.mean,
                 "relation": theory.relation,
                 "source": theory.source,
                 "speedup_theory": speedup,
                 "speedup_relation": speedup_relation,
-                "staleness_mean": float(staleness.mean()) if staleness.size else math.nan,
-                "staleness_max": int(staleness.max()) if staleness.size else 0,
-                "staleness_p0": float(np.mean(staleness == 0)) if staleness.size else math.nan,
+                "staleness_mean": run.staleness_total / n if n else math.nan,
+                "staleness_max": run.staleness_max,
+                "staleness_p0": run.fresh / n if n else math.nan,
             }
         )
     return pd.DataFrame(rows)
@@ -304,39 +302,6 @@ def _training_rows(spec: ExperimentSpec, owner: Owner, f_star: float | str | Non
             **extra,
         }
     )
-
-
-def group_tasks(
-    kind: str,
-    runs: Sequence[Run],
-    tasks: int,
-    f_stars: dict | None = None,
-    narrowed: Callable[[ExperimentSpec, range], ExperimentSpec] | None = None,
-) -> list[Task]:
-    """Split the runs into about ``tasks`` tasks of consecutive configurations of one run;
-    training configurations run one per task (each is a replay of its own), with the F*
-    of ``f_stars`` ((data, model, l2) -> F*) that they need. ``narrowed(spec,
-    replicates)`` is the spec that runs those replicates of a configuration (default:
-    ``seed`` and ``seeds`` narrowed to them)."""
-    narrowed = narrowed or narrow
-    f_stars = f_stars or {}
-    size = max(1, math.ceil(sum(len(r.configs) for r in runs) / max(1, tasks)))
-    size = 1 if kind == "training" else size
-    out = []
-    for run in runs:
-        for i in range(0, len(run.configs), size):
-            configs = run.configs[i : i + size]
-            problems = {(s.data, s.model, s.l2) for s in configs} if kind == "training" else ()
-            out.append(
-                Task(
-                    kind,
-                    tuple(narrowed(s, run.replicates) for s in configs),
-                    tuple((p, f_stars[p]) for p in sorted(problems, key=repr) if p in f_stars),
-                    tuple(Owner.of(s) for s in configs),
-                    tuple(run.replicates),
-                )
-            )
-    return out
 
 
 def narrow(spec: ExperimentSpec, replicates: range) -> ExperimentSpec:

@@ -14,9 +14,10 @@ from tqdm.auto import tqdm
 from simulator._files import shown_path
 from simulator.errors import PssimError, PssimTypeError
 from simulator.studies._common import bar_disabled
+from simulator.studies.sweeps._balance import group_tasks, program_leaders
 from simulator.studies.sweeps._exec import SERIAL, TaskFailure, check_scheduler, executor
 from simulator.studies.sweeps._faults import SweepFault
-from simulator.studies.sweeps._rows import group_tasks, narrow
+from simulator.studies.sweeps._rows import narrow
 from simulator.studies.sweeps._spec import SweepSpec, read_sweep_file
 from simulator.studies.sweeps._store import SweepStore
 from simulator.studies.sweeps._units import Plan, config_key, plan
@@ -35,8 +36,9 @@ _OTHER_COLUMNS = (
     "the worker returned rows with other columns than this pssim's: install the same "
     "pssim version on every worker"
 )
-#: Timing tasks per worker: enough to balance uneven configurations, few enough that
-#: scheduling stays a small share of a task.
+#: Timing tasks per worker, each of about equal estimated cost (costlier configurations
+#: split by replicates): enough for the costliest-first order to even out the estimate's
+#: errors, few enough that scheduling and one stored file per task stay a small share.
 TASKS_PER_WORKER = 4
 
 
@@ -165,6 +167,11 @@ def sweep(
             scheduler was lost, or a LocalCluster could not start: one line; what was
             stored is kept, and calling again resumes.
 
+    Tasks are sized by their estimated CPU cost and started costliest first; on a
+    LocalCluster, a training configuration whose replay program another one compiles
+    first waits for it and loads the program from the shared compilation cache. Neither
+    changes a stored row.
+
     On a LocalCluster, a script that calls this must guard its top level with
     ``if __name__ == "__main__":`` (worker processes import the main module).
     """
@@ -187,9 +194,11 @@ def sweep(
             unit="config",
         ) as bar:
             tally = _Tally(store, work, bar)
+            local = spec.kind == "training" and scheduler is None  # one machine's workers
+            after = program_leaders(tasks) if local and _shared_cache() else None
             if tasks:  # no cluster is started for a sweep that is all stored
                 with executor(scheduler, workers) as run_tasks:
-                    run_tasks(tasks, tally.done, tally.failed)
+                    run_tasks(tasks, tally.done, tally.failed, after)
     return SweepResult(
         spec=spec,
         out=Path(out),
@@ -233,6 +242,20 @@ class _Tally:
     def _fail(self, task, error: str) -> None:
         self.failures.append((tuple(task.configs), error))
         self.units_failed += len(task.replicates) * len(task.configs)
+
+
+def _shared_cache() -> bool:
+    """Whether the workers of a LocalCluster share a persistent compilation cache folder
+    (pssim's, or one set for JAX in the environment they inherit): then a training task
+    whose program another task compiles first waits for it and loads it from there."""
+    if os.environ.get("JAX_COMPILATION_CACHE_DIR", "").strip():
+        return True
+    from simulator.training._cache import cache_folder
+
+    try:
+        return cache_folder() is not None
+    except RuntimeError:  # no home folder
+        return False
 
 
 def _narrowing(store: SweepStore, work: Plan):

@@ -230,5 +230,5 @@ def test_a_missing_cluster_file_of_the_advise_table_is_named_as_written(tmp_path
         read_advise_config("sub/a.toml")
     assert str(err.value).startswith("`[advise] cluster` must be a readable TOML file; got ")
     assert "'sub/missing.toml'" in str(err.value) and str(tmp_path) not in str(err.value)
-    with pytest.raises(SpecError, match="^`cluster` must be a readable TOML file; got 'x.toml'"):
+    with pytest.raises(SpecError, match=r"^`cluster` must be a readable TOML file; got 'x\.toml'"):
         read_advise_config("sub/a.toml", cluster="x.toml")
