@@ -10,6 +10,8 @@ variant runs J_v updates on every seed, the most that all its seeds complete by 
 
 from __future__ import annotations
 
+import collections
+import concurrent.futures
 import dataclasses
 from collections.abc import Sequence
 
@@ -32,6 +34,9 @@ __all__ = ["DEFAULT_VARIANTS", "Comparison", "VariantRun", "compare", "variant_s
 
 #: The variants of Dutta et al.'s figure 8 comparison.
 DEFAULT_VARIANTS = ("sync", "async", "k-sync", "k-async", "k-batch-async")
+#: Variants simulated (and their replays compiled, in worker threads) ahead of the one
+#: being replayed, as long as their traces hold at most ``AHEAD_BYTES`` together.
+AHEAD, AHEAD_BYTES = 2, 1 << 28
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -212,6 +217,28 @@ class Comparison:
         return "\n".join(lines)
 
 
+def _trace_bytes(traces: Sequence) -> int:
+    """Bytes held by the arrays of ``traces``."""
+    return sum(a.nbytes for t in traces for a in vars(t).values() if isinstance(a, np.ndarray))
+
+
+def _variant_run(vspec: ExperimentSpec, run_spec: ExperimentSpec, traces: list, result):
+    """The VariantRun of one replayed variant."""
+    return VariantRun(
+        spec=vspec,
+        k=vspec.canonical[1],
+        result=dataclasses.replace(result, variant=vspec.variant),
+        simulated_time=np.array([t.end_time for t in traces]),
+        theory=(
+            spec_theory(run_spec)
+            if vspec.time_budget is None
+            else chosen_j_theory(spec_theory(run_spec))
+        ),
+        staleness=np.concatenate([t.staleness()[t.mask] for t in traces]),
+        durations=replay_wraps(run_spec, traces),
+    )
+
+
 def variant_specs(spec: ExperimentSpec, variants: Sequence[str]) -> list[ExperimentSpec]:
     """One validated spec per variant: ``spec`` with the variant, and its ``k`` for the
     K-variants (``sync`` and ``async`` imply theirs).
@@ -291,6 +318,8 @@ def compare(
         >>> [run.num_updates for run in cmp.runs]  # J_v of each  # doctest: +SKIP
     """
     from simulator.training import make_rule, replay
+    from simulator.training.optimum import optimal_loss
+    from simulator.training.replayer import compile_replay
 
     choice = check_targets(
         target=target,
@@ -323,8 +352,18 @@ def compare(
         desc="compare",
         unit="step",
     )
-    with bar:
-        for vspec in specs:
+    options = dict(
+        batch_size=spec.batch_size,
+        rule=rule,
+        dtype=spec.dtype,
+        divergence_factor=spec.divergence_factor,
+        diagnostics=spec.diagnostics,
+    )
+    ahead: collections.deque = collections.deque()  # simulated, compiling, not replayed yet
+    with bar, concurrent.futures.ThreadPoolExecutor(1, "pssim-f-star") as pool:
+        # F* (its solver's compilation included) runs beside the simulations and replays
+        solve = pool.submit(optimal_loss, model, dataset) if given_f_star == "auto" else None
+        for i, vspec in enumerate(specs):
             bar.set_postfix_str(f"{vspec.variant}: timing")
             run_spec, eval_every = vspec, spec.eval_every
             if vspec.time_budget is not None:  # J_v updates, all within the budget
@@ -335,36 +374,34 @@ def compare(
             for s in vspec.seed_list:
                 traces.append(simulate_spec(run_spec, s))
                 bar.update()
-            bar.set_postfix_str(f"{vspec.variant}: training")
-            result = replay(
-                traces,
-                model,
-                dataset,
-                batch_size=spec.batch_size,
-                rule=rule,
-                eval_every=eval_every,
-                dtype=spec.dtype,
-                divergence_factor=spec.divergence_factor,
-                f_star=given_f_star,
-                diagnostics=spec.diagnostics,
-            )
-            bar.update()
-            f_star = result.f_star
-            runs.append(
-                VariantRun(
-                    spec=vspec,
-                    k=vspec.canonical[1],
-                    result=dataclasses.replace(result, variant=vspec.variant),
-                    simulated_time=np.array([t.end_time for t in traces]),
-                    theory=(
-                        spec_theory(run_spec)
-                        if vspec.time_budget is None
-                        else chosen_j_theory(spec_theory(run_spec))
-                    ),
-                    staleness=np.concatenate([t.staleness()[t.mask] for t in traces]),
-                    durations=replay_wraps(run_spec, traces),
+            if (ahead or i + 1 < len(specs)) and _trace_bytes(traces) <= AHEAD_BYTES:
+                # compiled in a worker thread while the next variants are simulated and the
+                # earlier ones replayed (a lone variant has nothing to overlap with)
+                compile_replay(traces, model, dataset, eval_every=eval_every, **options)
+            ahead.append((vspec, run_spec, eval_every, traces))
+            while ahead and (
+                len(ahead) > AHEAD
+                or sum(_trace_bytes(a[3]) for a in ahead) > AHEAD_BYTES
+                or i + 1 == len(specs)
+            ):
+                vspec_a, run_spec_a, eval_every_a, traces_a = ahead.popleft()
+                bar.set_postfix_str(f"{vspec_a.variant}: training")
+                result = replay(
+                    traces_a,
+                    model,
+                    dataset,
+                    eval_every=eval_every_a,
+                    f_star=given_f_star if solve is None else None,
+                    **options,
                 )
-            )
+                if solve is not None:  # what replay's f_star="auto" gives
+                    value = solve.result()
+                    result = dataclasses.replace(
+                        result, f_star=None if value is None else float(value)
+                    )
+                bar.update()
+                f_star = result.f_star
+                runs.append(_variant_run(vspec_a, run_spec_a, traces_a, result))
     target_on = "accuracy" if choice.above else "loss" if f_star is None else "error"
     level = comparison_level(runs, choice, target_on)
     return Comparison(

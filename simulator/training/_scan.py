@@ -26,6 +26,7 @@ import numpy as np
 from jax import lax
 
 from simulator.training import _diagnostics as diag
+from simulator.training import _programs
 from simulator.training.rules import squared_distance
 
 _TRACES = [0]
@@ -375,10 +376,33 @@ def run(
     limit = jnp.asarray(factor)
     if resolve_seeds_mode(seeds_mode) == "vmap":
         seed_rows = {name: jnp.asarray(a) for name, a in rows.items()}
-        out = jax.device_get(_run_seeds_jit(spec, rule, root_keys, seed_rows, data, limit))
+        args = (rule, root_keys, seed_rows, data, limit)
+        out = jax.device_get(_programs.compiled(_run_seeds_jit, spec, args)(*args))
         return {name: np.asarray(a) for name, a in out.items()}
-    outs = []
+    outs, program = [], None
     for i in range(root_keys.shape[0]):
         seed_rows = {name: jnp.asarray(a[i]) for name, a in rows.items()}
-        outs.append(jax.device_get(_run_seed_jit(spec, rule, root_keys[i], seed_rows, data, limit)))
+        args = (rule, root_keys[i], seed_rows, data, limit)
+        program = program or _programs.compiled(_run_seed_jit, spec, args)
+        outs.append(jax.device_get(program(*args)))
     return {name: np.stack([o[name] for o in outs]) for name in outs[0]}
+
+
+def submit(
+    spec: Spec,
+    rule: Any,
+    root_keys: jax.Array,
+    rows: dict,
+    data: tuple,
+    factor: float,
+    seeds_mode: str = "sequential",
+) -> None:
+    """Starts compiling, in a worker thread, the program :func:`run` will use for these
+    arguments (nothing when it is compiled or compiling already)."""
+    limit = jnp.asarray(factor)
+    if resolve_seeds_mode(seeds_mode) == "vmap":
+        seed_rows = {name: jax.ShapeDtypeStruct(a.shape, a.dtype) for name, a in rows.items()}
+        _programs.submit(_run_seeds_jit, spec, (rule, root_keys, seed_rows, data, limit))
+        return
+    seed_rows = {name: jax.ShapeDtypeStruct(a.shape[1:], a.dtype) for name, a in rows.items()}
+    _programs.submit(_run_seed_jit, spec, (rule, root_keys[0], seed_rows, data, limit))

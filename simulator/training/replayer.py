@@ -15,10 +15,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import numbers
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -40,22 +39,32 @@ from simulator.training._diagnostics import (
     running_ratio,
 )
 from simulator.training._keys import MAX_INDEX, check_index, check_key, root_key
+from simulator.training._replay_checks import (
+    check_f_star,
+    check_factor,
+    check_fit,
+    check_model,
+    check_rule,
+    device_data,
+)
 from simulator.training._scan import (
     SEEDS_MODES,
     Spec,
     Static,
     run,
     sample_indices,
+    submit,
     trace_count,
 )
 from simulator.training._stack import as_trace_list, stack_traces
-from simulator.training.rules import FixedRate, ServerRule
+from simulator.training.rules import ServerRule
 
 __all__ = [
     "DIAGNOSTIC_NAMES",
     "Diagnostics",
     "ReplayResult",
     "compile_count",
+    "compile_replay",
     "minibatch_indices",
     "replay",
     "replay_keys",
@@ -209,93 +218,111 @@ def minibatch_indices(
     )
 
 
-def _finite(value: Any) -> bool:
-    """Whether ``value`` is a real number (not a bool) that a float holds finitely."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:  # an int beyond the float range
-        return False
+class _Prepared(NamedTuple):
+    """A replay's checked arguments and scan inputs (``run_args``: :func:`_scan.run`'s)."""
+
+    stacked: Any
+    options: Diagnostics | None
+    first: Trace
+    batch_size: int
+    run_args: tuple
 
 
-def _check_f_star(f_star: Any) -> None:
-    ok = f_star is None or (isinstance(f_star, str) and f_star == "auto") or _finite(f_star)
-    if not ok:
+def _precision(dtype: str) -> Any:
+    """float64 enabled for a ``float64`` replay (inside the context only)."""
+    return jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
+
+
+def _prepare(
+    traces,
+    model,
+    dataset,
+    batch_size,
+    rule,
+    eval_every,
+    dtype,
+    key,
+    divergence_factor,
+    seeds_mode,
+    diagnostics,
+    f_star=None,
+) -> _Prepared:
+    """Checks :func:`replay`'s arguments and builds its scan inputs."""
+    items = as_trace_list(traces)
+    key = check_key(key)
+    first = items[0]
+    batch_size = check_integer("batch_size", batch_size)
+    check_batch_rows(dataset, batch_size)
+    if eval_every is None:
+        eval_every = default_eval_every(first.num_updates)
+    # a period beyond the run evaluates only at its end, as a period of U updates does
+    eval_every = min(check_integer("eval_every", eval_every), max(first.num_updates, 1))
+    if not isinstance(dtype, str) or dtype not in DTYPES:
         raise PssimError(
-            f"`f_star` must be a finite number, None or 'auto'; got {shown(f_star)}",
-            param="f_star",
+            f"`dtype` must be one of {', '.join(DTYPES)}; got {shown(dtype)}", param="dtype"
         )
-
-
-def _check_factor(factor: Any) -> float:
-    if not (_finite(factor) and factor > 1):
+    check_model(model)
+    check_rule(rule, first.variant)
+    check_f_star(f_star)
+    divergence_factor = check_factor(divergence_factor)
+    if not isinstance(seeds_mode, str) or seeds_mode not in SEEDS_MODES:
         raise PssimError(
-            f"`divergence_factor` must be a finite number > 1; got {shown(factor)}",
-            param="divergence_factor",
+            f"`seeds_mode` must be one of {', '.join(SEEDS_MODES)}; got {shown(seeds_mode)}",
+            param="seeds_mode",
         )
-    return float(factor)
+    options = as_diagnostics(diagnostics)
+    stacked = stack_traces(items, eval_every, batch_size, pad_first=options is not None)
+    spec = Spec(
+        model=Static(model),
+        batch_size=batch_size,
+        num_copies=stacked.num_copies,
+        local_steps=first.local_steps if first.variant == "k-avg" else 1,
+        kavg=first.variant == "k-avg",
+        dtype=dtype,
+        diagnostics=options is not None,
+    )
+    enable_compile_cache()
+    with _precision(dtype):
+        data = device_data(dataset, dtype)
+        check_fit(model, data)
+        if options is not None:
+            data += diagnostic_data(options, data[2], data[3])
+        keys = jnp.stack([root_key(s, key) for s in stacked.seeds])
+    run_args = (spec, rule, keys, stacked.rows, data, divergence_factor, seeds_mode)
+    return _Prepared(stacked, options, first, batch_size, run_args)
 
 
-def check_model(model: Any) -> None:
-    """``model`` must have callable ``init`` and ``loss``."""
-    for field in ("init", "loss"):
-        if not callable(getattr(model, field, None)):
-            raise PssimError(
-                f"`model.{field}` must be callable; got {type(model).__name__}", param="model"
-            )
+def compile_replay(
+    traces: Trace | Sequence[Trace],
+    model: Any,
+    dataset: Any,
+    *,
+    batch_size: int,
+    rule: ServerRule,
+    eval_every: int | None = None,
+    dtype: str = "float32",
+    key: int | jax.Array | None = None,
+    divergence_factor: float = DIVERGENCE_FACTOR,
+    seeds_mode: str = "auto",
+    diagnostics: bool | Diagnostics = False,
+) -> None:
+    """Starts compiling, in a worker thread, the scan a :func:`replay` with the same
+    arguments will run, and returns at once (the replay then waits for it, or finds it done).
 
+    A caller that knows several replays in advance (a comparison's variants) compiles them
+    while it simulates or replays the others. Arguments are checked as :func:`replay` checks
+    them (raising the same errors); nothing runs.
 
-def _device_data(dataset: Any, dtype: str) -> tuple:
-    """``(x, y, x_eval, y_eval)`` on the device, features cast to ``dtype``.
-
-    An evaluation array that is the training array (or a view of all of it) is placed on the
-    device once.
+    Example:
+        >>> compile_replay(traces, model, data, batch_size=1, rule=rule)  # doctest: +SKIP
+        >>> result = replay(traces, model, data, batch_size=1, rule=rule)  # doctest: +SKIP
     """
-    out: list[jax.Array] = []
-    placed: dict[tuple, jax.Array] = {}
-    for name in ("x", "y", "x_eval", "y_eval"):
-        arr = np.asarray(getattr(dataset, name, None))
-        if arr.dtype == object or arr.ndim == 0 or arr.shape[0] < 1:
-            raise PssimError(f"`dataset.{name}` must be a non-empty array; got shape {arr.shape}")
-        floating = name.startswith("x") or np.issubdtype(arr.dtype, np.floating)
-        target = np.dtype(dtype) if floating else np.dtype(np.int32)
-        ident = (arr.__array_interface__["data"][0], arr.shape, arr.strides, arr.dtype.str, target)
-        if ident not in placed:
-            placed[ident] = jax.device_put(np.asarray(arr, dtype=target))
-        out.append(placed[ident])
-    if out[0].shape[0] != out[1].shape[0] or out[2].shape[0] != out[3].shape[0]:
-        raise PssimError("`dataset` features and targets must have the same number of rows")
-    return tuple(out)
-
-
-def _check_fit(model: Any, data: tuple) -> None:
-    """The model's loss must accept the dataset's rows (checked on shapes, nothing runs)."""
-    x, y = data[0][:1], data[1][:1]
-    name = getattr(model, "name", type(model).__name__)
-    try:
-        params = jax.eval_shape(model.init, jax.random.key(0))
-        out = jax.eval_shape(model.loss, params, (x, y))
-    except (TypeError, ValueError) as err:
-        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise PssimError(
-            f"`dataset` rows of shape {tuple(x.shape[1:])} do not fit `model` {name!r}: {first}",
-            param="dataset",
-        ) from None
-    if getattr(out, "shape", None) != ():
-        raise PssimError(
-            f"`model.loss` must return a scalar; got shape {getattr(out, 'shape', None)}",
-            param="model",
-        )
-
-
-def _check_rule(rule: Any, variant: str) -> None:
-    if not (callable(getattr(rule, "init", None)) and callable(getattr(rule, "apply", None))):
-        raise PssimError(f"`rule` must be a server rule; got {type(rule).__name__}")
-    if variant == "k-avg" and not isinstance(rule, FixedRate):
-        raise PssimError(
-            f"`rule` must be FixedRate for k-avg (local SGD steps); got {type(rule).__name__}"
-        )
+    prep = _prepare(
+        traces, model, dataset, batch_size, rule, eval_every, dtype, key, divergence_factor,
+        seeds_mode, diagnostics,
+    )  # fmt: skip
+    with _precision(dtype):
+        submit(*prep.run_args)
 
 
 def replay(
@@ -360,48 +387,13 @@ def replay(
         >>> result = replay(trace, model, data, batch_size=1, rule=rule)  # doctest: +SKIP
         >>> result.loss.shape  # (seeds, evaluation points)  # doctest: +SKIP
     """
-    items = as_trace_list(traces)
-    key = check_key(key)
-    first = items[0]
-    batch_size = check_integer("batch_size", batch_size)
-    check_batch_rows(dataset, batch_size)
-    if eval_every is None:
-        eval_every = default_eval_every(first.num_updates)
-    # a period beyond the run evaluates only at its end, as a period of U updates does
-    eval_every = min(check_integer("eval_every", eval_every), max(first.num_updates, 1))
-    if not isinstance(dtype, str) or dtype not in DTYPES:
-        raise PssimError(
-            f"`dtype` must be one of {', '.join(DTYPES)}; got {shown(dtype)}", param="dtype"
-        )
-    check_model(model)
-    _check_rule(rule, first.variant)
-    _check_f_star(f_star)
-    divergence_factor = _check_factor(divergence_factor)
-    if not isinstance(seeds_mode, str) or seeds_mode not in SEEDS_MODES:
-        raise PssimError(
-            f"`seeds_mode` must be one of {', '.join(SEEDS_MODES)}; got {shown(seeds_mode)}",
-            param="seeds_mode",
-        )
-    options = as_diagnostics(diagnostics)
-    stacked = stack_traces(items, eval_every, batch_size, pad_first=options is not None)
-    spec = Spec(
-        model=Static(model),
-        batch_size=batch_size,
-        num_copies=stacked.num_copies,
-        local_steps=first.local_steps if first.variant == "k-avg" else 1,
-        kavg=first.variant == "k-avg",
-        dtype=dtype,
-        diagnostics=options is not None,
-    )
-    enable_compile_cache()
-    x64 = jax.enable_x64(True) if dtype == "float64" else contextlib.nullcontext()
-    with x64:
-        data = _device_data(dataset, dtype)
-        _check_fit(model, data)
-        if options is not None:
-            data += diagnostic_data(options, data[2], data[3])
-        keys = jnp.stack([root_key(s, key) for s in stacked.seeds])
-        out = run(spec, rule, keys, stacked.rows, data, divergence_factor, seeds_mode)
+    prep = _prepare(
+        traces, model, dataset, batch_size, rule, eval_every, dtype, key, divergence_factor,
+        seeds_mode, diagnostics, f_star,
+    )  # fmt: skip
+    with _precision(dtype):
+        out = run(*prep.run_args)
+    stacked, options, first, batch_size = prep.stacked, prep.options, prep.first, prep.batch_size
     if f_star == "auto":
         from simulator.training.optimum import optimal_loss
 
