@@ -104,6 +104,21 @@ class _Out:
         self.c_stop[rows] = t[:, None]
         return rows
 
+    def trace(self, variant: str, p: int, k: int, seed: int, **extra) -> Trace:
+        """The filled arrays as a Trace (``extra``: make_trace's other fields)."""
+        return make_trace(
+            variant,
+            p,
+            k,
+            seed,
+            update_time=self.update_time,
+            learner=self.learner.ravel(),
+            version=self.version.ravel(),
+            start=self.start.ravel(),
+            finish=self.finish.ravel(),
+            **extra,
+        )
+
 
 def k_sync(blocks, k: int, updates: int, seed: int) -> Trace:
     """K-sync: the first K pushes of each round count; the rest are cancelled at T_j.
@@ -130,18 +145,8 @@ def k_sync(blocks, k: int, updates: int, seed: int) -> Trace:
         first, out.c_learner[rows] = _first_k(event, t, k)
         out.learner[rows] = first
         out.finish[rows] = np.take_along_axis(finish, first, axis=1)
-    return make_trace(
-        "k-sync",
-        p,
-        k,
-        seed,
-        update_time=out.update_time,
-        learner=out.learner.ravel(),
-        version=out.version.ravel(),
-        start=out.start.ravel(),
-        finish=out.finish.ravel(),
-        cancelled=(out.c_learner.ravel(), out.c_start.ravel(), out.c_stop.ravel()),
-    )
+    cancelled = (out.c_learner.ravel(), out.c_start.ravel(), out.c_stop.ravel())
+    return out.trace("k-sync", p, k, seed, cancelled=cancelled)
 
 
 def k_avg(blocks, steps: int, updates: int, seed: int) -> Trace:
@@ -161,18 +166,7 @@ def k_avg(blocks, steps: int, updates: int, seed: int) -> Trace:
         rows = out.rows(j0, r, t, s)
         out.learner[rows] = order
         out.finish[rows] = np.take_along_axis(event, order, axis=1)
-    return make_trace(
-        "k-avg",
-        p,
-        steps,
-        seed,
-        update_time=out.update_time,
-        learner=out.learner.ravel(),
-        version=out.version.ravel(),
-        start=out.start.ravel(),
-        finish=out.finish.ravel(),
-        local_steps=steps,
-    )
+    return out.trace("k-avg", p, steps, seed, local_steps=steps)
 
 
 def k_sync_times(blocks, k: int, updates: int) -> np.ndarray:
