@@ -16,11 +16,18 @@ the transfer of the data to the device. The two loss curves must agree (the run 
 otherwise). Workloads: m = 1, P = 8 (the headline, ``replay_vs_naive``), m = 64, P = 8, and
 m = 1, P = 100.
 
-``replay_m1_vs_minimal_scan`` measures the replay's own overhead: on the m = 1, P = 8
-workload, a minimal jitted ``lax.scan`` written here for exactly this case (K = 1, fixed
-rate, one stale copy per learner set as ``Trace.copy_schedule`` says, the same mini-batches,
-the same 20 evaluations, its host preparation timed too) against :func:`simulator.replay`;
-the ratio is minimal time over project time (1 would mean no overhead at all).
+``replay_m1_vs_bare_scan`` measures the replay against a lower bound: on the m = 1, P = 8
+workload, the same stale-gradient SGD written as one jitted ``lax.scan`` over precomputed
+(learner, example) indices, the gradient taken inline at the learner's row of a (P, ...)
+model table and the new model written back to it (a learner of a K = 1 trace reads the model
+it just made), and nothing else: no schedule, masks, rule, divergence checks, index drawing
+or host preparation (see ``_replay_refs.py``). Both evaluate the loss twice only (at the
+start and at the end), so that the 20 evaluations of the other workloads do not hide the
+cost of the updates. The ratio is bare time
+over project time, ``cpu_ratio`` the same in process CPU time: at most 1 unless the replay is
+as cheap as the bare update; 1 - ratio is the replay's overhead share. Where numba is
+installed, ``replay_m1_vs_numba_loop`` does the same against a compiled loop of the same
+updates (float32; evaluations in numpy); without numba the output says so in ``numba_note``.
 
 ``diagnostics_on_vs_off`` is the cost of the error-analysis diagnostics: the m = 1, P = 8
 replay with ``diagnostics=Diagnostics(rows=DIAGNOSTIC_ROWS)`` (full gradients on the first
@@ -32,8 +39,16 @@ P = 100 (each in a fresh process, the trace built by the inline numpy generator 
 SimPy objects count in the peak) beside the size of the trace arrays;
 ``peak_rss_long_vs_short`` is the peak of the longer replay over that of the shorter one.
 
+``--gpu`` instead measures, on the first GPU JAX sees and on the CPU in the same run (see
+``_replay_gpu.py``): replica-updates/s of ``--seeds`` (32) vmapped replicate seeds of the
+m = 1 and m = 64, P = 8 workloads (``gpu_replica_updates_per_s``; ``replica_updates_gpu_vs_cpu``
+is GPU over CPU throughput), and the wall time of the default ``pssim compare``, cold and
+warm compilation cache, each in a fresh process (``compare_gpu_vs_cpu``: CPU time over GPU
+time, warm). Where JAX sees no GPU it prints one line saying so and exits with status 0.
+
 ``--smoke`` runs the same workloads at a tiny size (400 updates, one timed run; 10^3 and
-10^4 updates with ``--memory``) in a few seconds, compilation included. The MNIST t10k files
+10^4 updates with ``--memory``; 100 updates and ``pssim compare -J 200 --seeds 2 --variants
+sync`` with ``--gpu``) in a few seconds, compilation included. The MNIST t10k files
 are read from ``$PSSIM_MNIST``, else from ``../shared/data/mnist`` beside the checkout;
 without them the script says so and exits with status 77.
 
@@ -41,13 +56,13 @@ Usage::
 
     python benchmarks/replay.py [--updates 20000] [--repeats 3] [--smoke] [--json]
     python benchmarks/replay.py --memory [--smoke] [--json]
+    python benchmarks/replay.py --gpu [--seeds 32] [--smoke] [--json]
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import functools
 import json
 import os
 import resource
@@ -56,21 +71,23 @@ import sys
 import time
 from pathlib import Path
 
+import _replay_gpu as gpu
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
+from _replay_refs import (
+    L2,
+    LR,
+    example_indices,
+    fresh_reads,
+    make_bare,
+    make_naive,
+    make_numba_loop,
+    naive_replay,
+)
 
 from models import load_mnist, softmax_regression
-from simulator import (
-    Diagnostics,
-    FixedRate,
-    Trace,
-    minibatch_indices,
-    replay,
-    replay_keys,
-    simulate,
-)
+from simulator import Diagnostics, FixedRate, Trace, replay, replay_keys, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Environment variable naming a folder with the MNIST t10k IDX files.
@@ -79,7 +96,6 @@ MNIST_ENV = "PSSIM_MNIST"
 MNIST_FALLBACK = ROOT.parent / "shared" / "data" / "mnist"
 #: Exit status when the data are absent (the conventional "skipped").
 EXIT_NO_DATA = 77
-LR = 0.01
 #: Workloads of the throughput run: name -> (mini-batch size m, learners P).
 WORKLOADS = {"m1_p8": (1, 8), "m64_p8": (64, 8), "m1_p100": (1, 100)}
 #: Replay lengths of the memory run, full and ``--smoke``.
@@ -87,7 +103,9 @@ MEMORY_UPDATES = (100_000, 1_000_000)
 SMOKE_MEMORY_UPDATES = (1_000, 10_000)
 SMOKE_UPDATES = 400
 #: Extra arguments of each mode that ``--smoke --json`` must also cover.
-SMOKE_MODES = ((), ("--memory",))
+SMOKE_MODES = ((), ("--memory",), ("--gpu", "--accelerator", "cpu"))
+#: Said (and printed to stderr) when the numba reference cannot run.
+NO_NUMBA = "numba is not installed: no compiled-loop reference (pip install numba adds one)"
 #: Largest loss difference between the two replays (float32 sums in another order).
 LOSS_TOLERANCE = 1e-3
 
@@ -115,7 +133,7 @@ def load_data():
 
 def load_model():
     """Softmax regression 784 -> 10, l2 = 0.01 on W."""
-    return softmax_regression(784, 10, l2=0.01)
+    return softmax_regression(784, 10, l2=L2)
 
 
 # --------------------------------------------------------------------------- trace
@@ -160,126 +178,58 @@ def make_trace(
     return trace, "simulator.timing.engine"
 
 
-# --------------------------------------------------------------------------- naive loop
-def make_naive(model, data, batch_size: int):
-    """The naive loop's jitted functions, built once so that timing excludes compilation."""
-    x, y = jnp.asarray(data.x), jnp.asarray(data.y)
-    ev = (jnp.asarray(data.x_eval), jnp.asarray(data.y_eval))
-    n = x.shape[0]
+# --------------------------------------------------------------------------- lower bounds
+def lower_bounds(trace: Trace, model, data, eval_every: int, repeats: int) -> dict:
+    """The project's replay of a fresh-read K = 1 trace (m = 1) against the bare scan and,
+    where numba is installed, the numba loop; each compiled first, best of ``repeats``.
 
-    @jax.jit
-    def step(w, read, data_key, j):
-        idx = minibatch_indices(data_key, j, 0, num_examples=n, batch_size=batch_size)
-        g = jax.grad(model.loss)(read, (x[idx], y[idx]))
-        return jax.tree_util.tree_map(lambda a, b: a - LR * b, w, g)
-
-    return step, jax.jit(lambda w: model.loss(w, ev))
-
-
-def naive_replay(trace: Trace, model, fns, *, eval_every: int) -> np.ndarray:
-    """One jitted gradient-and-update call per contribution (K = 1, fixed rate).
-
-    Stale models are per-learner references set as ``Trace.copy_schedule`` says: every copy
-    starts as w_0, and copy c is set to w_v at step v after that step's read is taken.
+    Ratios are reference time over project time (1: the replay costs no more than the bare
+    update; below 1: the replay's overhead). ``cpu_ratio`` is the same with process CPU time.
     """
-    step, loss = fns
-    init_key, data_key = replay_keys(trace.seed)
-    w0 = w = model.init(init_key)
-    copy_index, snap_version, snap_copy, _ = trace.copy_schedule()
-    snaps: dict[int, list[int]] = {}
-    for v, c in zip(snap_version.tolist(), snap_copy.tolist(), strict=True):
-        snaps.setdefault(v, []).append(c)
-    reads = copy_index[:, 0].tolist()
-    copies: dict[int, object] = {}
-    losses = [loss(w)]
-    for j in range(trace.num_updates):
-        c = reads[j]
-        read = copies.get(c, w0) if c >= 0 else w
-        for s in snaps.get(j, ()):
-            copies[s] = w
-        w = step(w, read, data_key, j)
-        if (j + 1) % eval_every == 0 or j + 1 == trace.num_updates:
-            losses.append(loss(w))
-    return np.asarray(jax.block_until_ready(losses))
-
-
-# --------------------------------------------------------------------------- minimal scan
-def make_minimal(model, data, batch_size: int, eval_every: int):
-    """The minimal scan replay of a K = 1 trace: ``run(trace) -> (E + 1,) losses``."""
-    x, y = jnp.asarray(data.x), jnp.asarray(data.y)
-    ev = (jnp.asarray(data.x_eval), jnp.asarray(data.y_eval))
-    n = x.shape[0]
-    grad = jax.grad(model.loss)
-
-    @functools.partial(jax.jit, static_argnames="rows")
-    def scan(w0, data_key, reads, snaps, j, rows):
-        copies = jax.tree_util.tree_map(lambda p: jnp.broadcast_to(p, (rows, *p.shape)), w0)
-
-        def step(carry, inp):
-            w, copies = carry
-            jj, c, snap = inp
-            read = jax.tree_util.tree_map(
-                lambda cp, p: jnp.where(c >= 0, cp[jnp.maximum(c, 0)], p), copies, w
-            )
-            idx = minibatch_indices(data_key, jj, 0, num_examples=n, batch_size=batch_size)
-            g = grad(read, (x[idx], y[idx]))
-            copies = jax.tree_util.tree_map(lambda cp, p: cp.at[snap].set(p), copies, w)
-            w = jax.tree_util.tree_map(lambda p, gg: p - LR * gg, w, g)
-            return (w, copies), None
-
-        def chunk(carry, inp):
-            carry, _ = lax.scan(step, carry, inp)
-            return carry, model.loss(carry[0], ev)
-
-        _, losses = lax.scan(chunk, (w0, copies), (j, reads, snaps))
-        return jnp.concatenate([model.loss(w0, ev)[None], losses])
-
-    def run(trace: Trace) -> np.ndarray:
-        init_key, data_key = replay_keys(trace.seed)
-        copy_index, snap_version, snap_copy, depth = trace.copy_schedule()
-        u = trace.num_updates
-        scratch = trace.num_learners * depth
-        width = max(1, int(np.bincount(snap_version).max())) if snap_version.size else 1
-        snaps = np.full((u, width), scratch, dtype=np.int32)  # unused writes: scratch row
-        first = np.searchsorted(snap_version, snap_version, side="left")
-        snaps[snap_version, np.arange(snap_version.size) - first] = snap_copy
-        snaps[0, 0] = scratch  # the scratch row exists even without snapshots
-        shape = (u // eval_every, eval_every)
-        out = scan(
-            model.init(init_key),
-            data_key,
-            jnp.asarray(copy_index[:, 0].astype(np.int32).reshape(shape)),
-            jnp.asarray(snaps.reshape(*shape, width)),
-            jnp.arange(u, dtype=jnp.int32).reshape(shape),
-            rows=scratch + 1,
-        )
-        return np.asarray(out)
-
-    return run
-
-
-def minimal_vs_project(trace: Trace, model, data, eval_every: int, repeats: int) -> dict:
-    """Times the minimal scan and the project's replay of ``trace`` (m = 1, compiled first)."""
-    assert trace.num_updates % eval_every == 0 and trace.max_k == 1
-    run = make_minimal(model, data, 1, eval_every)
+    assert trace.num_updates % eval_every == 0
     kw = dict(batch_size=1, rule=FixedRate(LR), eval_every=eval_every, f_star=None)
-    run(trace)  # compile
-    t_min, losses = _best_of(repeats, lambda: run(trace))
     replay(trace, model, data, **kw)  # compile
-    t_proj, res = _best_of(repeats, lambda: replay(trace, model, data, **kw))
-    diff = float(np.max(np.abs(res.loss[0] - losses)))
-    assert diff <= LOSS_TOLERANCE, (diff, res.loss[0], losses)
+    t_proj, c_proj, res = _timed(repeats, lambda: replay(trace, model, data, **kw))
+    learner, _ = fresh_reads(trace)
+    example = example_indices(trace, data.x.shape[0]).astype(np.int32)
+    w0 = model.init(replay_keys(trace.seed)[0])
     u = trace.num_updates
-    return {
-        "updates": u,
-        "replay_updates_per_s": u / t_proj,
-        "minimal_updates_per_s": u / t_min,
-        "ratio": t_min / t_proj,
-        "max_abs_loss_diff": diff,
-    }
+    refs = {"bare": make_bare(model, data, trace.num_learners, eval_every)}
+    numba_run = make_numba_loop(data, trace.num_learners, eval_every)
+    if numba_run is not None:
+        refs["numba"] = numba_run
+    out = {}
+    for name, run in refs.items():
+        device = name != "numba"  # the jitted scan reads device arrays
+        args = (w0, *(jnp.asarray(a) if device else a for a in (learner, example)))
+        run(*args)  # compile
+        t_ref, c_ref, losses = _timed(repeats, lambda run=run, args=args: np.asarray(run(*args)))
+        diff = float(np.max(np.abs(res.loss[0] - losses)))
+        assert diff <= LOSS_TOLERANCE, (name, diff, res.loss[0], losses)
+        out[name] = {
+            "updates": u,
+            "replay_updates_per_s": u / t_proj,
+            f"{name}_updates_per_s": u / t_ref,
+            "ratio": t_ref / t_proj,
+            "cpu_ratio": c_ref / c_proj,
+            "max_abs_loss_diff": diff,
+        }
+    return out
 
 
 # --------------------------------------------------------------------------- timing
+def _timed(repeats: int, fn):
+    """(smallest wall time, the process CPU time of that run, in seconds; last result)."""
+    best, cpu, out = float("inf"), float("inf"), None
+    for _ in range(repeats):
+        t0, c0 = time.perf_counter(), time.process_time()
+        out = fn()
+        wall, used = time.perf_counter() - t0, time.process_time() - c0
+        if wall < best:
+            best, cpu = wall, used
+    return best, cpu, out
+
+
 def _best_of(repeats: int, fn):
     """(smallest wall time in seconds, last result) over ``repeats`` calls."""
     best, out = float("inf"), None
@@ -355,10 +305,40 @@ def run_throughput(updates: int, repeats: int) -> dict:
         out[name] = compare(trace, model, data, m, max(1, updates // 20), repeats, fns)
     out["replay_vs_naive"] = out["m1_p8"]["ratio"]
     trace, _ = make_trace(8, updates)
-    out["m1_p8_minimal"] = minimal_vs_project(trace, model, data, max(1, updates // 20), repeats)
-    out["replay_m1_vs_minimal_scan"] = out["m1_p8_minimal"]["ratio"]
+    # the loss evaluated at the start and the end only: the comparison is of the updates
+    bounds = lower_bounds(trace, model, data, updates, repeats)
+    out["m1_p8_bare"] = bounds["bare"]
+    out["replay_m1_vs_bare_scan"] = bounds["bare"]["ratio"]
+    if "numba" in bounds:
+        out["m1_p8_numba"] = bounds["numba"]
+        out["replay_m1_vs_numba_loop"] = bounds["numba"]["ratio"]
+    else:
+        out["numba_note"] = NO_NUMBA
     out["m1_p8_diagnostics"] = diagnostics_cost(trace, model, data, max(1, updates // 20), repeats)
     out["diagnostics_on_vs_off"] = out["m1_p8_diagnostics"]["ratio"]
+    out["load_1min"] = os.getloadavg()[0]
+    return out
+
+
+# --------------------------------------------------------------------------- GPU
+def run_gpu(accelerator, updates: int, repeats: int, seeds: int, smoke: bool) -> dict:
+    """Replica-updates/s and the default compare's time on ``accelerator`` and on the CPU."""
+    data, model = load_data(), load_model()
+    devices = {"gpu": accelerator, "cpu": jax.devices("cpu")[0]}
+    out = {"gpu_device": accelerator.device_kind, "cpu_device": devices["cpu"].device_kind}
+    out["seeds"], out["updates"] = seeds, updates
+    schedules: dict[int, list] = {}  # per P: the seeds' traces, built once
+    for name, (m, p) in gpu.GPU_WORKLOADS.items():
+        if p not in schedules:
+            schedules[p] = [make_trace(p, updates, seed=s)[0] for s in range(seeds)]
+        traces = schedules[p]
+        eval_every = max(1, updates // 20)
+        out[name] = gpu.replica_rates(devices, traces, model, data, m, eval_every, repeats, _timed)
+    out["gpu_replica_updates_per_s"] = out["m1_p8"]["gpu_replica_updates_per_s"]
+    out["replica_updates_gpu_vs_cpu"] = out["m1_p8"]["ratio"]
+    out["compare"] = gpu.compare_times(__file__, accelerator, smoke)
+    out["compare_gpu_vs_cpu"] = out["compare"]["warm_ratio"]
+    out["load_1min"] = os.getloadavg()[0]
     return out
 
 
@@ -409,18 +389,41 @@ def main() -> None:
     parser.add_argument(
         "--smoke", action="store_true", help="tiny size, same workloads and keys (overrides sizes)"
     )
+    parser.add_argument(
+        "--gpu", action="store_true", help="replica-updates/s and compare's time, GPU vs CPU"
+    )
+    parser.add_argument(
+        "--seeds", type=int, default=gpu.GPU_SEEDS, help="vmapped seeds of --gpu (>= 32)"
+    )
+    # tests: the platform standing in for the GPU (cpu runs the GPU mode without a GPU)
+    parser.add_argument("--accelerator", default="gpu", help=argparse.SUPPRESS)
     parser.add_argument("--memory-child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--compare-child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
         print(json.dumps(_memory_child(args.memory_child)))
         return
+    if args.compare_child is not None:
+        gpu.compare_child(json.loads(args.compare_child))
+        return
+    if min(args.updates, args.repeats, args.seeds) < 1:
+        parser.error("--updates, --repeats and --seeds must be >= 1")
     if args.smoke:
         args.updates, args.repeats = SMOKE_UPDATES, 1
-    if args.memory:
+    if args.gpu:
+        accelerator = gpu.find_accelerator(args.accelerator)
+        if accelerator is None:
+            print(gpu.no_gpu_line())
+            return
+        updates = gpu.SMOKE_UPDATES if args.smoke else args.updates
+        result = run_gpu(accelerator, updates, args.repeats, args.seeds, args.smoke)
+    elif args.memory:
         result = run_memory(SMOKE_MEMORY_UPDATES if args.smoke else MEMORY_UPDATES)
     else:
         result = run_throughput(args.updates, args.repeats)
     if args.json:
+        if "numba_note" in result:
+            print(result["numba_note"], file=sys.stderr)
         print(json.dumps(result))
         return
     for key, value in result.items():

@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +23,8 @@ import pytest
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[1]
-SCRIPTS = sorted((ROOT / "benchmarks").glob("*.py"))
+#: The benchmark scripts (``_name.py`` files are modules they import, not scripts).
+SCRIPTS = sorted(p for p in (ROOT / "benchmarks").glob("*.py") if not p.name.startswith("_"))
 #: Exit status of a benchmark whose input data are absent.
 EXIT_NO_DATA = 77
 #: Guard against a hung run only; no assertion on speed.
@@ -41,11 +43,12 @@ EXPECTED_RATIOS = {
     ],
     ("replay.py", ()): [
         "replay_vs_naive",
-        "replay_m1_vs_minimal_scan",
+        "replay_m1_vs_bare_scan",
         "m1_p8.ratio",
         "m64_p8.ratio",
         "m1_p100.ratio",
-        "m1_p8_minimal.ratio",
+        "m1_p8_bare.ratio",
+        "m1_p8_bare.cpu_ratio",
         "diagnostics_on_vs_off",
         "m1_p8_diagnostics.ratio",
     ],
@@ -59,6 +62,15 @@ EXPECTED_RATIOS = {
         "heterogeneous.wall_vs_brute",
     ],
     ("replay.py", ("--memory",)): ["peak_rss_long_vs_short"],
+    # the GPU mode, the CPU standing in for the GPU
+    ("replay.py", ("--gpu", "--accelerator", "cpu")): [
+        "replica_updates_gpu_vs_cpu",
+        "compare_gpu_vs_cpu",
+        "m1_p8.ratio",
+        "m64_p8.ratio",
+        "compare.cold_ratio",
+        "compare.warm_ratio",
+    ],
     ("sweep.py", ()): [
         "sweep_speedup_timing",
         "sweep_speedup_training",
@@ -84,6 +96,21 @@ EXPECTED_KEYS = {
         "m1_p8.naive_updates_per_s",
         "m1_p8.max_abs_loss_diff",
         "m1_p8.final_loss",
+        "m1_p8_bare.bare_updates_per_s",
+        "m1_p8_bare.replay_updates_per_s",
+        "m1_p8_bare.max_abs_loss_diff",
+        "load_1min",
+    ],
+    ("replay.py", ("--gpu", "--accelerator", "cpu")): [
+        "seeds",
+        "gpu_replica_updates_per_s",
+        "m1_p8.gpu_replica_updates_per_s",
+        "m1_p8.cpu_replica_updates_per_s",
+        "m1_p8.max_abs_loss_diff",
+        "compare.gpu.total_s_cold",
+        "compare.cpu.total_s_warm",
+        "compare.gpu.cpu_s_cold",
+        "load_1min",
     ],
     ("replay.py", ("--memory",)): [],
     ("advise.py", ()): ["fitted.advisor_s", "fitted.brute_s", "heterogeneous.pick"],
@@ -97,6 +124,12 @@ EXPECTED_KEYS = {
         "cold.execution_s",
         "cold.output_s",
         "warm.cache_hits",
+        "compile_wait_share",
+        "first_replay_s_warm",
+        "first_replay_in_run_s_warm",
+        "cold.compile_wait_s",
+        "cold.cpu_s",
+        "load",
     ],
     ("sweep.py", ()): [
         "workers",
@@ -157,6 +190,18 @@ def _numbers(obj, path: str = ""):
 def _is_ratio(path: str) -> bool:
     last = path.rsplit(".", 1)[-1]
     return last == "ratio" or "_vs_" in last
+
+
+def test_replay_gpu_mode_without_a_gpu_says_so_in_one_line():
+    """``replay.py --gpu`` where JAX sees no GPU: one line saying so, exit status 0."""
+    cmd = [sys.executable, "benchmarks/replay.py", "--gpu", "--smoke", "--json"]
+    env = {**os.environ, "JAX_PLATFORMS": "cpu"}
+    proc = subprocess.run(
+        cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=HANG_LIMIT_S, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    lines = proc.stdout.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("no GPU"), proc.stdout
 
 
 def test_benchmarks_are_found():
