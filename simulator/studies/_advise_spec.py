@@ -212,6 +212,12 @@ def _with_cluster(
         path = _relative(Path(folder) / path)
     text = read_text_file(path, param=param, kind="TOML file")
     added = normalise_keys(read_toml(text, source=path.name), source=path.name)
+    if not added:
+        raise SpecError(
+            f"`{param}` file {path.name} sets nothing; give a config file describing the "
+            "cluster (learners, law, speeds, laws, durations; `pssim fit --out` writes one)",
+            param=param,
+        )
     for key in ("durations",):  # a relative file of the cluster is read from its folder
         value = added.get(key)
         if isinstance(value, str) and not Path(value).is_absolute():

@@ -232,3 +232,15 @@ def test_a_missing_cluster_file_of_the_advise_table_is_named_as_written(tmp_path
     assert "'sub/missing.toml'" in str(err.value) and str(tmp_path) not in str(err.value)
     with pytest.raises(SpecError, match=r"^`cluster` must be a readable TOML file; got 'x\.toml'"):
         read_advise_config("sub/a.toml", cluster="x.toml")
+
+
+def test_an_empty_cluster_file_is_refused(tmp_path):
+    (tmp_path / "empty.toml").write_text("# nothing yet\n")
+    (tmp_path / "a.toml").write_text(
+        '[training]\nmodel = "softmax"\ndata = "digits"\n[grid]\nlr = [0.1, 0.2]\n'
+        '[advise]\ntarget = 0.2\ncluster = "empty.toml"\n'
+    )
+    with pytest.raises(SpecError, match=r"^`\[advise\] cluster` file empty\.toml sets nothing"):
+        read_advise_config(tmp_path / "a.toml")
+    with pytest.raises(SpecError, match=r"^`cluster` file empty\.toml sets nothing"):
+        read_advise_config(tmp_path / "a.toml", cluster=tmp_path / "empty.toml")
