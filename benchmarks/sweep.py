@@ -85,19 +85,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import pandas as pd
-import psutil  # a dependency of dask.distributed
+from _load import Monitor, cpu_s  # beside this script
 
 from simulator.studies.sweeps import SERIAL, SweepSpec, sweep
-from simulator.studies.sweeps._exec import executor
+from simulator.studies.sweeps._exec import default_workers, executor
 from simulator.studies.sweeps._rows import Task
 
 #: Environment variable of pssim's persistent compilation cache folder.
@@ -134,9 +132,6 @@ SPIN = "x = 0\nfor i in range({n}): x += i"
 SPIN_LOOPS, SMOKE_SPIN_LOOPS = 20_000_000, 3_000_000
 #: This process's environment as the run started (see :func:`reset_environ`).
 _ENVIRON: dict[str, str] = {}
-#: Seconds between two readings of the worker processes' CPU time, and the CPU seconds
-#: below which a child process is not counted as a worker that did work.
-POLL_S, MIN_WORKER_CPU_S = 0.1, 0.05
 #: Warm-up tasks per worker before the overhead is timed.
 WARMUP_PER_WORKER = 2
 PER_TASK_DEFINITION = (
@@ -219,76 +214,6 @@ def _environ_changes() -> list[str]:
     return sorted(k for k, v in os.environ.items() if k != CACHE_ENV and _ENVIRON.get(k) != v)
 
 
-def _cpu_s() -> float:
-    """CPU seconds of this process and of its ended child processes (the workers)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
-    children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
-class Monitor:
-    """What else used the machine while a run ran, and what each worker process used.
-
-    ``free_cores``: the cores this process may use minus the CPU seconds the rest of the
-    machine used meanwhile (all cores' busy and stolen time, less this process's and its
-    children's) over the wall time; ``load_start`` and ``load_end``: the 1-minute load
-    averages; ``worker_cpu_s``: CPU seconds of each child process that did work (the
-    LocalCluster's workers, polled every :data:`POLL_S` until they end), busiest first.
-    """
-
-    def __enter__(self) -> Monitor:
-        self.load_start = os.getloadavg()[0]
-        self._busy0, self._own0 = _machine_busy_s(), _cpu_s()
-        self._t0 = time.perf_counter()
-        self._children: dict[int, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
-        return self
-
-    def _poll(self) -> None:
-        me = psutil.Process()
-        while not self._stop.wait(POLL_S):
-            for child in me.children(recursive=True):
-                try:
-                    t = child.cpu_times()
-                except psutil.Error:  # ended meanwhile
-                    continue
-                self._children[child.pid] = t.user + t.system
-        return
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-        wall = time.perf_counter() - self._t0
-        others = max(0.0, (_machine_busy_s() - self._busy0) - (_cpu_s() - self._own0))
-        self.load_end = os.getloadavg()[0]
-        self.others_cpu_s = others
-        self.free_cores = max(0.0, _cores() - others / wall) if wall > 0 else float(_cores())
-        busy = sorted((c for c in self._children.values() if c >= MIN_WORKER_CPU_S), reverse=True)
-        self.worker_cpu_s = busy
-
-    def figures(self, prefix: str) -> dict:
-        return {
-            f"free_cores_{prefix}": self.free_cores,
-            f"others_cpu_s_{prefix}": self.others_cpu_s,
-            f"load_start_{prefix}": self.load_start,
-            f"load_end_{prefix}": self.load_end,
-        }
-
-
-def _machine_busy_s() -> float:
-    """CPU seconds all cores spent busy (or stolen by the host) since boot."""
-    t = psutil.cpu_times()
-    return (
-        sum(t)
-        - t.idle
-        - getattr(t, "iowait", 0.0)
-        - getattr(t, "guest", 0.0)
-        - getattr(t, "guest_nice", 0.0)
-    )
-
-
 def _cache_entries(folder: Path) -> int:
     return sum(1 for p in folder.rglob("*") if p.is_file()) if folder.exists() else 0
 
@@ -310,13 +235,13 @@ def run_once(spec: SweepSpec, folder: Path, scheduler: str | None, workers: int)
     (``workers`` only for a LocalCluster)."""
     cache = folder / "cache"
     reset_environ(cache)
-    cpu0, t0 = _cpu_s(), time.perf_counter()
+    cpu0, t0 = cpu_s(), time.perf_counter()
     on_cluster = scheduler != SERIAL
     with Monitor() as monitor:
         result = sweep(
             spec, folder / "out", scheduler=scheduler, workers=workers if on_cluster else None
         )
-    seconds, cpu = time.perf_counter() - t0, _cpu_s() - cpu0
+    seconds, cpu = time.perf_counter() - t0, cpu_s() - cpu0
     if result.failures or not result.complete:
         raise SystemExit(f"{folder.name}: failed tasks {result.failures}")
     return {
@@ -327,13 +252,6 @@ def run_once(spec: SweepSpec, folder: Path, scheduler: str | None, workers: int)
         "cache_entries": _cache_entries(cache),
         "environ_changes": _environ_changes(),
     }
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
 
 
 def compare_runs(name: str, spec: SweepSpec, root: Path, workers: int) -> dict:
@@ -352,7 +270,7 @@ def compare_runs(name: str, spec: SweepSpec, root: Path, workers: int) -> dict:
         "cluster_cpu_s": cluster["cpu_s"],
         "cluster_cpu_over_serial": cluster["cpu_s"] / serial["cpu_s"],
         "serial_cpu_share": serial["cpu_s"] / serial["seconds"],
-        "speedup_cpu_bound": min(workers, _cores()) * serial["seconds"] / cluster["cpu_s"],
+        "speedup_cpu_bound": min(workers, default_workers()) * serial["seconds"] / cluster["cpu_s"],
         "serial_cpu_vs_cluster_cpu": serial["cpu_s"] / cluster["cpu_s"],
         "worker_cpu_s": cluster["monitor"].worker_cpu_s,
         "serial_cpu_vs_busiest_worker": serial["cpu_s"] / busiest,
@@ -475,7 +393,7 @@ def main() -> None:
     cluster = timing["cluster_s"] + training["cluster_s"]
     result = {
         "workers": args.workers,
-        "cores": _cores(),
+        "cores": default_workers(),
         "smoke": args.smoke,
         "sweep_speedup_timing": timing["ratio"],
         "sweep_speedup_training": training["ratio"],
