@@ -11,11 +11,18 @@ paths against the SimPy engine.
    stops otherwise; ``*_equal`` records it). Workloads: ``async`` P = 100, 10^6 updates;
    ``ksync`` K-sync P = 100, K = 50, 2000 rounds; ``kasync`` K-async P = 100, K = 10,
    20000 updates.
+3. ``features``: the cost of each cluster feature (failures, deadline, slowdowns, learner
+   and server links, server shards, all-reduce) in microseconds per simulated update and
+   its ratio to the plain SimPy engine on the same variant, P, K, law, J and seed
+   (``k-sync`` P = 16, K = 12; ``async`` P = 16; ``sync`` P = 16 and P = 100 against
+   ``all-reduce``; see ``benchmarks/_engine_features.py``).
 
 ``--smoke`` runs everything at a tiny size with one run (a few seconds) and prints the
-same keys.
+same keys; ``--sections`` runs some of them only. ``load_1min`` in the JSON: the machine's
+1-minute load average at the end.
 
     python benchmarks/engine.py [--updates 100000] [--repeats 3] [--smoke] [--json]
+        [--sections bare fast features]
 """
 
 from __future__ import annotations
@@ -23,14 +30,18 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import time
 
 import simpy
+from _engine_features import features, print_features  # beside this script
 
 from distributions import Exponential
 from simulator import simulate
 from simulator.timing._draws import learner_streams
 
+#: The sections a run can time (all by default).
+SECTIONS = ("bare", "fast", "features")
 #: Updates of a ``--smoke`` run (one timed run per engine and P).
 SMOKE_UPDATES = 5_000
 #: Fast-path workloads: name -> (variant, P, K, updates, updates with --smoke).
@@ -119,6 +130,7 @@ def main() -> None:
     ap.add_argument("--updates", type=int, default=100_000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--learners", type=int, nargs="+", default=[8, 100, 1000])
+    ap.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
         "--smoke", action="store_true", help="tiny size, same comparison and keys (overrides sizes)"
@@ -126,40 +138,51 @@ def main() -> None:
     args = ap.parse_args()
     if args.smoke:
         args.updates, args.repeats = SMOKE_UPDATES, 1
-    rows = {}
-    for p in args.learners:
-        bare, t_bare = best_rate(bare_loop, p, args.updates, args.repeats)
-        eng, t_eng = best_rate(engine, p, args.updates, args.repeats)
-        # same durations, same events: both must end at the same simulated instant
-        assert abs(t_bare - t_eng) <= 1e-9 * max(1.0, t_bare), (t_bare, t_eng)
-        rows[p] = {"bare_pushes_per_s": bare, "engine_pushes_per_s": eng, "ratio": eng / bare}
-    fast = {
-        name: fast_vs_simpy(variant, p, k, smoke if args.smoke else updates, args.repeats)
-        for name, (variant, p, k, updates, smoke) in FAST_WORKLOADS.items()
-    }
+    rows, fast, feats = {}, {}, {}
+    if "bare" in args.sections:
+        for p in args.learners:
+            bare, t_bare = best_rate(bare_loop, p, args.updates, args.repeats)
+            eng, t_eng = best_rate(engine, p, args.updates, args.repeats)
+            # same durations, same events: both must end at the same simulated instant
+            assert abs(t_bare - t_eng) <= 1e-9 * max(1.0, t_bare), (t_bare, t_eng)
+            rows[p] = {"bare_pushes_per_s": bare, "engine_pushes_per_s": eng, "ratio": eng / bare}
+    if "fast" in args.sections:
+        fast = {
+            name: fast_vs_simpy(variant, p, k, smoke if args.smoke else updates, args.repeats)
+            for name, (variant, p, k, updates, smoke) in FAST_WORKLOADS.items()
+        }
+    if "features" in args.sections:
+        feats = features(args.smoke, args.repeats)
+    load = os.getloadavg()[0]
     if args.json:
-        key = 100 if 100 in rows else args.learners[0]
-        out = {"updates": args.updates, "engine_vs_bare": rows[key]["ratio"]}
+        out = {"updates": args.updates}
+        if rows:
+            out["engine_vs_bare"] = rows[100 if 100 in rows else args.learners[0]]["ratio"]
         for name, r in fast.items():
             out[f"fast_vs_simpy_{name}"] = r["ratio"]
             out[f"fast_vs_simpy_{name}_equal"] = r["equal"]
-        out["per_learners"] = rows
-        out["fast_workloads"] = fast
+        out |= {"per_learners": rows, "fast_workloads": fast, "features": feats}
+        out["load_1min"] = load
         print(json.dumps(out))
         return
-    print(f"fully asynchronous, {args.updates} updates, best of {args.repeats}")
-    print(f"{'P':>6}{'bare pushes/s':>16}{'engine pushes/s':>18}{'ratio':>8}")
-    for p, r in rows.items():
-        print(
-            f"{p:>6}{r['bare_pushes_per_s']:>16,.0f}{r['engine_pushes_per_s']:>18,.0f}"
-            f"{r['ratio']:>8.2f}"
-        )
-    print(f"\n{'fast path':<10}{'updates':>10}{'simpy s':>10}{'fast s':>10}{'ratio':>8}  equal")
-    for name, r in fast.items():
-        print(
-            f"{name:<10}{r['updates']:>10}{r['simpy_s']:>10.3f}{r['fast_s']:>10.4f}"
-            f"{r['ratio']:>8.1f}  {r['equal']}"
-        )
+    if rows:
+        print(f"fully asynchronous, {args.updates} updates, best of {args.repeats}")
+        print(f"{'P':>6}{'bare pushes/s':>16}{'engine pushes/s':>18}{'ratio':>8}")
+        for p, r in rows.items():
+            print(
+                f"{p:>6}{r['bare_pushes_per_s']:>16,.0f}{r['engine_pushes_per_s']:>18,.0f}"
+                f"{r['ratio']:>8.2f}"
+            )
+    if fast:
+        print(f"\n{'fast path':<10}{'updates':>10}{'simpy s':>10}{'fast s':>10}{'ratio':>8}  equal")
+        for name, r in fast.items():
+            print(
+                f"{name:<10}{r['updates']:>10}{r['simpy_s']:>10.3f}{r['fast_s']:>10.4f}"
+                f"{r['ratio']:>8.1f}  {r['equal']}"
+            )
+    if feats:
+        print_features(feats, args.repeats)
+    print(f"\nmachine load (1 min) at the end: {load:.2f}")
 
 
 if __name__ == "__main__":

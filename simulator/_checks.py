@@ -15,6 +15,7 @@ import os
 from simulator.errors import PssimError, PssimTypeError, shown
 
 __all__ = [
+    "IMPLIED_K",
     "MAX_SEED",
     "MAX_SEEDS",
     "MEMORY_BUDGET",
@@ -30,8 +31,11 @@ __all__ = [
     "resolve_variant",
 ]
 
-#: Canonical variant names (Dutta et al. 2018, section 2.3; K-AVG: Zhou & Cong, Algorithm 1).
-VARIANTS = ("k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg")
+#: Canonical variant names (Dutta et al. 2018, section 2.3; K-AVG: Zhou & Cong, Algorithm 1;
+#: ``all-reduce``: synchronous SGD by a ring all-reduce among the learners, no server).
+VARIANTS = ("k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg", "all-reduce")
+#: Variants whose K is implied by P and never given: K = P for each.
+IMPLIED_K = ("all-reduce",)
 #: Aliases: fully synchronous SGD is K-sync with K = P; fully asynchronous is K-async with K = 1.
 VARIANT_ALIASES = ("sync", "async")
 #: Bytes of physical memory (None where the system does not say).
@@ -122,8 +126,9 @@ def resolve_variant(variant: str, num_learners: int, k: int | None) -> tuple[str
     """Map a variant name and K to the canonical (variant, K), checking the rules.
 
     ``sync`` is K-sync with K = P and ``async`` is K-async with K = 1; for them K may be
-    omitted (or must equal that value). For the K-variants 1 <= K <= P; for ``k-avg`` K is
-    the number of local steps (any K >= 1).
+    omitted (or must equal that value). ``all-reduce`` (every learner's gradient, averaged
+    by a ring all-reduce) has K = P likewise. For the K-variants 1 <= K <= P; for ``k-avg``
+    K is the number of local steps (any K >= 1).
 
     Example:
         >>> resolve_variant("sync", 8, None)
@@ -132,14 +137,14 @@ def resolve_variant(variant: str, num_learners: int, k: int | None) -> tuple[str
     if not isinstance(variant, str):
         raise PssimTypeError(f"`variant` must be a string; got {shown(variant)}", param="variant")
     p = check_count("num_learners", num_learners)
-    if variant in VARIANT_ALIASES:
-        implied = p if variant == "sync" else 1
+    if variant in VARIANT_ALIASES + IMPLIED_K:
+        implied = 1 if variant == "async" else p
         if k is not None and check_count("k", k) != implied:
             raise PssimError(
                 f"`k` must be {implied} (or not given) for variant {variant!r}; got {shown(k)}",
                 param="k",
             )
-        return ("k-sync" if variant == "sync" else "k-async"), implied
+        return {"sync": "k-sync", "async": "k-async"}.get(variant, variant), implied
     if variant not in VARIANTS:
         names = ", ".join(VARIANT_ALIASES + VARIANTS)
         raise PssimError(f"`variant` must be one of {names}; got {shown(variant)}", param="variant")

@@ -15,6 +15,7 @@ from typing import Any
 from distributions import LawError, law_from, law_symbols
 from models import MODEL_NAMES
 from simulator._checks import (
+    IMPLIED_K,
     MAX_SEED,
     MAX_SEEDS,
     VARIANT_ALIASES,
@@ -24,6 +25,7 @@ from simulator._checks import (
     resolve_variant,
 )
 from simulator._spec_durations import DURATIONS_MODES, check_durations, load_durations
+from simulator._spec_network import check_network
 from simulator.errors import PssimError, SpecError, shown
 
 #: Server rules by name (``training.make_rule``) and replay dtypes: defined here, the one
@@ -47,6 +49,16 @@ TIMING_FIELDS = (
     "push_latency",
     "pull_latency",
     "service_time",
+    "failure",
+    "repair",
+    "availability",
+    "deadline",
+    "slowdown",
+    "slowdown_shared",
+    "model_bytes",
+    "bandwidth",
+    "server_bandwidth",
+    "servers",
     "updates",
     "time_budget",
     "seeds",
@@ -83,6 +95,16 @@ TOML_KEY = {
     "push_latency": "push-latency",
     "pull_latency": "pull-latency",
     "service_time": "service-time",
+    "failure": "failure",
+    "repair": "repair",
+    "availability": "availability",
+    "deadline": "deadline",
+    "slowdown": "slowdown",
+    "slowdown_shared": "slowdown-shared",
+    "model_bytes": "model-bytes",
+    "bandwidth": "bandwidth",
+    "server_bandwidth": "server-bandwidth",
+    "servers": "servers",
     "updates": "iterations",
     "time_budget": "time-budget",
     "seeds": "seeds",
@@ -287,10 +309,10 @@ def validate(spec: Any) -> dict[str, Any]:
     p = out["num_learners"] = _count("num_learners", p, maximum=MAX_COUNT)
     k = _count("k", g("k"), optional=True, maximum=MAX_COUNT)
     try:
-        resolve_variant(variant, p, k)
+        canonical = resolve_variant(variant, p, k)[0]
     except PssimError as err:
         raise SpecError(str(err), param=err.param) from None
-    out["k"] = None if variant in VARIANT_ALIASES else k
+    out["k"] = None if variant in VARIANT_ALIASES + IMPLIED_K else k
     # m before the laws: a law may depend on it (``shifted-exp:0.5*m,1``)
     m = out["batch_size"] = _count("batch_size", g("batch_size"), maximum=MAX_BATCH)
     typed: dict[str, Any] = {}  # law fields given as expressions in m and P, as typed
@@ -321,9 +343,10 @@ def validate(spec: Any) -> dict[str, Any]:
         out["speeds"] = tuple(
             _real("speeds", s, "> 0") for s in _sequence("speeds", g("speeds"), p)
         )
-    for name in ("push_latency", "pull_latency", "service_time"):
+    for name in ("push_latency", "pull_latency", "service_time", "failure", "repair"):
         out[name], typed[name] = _law(name, g(name), m, p, optional=True)
     out[TYPED_LAWS] = {f: text for f, text in typed.items() if text is not None}
+    out.update(check_network(g, out, variant, canonical, p))
     out["time_budget"] = _real("time_budget", g("time_budget"), "> 0", optional=True)
     if out["time_budget"] is not None and g("updates") is not None:
         raise SpecError(

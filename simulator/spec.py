@@ -34,9 +34,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from simulator import _spec_checks as checks
+from simulator._availability_file import AvailabilityFile
 from simulator._checks import resolve_variant
 from simulator._files import read_text_file
 from simulator._spec_durations import DurationsFile
+from simulator._spec_network import NETWORK_DEFAULTS, model_transfer_bytes, replace_faults
 from simulator._spec_toml import read_json, read_toml, write_toml
 from simulator.errors import PssimTypeError, SpecError, shown
 
@@ -53,7 +55,7 @@ __all__ = [
 
 TIMING_FIELDS = checks.TIMING_FIELDS
 TRAINING_FIELDS = checks.TRAINING_FIELDS
-_LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time")
+_LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time", "failure", "repair")
 #: Fields written only with a durations file (so other specs keep their form and digest),
 #: with their defaults.
 _DURATIONS_FIELDS = {"durations": None, "durations_mode": "replay", "reuse_workers": False}
@@ -73,14 +75,18 @@ COMMAND_DEFAULTS: dict[str, dict[str, Any]] = {
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class ExperimentSpec:
-    """A validated experiment: timing (variant, P, K, laws, communication, J or a time
-    budget, seeds) and training (model, data, rule, m, l2, evaluation, dtype, divergence).
+    """A validated experiment: timing (variant, P, K, laws, communication, faults, slowdowns,
+    network, J or a time budget, seeds) and training (model, data, rule, m, l2, evaluation,
+    dtype, divergence).
 
     Attributes:
         variant: ``sync``, ``async``, ``k-sync``, ``k-batch-sync``, ``k-async``,
-            ``k-batch-async`` or ``k-avg`` (kept as named: outputs say ``sync``/``async``).
+            ``k-batch-async``, ``k-avg`` (kept as named: outputs say ``sync``/``async``) or
+            ``all-reduce`` (synchronous SGD whose gradients are averaged by a ring
+            all-reduce among the learners: no server, K = P).
         num_learners: P >= 1; default 8, or one learner per worker of ``durations``.
-        k: K (1 <= K <= P; local steps for ``k-avg``); None for ``sync``/``async``.
+        k: K (1 <= K <= P; local steps for ``k-avg``); None for ``sync``/``async``/
+            ``all-reduce``.
         law: compute time of one mini-batch (a law; spec strings such as ``"exp:1"`` and
             frozen scipy.stats laws are converted); None when ``laws`` is given. A spec
             string's values may be expressions in ``m`` (``batch_size``) and ``P``
@@ -108,6 +114,12 @@ class ExperimentSpec:
             worker ``l mod W``. Without it such a P is refused.
         push_latency, pull_latency: laws of the push and pull times, or None (zero).
         service_time: law of the server's time per update (updates queue), or None.
+        failure, repair, availability, deadline, slowdown, slowdown_shared, model_bytes,
+            bandwidth, server_bandwidth, servers: faults (failure and repair laws, or an
+            availability file of down periods kept and identified like ``durations``), a
+            round deadline, Markov-modulated slowdowns ``(rate_in, rate_out, factor)``, and
+            the network (bytes of a transfer, learner and server links in bytes per time
+            unit, server shards); all off by default (see :mod:`simulator._spec_network`).
         updates: J >= 1 server updates per run; 1000 when neither it nor ``time_budget``
             is given, None with a ``time_budget``.
         time_budget: T > 0 in simulated time units: a run is every update at a time <= T
@@ -142,6 +154,16 @@ class ExperimentSpec:
     push_latency: Any = None
     pull_latency: Any = None
     service_time: Any = None
+    failure: Any = None
+    repair: Any = None
+    availability: str | os.PathLike | None = None
+    deadline: float | None = None
+    slowdown: tuple[float, float, float] | None = None
+    slowdown_shared: bool = False
+    model_bytes: int | None = None
+    bandwidth: float | tuple[float, ...] | None = None
+    server_bandwidth: float | None = None
+    servers: int = 1
     updates: int | None = None
     time_budget: float | None = None
     seeds: int = 10
@@ -203,8 +225,30 @@ class ExperimentSpec:
 
     @property
     def communication(self) -> bool:
-        """True with a push/pull latency or a server service time."""
-        return any(getattr(self, n) is not None for n in _LAW_FIELDS[1:])
+        """True with a push/pull latency, a server service time, or any faults, slowdown,
+        deadline or network field (the closed forms and fast paths assume none)."""
+        return any(getattr(self, n) is not None for n in _LAW_FIELDS[1:4]) or any(
+            getattr(self, n) != default for n, default in NETWORK_DEFAULTS.items()
+        )
+
+    @property
+    def faults(self) -> bool:
+        """True with failures and repairs or an availability file."""
+        return self.failure is not None or self.availability is not None
+
+    @property
+    def network(self) -> bool:
+        """True with a learner or server bandwidth, or more than one server shard."""
+        return self.bandwidth is not None or self.server_bandwidth is not None or self.servers > 1
+
+    @property
+    def transfer_bytes(self) -> int:
+        """Bytes of one push or pull: ``model_bytes``, else the parameter count of ``model``
+        on ``data`` times the bytes of ``dtype`` (cached; no JAX): 2600 for softmax on
+        ``digits`` in float32, (64 + 1) x 10 parameters."""
+        if self.model_bytes is not None:
+            return self.model_bytes
+        return model_transfer_bytes(self.model, self.data, self.dtype)
 
     def replace(self, **changes: Any) -> ExperimentSpec:
         """A new, validated spec with some fields changed.
@@ -214,7 +258,8 @@ class ExperimentSpec:
         ``time_budget`` are alternatives: giving one (not None) drops the
         other unless both are given (which is refused). So are ``law``/``laws`` and
         ``durations``: ``spec.replace(laws=[...])`` of a spec with durations drops the
-        file (and its mode), ``spec.replace(durations="cluster.csv")`` drops the law.
+        file (and its mode), ``spec.replace(durations="cluster.csv")`` drops the law; and
+        failure/repair and ``availability`` (``failure=None`` drops the repair law too).
         The file of a spec with durations is not read again.
         """
         unknown = sorted(set(changes) - set(TIMING_FIELDS + TRAINING_FIELDS))
@@ -224,6 +269,7 @@ class ExperimentSpec:
             if changes.get(one) is not None and other not in changes:
                 changes[other] = None
         self._replace_durations(changes)
+        replace_faults(changes)
         for name, text in self.law_expressions.items():  # re-resolved with the new m, P
             if {"law": "laws", "laws": "law"}.get(name) not in changes:  # not replaced
                 changes.setdefault(name, text)
@@ -248,8 +294,9 @@ class ExperimentSpec:
     # -- serialisation -----------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON-ready dict of every field (laws as spec strings, tuples as lists);
-        ``time_budget``, ``diagnostics`` and the durations fields only when set (so specs
-        without them keep their canonical form and digest).
+        ``time_budget``, ``diagnostics``, the durations fields and the faults, slowdown and
+        network fields only when set (so specs without them keep their canonical form and
+        digest).
         A law typed as an expression in ``m`` and ``P`` is written as typed (see
         :attr:`law_expressions`); the others as their canonical spec strings. The
         durations file is written as typed, and ``laws`` (derived from it) as None."""
@@ -261,7 +308,9 @@ class ExperimentSpec:
                 continue
             if f in _DURATIONS_FIELDS and self.durations is None:
                 continue
-            if f == "durations":
+            if f in NETWORK_DEFAULTS and value == NETWORK_DEFAULTS[f]:
+                continue
+            if f in ("durations", "availability"):
                 value = str(value)
             elif f == "laws" and self.durations is not None:
                 value = None
@@ -286,11 +335,13 @@ class ExperimentSpec:
         return self._digest
 
     def identity(self) -> dict[str, Any]:
-        """:meth:`to_dict` with a durations file as ``sha256:HEX`` of its bytes instead of
-        its path: what :meth:`digest` and equality compare."""
+        """:meth:`to_dict` with a durations or availability file as ``sha256:HEX`` of its
+        bytes instead of its path: what :meth:`digest` and equality compare."""
         out = self.to_dict()
         if self.durations is not None:
             out["durations"] = "sha256:" + self.measured.sha256
+        if self.availability is not None:
+            out["availability"] = "sha256:" + self.availability.sha256
         return out
 
     @functools.cached_property
@@ -309,12 +360,15 @@ class ExperimentSpec:
 
         With ``variants`` the file is a ``pssim compare`` config: it lists them instead
         of the single ``variant``; ``extra`` adds command options (e.g. ``target``) to the
-        ``[training]`` table. A durations file typed as a relative path is written as the
-        absolute path of the file read, so the TOML reruns the same run from any folder.
+        ``[training]`` table. A durations or availability file typed as a relative path is
+        written as the absolute path of the file read, so the TOML reruns the same run from
+        any folder.
         """
         d = self.to_dict()
         if self.durations is not None and not self.durations.shipped:
             d["durations"] = str(self.durations.path.absolute())
+        if self.availability is not None:
+            d["availability"] = str(self.availability.path.absolute())
         timing = {checks.TOML_KEY[f]: d.get(f) for f in TIMING_FIELDS}
         if variants is not None:
             del timing["variant"]
@@ -413,6 +467,10 @@ def read_spec_file(path: str | os.PathLike, *, allowed: Sequence[str] = ()) -> d
     )
     if isinstance(settings.get("durations"), str):  # a relative path: from the file's folder
         settings["durations"] = DurationsFile(settings["durations"], path.absolute().parent)
+    if isinstance(settings.get("availability"), str):  # so is an availability file
+        settings["availability"] = AvailabilityFile(
+            settings["availability"], path.absolute().parent
+        )
     return settings
 
 

@@ -5,8 +5,9 @@ turns model version ``j`` into version ``j + 1`` (version 0 is the initial model
 aggregates up to ``Kmax`` contributions (slots); unused slots are masked out. A contribution
 records the learner that computed it, the model version it read, and the simulated times at
 which its computation started and finished. Staleness of a contribution is ``j - version``
-(Dutta et al. 2018, eq. 3). Work that the server cancelled (sync variants) is kept in
-``cancelled`` so timelines show it.
+(Dutta et al. 2018, eq. 3). Work that was lost (cancelled by the server, cut by a failure
+or a deadline, discarded) is kept in ``cancelled`` with its reason so timelines show it, as
+are the learners' down periods and their transfers, when the run had them.
 
 All times are in simulated time units (the unit of the compute-time law).
 """
@@ -14,17 +15,22 @@ All times are in simulated time units (the unit of the compute-time law).
 from __future__ import annotations
 
 import dataclasses
-import os
-import zipfile
 from pathlib import Path
 
 import numpy as np
 
-from simulator._checks import MEMORY_BUDGET, check_count, check_nonnegative
-from simulator._tempfiles import remove_stale, temp_path
-from simulator.errors import PssimError, PssimTypeError, shown
+from simulator._checks import check_count, check_nonnegative
+from simulator._trace_io import META_FIELDS, read_npz, write_npz
+from simulator.errors import PssimError, shown
 
-__all__ = ["Trace", "load_trace", "summarize_staleness"]
+__all__ = ["LOSS_REASONS", "TRANSFER_KINDS", "Trace", "load_trace", "summarize_staleness"]
+
+#: Why a computation was lost: index = ``Trace.cancelled_reason`` code.
+LOSS_REASONS = ("cancelled", "failure", "deadline", "discarded")
+#: What a transfer carried: index = ``Trace.transfer_kind`` code.
+TRANSFER_KINDS = ("push", "pull", "all-reduce")
+#: Variants whose server updates once per round (a deadline may cut a round short).
+_ROUND_VARIANTS = ("k-sync", "k-batch-sync", "k-avg")
 
 _ARRAY_FIELDS = (
     "update_time",
@@ -39,6 +45,39 @@ _ARRAY_FIELDS = (
     "inflight_learner",
     "inflight_start",
 )
+#: Arrays added later: a file without them loads with their defaults.
+_OPTIONAL_FIELDS = tuple(
+    "cancelled_reason down_learner down_start down_stop "
+    "transfer_learner transfer_start transfer_stop transfer_kind".split()
+)
+#: The arrays' dtypes (codes are checked as int64, then stored as int8).
+_FLOAT_FIELDS = tuple(
+    "update_time start finish cancelled_start cancelled_stop inflight_start "
+    "down_start down_stop transfer_start transfer_stop".split()
+)
+_INT_FIELDS = tuple(
+    "learner version cancelled_learner inflight_learner down_learner transfer_learner "
+    "cancelled_reason transfer_kind".split()
+)
+
+
+def _empty() -> np.ndarray:
+    return np.zeros(0)
+
+
+def _code(name: str, value: object, names: tuple[str, ...]) -> int:
+    """The index of ``value`` in ``names``; refuses anything else in one line."""
+    if not isinstance(value, str) or value not in names:
+        raise PssimError(
+            f"`{name}` must be one of {', '.join(names)} or None; got {shown(value)}", param=name
+        )
+    return names.index(value)
+
+
+def _sorted(start: np.ndarray, stop: np.ndarray) -> np.ndarray:
+    """(n, 2) [start, stop) pairs sorted by start."""
+    iv = np.stack([start, stop], axis=1)
+    return iv[np.argsort(iv[:, 0], kind="stable")]
 
 
 def summarize_staleness(staleness: np.ndarray) -> dict[str, float]:
@@ -54,7 +93,7 @@ class Trace:
     """Schedule of one run; checked on construction.
 
     Attributes:
-        variant: one of ``k-sync, k-batch-sync, k-async, k-batch-async, k-avg``.
+        variant: one of ``k-sync, k-batch-sync, k-async, k-batch-async, k-avg, all-reduce``.
         num_learners: P.
         k: the variant's K (for ``k-avg``: local steps per learner between averages).
         seed: the seed the durations were drawn from.
@@ -65,12 +104,19 @@ class Trace:
             local step), NaN where masked.
         finish: (U, Kmax) float, end of the computation (push time), NaN where masked.
         mask: (U, Kmax) bool, True for real contributions.
-        cancelled_learner: (C,) int, learner of each cancelled computation.
-        cancelled_start: (C,) float, start of each cancelled computation.
-        cancelled_stop: (C,) float, time the server cancelled it.
+        cancelled_learner: (C,) int, learner of each lost computation (or transfer).
+        cancelled_start: (C,) float, start of each lost computation.
+        cancelled_stop: (C,) float, time it was lost (cancelled, cut, discarded).
         local_steps: SGD steps per contribution (K for ``k-avg``, else 1).
         inflight_learner: (F,) int, learners still computing when the run stopped.
         inflight_start: (F,) float, start of those computations (busy until the end).
+        cancelled_reason: (C,) int8, why each was lost: index into :data:`LOSS_REASONS`
+            (None: all ``"cancelled"``).
+        down_learner, down_start, down_stop: (D,) int, float, float: the learners' down
+            periods [start, stop), clipped to the run; a learner's periods never overlap.
+        transfer_learner, transfer_start, transfer_stop: (N,) int, float, float: transfers
+            [start, stop) between a learner and the server (or the ring).
+        transfer_kind: (N,) int8, index into :data:`TRANSFER_KINDS`.
 
     Example:
         >>> trace = simulate("k-async", num_learners=4, k=2, law=Exponential(1.0), updates=10,
@@ -92,26 +138,31 @@ class Trace:
     cancelled_start: np.ndarray
     cancelled_stop: np.ndarray
     local_steps: int = 1
-    inflight_learner: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
-    inflight_start: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    inflight_learner: np.ndarray = dataclasses.field(default_factory=_empty)
+    inflight_start: np.ndarray = dataclasses.field(default_factory=_empty)
+    cancelled_reason: np.ndarray | None = None
+    down_learner: np.ndarray = dataclasses.field(default_factory=_empty)
+    down_start: np.ndarray = dataclasses.field(default_factory=_empty)
+    down_stop: np.ndarray = dataclasses.field(default_factory=_empty)
+    transfer_learner: np.ndarray = dataclasses.field(default_factory=_empty)
+    transfer_start: np.ndarray = dataclasses.field(default_factory=_empty)
+    transfer_stop: np.ndarray = dataclasses.field(default_factory=_empty)
+    transfer_kind: np.ndarray = dataclasses.field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         def fix(name: str, dtype: type) -> None:
             object.__setattr__(self, name, np.ascontiguousarray(getattr(self, name), dtype=dtype))
 
-        for name in (
-            "update_time",
-            "start",
-            "finish",
-            "cancelled_start",
-            "cancelled_stop",
-            "inflight_start",
-        ):
+        if self.cancelled_reason is None:
+            object.__setattr__(self, "cancelled_reason", np.zeros(np.shape(self.cancelled_learner)))
+        for name in _FLOAT_FIELDS:
             fix(name, np.float64)
-        for name in ("learner", "version", "cancelled_learner", "inflight_learner"):
+        for name in _INT_FIELDS:
             fix(name, np.int64)
         fix("mask", np.bool_)
         self._check()
+        fix("cancelled_reason", np.int8)
+        fix("transfer_kind", np.int8)
 
     # ------------------------------------------------------------------ invariants
     def _check(self) -> None:
@@ -159,6 +210,43 @@ class Trace:
             raise PssimError("`Trace.cancelled_*` arrays must have the same length")
         if np.any(self.cancelled_stop < self.cancelled_start):
             raise PssimError("`Trace.cancelled_stop` must be >= `Trace.cancelled_start`")
+        self._check_periods("down", "transfer")
+        for name, names, n in (
+            ("cancelled_reason", LOSS_REASONS, c),
+            ("transfer_kind", TRANSFER_KINDS, self.transfer_learner.shape),
+        ):
+            codes = getattr(self, name)
+            if codes.shape != n:
+                raise PssimError(f"`Trace.{name}` must have shape {n}; got {codes.shape}")
+            bad = codes[(codes < 0) | (codes >= len(names))]
+            if bad.size:
+                raise PssimError(
+                    f"`Trace.{name}` must hold codes 0-{len(names) - 1} "
+                    f"({', '.join(names)}); got {bad[0]}"
+                )
+        lrn, a, b = self.down_learner, self.down_start, self.down_stop
+        order = np.lexsort((a, lrn))
+        lrn, a, b = lrn[order], a[order], b[order]
+        if np.any((lrn[1:] == lrn[:-1]) & (a[1:] < b[:-1])):
+            raise PssimError("`Trace.down_*` periods of one learner must not overlap")
+
+    def _check_periods(self, *groups: str) -> None:
+        """Each group's ``_learner``, ``_start``, ``_stop``: 1-D, one length, valid learners,
+        finite starts and stops not before them."""
+        for g in groups:
+            lrn, a, b = (getattr(self, f"{g}_{s}") for s in ("learner", "start", "stop"))
+            if lrn.ndim != 1 or a.shape != lrn.shape or b.shape != lrn.shape:
+                raise PssimError(
+                    f"`Trace.{g}_*` arrays must be 1-D of the same length; got shapes "
+                    f"{lrn.shape}, {a.shape}, {b.shape}"
+                )
+            if lrn.size and (lrn.min() < 0 or lrn.max() >= self.num_learners):
+                raise PssimError(
+                    f"`Trace.{g}_learner` must lie in [0, {self.num_learners}); "
+                    f"got range [{lrn.min()}, {lrn.max()}]"
+                )
+            if not (np.all(np.isfinite(a)) and np.all(b >= a)):
+                raise PssimError(f"`Trace.{g}_stop` must be >= `Trace.{g}_start` (finite)")
 
     # ------------------------------------------------------------------ basic views
     @property
@@ -210,14 +298,59 @@ class Trace:
         return iv[np.argsort(iv[:, 0], kind="stable")]
 
     def cancelled_intervals(self, learner: int) -> np.ndarray:
-        """(n, 2) [start, stop) of the learner's cancelled computations, sorted by start."""
-        learner = self._learner(learner)
-        sel = self.cancelled_learner == learner
-        iv = np.stack([self.cancelled_start[sel], self.cancelled_stop[sel]], axis=1)
-        return iv[np.argsort(iv[:, 0], kind="stable")]
+        """(n, 2) [start, stop) of the learner's lost computations, whatever the reason,
+        sorted by start (the same as ``lost_intervals(learner)``)."""
+        return self.lost_intervals(learner)
+
+    def lost_intervals(self, learner: int, reason: str | None = None) -> np.ndarray:
+        """(n, 2) [start, stop) of the learner's lost computations, sorted by start: those of
+        one ``reason`` (a name in :data:`LOSS_REASONS`), or all (None)."""
+        sel = self.cancelled_learner == self._learner(learner)
+        if reason is not None:
+            sel &= self.cancelled_reason == _code("reason", reason, LOSS_REASONS)
+        return _sorted(self.cancelled_start[sel], self.cancelled_stop[sel])
+
+    def down_intervals(self, learner: int) -> np.ndarray:
+        """(n, 2) [start, stop) of the learner's down periods, sorted by start."""
+        sel = self.down_learner == self._learner(learner)
+        return _sorted(self.down_start[sel], self.down_stop[sel])
+
+    def transfer_intervals(self, learner: int, kind: str | None = None) -> np.ndarray:
+        """(n, 2) [start, stop) of the learner's transfers, sorted by start: those of one
+        ``kind`` (a name in :data:`TRANSFER_KINDS`), or all (None)."""
+        sel = self.transfer_learner == self._learner(learner)
+        if kind is not None:
+            sel &= self.transfer_kind == _code("kind", kind, TRANSFER_KINDS)
+        return _sorted(self.transfer_start[sel], self.transfer_stop[sel])
+
+    def lost_work(self) -> dict[str, float]:
+        """Total time of lost computations per reason (every name of :data:`LOSS_REASONS`,
+        0.0 where none), in simulated time units, summed over learners."""
+        spans = self.cancelled_stop - self.cancelled_start
+        totals = np.bincount(self.cancelled_reason, weights=spans, minlength=len(LOSS_REASONS))
+        return {reason: float(t) for reason, t in zip(LOSS_REASONS, totals, strict=True)}
+
+    def availability(self) -> np.ndarray:
+        """(P,) fraction of [0, end_time] each learner is up (NaN for an empty trace)."""
+        end = self.end_time
+        if end <= 0:
+            return np.full(self.num_learners, np.nan)
+        down = np.clip(self.down_stop, 0.0, end) - np.clip(self.down_start, 0.0, end)
+        per_learner = np.bincount(self.down_learner, weights=down, minlength=self.num_learners)
+        return 1.0 - per_learner / end
+
+    def cut_updates(self) -> np.ndarray:
+        """(n,) indices of the updates of a round-based variant (k-sync, k-batch-sync, k-avg)
+        that aggregate fewer contributions than a full round (K; P for k-avg): the rounds a
+        deadline cut short. Empty for the other variants."""
+        if self.variant not in _ROUND_VARIANTS:
+            return np.zeros(0, dtype=np.int64)
+        full = self.num_learners if self.variant == "k-avg" else self.k
+        return np.flatnonzero(self.contributions_per_update() < full)
 
     def idle_intervals(self, learner: int, until: float | None = None) -> np.ndarray:
-        """(n, 2) gaps in [0, until) where the learner computes nothing (busy or cancelled).
+        """(n, 2) gaps in [0, until) where the learner neither computes (busy or lost work),
+        transfers, nor is down.
 
         ``until`` defaults to the time of the last update.
         """
@@ -227,7 +360,9 @@ class Trace:
         work = np.concatenate(
             [
                 self.busy_intervals(learner),
-                self.cancelled_intervals(learner),
+                self.lost_intervals(learner),
+                self.down_intervals(learner),
+                self.transfer_intervals(learner),
                 np.stack([inflight, np.full_like(inflight, np.inf)], axis=1),
             ]
         )
@@ -288,36 +423,8 @@ class Trace:
     # ------------------------------------------------------------------ persistence
     def save(self, path: str | Path) -> Path:
         """Write the trace to a ``.npz`` file (suffix added if missing); returns the path."""
-        if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)) or not str(path):
-            raise PssimTypeError(
-                f"`path` must be a path (str or os.PathLike); got {shown(path)}", param="path"
-            )
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_suffix(".npz")
-        if not path.parent.is_dir():
-            raise PssimError(
-                f"`path` must be in an existing folder; got {shown(str(path))}", param="path"
-            )
-        meta = {
-            "variant": self.variant,
-            "num_learners": self.num_learners,
-            "k": self.k,
-            "seed": self.seed,
-            "local_steps": self.local_steps,
-        }
-        remove_stale(path.parent)
-        tmp = temp_path(path, keep_suffix=True)  # savez would append .npz to another suffix
-        try:
-            np.savez_compressed(
-                tmp,
-                **{f: getattr(self, f) for f in _ARRAY_FIELDS},
-                **{k: np.asarray(v) for k, v in meta.items()},
-            )
-            tmp.replace(path)
-        finally:
-            tmp.unlink(missing_ok=True)
-        return path
+        arrays = {f: getattr(self, f) for f in _ARRAY_FIELDS + _OPTIONAL_FIELDS}
+        return write_npz(path, arrays, {name: getattr(self, name) for name in META_FIELDS})
 
 
 def load_trace(path: str | Path) -> Trace:
@@ -325,34 +432,8 @@ def load_trace(path: str | Path) -> Trace:
 
     Only a regular file is read (a FIFO or a device is refused before it is opened), and
     only if its arrays, inflated, fit in half the physical memory (checked from the zip
-    directory before any array is read).
+    directory before any array is read). A file written before the loss reasons, down
+    periods and transfers existed loads with their defaults (none).
     """
-    if not isinstance(path, (str, os.PathLike)) or not os.fspath(path):
-        raise PssimTypeError(
-            f"`path` must be a path (str or os.PathLike); got {shown(path)}", param="path"
-        )
-    path = Path(path)
-    if not path.is_file():
-        raise PssimError(f"`trace path` must be an existing .npz file; got {str(path)!r}")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            size = sum(info.file_size for info in data.zip.infolist())
-            if size > MEMORY_BUDGET:
-                raise PssimError(
-                    f"`trace path` arrays must fit in half the physical memory; {path} "
-                    f"holds {size} bytes",
-                    param="path",
-                )
-            arrays = {f: data[f] for f in _ARRAY_FIELDS}
-            meta = dict(
-                variant=str(data["variant"]),
-                num_learners=int(data["num_learners"]),
-                k=int(data["k"]),
-                seed=int(data["seed"]),
-                local_steps=int(data["local_steps"]),
-            )
-    except (KeyError, OSError, ValueError, AttributeError, zipfile.BadZipFile) as err:
-        if isinstance(err, PssimError):
-            raise
-        raise PssimError(f"`trace path` must be a trace saved by pssim; {path}: {err}") from None
+    meta, arrays = read_npz(path, _ARRAY_FIELDS, _OPTIONAL_FIELDS)
     return Trace(**meta, **arrays)

@@ -40,6 +40,18 @@ EXPECTED_RATIOS = {
         "fast_vs_simpy_async",
         "fast_vs_simpy_ksync",
         "fast_vs_simpy_kasync",
+        *(
+            f"features.{workload}.rows.{row}.ratio"
+            for workload, rows in (
+                ("ksync", ("plain", "failures", "deadline", "slowdown", "slowdown_shared")),
+                ("ksync", ("bandwidth", "server_link", "servers_4")),
+                ("async", ("plain", "failures", "slowdown", "slowdown_shared", "bandwidth")),
+                ("async", ("server_link", "servers_4")),
+                ("sync", ("plain", "bandwidth", "all_reduce", "all_reduce_bandwidth")),
+                ("sync_p100", ("plain", "all_reduce", "all_reduce_bandwidth")),
+            )
+            for row in rows
+        ),
     ],
     ("replay.py", ()): [
         "replay_vs_naive",
@@ -87,6 +99,13 @@ EXPECTED_KEYS = {
         "updates",
         "per_learners.100.bare_pushes_per_s",
         "fast_workloads.kasync.equal",
+        "features.ksync.rows.server_link.us_per_update",
+        "features.ksync.deadline",
+        "features.ksync.deadline_cut_share",
+        "features.ksync.server_link_busy",
+        "features.async.server_link_busy",
+        "features.async.shards_same_times",
+        "load_1min",
     ],
     ("replay.py", ()): [
         "device",

@@ -40,7 +40,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     "variant": (
         ("--variant",),
         {},
-        "sync, async, k-sync, k-batch-sync, k-async, k-batch-async, k-avg",
+        "sync, async, k-sync, k-batch-sync, k-async, k-batch-async, k-avg, all-reduce",
     ),
     "num_learners": (
         ("-P", "--learners"),
@@ -85,6 +85,60 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         ("--service-time",),
         {"metavar": "LAW"},
         "law of the server's time per update (updates queue), e.g. deterministic:0.002*P",
+    ),
+    "failure": (
+        ("--failure",),
+        {"metavar": "LAW"},
+        "law of the time a learner stays up before it fails, e.g. exp:0.01 (with --repair)",
+    ),
+    "repair": (
+        ("--repair",),
+        {"metavar": "LAW"},
+        "law of the time a failed learner stays down (with --failure); its work in flight is lost",
+    ),
+    "availability": (
+        ("--availability",),
+        {"metavar": "FILE"},
+        "measured down periods instead of --failure/--repair: a CSV file with columns "
+        "worker, down, up (learner worker is down in [down, up)); a relative path is read "
+        "like --durations's",
+    ),
+    "deadline": (
+        ("--deadline",),
+        {"type": _FLOAT, "metavar": "D"},
+        "round-based variants: update at the K-th arrival or D after the round started, "
+        "with what has arrived",
+    ),
+    "slowdown": (
+        ("--slowdown",),
+        {"metavar": "RATE_IN,RATE_OUT,FACTOR"},
+        "Markov-modulated slowdowns: a learner turns slow at rate RATE_IN and fast again at "
+        "RATE_OUT (per time unit), working FACTOR > 1 times slower while slow",
+    ),
+    "slowdown_shared": (
+        ("--slowdown-shared",),
+        {"action": "store_const", "const": True},
+        "one slowdown chain for the whole cluster instead of one per learner",
+    ),
+    "model_bytes": (
+        ("--model-bytes",),
+        {"type": _INT, "metavar": "N"},
+        "bytes of a gradient and of a model (None: the model's parameter count x the dtype's size)",
+    ),
+    "bandwidth": (
+        ("--bandwidth",),
+        {"metavar": "B"},
+        "each learner's link in bytes per time unit: one value, or P values B1,B2,...",
+    ),
+    "server_bandwidth": (
+        ("--server-bandwidth",),
+        {"type": _FLOAT, "metavar": "B"},
+        "each server shard's link in bytes per time unit, shared by the transfers in flight",
+    ),
+    "servers": (
+        ("--servers",),
+        {"type": _INT, "metavar": "S"},
+        "parameter server shards, each with its own --server-bandwidth link",
     ),
     "updates": (("--iterations", "-J"), {"type": _INT, "metavar": "J"}, "server updates per run"),
     "time_budget": (
@@ -147,6 +201,14 @@ _LAWS = tuple(
 )
 #: A run's length: J updates or a simulated-time budget, one replacing the other.
 _RUN_LENGTH = (("updates", "time_budget"), ("time_budget", "updates"))
+#: Down periods: failure and repair laws or an availability file, one typed replacing the
+#: other from a config file.
+_FAULTS = (
+    ("failure", "availability"),
+    ("repair", "availability"),
+    ("availability", "failure"),
+    ("availability", "repair"),
+)
 
 
 def flag_of(field: str) -> str:
@@ -198,16 +260,16 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
 
     ``law``, ``laws`` and ``durations`` are alternatives: one typed on the command line
     replaces the others from the file (two typed, or two in the file, are refused; typed
-    durations with the file's speeds too, which would count each worker's speed twice); so are
-    ``updates`` and
-    ``time_budget``, and a time budget (typed or in the file) replaces the command's
-    default J. A bad value is reported under the name the
+    durations with the file's speeds too, which would count each worker's speed twice); so
+    are ``failure``/``repair`` and ``availability``, and ``updates`` and ``time_budget``,
+    and a time budget (typed or in the file) replaces the command's default J. A bad value
+    is reported under the name the
     user gave it: the option, or the key and file it came from.
     """
     config = getattr(args, "_config", {})
     typed = {f: getattr(args, f) for f in fields if getattr(args, f, None) is not None}
     from_file = {f: v for f, v in config.items() if f in OPTIONS}
-    for one, other in (*_LAWS, *_RUN_LENGTH):
+    for one, other in (*_LAWS, *_RUN_LENGTH, *_FAULTS):
         if one in typed and other not in typed:
             from_file.pop(other, None)
     defaults = dict(COMMAND_DEFAULTS[command])

@@ -74,6 +74,13 @@ _ORDER = (
     "push_latency",
     "pull_latency",
     "service_time",
+    "failure",
+    "availability",
+    "deadline",
+    "slowdown",
+    "bandwidth",
+    "server_bandwidth",
+    "model_bytes",
     "batch_size",
     "updates",
     "time_budget",
@@ -83,7 +90,7 @@ _ORDER = (
     "seeds",
 )
 #: Settings read beside those of :data:`_ORDER` (they qualify one of them).
-_COMPANIONS = ("durations_mode", "data")
+_COMPANIONS = ("durations_mode", "data", "repair", "slowdown_shared", "servers")
 #: Most distinct per-learner laws a title lists by name.
 _MAX_LAWS = 3
 _DECIMAL = re.compile(r"-?\d+\.\d+(?:[eE][-+]?\d+)?")
@@ -160,6 +167,58 @@ def _speeds_text(value: Any) -> str:
     return f"learners with their own speeds ({spread})"
 
 
+def _rate(value: Any) -> str:
+    """A rate or size in short form: ``1e9`` for 1000000000.0, ``2.5e6``, ``300``."""
+    text = f"{float(value):.4g}"
+    mantissa, sep, exponent = text.partition("e")
+    return mantissa + sep + str(int(exponent)) if sep else text
+
+
+def _bytes_text(value: Any) -> str:
+    """A size in bytes with a decimal unit: ``2.6 kB``, ``31 kB``, ``1.2 GB``."""
+    x = float(value)
+    for unit in ("B", "kB", "MB", "GB"):
+        if x < 1000 or unit == "GB":
+            return f"{x:.3g} {unit}"
+        x /= 1000
+    return f"{x:.3g} TB"  # pragma: no cover - the loop returns
+
+
+def _bandwidth_text(value: Any) -> str:
+    rates = [float(v) for v in _items(value)] if not isinstance(value, (int, float)) else [value]
+    low, high = min(rates), max(rates)
+    spread = _rate(low) if low == high else f"{_rate(low)} to {_rate(high)}"
+    return f"bandwidth {spread} B/t"
+
+
+def _network_phrase(field: str, value: Any, settings: Mapping[str, Any]) -> str | None:
+    """A faults, slowdown or network setting in words."""
+    if field == "failure":
+        repair = settings.get("repair")
+        return f"failures {_law_text(value)}" + (
+            "" if _missing(repair) else f" / repairs {_law_text(repair)}"
+        )
+    if field == "availability":
+        return f"down periods of {_file_name(str(value))}"
+    if field == "deadline":
+        return f"deadline {_number(value)}"
+    if field == "slowdown":
+        rate_in, rate_out, factor = (float(v) for v in _items(value))
+        shared = settings.get("slowdown_shared")
+        return f"slowdowns {_rate(rate_in)},{_rate(rate_out)},x{_rate(factor)}" + (
+            " (shared)" if not _missing(shared) and bool(shared) else ""
+        )
+    if field == "bandwidth":
+        return _bandwidth_text(value)
+    if field == "server_bandwidth":
+        servers = settings.get("servers")
+        shards = 1 if _missing(servers) else int(servers)
+        return f"server link {_rate(value)} B/t" + (f" x {shards} shards" if shards > 1 else "")
+    if field == "model_bytes":
+        return f"model {_bytes_text(value)}"
+    return None
+
+
 def _durations_text(value: Any, mode: Any) -> str:
     how = {"replay": "replayed", "resample": "resampled per worker"}.get(str(mode), str(mode))
     return f"durations of {_file_name(str(value))}" + ("" if _missing(mode) else f", {how}")
@@ -173,7 +232,7 @@ def _phrase(field: str, value: Any, settings: Mapping[str, Any]) -> str | None:
     if field == "num_learners":
         return f"P={_number(value)}"
     if field == "k":
-        if variant in ("sync", "async"):  # K is implied (P or 1)
+        if variant in ("sync", "async", "all-reduce"):  # K is implied (P or 1)
             return None
         return f"K={_number(value)}" + (" local steps" if variant == "k-avg" else "")
     if field == "law":
@@ -187,6 +246,8 @@ def _phrase(field: str, value: Any, settings: Mapping[str, Any]) -> str | None:
     if field in ("push_latency", "pull_latency", "service_time"):
         name = "server service time" if field == "service_time" else field.replace("_", " ")
         return f"{name} ~ {_law_text(value)}"
+    if field in _ORDER[_ORDER.index("failure") : _ORDER.index("batch_size")]:
+        return _network_phrase(field, value, settings)
     if field == "batch_size":
         return f"m={_number(value)}"
     if field == "updates":

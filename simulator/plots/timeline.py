@@ -1,4 +1,9 @@
-"""Timeline (Gantt) of a trace, like figures 3-4 of Dutta et al. 2018, and figure saving."""
+"""Timeline (Gantt) of a trace, like figures 3-4 of Dutta et al. 2018, and figure saving.
+
+Runs with faults or a network also show the learners' down periods, their transfers, the
+work lost by reason and the rounds a deadline cut short; each gets a legend entry only
+where the figure shows one.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import os
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
@@ -21,6 +27,20 @@ from simulator.trace import Trace
 __all__ = ["FORMATS", "MAX_LEARNERS", "check_png_path", "save_figure", "timeline_figure"]
 
 BUSY, CANCELLED, IDLE, UPDATE = "#4c72b0", "#dd8452", "#e8e8e8", "#c44e52"
+#: Down periods: grey, cross-hatched.
+DOWN = {"facecolor": "0.72", "edgecolor": "0.35", "hatch": "xx", "linewidth": 0.0}
+#: Work lost for a reason other than the server's cancellation: (colour, hatch).
+LOST = {
+    "failure": ("#7b1010", "xx"),
+    "deadline": ("#f2b01e", "///"),
+    "discarded": ("#8064a2", "\\\\"),
+}
+#: Transfers, drawn as thin bars across the middle of the learner's row.
+TRANSFER = {"push": "#2e9e6a", "pull": "#3fb8d9", "all-reduce": "#8c6d31"}
+#: Height of a transfer bar (a computation's bar is 0.6).
+TRANSFER_HEIGHT = 0.22
+#: Updates of a round that a deadline cut short: dashed, darker and thicker.
+CUT = {"color": "#8b0000", "lw": 1.5, "linestyle": (0, (4, 2))}
 #: Formats :func:`save_figure` can write.
 FORMATS = ("png", "pdf", "svg")
 #: Most learners a timeline draws; the others are counted in the title.
@@ -135,8 +155,11 @@ def timeline_figure(
     Returns:
         The figure, 10 inches wide: learners on the y axis; computations (busy, labelled
         with the version read), cancelled computations (hatched) and idle gaps; vertical
-        lines at update instants. The x axis is simulated time (units of the compute-time
-        law), linear: the bars start at 0.
+        lines at update instants. Where the trace has them: down periods (grey,
+        cross-hatched), work lost to a failure, a deadline or discarded (hatched, one colour
+        per reason), transfers (thin bars: push, pull, all-reduce) and, dashed, the updates
+        of rounds a deadline cut short. The x axis is simulated time (units of the
+        compute-time law), linear: the bars start at 0.
 
     Example:
         >>> trace = simulate("k-sync", num_learners=3, k=2, law="exp:1", updates=8)
@@ -159,9 +182,12 @@ def timeline_figure(
         fig, ax = plt.subplots(figsize=(FIGURE_WIDTHS["timeline"], rows_height + 1.8))
     else:
         fig = ax.figure
+    shown_extra: set[str] = set()  # legend keys of the fault and network artists drawn
     for lrn in range(p):
         for a, b in trace.idle_intervals(lrn, until=until):
             ax.barh(lrn, b - a, left=a, color=IDLE, height=0.6, edgecolor="none")
+        if _spans_bar(ax, lrn, trace.down_intervals(lrn), until, gid="down", **DOWN):
+            shown_extra.add("down")
         # every computation that started inside the window, clipped at its end
         rows = trace.mask & (trace.learner == lrn) & (trace.start < until)
         for j, s in zip(*rows.nonzero(), strict=True):
@@ -180,7 +206,7 @@ def timeline_figure(
         for a in trace.inflight_start[(trace.inflight_learner == lrn)]:
             if a < until:
                 ax.barh(lrn, until - a, left=a, color=BUSY, height=0.6, edgecolor="white")
-        for a, b in trace.cancelled_intervals(lrn):
+        for a, b in trace.lost_intervals(lrn, "cancelled"):
             if a < until:
                 ax.barh(
                     lrn,
@@ -193,8 +219,23 @@ def timeline_figure(
                     linewidth=1.2,  # back-to-back cancelled rounds stay apart
                     alpha=0.8,
                 )
-    for t in trace.update_time[:u]:
-        ax.axvline(t, color=UPDATE, lw=0.8, alpha=0.7)
+        for reason, (color, hatch) in LOST.items():
+            iv = trace.lost_intervals(lrn, reason)
+            style = {"facecolor": color, "edgecolor": "white", "hatch": hatch, "linewidth": 1.2}
+            if _spans_bar(ax, lrn, iv, until, gid=f"lost: {reason}", **style):
+                shown_extra.add(f"lost: {reason}")
+        for kind, color in TRANSFER.items():
+            iv = trace.transfer_intervals(lrn, kind)
+            style = {"facecolor": color, "edgecolor": "none", "zorder": 2.5}
+            if _spans_bar(ax, lrn, iv, until, height=TRANSFER_HEIGHT, gid=kind, **style):
+                shown_extra.add(kind)
+    cut = np.isin(np.arange(u), trace.cut_updates())
+    for t, short in zip(trace.update_time[:u], cut, strict=True):
+        if short:
+            ax.axvline(t, **CUT, gid="deadline cut")
+            shown_extra.add("deadline cut")
+        else:
+            ax.axvline(t, color=UPDATE, lw=0.8, alpha=0.7)
     ax.set_yticks(range(p), [f"learner {i}" for i in range(p)], fontsize=10 if p <= 16 else 8)
     ax.set_ylim(p - 0.5, -0.5)
     ax.set_xlim(0, until * 1.01 if until > 0 else 1)
@@ -214,6 +255,7 @@ def timeline_figure(
             Patch(facecolor=CANCELLED, hatch="///", label="cancelled"),
             Patch(color=IDLE, label="idle"),
             Line2D([], [], color=UPDATE, lw=1.2, label="server update"),
+            *_extra_handles(shown_extra, trace.variant),
         ],
         loc="upper left",
         bbox_to_anchor=(1.01, 1.0),
@@ -221,3 +263,25 @@ def timeline_figure(
     )
     fig.tight_layout()
     return fig
+
+
+def _spans_bar(ax, row: int, intervals, until: float, *, height: float = 0.6, **style) -> bool:
+    """Draw the [start, stop) ``intervals`` that start before ``until`` (clipped there) as one
+    collection on ``row``; True if there was any."""
+    spans = [(a, min(b, until) - a) for a, b in intervals if a < until]
+    if spans:
+        ax.broken_barh(spans, (row - height / 2, height), **style)
+    return bool(spans)
+
+
+def _extra_handles(shown: set[str], variant: str) -> list:
+    """Legend entries of the fault and network artists drawn, in a fixed order."""
+    quota = "P" if variant == "k-avg" else "K"
+    handles = {"down": Patch(**DOWN, label="down")}
+    for reason, (color, hatch) in LOST.items():
+        key = f"lost: {reason}"
+        handles[key] = Patch(facecolor=color, edgecolor="white", hatch=hatch, label=key)
+    for kind, color in TRANSFER.items():
+        handles[kind] = Patch(color=color, label=f"transfer: {kind}")
+    handles["deadline cut"] = Line2D([], [], **CUT, label=f"update cut by deadline (< {quota})")
+    return [h for key, h in handles.items() if key in shown]

@@ -7,7 +7,7 @@ from typing import Any
 
 from simulator.errors import PssimTypeError
 from simulator.spec import ExperimentSpec
-from simulator.theory.runtime import Prediction, expected_runtime
+from simulator.theory.runtime import Cluster, Prediction, expected_runtime
 
 __all__ = ["as_spec", "bar_disabled", "chosen_j_theory", "spec_theory"]
 
@@ -47,13 +47,12 @@ def as_spec(
 def spec_theory(spec: ExperimentSpec) -> Prediction:
     """Expected time of the spec's J-th update: the papers' forms for i.i.d. learners, the
     theory of independent non-identical learners for per-learner laws or speeds (and for
-    measured durations resampled per worker); ``none`` where no theory applies (latencies
-    or a service time, durations replayed in order) or without a J (a spec with a time
-    budget: give it its J with ``spec.replace(updates=J)``)."""
+    measured durations resampled per worker), the forms for failures, slowdowns, deadlines
+    and links of :class:`~simulator.theory.runtime.Cluster`; ``none`` where no theory
+    applies (latencies or a service time alone, durations replayed in order) or without a
+    J (a spec with a time budget: give it its J with ``spec.replace(updates=J)``)."""
     if spec.updates is None:
         return Prediction(None, "none", "a time budget, no fixed J")
-    if spec.communication:
-        return Prediction(None, "none", "no closed form with communication costs")
     if getattr(spec, "durations", None) is not None and spec.durations_mode == "replay":
         return Prediction(
             None, "none", "durations replayed in order are not independent draws (see resample)"
@@ -67,6 +66,7 @@ def spec_theory(spec: ExperimentSpec) -> Prediction:
         updates=spec.updates,
         laws=spec.laws,
         speeds=spec.speeds,
+        cluster=Cluster.from_spec(spec) if spec.communication else None,
     )
 
 

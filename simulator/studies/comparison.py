@@ -217,6 +217,9 @@ class Comparison:
         return "\n".join(lines)
 
 
+_IMPLIED_K = (*VARIANT_ALIASES, "all-reduce")
+
+
 def _trace_bytes(traces: Sequence) -> int:
     """Bytes held by the arrays of ``traces``."""
     return sum(a.nbytes for t in traces for a in vars(t).values() if isinstance(a, np.ndarray))
@@ -239,9 +242,26 @@ def _variant_run(vspec: ExperimentSpec, run_spec: ExperimentSpec, traces: list, 
     )
 
 
+#: Round-based variants: the ones a ``deadline`` applies to.
+_ROUND_BASED = ("sync", "k-sync", "k-batch-sync", "k-avg")
+
+
+def for_variant(spec: ExperimentSpec, variant: str) -> ExperimentSpec:
+    """``spec`` with ``variant``, keeping only what applies to it: its ``k`` for the
+    K-variants (``sync``, ``async`` and ``all-reduce`` imply theirs), the ``deadline`` for
+    the round-based ones, the server's link, shards and service time for every variant
+    but ``all-reduce`` (which has no server)."""
+    changes = {"variant": variant, "k": None if variant in _IMPLIED_K else spec.k}
+    if variant not in _ROUND_BASED and getattr(spec, "deadline", None) is not None:
+        changes["deadline"] = None
+    if variant == "all-reduce":
+        changes.update(server_bandwidth=None, servers=1, service_time=None)
+    return spec.replace(**changes)
+
+
 def variant_specs(spec: ExperimentSpec, variants: Sequence[str]) -> list[ExperimentSpec]:
-    """One validated spec per variant: ``spec`` with the variant, and its ``k`` for the
-    K-variants (``sync`` and ``async`` imply theirs).
+    """One validated spec per variant (:func:`for_variant`: ``spec`` with the variant, its
+    ``k`` for the K-variants, and the deadline and server settings where they apply).
 
     Each is checked to fit the timing memory budget with all its seeds' traces kept (the
     replay takes them together).
@@ -255,7 +275,7 @@ def variant_specs(spec: ExperimentSpec, variants: Sequence[str]) -> list[Experim
             f"`variants` must be a non-empty list of variant names; got {variants!r}",
             param="variants",
         )
-    specs = [spec.replace(variant=v, k=None if v in VARIANT_ALIASES else spec.k) for v in variants]
+    specs = [for_variant(spec, v) for v in variants]
     for vspec in specs:
         check_timing_memory(vspec, kept=vspec.seeds)
     return specs

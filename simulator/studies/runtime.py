@@ -166,7 +166,8 @@ def budget_count_theory(spec: ExperimentSpec) -> Prediction:
     The runtimes of the closed forms (Dutta et al. 2018, Lemmas 3-5) are linear in J, so
     J / E[T_J] is the long-run rate of updates and T J / E[T_J] the expected count for a
     long budget (``asymptotic``; a runtime bound gives the opposite bound on the count).
-    ``none`` where the runtime has no closed form.
+    ``none`` where the runtime has no closed form, and with an availability file (its
+    down periods end, so a run has no steady rate).
 
     Example:
         >>> spec = ExperimentSpec(variant="async", num_learners=4, time_budget=100.0)
@@ -176,6 +177,8 @@ def budget_count_theory(spec: ExperimentSpec) -> Prediction:
     budget = spec.time_budget
     if budget is None:
         return Prediction(None, "none", "no time budget")
+    if getattr(spec, "availability", None) is not None:  # E[T_J] is not linear in J
+        return Prediction(None, "none", "an availability file: no steady rate of updates")
     per = spec_theory(spec.replace(updates=1, eval_every=None))
     if per.mean is None or per.mean <= 0:
         return Prediction(None, "none", f"renewal T J / E[T_J]; runtime: {per.source}")

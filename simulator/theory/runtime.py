@@ -10,13 +10,27 @@ non-identical learners instead (:mod:`simulator.theory.heterogeneous`).
 A law that is exponential in another form (``gamma:1,r``, ``weibull:1,s``,
 ``shifted-exp:0,r``, a hyper-exponential with equal rates: aging ``"both"``) is treated as
 the exponential it is, with the exponential's exact results.
+
+A :class:`Cluster` adds what the papers leave out (failures, an availability file, a
+deadline, slowdowns, bandwidths, server shards, the ring all-reduce): :func:`expected_runtime`
+then gives the forms of :mod:`simulator.theory.faults_network` and
+:mod:`simulator.theory.links` where the cluster's features are ones they cover, and
+``none`` naming the feature otherwise.
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+import numpy as np
+
 from distributions import ComputeTimeLaw, Exponential
-from simulator._checks import VARIANTS, resolve_variant
+from simulator._checks import IMPLIED_K, VARIANTS, resolve_variant
+from simulator.errors import PssimError
+from simulator.theory import faults_network as fn
 from simulator.theory._bound import check_size
+from simulator.theory._learners import IntegralTooLarge, Learner
 from simulator.theory._prediction import RELATIONS, Prediction
 from simulator.theory.heterogeneous import (
     check_law,
@@ -26,9 +40,11 @@ from simulator.theory.heterogeneous import (
     heterogeneous_speedup,
     heterogeneous_staleness,
 )
+from simulator.theory.links import all_reduce_runtime, fastest_transfer, link_bounds
 
 __all__ = [
     "RELATIONS",
+    "Cluster",
     "Prediction",
     "async_staleness",
     "batch_speedup",
@@ -68,6 +84,179 @@ def _resolve(num_learners: int, law, laws, speeds):
     return None, learners
 
 
+@dataclasses.dataclass(frozen=True)
+class Cluster:
+    """What a run has beyond the papers' cluster (each off by default; see
+    :class:`~simulator.spec.ExperimentSpec` for the fields' meaning and units).
+
+    Attributes:
+        failure, repair: laws of the up and down times, or None.
+        availability: P (n_l, 2) arrays of each learner's down periods ``[down, up)``.
+        deadline: D > 0 of a round, or None.
+        slowdown: ``(rate_in, rate_out, factor)`` or None; ``slowdown_shared``: one chain.
+        transfer_bytes: B, bytes of a push or a pull (needed with links).
+        bandwidth: each learner's link (a float, or P floats), or None (unlimited).
+        server_bandwidth: each server shard's link, or None; ``servers``: S >= 1.
+        push_latency, pull_latency, service_time: laws, or None.
+    """
+
+    failure: Any = None
+    repair: Any = None
+    availability: Any = None
+    deadline: float | None = None
+    slowdown: tuple[float, float, float] | None = None
+    slowdown_shared: bool = False
+    transfer_bytes: float | None = None
+    bandwidth: Any = None
+    server_bandwidth: float | None = None
+    servers: int = 1
+    push_latency: Any = None
+    pull_latency: Any = None
+    service_time: Any = None
+
+    @classmethod
+    def from_spec(cls, spec) -> Cluster:
+        """The cluster of an :class:`~simulator.spec.ExperimentSpec`."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        values = {n: getattr(spec, n, None) for n in names if n != "transfer_bytes"}
+        values["servers"] = values["servers"] or 1
+        values["slowdown_shared"] = bool(values["slowdown_shared"])
+        if values["availability"] is not None:
+            values["availability"] = values["availability"].intervals(spec.num_learners)
+        network = values["bandwidth"] is not None or values["server_bandwidth"] is not None
+        if network:
+            values["transfer_bytes"] = spec.transfer_bytes
+        return cls(**values)
+
+    def __post_init__(self) -> None:
+        if self.network and self.transfer_bytes is None:
+            raise PssimError(
+                "`transfer_bytes` must be given with a bandwidth or a server bandwidth; got None",
+                param="transfer_bytes",
+            )
+
+    @property
+    def features(self) -> tuple[str, ...]:
+        """The fields that are on, in field order (``repair`` goes with ``failure``)."""
+        off = {"slowdown_shared": False, "servers": 1}
+        on = []
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if f.name in ("repair", "transfer_bytes") or value is None:
+                continue
+            if f.name not in off or value != off[f.name]:
+                on.append(f.name)
+        return tuple(on)
+
+    @property
+    def network(self) -> bool:
+        return self.bandwidth is not None or self.server_bandwidth is not None
+
+
+def _learners_of(num_learners: int, law, learners) -> list[Learner]:
+    return learners if learners is not None else [Learner(law)] * num_learners
+
+
+def _plain(variant: str, p: int, k: int, law, learners, j: int) -> Prediction:
+    if learners is not None:
+        return heterogeneous_runtime(variant, learners, k, j)
+    return _identical_runtime(variant, p, k, law, j)
+
+
+def _cluster_runtime(variant, p, k, law, learners, j, cluster: Cluster) -> Prediction:
+    """The prediction for a cluster (see :func:`expected_runtime`)."""
+    on = cluster.features
+    if not on and variant != "all-reduce":
+        return _plain(variant, p, k, law, learners, j)
+    try:
+        return _cluster_form(variant, p, k, law, learners, j, cluster)
+    except IntegralTooLarge as err:
+        return _none("E[X_{K:P}] not integrated: " + str(err).split(": ", 1)[-1])
+
+
+def _cluster_form(variant, p, k, law, learners, j, cluster: Cluster) -> Prediction:
+    xs = _learners_of(p, law, learners)
+    on = cluster.features
+    if variant == "all-reduce":
+        extra = [n for n in on if n not in ("bandwidth", "push_latency")]
+        if extra:
+            return _none(f"all-reduce with {extra[0]}: no closed form")
+        return all_reduce_runtime(
+            xs, j, cluster.transfer_bytes or 0.0, cluster.bandwidth, cluster.push_latency
+        )
+    if cluster.network:
+        return _network_bound(variant, p, k, law, learners, j, cluster)
+    for name in ("push_latency", "pull_latency", "service_time"):
+        if name in on:
+            return _none(f"no closed form with communication costs ({name})")
+    if cluster.deadline is not None:
+        other = [n for n in on if n != "deadline"]
+        if other:
+            return _none(f"a deadline with {other[0]}: no closed form")
+        return fn.deadline_runtime(variant, xs, k, j, cluster.deadline)
+    speed = 1.0 if cluster.slowdown is None else fn.slowdown_speed(*cluster.slowdown)
+    if cluster.availability is not None:
+        if cluster.slowdown is not None:
+            return _none("an availability file with a slowdown: no closed form")
+        return fn.availability_runtime(variant, xs, k, j, cluster.availability)
+    if cluster.failure is not None:
+        return fn.failure_runtime(variant, xs, k, j, cluster.failure, cluster.repair, speed)
+    base = _plain(variant, p, k, law, learners, j)
+    if cluster.slowdown is not None:
+        return fn.slowdown_runtime(variant, k, j, xs, cluster.slowdown, base)
+    return base
+
+
+def _equal(bandwidth) -> bool:
+    return bandwidth is None or len(set(np.atleast_1d(bandwidth).tolist())) == 1
+
+
+def _network_bound(variant, p, k, law, learners, j, cluster: Cluster) -> Prediction:
+    """The larger lower bound of two: the links' (:func:`link_bounds`), and the runtime
+    without the network (nor latencies or a service time) where that is exact or a lower
+    bound and added delays can only delay every update (not K-async with K > 1, not with
+    failures). In a round without a deadline the learners that push also pulled, so
+    every round after the first takes two transfers more than its computation, the first
+    one more: ``(2J - 1)`` times the shortest transfer (:func:`fastest_transfer`) is added."""
+    faults = cluster.failure is not None or cluster.availability is not None
+    bound = link_bounds(
+        variant,
+        p,
+        k,
+        j,
+        cluster.transfer_bytes,
+        bandwidth=cluster.bandwidth,
+        server_bandwidth=cluster.server_bandwidth,
+        servers=cluster.servers,
+        deadline=cluster.deadline is not None,
+        all_pulls=not faults and cluster.pull_latency is None and _equal(cluster.bandwidth),
+    )
+    if faults or (variant == "k-async" and k > 1):
+        return bound
+    free = dataclasses.replace(
+        cluster,
+        bandwidth=None,
+        server_bandwidth=None,
+        servers=1,
+        push_latency=None,
+        pull_latency=None,
+        service_time=None,
+    )
+    base = _cluster_runtime(variant, p, k, law, learners, j, free)
+    if base.relation not in ("exact", "lower-bound"):
+        return bound
+    value, source = base.mean, f"without the network: {base.source}"
+    if variant in ("k-sync", "k-batch-sync", "k-avg") and cluster.deadline is None:
+        # a round's pushers pull, compute and push: each transfer adds its shortest time
+        value += (2 * j - 1) * fastest_transfer(
+            cluster.transfer_bytes, cluster.bandwidth, cluster.server_bandwidth, cluster.servers
+        )
+        source += " + (2J - 1) B / max_l min(b_l, S C)"
+    if value > bound.mean:
+        return Prediction(value, "lower-bound", source)
+    return bound
+
+
 def expected_runtime(
     variant: str,
     *,
@@ -77,6 +266,7 @@ def expected_runtime(
     updates: int,
     laws=None,
     speeds=None,
+    cluster: Cluster | None = None,
 ):
     """Expected time of the J-th update of a variant (simulated time units).
 
@@ -91,10 +281,31 @@ def expected_runtime(
     - k-avg: J E[max of P sums of K draws]: exact where the sum has a closed-form law
       (exponential, shifted exponential, gamma) or K = 1; otherwise the upper bound
       J K E[X_{P:P}] (a maximum of sums is at most the sum of maxima).
+    - all-reduce: J (E[X_{P:P}] + the ring's time), exact
+      (:func:`~simulator.theory.links.all_reduce_runtime`).
 
     With per-learner ``laws`` (instead of ``law``) or ``speeds`` the learners are
     independent and non-identical: see :mod:`simulator.theory.heterogeneous` (renewal
     J K / sum_l 1/E[X_l], K-th order statistics of non-identical laws, ...).
+
+    With a ``cluster`` (one feature at a time, with per-learner laws or speeds too):
+
+    - failures, async and K-batch-async: ``J K / sum_l A r_l``, asymptotic
+      (:func:`~simulator.theory.faults_network.failure_runtime`); an availability file
+      with exponential times: exact (``availability_runtime``); other variants: none.
+    - slowdown: async and K-batch-async ``J K / (speed sum_l 1/E[X_l])``, asymptotic; the
+      round-based variants' runtime without it as a lower bound (``slowdown_runtime``;
+      with failures too for exponential times).
+    - deadline: ``J E[min(X_{K:P}, max(D, X_{1:P}))]``, exact for K-sync, and for
+      K-batch-sync and K-AVG where their rounds have a form (``deadline_runtime``).
+    - bandwidths and server shards: a lower bound, the larger of the links' bound
+      (:func:`~simulator.theory.links.link_bounds`) and the runtime without the network
+      where that is exact or a lower bound and delays can only delay updates (any
+      latency or service time too).
+    - all-reduce with bandwidths and a push latency: exact.
+
+    Other combinations, and latencies or a service time without links: ``none``, naming
+    the feature.
 
     Args:
         variant: ``sync``, ``async`` or a K-variant.
@@ -104,6 +315,7 @@ def expected_runtime(
         updates: J >= 1.
         laws: P per-learner laws instead of ``law``.
         speeds: P factors > 0; learner l's durations are divided by ``speeds[l]``.
+        cluster: the features beyond the papers' cluster (:class:`Cluster`), or None.
 
     Example:
         >>> expected_runtime("sync", num_learners=2, k=None, law="exp:1", updates=10).mean
@@ -116,9 +328,7 @@ def expected_runtime(
     variant, k = resolve_variant(variant, num_learners, k)
     j = check_size("updates", updates)
     law, learners = _resolve(num_learners, law, laws, speeds)
-    if learners is not None:
-        return heterogeneous_runtime(variant, learners, k, j)
-    return _identical_runtime(variant, num_learners, k, law, j)
+    return _cluster_runtime(variant, num_learners, k, law, learners, j, cluster or Cluster())
 
 
 def _identical_runtime(variant: str, p: int, k: int, law, j: int) -> Prediction:
@@ -215,14 +425,23 @@ def async_staleness(law, num_learners: int, *, laws=None, speeds=None) -> dict[s
 
 
 def predictions(
-    law, num_learners: int, k: int | None, updates: int, *, laws=None, speeds=None
+    law,
+    num_learners: int,
+    k: int | None,
+    updates: int,
+    *,
+    laws=None,
+    speeds=None,
+    cluster: Cluster | None = None,
 ) -> dict[str, Prediction]:
-    """Expected runtime of J updates for every variant (``sync``, ``async`` and the K ones).
+    """Expected runtime of J updates for every variant (``sync``, ``async``, the K ones and
+    ``all-reduce``).
 
-    Without ``k`` only ``sync`` and ``async`` are predicted; a ``k`` that breaks the
-    K-variants' rule (1 <= K <= P) is refused, not dropped. ``laws`` and ``speeds`` as in
-    :func:`expected_runtime`.
+    Without ``k`` only ``sync``, ``async`` and ``all-reduce`` are predicted; a ``k`` that
+    breaks the K-variants' rule (1 <= K <= P) is refused, not dropped. ``laws``,
+    ``speeds`` and ``cluster`` as in :func:`expected_runtime`.
     """
+    cluster = cluster or Cluster()
     check_size("num_learners", num_learners)
     if k is not None:
         resolve_variant("k-sync", num_learners, k)
@@ -230,12 +449,9 @@ def predictions(
     law, learners = _resolve(num_learners, law, laws, speeds)
     out = {}
     for name in ("sync", "async", *VARIANTS):
-        kk = None if name in ("sync", "async") else k
-        if kk is None and name not in ("sync", "async"):
+        implied = name in ("sync", "async", *IMPLIED_K)
+        if k is None and not implied:
             continue
-        variant, kk = resolve_variant(name, num_learners, kk)
-        if learners is not None:
-            out[name] = heterogeneous_runtime(variant, learners, kk, j)
-        else:
-            out[name] = _identical_runtime(variant, num_learners, kk, law, j)
+        variant, kk = resolve_variant(name, num_learners, None if implied else k)
+        out[name] = _cluster_runtime(variant, num_learners, kk, law, learners, j, cluster)
     return out

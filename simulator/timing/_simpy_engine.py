@@ -14,6 +14,33 @@ Semantics follow Dutta et al. 2018, section 2.3 and figures 3-4 (see DESIGN.md):
 - ``k-avg`` (Zhou & Cong, Algorithm 1): each learner runs K local steps from the averaged
   model, all wait at a barrier, the server averages.
 
+- ``all-reduce``: synchronous SGD without a server: every learner computes one mini-batch
+  from w_j; when the last one finishes, a ring all-reduce of 2 (P - 1) steps, each as long
+  as its slowest link (``transfer_bytes / P / bandwidth`` plus a ``push_latency`` draw), and
+  the update lands at the end of the ring; all learners start the next round then (nothing
+  to pull). A failure during the ring does not stall it; the learner is down afterwards.
+
+Cluster features (:mod:`simulator.timing._cluster`), each opt-in:
+
+- Failures (``failure``/``repair`` laws or an ``availability`` file): a learner that goes
+  down loses its computation or push in flight (lost work, reason ``failure``) and after its
+  repair pulls the current model and starts a new mini-batch. The server always waits for K
+  contributions, however few learners are up: K-sync and sync wait for repaired learners to
+  compute; a K-async learner that was waiting for its update reads the current model after
+  its repair. Down periods are recorded in the trace.
+- Deadlines (``deadline`` D, round-based variants): the server updates at the earlier of the
+  K-th arrival and the round's start + D, with what has arrived; if nothing has arrived by
+  then, at the first arrival. Unfinished work is cancelled (reason ``deadline``) and the
+  row's missing slots are masked out, so the replay averages the contributions that arrived.
+- Slowdowns (``slowdown``): a learner's compute progresses at rate 1 / factor while its
+  Markov chain (its own, or one shared) is slow (:mod:`simulator.timing._slowdown`).
+- Bandwidth (``bandwidth``, ``server_bandwidth``, ``servers``): a push and a pull carry
+  ``transfer_bytes`` after their latency draw, over the learner's own link and the server's
+  link, which the transfers in flight share max-min fairly (:mod:`simulator.timing._links`;
+  pushes and pulls share it). S equal shards, each with a link of ``server_bandwidth`` and
+  each transfer's bytes split evenly over them with the learner's link split alike, finish
+  every part at the same time as one link S times wider, which is how they are simulated.
+
 Learner l's n-th task takes ``X[l, n]`` from its own stream (common random numbers across
 variants); with measured durations replayed, ``X[l, n]`` is the n-th measured row of
 learner l's worker (from the first row again past the last; see
@@ -26,11 +53,14 @@ from __future__ import annotations
 import simpy
 
 from simulator.spec import ExperimentSpec
-from simulator.timing._draws import compute_blocks, duration_stream, learner_streams
+from simulator.timing._cluster import CANCELLED, CUT, FAILED, RING, Cluster, Failure
+from simulator.timing._draws import learner_streams
 from simulator.timing._state import RunState
 from simulator.trace import Trace
 
 __all__ = ["simulate_simpy"]
+
+_ASYNC = ("k-async", "k-batch-async")
 
 
 def simulate_simpy(spec: ExperimentSpec, seed: int) -> Trace:
@@ -38,7 +68,6 @@ def simulate_simpy(spec: ExperimentSpec, seed: int) -> Trace:
     variant, k = spec.canonical
     p, updates = spec.num_learners, spec.updates
     service = spec.service_time
-
     env = simpy.Environment()
     state = RunState(
         env,
@@ -50,27 +79,33 @@ def simulate_simpy(spec: ExperimentSpec, seed: int) -> Trace:
         service=None if service is None else learner_streams([service], [1.0], seed, 3)[0],
         local_steps=k if variant == "k-avg" else 1,
     )
-    compute = [duration_stream(b) for b in compute_blocks(spec, seed)]
-    push = _latencies(spec.push_latency, p, seed, 1)
-    pull = _latencies(spec.pull_latency, p, seed, 2)
-    if variant in ("k-async", "k-batch-async"):
+    cluster = Cluster(env, state, spec, seed)
+    if variant == "all-reduce":
+        state.set_service(_ring(env, state, cluster))
+    cluster.start_failures()
+    if variant in _ASYNC:
         wait = variant == "k-async"
+        plain = not cluster.faulty and cluster.slow is None and cluster.nbytes <= 0
         for lrn in range(p):
-            env.process(_async_learner(env, state, lrn, compute[lrn], push[lrn], pull[lrn], wait))
+            if plain:
+                compute, push, pull = (
+                    cluster.compute[lrn],
+                    cluster.push_latency[lrn],
+                    cluster.pull_latency[lrn],
+                )
+                env.process(_async_learner(env, state, lrn, compute, push, pull, wait))
+            else:
+                cluster.running[lrn] = env.process(_async_worker(env, state, cluster, lrn, wait))
         env.run(until=state.done)
     else:  # until the last round's stragglers are cancelled and recorded
-        env.run(until=env.process(_rounds(env, state, variant, k, compute, push, pull)))
+        deadline = getattr(spec, "deadline", None)
+        env.run(until=env.process(_rounds(env, state, cluster, variant, k, deadline)))
     return state.to_trace()
 
 
-def _latencies(law, p: int, seed: int, salt: int):
-    if law is None:
-        return [None] * p
-    return learner_streams([law] * p, [1.0] * p, seed, salt)
-
-
 def _async_learner(env, state: RunState, lrn, compute, push, pull, wait_for_update):
-    """K-async / K-batch-async learner: compute, push, (wait,) read, repeat.
+    """K-async / K-batch-async learner without cluster features: compute, push, (wait,)
+    read, repeat.
 
     This is the hot loop of fully asynchronous runs, so it binds the recorder's appends
     locally and reads ``env.now`` only after a wait (after a plain timeout the time is the
@@ -110,64 +145,141 @@ def _async_learner(env, state: RunState, lrn, compute, push, pull, wait_for_upda
         start = env.now
 
 
-def _rounds(env, state: RunState, variant, k, compute, push, pull):
-    """Round-based variants (k-sync, k-batch-sync, k-avg): start all, wait, cancel, repeat."""
+def _async_worker(env, state: RunState, cluster: Cluster, lrn: int, wait_for_update: bool):
+    """K-async / K-batch-async learner on a cluster with failures, slowdowns or bandwidth:
+    as :func:`_async_learner`, and a failure loses the task in flight (computation or
+    push), after which the learner sits out its repair and pulls the current model."""
+    k, pull = state.k, False
+    while True:
+        start = None
+        try:
+            yield from cluster.sit_out(lrn)
+            if pull and not cluster.free_pull:
+                yield from cluster.pull(lrn)
+            start, version = env.now, state.version
+            state.task_start[lrn] = start
+            finish = cluster.finish(lrn, start, cluster.compute[lrn]())
+            yield env.timeout(finish - start)
+            state.task_start[lrn] = None
+            if not cluster.free_push:
+                yield from cluster.push(lrn)
+            state.push(lrn, version, start, finish)
+            start, pull = None, True
+            j = (state.pushes - 1) // k
+            if wait_for_update and state.version <= j:
+                yield state.applied(j)
+        except simpy.Interrupt as why:
+            if not isinstance(why.cause, Failure):
+                raise
+            state.task_start[lrn] = None
+            if start is not None:
+                state.cancel(lrn, start, FAILED)
+            pull = True
+
+
+def _rounds(env, state: RunState, cluster: Cluster, variant, k, deadline):
+    """Round-based variants (k-sync, k-batch-sync, k-avg, all-reduce): start all, wait for
+    K contributions or the deadline, cancel the rest, repeat."""
     p = state.num_learners
-    worker = _avg_worker if variant == "k-avg" else _sync_worker
+    steps = k if variant == "k-avg" else 1
+    repeat = variant == "k-batch-sync"
+    server = variant != "all-reduce"  # all-reduce pushes and pulls nothing
     for j in range(state.updates):
-        while state.version < j:  # a queued update (service time) must land first
+        while state.version < j:  # a queued update (service time, a ring) must land first
             yield state.applied(state.version)
         full = env.event()
         workers = [
-            env.process(
-                worker(env, state, lrn, j, full, k, variant, compute[lrn], push[lrn], pull[lrn])
-            )
+            env.process(_round_worker(env, state, cluster, lrn, j, full, steps, repeat, server))
             for lrn in range(p)
         ]
-        yield full
+        state.round_reason = CANCELLED
+        if deadline is None:
+            yield full
+        else:
+            yield full | env.timeout(deadline)
+            if not full.triggered:
+                state.round_reason = CUT
+                if state.pushes % state.k:  # something arrived: update with it
+                    state.close_early()
+                else:  # nothing yet: the first arrival closes the round
+                    state.cut_next = True
+                    yield full
+                    state.cut_next = False
         for w in workers:
             if w.is_alive:
-                w.interrupt()
+                w.interrupt(state.round_reason)
     yield env.timeout(0)  # deliver the last interrupts
     if not state.done.triggered:
         yield state.done
 
 
-def _sync_worker(env, state: RunState, lrn, j, full, k, variant, compute, push, pull):
-    """One learner's round of k-sync / k-batch-sync; interrupted when the batch is full."""
-    start = None
+def _round_worker(env, state: RunState, cluster: Cluster, lrn, j, full, steps, repeat, server):
+    """One learner's round: pull w_j, compute ``steps`` mini-batches (K local steps of
+    K-AVG, else 1), push (no pull or push without a ``server``: all-reduce); again at w_j
+    if ``repeat`` (K-batch-sync). Interrupted by the
+    server when the round ends (the cause is the loss reason), or by a failure (the task
+    is lost; after the repair the learner pulls w_j and starts again)."""
+    cluster.running[lrn] = env.active_process
+    start, pull = None, server
     try:
-        if pull is not None:
-            yield env.timeout(pull())
         while True:
-            start = env.now
-            finish = start + compute()
-            yield env.timeout(finish - start)
-            if push is not None:
-                yield env.timeout(push())
-            if full.triggered:  # a tie at the instant the batch filled: not counted
-                state.cancel(lrn, start)
-                return
-            state.push(lrn, j, start, finish)
-            if state.pushes % k == 0:
-                full.succeed()
-                return
-            if variant == "k-sync":
-                return
-    except simpy.Interrupt:
+            try:
+                yield from cluster.sit_out(lrn)
+                if pull and not cluster.free_pull:
+                    yield from cluster.pull(lrn)
+                pull = False
+                start = env.now
+                work = cluster.compute[lrn]()
+                for _ in range(steps - 1):
+                    work += cluster.compute[lrn]()
+                finish = cluster.finish(lrn, start, work)
+                yield env.timeout(finish - start)
+                if server and not cluster.free_push:
+                    yield from cluster.push(lrn)
+                if full.triggered:  # a tie at the instant the batch filled: not counted
+                    state.cancel(lrn, start, state.round_reason)
+                    return
+                state.push(lrn, j, start, finish)
+                start = None
+                if state.cut_next and state.pushes % state.k:
+                    state.close_early()
+                if state.pushes % state.k == 0:
+                    full.succeed()
+                    return
+                if not repeat:
+                    return
+            except simpy.Interrupt as why:
+                if not isinstance(why.cause, Failure):
+                    raise
+                if start is not None:
+                    state.cancel(lrn, start, FAILED)
+                start, pull = None, server
+    except simpy.Interrupt as why:  # the server closed the round
         if start is not None:
-            state.cancel(lrn, start)
+            state.cancel(lrn, start, why.cause)
 
 
-def _avg_worker(env, state: RunState, lrn, j, full, steps, variant, compute, push, pull):
-    """One learner's K local steps of K-AVG, then its push; the P-th push is the barrier."""
-    if pull is not None:
-        yield env.timeout(pull())
-    start = env.now
-    total = sum(compute() for _ in range(steps))
-    yield env.timeout(total)
-    if push is not None:
-        yield env.timeout(push())
-    state.push(lrn, j, start, start + total)
-    if state.pushes % state.num_learners == 0:
-        full.succeed()
+def _ring(env, state: RunState, cluster: Cluster):
+    """The duration of one ring all-reduce, drawn when it starts (recorded as a transfer
+    of every learner): 2 (P - 1) steps, each as long as the slowest learner's share of the
+    bytes over its link plus its latency draw."""
+    p = state.num_learners
+    chunk = cluster.nbytes / p
+
+    def duration() -> float:
+        total = 0.0
+        for _ in range(2 * (p - 1)):
+            step = 0.0
+            for lrn in range(p):
+                t = chunk / cluster.bandwidth[lrn] if chunk > 0 else 0.0
+                latency = cluster.push_latency[lrn]
+                if latency is not None:
+                    t += latency()
+                step = max(step, t)
+            total += step
+        if cluster.record:
+            for lrn in range(p):
+                state.record_transfer(lrn, env.now, env.now + total, RING)
+        return total
+
+    return duration

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from array import array
 from collections.abc import Callable
 
@@ -29,14 +30,20 @@ class RunState:
         "c_start",
         "c_version",
         "cancelled_learner",
+        "cancelled_reason",
         "cancelled_start",
         "cancelled_stop",
+        "cut_next",
+        "down",
+        "padded",
+        "transfers",
         "done",
         "env",
         "k",
         "local_steps",
         "num_learners",
         "pushes",
+        "round_reason",
         "seed",
         "task_start",
         "update_time",
@@ -77,6 +84,17 @@ class RunState:
         self.cancelled_learner = array("q")
         self.cancelled_start = array("d")
         self.cancelled_stop = array("d")
+        self.cancelled_reason = array("b")
+        self.padded = False  # a batch was closed early (a deadline): masked slots
+        self.cut_next = False  # a deadline passed with nothing arrived: the next push closes
+        self.round_reason = 0  # why the current round's unfinished work is lost (a reason)
+        self.down: tuple[array, array, array] = (array("q"), array("d"), array("d"))
+        self.transfers: tuple[array, array, array, array] = (
+            array("q"),
+            array("d"),
+            array("d"),
+            array("b"),
+        )
         self.task_start: list[float | None] = [None] * num_learners  # computing since
 
     # --------------------------------------------------------------- pushes and updates
@@ -112,6 +130,12 @@ class RunState:
         else:
             self.env.process(self._serve())
 
+    def set_service(self, service: Callable[[], float]) -> None:
+        """Give every update a duration drawn from ``service`` when it starts (updates
+        queue at a capacity-1 resource)."""
+        self._service = service
+        self._server = simpy.Resource(self.env, capacity=1)
+
     def _serve(self):
         with self._server.request() as req:
             yield req
@@ -136,11 +160,37 @@ class RunState:
             event = self._applied[j] = self.env.event()
         return event
 
-    def cancel(self, learner: int, start: float) -> None:
-        """Record work started at ``start`` and cancelled now."""
+    def cancel(self, learner: int, start: float, reason: int = 0) -> None:
+        """Record work started at ``start`` and lost now (``reason``: an index into
+        :data:`simulator.trace.LOSS_REASONS`; 0 is a cancellation by the server)."""
         self.cancelled_learner.append(learner)
         self.cancelled_start.append(start)
         self.cancelled_stop.append(self.env.now)
+        self.cancelled_reason.append(reason)
+
+    def close_early(self) -> None:
+        """Close the current batch with the contributions it has (a deadline): the rest
+        of its K slots are masked out."""
+        missing = (-self.pushes) % self.k
+        for _ in range(missing):
+            self.c_learner.append(-1)
+            self.c_version.append(-1)
+            self.c_start.append(math.nan)
+            self.c_finish.append(math.nan)
+        self.padded = self.padded or missing > 0
+        self.pushes += missing
+        self.close_batch()
+
+    def record_down(self, learner: int, down: float, up: float) -> None:
+        """Record a down period [down, up) of ``learner``."""
+        for column, value in zip(self.down, (learner, down, up), strict=True):
+            column.append(value)
+
+    def record_transfer(self, learner: int, start: float, stop: float, kind: int) -> None:
+        """Record a transfer of ``learner`` in [start, stop) (``kind``: an index into
+        :data:`simulator.trace.TRANSFER_KINDS`)."""
+        for column, value in zip(self.transfers, (learner, start, stop, kind), strict=True):
+            column.append(value)
 
     # --------------------------------------------------------------- result
     def to_trace(self) -> Trace:
@@ -152,7 +202,8 @@ class RunState:
         version = np.frombuffer(self.c_version, dtype=np.int64)[:n].reshape(shape)
         start = np.frombuffer(self.c_start, dtype=np.float64)[:n].reshape(shape)
         finish = np.frombuffer(self.c_finish, dtype=np.float64)[:n].reshape(shape)
-        mask = np.ones(shape, dtype=bool)
+        mask = learner >= 0 if self.padded else np.ones(shape, dtype=bool)
+        extra = self._extra_arrays()
         return Trace(
             variant=self.variant,
             num_learners=self.num_learners,
@@ -170,4 +221,24 @@ class RunState:
             local_steps=self.local_steps,
             inflight_learner=np.array([i for i, t in enumerate(self.task_start) if t is not None]),
             inflight_start=np.array([t for t in self.task_start if t is not None]),
+            **extra,
         )
+
+    def _extra_arrays(self) -> dict[str, np.ndarray]:
+        """Loss reasons, down periods (clipped to the run) and transfers, where recorded."""
+        out: dict[str, np.ndarray] = {}
+        if any(self.cancelled_reason):
+            out["cancelled_reason"] = np.frombuffer(self.cancelled_reason, dtype=np.int8)
+        end = self.update_time[-1] if len(self.update_time) else 0.0
+        learner, down, up = (np.asarray(a) for a in self.down)
+        if learner.size:
+            keep = down < end
+            out["down_learner"] = learner[keep].astype(np.int64)
+            out["down_start"] = down[keep]
+            out["down_stop"] = np.minimum(up[keep], end)
+        learner, start, stop, kind = (np.asarray(a) for a in self.transfers)
+        if learner.size:
+            out["transfer_learner"] = learner.astype(np.int64)
+            out["transfer_start"], out["transfer_stop"] = start, stop
+            out["transfer_kind"] = kind.astype(np.int8)
+        return out

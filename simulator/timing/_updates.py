@@ -44,8 +44,8 @@ def simulate_updates(spec: ExperimentSpec, seed: int, *, engine: str = "auto") -
                 check_timing_memory(spec, engine="simpy")  # the reference engine's own cost
         elif engine == "fast":
             raise PssimError(
-                "`engine` 'fast' applies only without push_latency, pull_latency and "
-                "service_time; use engine='auto' or 'simpy'",
+                "`engine` 'fast' applies only without latencies, service_time, failures, "
+                "deadlines, slowdowns, bandwidth and all-reduce; use engine='auto' or 'simpy'",
                 param="engine",
             )
     return simulate_simpy(spec, seed)

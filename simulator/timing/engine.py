@@ -37,6 +37,16 @@ def simulate(
     push_latency=None,
     pull_latency=None,
     service_time=None,
+    failure=None,
+    repair=None,
+    availability=None,
+    deadline: float | None = None,
+    slowdown=None,
+    slowdown_shared: bool | None = None,
+    model_bytes: int | None = None,
+    bandwidth=None,
+    server_bandwidth: float | None = None,
+    servers: int | None = None,
     engine: str = "auto",
 ) -> Trace:
     """Simulate ``updates`` server updates of one variant and return its :class:`Trace`.
@@ -47,7 +57,7 @@ def simulate(
 
     Args:
         variant: ``sync``, ``async``, ``k-sync``, ``k-batch-sync``, ``k-async``,
-            ``k-batch-async`` or ``k-avg``; or an ExperimentSpec.
+            ``k-batch-async``, ``k-avg`` or ``all-reduce``; or an ExperimentSpec.
         num_learners: P >= 1.
         k: K (1 <= K <= P; local steps for ``k-avg``); implied for ``sync``/``async``.
         law: compute time of one mini-batch (a law, a spec string such as ``"exp:1"`` or a
@@ -68,8 +78,21 @@ def simulate(
             server and the time the model takes to reach a learner.
         service_time: optional law of the server's time to apply one update; updates queue
             at a capacity-1 ``simpy.Resource``.
+        failure, repair: laws of the time a learner stays up and down (together), or
+            availability: a CSV file of down periods (``worker,down,up``).
+        deadline: D > 0, round-based variants: the server updates at the earlier of the
+            K-th arrival and the round's start + D with what has arrived.
+        slowdown: (rate_in, rate_out, factor) of a two-state Markov chain per learner
+            (one for all with ``slowdown_shared``): while slow, compute goes ``factor``
+            times slower.
+        model_bytes, bandwidth, server_bandwidth, servers: bytes of a gradient and a
+            model, each learner's link and the server's shared link (bytes per simulated
+            time unit; one value or P for ``bandwidth``), and the number of server shards.
+            These features run on the SimPy engine (see
+            :mod:`simulator.timing._simpy_engine`).
         engine: ``"auto"`` (default) runs the fast path where it applies (no latencies,
-            no service time, every duration > 0) and the SimPy engine otherwise;
+            no service time, no cluster feature, every duration > 0) and the SimPy engine
+            otherwise;
             ``"simpy"`` always runs the SimPy reference engine; ``"fast"`` refuses a run
             the fast path cannot reproduce. Both engines give the same trace, array for
             array.
@@ -95,6 +118,16 @@ def simulate(
         "push_latency": push_latency,
         "pull_latency": pull_latency,
         "service_time": service_time,
+        "failure": failure,
+        "repair": repair,
+        "availability": availability,
+        "deadline": deadline,
+        "slowdown": slowdown,
+        "slowdown_shared": slowdown_shared,
+        "model_bytes": model_bytes,
+        "bandwidth": bandwidth,
+        "server_bandwidth": server_bandwidth,
+        "servers": servers,
     }
     given = {name: value for name, value in given.items() if value is not None}
     if isinstance(variant, ExperimentSpec):

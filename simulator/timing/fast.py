@@ -22,8 +22,9 @@ __all__ = ["NeedsReference", "fast_applies", "simulate_fast"]
 
 
 def fast_applies(spec: ExperimentSpec) -> bool:
-    """Whether a fast path can run ``spec``: no latencies and no service time."""
-    return not spec.communication
+    """Whether a fast path can run ``spec``: no latencies, no service time and no cluster
+    feature (failures, deadlines, slowdowns, bandwidth, all-reduce)."""
+    return not spec.communication and spec.canonical[0] != "all-reduce"
 
 
 def simulate_fast(spec: ExperimentSpec, seed: int) -> Trace:

@@ -21,7 +21,9 @@ from simulator.training._copies import CopyPlan, copy_plan, rebase, snapshot_tab
 #: Largest number of mini-batch indices drawn at once (one block of updates).
 INDEX_BUDGET = 1 << 14
 
-_VARIANTS = ("k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg")
+#: Variants a trace may have. An ``all-reduce`` trace (every learner's fresh gradient per
+#: update) replays as K-sync with K = P: fully synchronous SGD.
+_VARIANTS = ("k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg", "all-reduce")
 
 
 @dataclasses.dataclass(frozen=True)

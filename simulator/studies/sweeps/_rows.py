@@ -10,12 +10,14 @@ sweep configuration's own key, ``base_seed`` and ``seeds`` (:class:`Owner`).
 
 Columns (both kinds): ``config`` (the configuration's key,
 :func:`~simulator.studies.sweeps._units.config_key`), every spec field under its Python name
-(``k`` resolved, ``seed`` renamed ``base_seed``, ``laws`` and ``speeds`` joined with ``;``,
-``eval_every`` resolved, ``durations`` as typed, None as null or NaN), and ``seed`` (the
-replicate seed). ``seeds`` is the count the sweep asked for when the rows were written (a
-store read for a sweep sets it to that sweep's count). Timing rows (one per configuration
-and seed) add ``time``, ``theory``, ``relation``, ``source``, ``speedup_theory``,
-``speedup_relation``, ``staleness_mean``, ``staleness_max`` and ``staleness_p0``. Training
+(``k`` resolved, ``seed`` renamed ``base_seed``, ``laws``, ``speeds``, ``slowdown`` and
+``bandwidth`` joined with ``;``, ``eval_every`` resolved, ``durations`` and ``availability``
+as typed, ``slowdown_shared`` false and ``servers`` 1 when not set, None as null or NaN),
+and ``seed`` (the replicate seed). ``seeds`` is the count the sweep asked for when the
+rows were written (a store read for a sweep sets it to that sweep's count). Timing rows
+(one per configuration and seed) add ``time``, ``theory``, ``relation``, ``source``,
+``speedup_theory``, ``speedup_relation``, ``staleness_mean``, ``staleness_max`` and
+``staleness_p0``. Training
 rows (one per configuration, seed and evaluation point) add ``update``, ``time``, ``loss``,
 ``error``, ``accuracy``, ``diverged``, ``diverged_at``, ``f_star``, ``theory`` and
 ``relation``.
@@ -63,6 +65,16 @@ SPEC_COLUMNS: dict[str, str] = {
     "push_latency": "string",
     "pull_latency": "string",
     "service_time": "string",
+    "failure": "string",
+    "repair": "string",
+    "availability": "string",
+    "deadline": "float64",
+    "slowdown": "string",
+    "slowdown_shared": "bool",
+    "model_bytes": "int64",
+    "bandwidth": "string",
+    "server_bandwidth": "float64",
+    "servers": "int64",
     "updates": "int64",
     "time_budget": "float64",
     "seeds": "int64",
@@ -199,9 +211,15 @@ def _spec_values(spec: ExperimentSpec, owner: Owner, updates: int) -> dict[str, 
     out["k"] = spec.canonical[1]
     out["updates"] = updates
     out["time_budget"] = getattr(spec, "time_budget", None)
+    for name in ("deadline", "server_bandwidth"):  # left out of to_dict when not set
+        out[name] = getattr(spec, name)
+    if isinstance(spec.bandwidth, float):  # one link rate for all: a string like P of them
+        out["bandwidth"] = str(spec.bandwidth)
     out["diagnostics"] = bool(spec.diagnostics)
     out["reuse_workers"] = bool(spec.reuse_workers)  # null durations(_mode): no file
-    for name in ("time_budget", "lr_c"):
+    out["slowdown_shared"] = bool(spec.slowdown_shared)
+    out["servers"] = spec.servers
+    for name in ("time_budget", "lr_c", "deadline", "server_bandwidth"):
         out[name] = math.nan if out[name] is None else float(out[name])
     if out["eval_every"] is None:
         out["eval_every"] = default_eval_every(updates)
