@@ -218,7 +218,7 @@ def _with_cluster(
             "cluster (learners, law, speeds, laws, durations; `pssim fit --out` writes one)",
             param=param,
         )
-    for key in ("durations",):  # a relative file of the cluster is read from its folder
+    for key in ("durations", "availability"):  # a cluster's relative files: from its folder
         value = added.get(key)
         if isinstance(value, str) and not Path(value).is_absolute():
             added[key] = str(path.absolute().parent / value)

@@ -128,12 +128,12 @@ class Comparison:
         shared = self.spec.to_dict()
         names = ("law", "laws", "speeds", "push_latency", "pull_latency", "service_time")
         names += ("data", "model", "lr", "lr_c", "l2", "dtype")
-        for name in names:
-            value = shared[name]
-            frame[name] = value if not isinstance(value, list) else ";".join(map(str, value))
-        for name in ("durations", "durations_mode", "reuse_workers"):  # with a file only
-            if name in shared:
-                frame[name] = shared[name]
+        optional = ("durations", "durations_mode", "reuse_workers", *_CLUSTER_FIELDS)
+        names += tuple(n for n in optional if n in shared)  # with a file or a cluster feature
+        own = {v: spec.to_dict() for v, spec in per_run.items()}  # a variant drops what
+        for name in names:  # does not apply to it (a deadline, the server's link)
+            column = {v: _cell(d.get(name)) for v, d in own.items()}
+            frame[name] = frame["variant"].map(column)
         frame["base_seed"] = shared["seed"]
         frame["divergence_factor"] = shared["divergence_factor"]
         frame["f_star"] = self.f_star
@@ -218,6 +218,24 @@ class Comparison:
 
 
 _IMPLIED_K = (*VARIANT_ALIASES, "all-reduce")
+#: Cluster settings a results frame carries when the spec sets them.
+_CLUSTER_FIELDS = (
+    "failure",
+    "repair",
+    "availability",
+    "deadline",
+    "slowdown",
+    "slowdown_shared",
+    "model_bytes",
+    "bandwidth",
+    "server_bandwidth",
+    "servers",
+)
+
+
+def _cell(value):
+    """A setting as one results-frame cell (a list joined with ``;``)."""
+    return value if not isinstance(value, list) else ";".join(map(str, value))
 
 
 def _trace_bytes(traces: Sequence) -> int:
@@ -249,13 +267,13 @@ _ROUND_BASED = ("sync", "k-sync", "k-batch-sync", "k-avg")
 def for_variant(spec: ExperimentSpec, variant: str) -> ExperimentSpec:
     """``spec`` with ``variant``, keeping only what applies to it: its ``k`` for the
     K-variants (``sync``, ``async`` and ``all-reduce`` imply theirs), the ``deadline`` for
-    the round-based ones, the server's link, shards and service time for every variant
-    but ``all-reduce`` (which has no server)."""
+    the round-based ones, the server's link, shards, service time and pull latency for
+    every variant but ``all-reduce`` (which has no server and nothing to pull)."""
     changes = {"variant": variant, "k": None if variant in _IMPLIED_K else spec.k}
     if variant not in _ROUND_BASED and getattr(spec, "deadline", None) is not None:
         changes["deadline"] = None
     if variant == "all-reduce":
-        changes.update(server_bandwidth=None, servers=1, service_time=None)
+        changes.update(server_bandwidth=None, servers=1, service_time=None, pull_latency=None)
     return spec.replace(**changes)
 
 

@@ -47,9 +47,9 @@ class RuntimeSummary:
         k: K resolved (P for ``sync``, 1 for ``async``).
         times: (S,) time of the J-th update per seed (simulated time units); with a time
             budget, of each seed's last update within it.
-        theory: the prediction for the expected time (``none`` for heterogeneous learners
-            or with communication costs: the closed forms assume neither; ``none`` with a
-            time budget, where ``count_theory`` applies).
+        theory: the prediction for the expected time (:func:`spec_theory`: ``none``
+            where no form applies, e.g. with latencies or a service time alone; ``none``
+            with a time budget, where ``count_theory`` applies).
         staleness: pooled over seeds: mean, max and p0 (fraction of fresh contributions).
         first_trace: the trace of the first seed (for timelines); None when the study
             was asked not to keep it (then no seed builds arrays it does not read).

@@ -36,7 +36,14 @@ from distributions import (
     ShiftedExponential,
 )
 from simulator._checks import check_positive
-from simulator.theory._learners import Learner, _fewer_than, kth_order_mean
+from simulator.theory._learners import (
+    MAX_WORK,
+    IntegralTooLarge,
+    Learner,
+    _fewer_than,
+    _states,
+    kth_order_mean,
+)
 from simulator.theory._prediction import Prediction
 
 __all__ = [
@@ -313,10 +320,22 @@ def slowdown_runtime(
 
 # ------------------------------------------------------------------------------ deadline
 def _survival_gap(learners: Sequence[Learner], rank: int):
-    """``t -> P(X_{1:P} <= t < X_{rank:P})`` (vectorised)."""
+    """``t -> P(X_{1:P} <= t < X_{rank:P})`` (vectorised).
+
+    Raises:
+        IntegralTooLarge: non-identical learners beyond :data:`MAX_WORK` (as for
+            ``E[X_{K:P}]``).
+    """
     p, one = len(learners), learners[0]
     if _identical(learners):
         return lambda t: stats.binom.cdf(rank - 1, p, one.cdf(t)) - one.sf(t) ** p
+    if p * _states(p, rank) > MAX_WORK:
+        raise IntegralTooLarge(
+            f"`laws` of {p} non-identical learners with K = {rank} are too many to integrate "
+            f"a deadline's round: P min(K, P - K + 2) must be <= {MAX_WORK}; got "
+            f"{p * _states(p, rank)}",
+            param="laws",
+        )
     return lambda t: _fewer_than(learners, rank, t) - np.prod([x.sf(t) for x in learners], 0)
 
 

@@ -171,7 +171,7 @@ def _cluster_runtime(variant, p, k, law, learners, j, cluster: Cluster) -> Predi
     try:
         return _cluster_form(variant, p, k, law, learners, j, cluster)
     except IntegralTooLarge as err:
-        return _none("E[X_{K:P}] not integrated: " + str(err).split(": ", 1)[-1])
+        return _none(str(err))
 
 
 def _cluster_form(variant, p, k, law, learners, j, cluster: Cluster) -> Prediction:

@@ -33,8 +33,7 @@ def _renewal_periods(
 
 
 def _file_periods(intervals: np.ndarray) -> Iterator[tuple[float, float]]:
-    for down, up in np.asarray(intervals, dtype=np.float64).reshape(-1, 2).tolist():
-        yield down, up
+    yield from np.asarray(intervals, dtype=np.float64).reshape(-1, 2).tolist()
 
 
 def down_periods(spec, seed: int) -> list[Iterator[tuple[float, float]]] | None:

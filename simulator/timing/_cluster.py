@@ -26,7 +26,7 @@ from simulator.timing._links import SharedLink
 from simulator.timing._slowdown import slowdown_paths
 from simulator.timing._state import RunState
 
-__all__ = ["PUSH", "PULL", "RING", "Cluster", "Failure"]
+__all__ = ["PULL", "PUSH", "RING", "Cluster", "Failure"]
 
 #: Transfer kinds (indices into ``simulator.trace.TRANSFER_KINDS``) and loss reasons.
 PUSH, PULL, RING = 0, 1, 2
@@ -67,10 +67,12 @@ class Cluster:
             if bw is not None:
                 self.bandwidth = [float(b) for b in bw] if isinstance(bw, tuple) else [bw] * p
             if spec.server_bandwidth is not None:  # S equal shards = one link S times wider
-                self.link = SharedLink(env, spec.servers * spec.server_bandwidth)
-        self.record = self.nbytes > 0 or spec.push_latency is not None or (
-            spec.pull_latency is not None
-        )
+                uniform = len(set(self.bandwidth)) == 1  # and every transfer carries B bytes
+                self.link = SharedLink(env, spec.servers * spec.server_bandwidth, uniform=uniform)
+        #: A push (pull) takes no time: no bytes to move and no latency.
+        self.free_push = self.nbytes <= 0 and spec.push_latency is None
+        self.free_pull = self.nbytes <= 0 and spec.pull_latency is None
+        self.record = not (self.free_push and self.free_pull)  # transfers in the trace
         self.periods = down_periods(spec, seed)
         self.down_until: list[float | None] = [None] * p  # up time of a learner now down
         self.running: list[simpy.Process | None] = [None] * p  # what a failure interrupts
@@ -88,13 +90,6 @@ class Cluster:
         return self.slow[learner].finish(start, work)
 
     # ------------------------------------------------------------------ transfers
-    @property
-    def free_push(self) -> bool:
-        return self.nbytes <= 0 and self.push_latency[0] is None
-
-    @property
-    def free_pull(self) -> bool:
-        return self.nbytes <= 0 and self.pull_latency[0] is None
 
     def push(self, learner: int):
         """A process step: the learner's push (latency, then its bytes)."""

@@ -42,10 +42,14 @@ class Flow:
 
 
 class SharedLink:
-    """A link of ``capacity`` bytes per unit time shared by its flows."""
+    """A link of ``capacity`` bytes per unit time shared by its flows.
 
-    def __init__(self, env: simpy.Environment, capacity: float) -> None:
-        self.env, self.capacity = env, float(capacity)
+    ``uniform``: every flow has the same size and cap (a promise of the caller), so all
+    flows get ``min(cap, capacity / n)`` and the oldest one finishes first.
+    """
+
+    def __init__(self, env: simpy.Environment, capacity: float, *, uniform: bool = False) -> None:
+        self.env, self.capacity, self.uniform = env, float(capacity), uniform
         self.flows: list[Flow] = []
         self._since = env.now  # remaining bytes are up to date at this time
         self._generation = 0  # invalidates a scheduled completion when flows change
@@ -79,10 +83,16 @@ class SharedLink:
         self._generation += 1
         if not self.flows:
             return
-        rates = fair_rates(self.capacity, [f.cap for f in self.flows])
-        for f, r in zip(self.flows, rates, strict=True):
-            f.rate = r
-        first = min(self.flows, key=lambda f: f.remaining / f.rate)
+        if self.uniform:
+            rate = min(self.flows[0].cap, self.capacity / len(self.flows))
+            for f in self.flows:
+                f.rate = rate
+            first = self.flows[0]  # the oldest: the same bytes, the same rate since
+        else:
+            rates = fair_rates(self.capacity, [f.cap for f in self.flows])
+            for f, r in zip(self.flows, rates, strict=True):
+                f.rate = r
+            first = min(self.flows, key=lambda f: f.remaining / f.rate)
         timer = self.env.timeout(max(first.remaining / first.rate, 0.0))
         generation = self._generation
         timer.callbacks.append(lambda _e: self._complete(first, generation))

@@ -112,7 +112,7 @@ def engine_of(spec: ExperimentSpec, engine: str = "auto") -> str:
 
 
 def _engine_name(variant: str, k: int, communication: bool, engine: str) -> str:
-    if engine == "simpy" or communication:
+    if engine == "simpy" or communication or variant == "all-reduce":
         return "simpy-async" if variant in ("k-async", "k-batch-async") else "simpy-rounds"
     if variant == "k-batch-async" or (variant == "k-async" and k == 1):
         return "merge"

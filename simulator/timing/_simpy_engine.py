@@ -150,18 +150,20 @@ def _async_worker(env, state: RunState, cluster: Cluster, lrn: int, wait_for_upd
     as :func:`_async_learner`, and a failure loses the task in flight (computation or
     push), after which the learner sits out its repair and pulls the current model."""
     k, pull = state.k, False
+    free_push, free_pull, down = cluster.free_push, cluster.free_pull, cluster.down_until
     while True:
         start = None
         try:
-            yield from cluster.sit_out(lrn)
-            if pull and not cluster.free_pull:
+            if down[lrn] is not None:
+                yield from cluster.sit_out(lrn)
+            if pull and not free_pull:
                 yield from cluster.pull(lrn)
             start, version = env.now, state.version
             state.task_start[lrn] = start
             finish = cluster.finish(lrn, start, cluster.compute[lrn]())
             yield env.timeout(finish - start)
             state.task_start[lrn] = None
-            if not cluster.free_push:
+            if not free_push:
                 yield from cluster.push(lrn)
             state.push(lrn, version, start, finish)
             start, pull = None, True
@@ -266,17 +268,21 @@ def _ring(env, state: RunState, cluster: Cluster):
     p = state.num_learners
     chunk = cluster.nbytes / p
 
+    fixed = all(latency is None for latency in cluster.push_latency)
+    if fixed:  # every step as long as the slowest link's share
+        step = max(chunk / bw for bw in cluster.bandwidth) if chunk > 0 else 0.0
+
     def duration() -> float:
-        total = 0.0
-        for _ in range(2 * (p - 1)):
-            step = 0.0
+        total = 2 * (p - 1) * step if fixed else 0.0
+        for _ in range(0 if fixed else 2 * (p - 1)):
+            widest = 0.0
             for lrn in range(p):
                 t = chunk / cluster.bandwidth[lrn] if chunk > 0 else 0.0
                 latency = cluster.push_latency[lrn]
                 if latency is not None:
                     t += latency()
-                step = max(step, t)
-            total += step
+                widest = max(widest, t)
+            total += widest
         if cluster.record:
             for lrn in range(p):
                 state.record_transfer(lrn, env.now, env.now + total, RING)

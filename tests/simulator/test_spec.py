@@ -74,6 +74,8 @@ def test_heterogeneous_spec_round_trips_and_every_field_counts():
     # every field but an unset time budget, diagnostics off and no durations file (left
     # out: digests of older specs stay)
     unset = {"time_budget", "diagnostics", "durations", "durations_mode", "reuse_workers"}
+    unset |= {"failure", "repair", "availability", "deadline", "slowdown", "slowdown_shared"}
+    unset |= {"model_bytes", "bandwidth", "server_bandwidth", "servers"}  # cluster: opt-in
     assert set(spec.to_dict()) == set(TIMING_FIELDS + TRAINING_FIELDS) - unset
     # every field is part of the canonical form: changing any one changes the digest
     changes = dict(

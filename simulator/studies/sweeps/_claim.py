@@ -17,8 +17,8 @@ from pathlib import Path
 
 from simulator._files import shown_path
 from simulator.errors import PssimError, SpecError
-from simulator.studies.sweeps._durations import moved_durations
 from simulator.studies.sweeps._files import STORE_NAME
+from simulator.studies.sweeps._files_in_sweep import FILE_KEYS, moved_files
 from simulator.studies.sweeps._manifest import read_manifest, schema_fingerprint
 from simulator.studies.sweeps._spec import SweepSpec, read_sweep_file
 from simulator.studies.sweeps._units import config_key
@@ -35,9 +35,9 @@ class Claim:
 
     Attributes:
         stored: the sweep of the folder's ``sweep.toml`` (None: none, or one whose
-            durations files cannot be read any more).
+            durations or availability files cannot be read any more).
         write: whether ``sweep.toml`` must be written for the new sweep (a new folder,
-            another sweep of the store, or the same sweep whose durations files moved).
+            another sweep of the store, or the same sweep whose files moved).
     """
 
     stored: SweepSpec | None
@@ -72,11 +72,9 @@ def claim(root: Path, spec_path: Path, results: Path, manifest: Path, sweep: Swe
     try:
         stored = read_sweep_file(spec_path)
     except PssimError as err:
-        if err.param != "durations":
+        if err.param not in FILE_KEYS:
             raise _unreadable(root, spec_path, err) from None
-        if moved_durations(
-            spec_path, sweep.to_toml()
-        ):  # its files moved: their content is the same
+        if moved_files(spec_path, sweep.to_toml()):  # its files moved: their content is the same
             return Claim(sweep, True)
         if keys & listed:  # the stored sweep's files are gone; its rows share keys
             return Claim(None, True)

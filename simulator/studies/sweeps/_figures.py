@@ -23,7 +23,7 @@ FIGURE_KINDS = {
 }
 _FIGURE_KEYS = ("kind", "name", "by", "x", "y", "target", "value", "where")
 _FIGURE_COLUMNS = ("by", "x", "y")
-_LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time")
+_LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time", "failure", "repair")
 
 
 def setting_field(key: Any, source: str, where: str) -> str:

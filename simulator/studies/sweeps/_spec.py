@@ -15,9 +15,9 @@ Every configuration is replicated over the spec's seeds (``seeds`` is set once, 
 swept: a configuration's identity leaves its seed count out). The variants ``sync`` and
 ``async`` imply their K, so a swept K does not multiply them (duplicates are dropped).
 
-A ``durations`` file (set or swept) is read once, a relative path from the sweep file's
-folder; the sweep's identity (:meth:`SweepSpec.digest`) holds the file's SHA-256, not its
-path, so a store stays the same sweep's when the file moves.
+A ``durations`` or ``availability`` file (set or swept) is read once, a relative path from
+the sweep file's folder; the sweep's identity (:meth:`SweepSpec.digest`) holds the file's
+SHA-256, not its path, so a store stays the same sweep's when the file moves.
 
 Example:
     >>> sweep = SweepSpec.from_toml('''
@@ -53,9 +53,14 @@ from simulator.spec import (
     digest_of,
     read_toml_text,
 )
-from simulator.studies.sweeps._durations import absolute, file_identity, read_durations
 from simulator.studies.sweeps._figures import FIGURE_KINDS, check_figure, figure_fields
 from simulator.studies.sweeps._figures import setting_field as _field
+from simulator.studies.sweeps._files_in_sweep import (
+    FILE_KEYS,
+    absolute,
+    file_identity,
+    read_files,
+)
 from simulator.studies.sweeps._units import config_key
 from simulator.timing._memory import check_timing_memory
 
@@ -120,8 +125,8 @@ class SweepSpec:
         figures: figures to draw from the results (``[[figure]]`` tables: ``kind``, and
             ``by``, ``x``, ``y``, ``target``, ``value``, ``where``, ``name``); they are not
             part of the sweep's identity (:meth:`digest`).
-        folder: the folder a relative ``durations`` path is read from (the sweep file's;
-            None: the working directory).
+        folder: the folder a relative ``durations`` or ``availability`` path is read from
+            (the sweep file's; None: the working directory).
     """
 
     base: dict[str, Any]
@@ -137,7 +142,7 @@ class SweepSpec:
         base = checks.normalise_keys(self.base, source=source, allowed=())
         grid = _parse_grid(self.grid, source)
         zips = tuple(_parse_zip(list(self.zips), source))
-        read_durations(base, grid, zips, self.folder)
+        read_files(base, grid, zips, self.folder)
         swept = set(grid) | {k for z in zips for k in z}
         if not swept:
             raise SpecError(f"{source} has no [grid] or [[zip]] table: nothing to sweep")
@@ -240,27 +245,30 @@ class SweepSpec:
 
     def digest(self) -> str:
         """Stable 16-hex-digit hash of :meth:`to_dict` (a store belongs to one sweep), with
-        a durations file as the SHA-256 of its bytes instead of its path."""
+        a durations or availability file as the SHA-256 of its bytes instead of its path."""
         d = self.to_dict()
-        if self._configs[0].durations is not None and "durations" not in self.swept():
-            d["base"]["durations"] = self._configs[0].identity()["durations"]
-        for table in [d["grid"], *d["zip"]]:
-            if "durations" in table:
-                table["durations"] = [file_identity(v) for v in table["durations"]]
+        identity = self._configs[0].identity()
+        for key in FILE_KEYS:
+            if d["base"].get(key) is not None:
+                d["base"][key] = identity[key]
+            for table in [d["grid"], *d["zip"]]:
+                if key in table:
+                    table[key] = [file_identity(key, v) for v in table[key]]
         return digest_of(d)
 
     def to_toml(self) -> str:
         """The sweep as a TOML file that :meth:`from_toml` reads back (keys as the CLI's),
-        from any folder: a durations file is written as its absolute path."""
+        from any folder: a durations or availability file is written as its absolute path."""
         d = self.to_dict()
         for table, read in zip(
             [d["base"], d["grid"], *d["zip"]], [self.base, self.grid, *self.zips], strict=True
         ):
-            if read.get("durations") is not None:
-                value = read["durations"]
-                table["durations"] = (
-                    [absolute(v) for v in value] if isinstance(value, list) else absolute(value)
-                )
+            for key in FILE_KEYS:
+                value = read.get(key)
+                if value is not None:
+                    table[key] = (
+                        [absolute(v) for v in value] if isinstance(value, list) else absolute(value)
+                    )
         timing = {checks.TOML_KEY[f]: v for f, v in d["base"].items() if f in TIMING_FIELDS}
         training = {checks.TOML_KEY[f]: v for f, v in d["base"].items() if f in TRAINING_FIELDS}
         text = write_toml(

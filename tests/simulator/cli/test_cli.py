@@ -106,6 +106,7 @@ def test_theory_json_lists_every_variant(capsys):
         "k-async",
         "k-batch-async",
         "k-avg",
+        "all-reduce",
     }
     assert obj["runtime"]["k-batch-sync"] == {
         "mean": None,

@@ -484,3 +484,10 @@ def test_a_budget_with_an_availability_file_has_no_count_theory(tmp_path):
     assert budget_count_theory(spec).mean == pytest.approx(200.0)
     got = budget_count_theory(spec.replace(availability=str(path)))
     assert got.mean is None and "availability" in got.source
+
+
+def test_too_many_non_identical_learners_for_a_deadline_have_no_form():
+    laws = ["exp:1", "exp:2"] * 1500
+    got = expected_runtime("k-sync", num_learners=3000, k=1500, laws=laws, updates=5,
+                           cluster=Cluster(deadline=1.0))  # fmt: skip
+    assert got.mean is None and "too many" in got.source
