@@ -144,8 +144,11 @@ def _bandwidth(value: Any, p: int) -> float | tuple[float, ...] | None:
 
 
 def _count(name: str, value: Any, optional: bool = False) -> int | None:
+    """A count >= 1; a whole float (``1e6``, as sizes are written) is taken as its int."""
     if value is None and optional:
         return None
+    if isinstance(value, float) and value.is_integer() and 1 <= value <= _MAX_COUNT:
+        value = int(value)
     try:
         return check_count(name, value, maximum=_MAX_COUNT)
     except PssimError as err:

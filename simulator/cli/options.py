@@ -35,6 +35,18 @@ def _ascii_number(convert):
 
 _INT, _FLOAT = _ascii_number(int), _ascii_number(float)
 
+
+def _whole(text: str) -> int | float:
+    """A size as written (``1000000`` or ``1e6``): an int, or a float the spec checks is
+    whole."""
+    try:
+        return _INT(text)
+    except ValueError:
+        return _FLOAT(text)
+
+
+_whole.__name__ = "int"
+
 #: field -> (flags, argparse keywords, help). The first long flag is the TOML key.
 OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     "variant": (
@@ -122,7 +134,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     ),
     "model_bytes": (
         ("--model-bytes",),
-        {"type": _INT, "metavar": "N"},
+        {"type": _whole, "metavar": "N"},
         "bytes of a gradient and of a model (None: the model's parameter count x the dtype's size)",
     ),
     "bandwidth": (

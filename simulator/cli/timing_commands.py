@@ -93,7 +93,7 @@ def law_text(spec) -> str:
 def _row(label: str, simulated: float, theory, gap: float | None) -> None:
     print(
         f"{label:24}{_fmt(simulated)}{_fmt(theory.mean)}"
-        f"{'—' if gap is None else f'{gap:+.2%}':>9}  {theory.relation} ({theory.source})"
+        f" {'—' if gap is None else f'{gap:+.2%}':>8}  {theory.relation} ({theory.source})"
     )
 
 

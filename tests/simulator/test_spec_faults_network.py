@@ -328,3 +328,11 @@ def test_transfer_bytes_reads_the_shapes_of_data_on_disk(tmp_path):
     with pytest.raises(SpecError, match=r"^`data` must give the model's size") as info:
         _ = missing.transfer_bytes
     assert info.value.param == "data" and "\n" not in str(info.value)
+
+
+def test_model_bytes_written_as_a_whole_float_is_taken_as_its_int():
+    spec = ExperimentSpec(model_bytes=1e6, bandwidth=1e9)
+    assert spec.model_bytes == 1_000_000 and isinstance(spec.model_bytes, int)
+    assert spec == ExperimentSpec(model_bytes=1_000_000, bandwidth=1e9)
+    with pytest.raises(SpecError, match=r"`model_bytes` must be an integer; got 1\.5"):
+        ExperimentSpec(model_bytes=1.5, bandwidth=1e9)

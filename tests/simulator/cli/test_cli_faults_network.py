@@ -165,3 +165,9 @@ def test_a_bad_value_in_a_config_file_names_its_key_and_file(tmp_path):
     assert code == 2 and one_line(err).startswith(
         "pssim: error: `deadline` in exp.toml applies to the round-based variants only"
     ), err
+
+
+def test_model_bytes_may_be_written_in_floating_notation():
+    args = build_parser().parse_args(["runtime", "--model-bytes", "3.1e4", "--bandwidth", "1e9"])
+    spec = build_spec("runtime", args, ("model_bytes", "bandwidth"))
+    assert spec.model_bytes == 31000

@@ -87,8 +87,10 @@ def test_sync_with_a_deadline_matches_its_order_statistic_integral():
     )
     spec = ExperimentSpec(variant="k-sync", num_learners=p, k=k, law="exp:1", deadline=d)
     rounds = np.concatenate(
-        [np.diff(simulate(spec.replace(updates=4000), seed=s).update_time, prepend=0.0)
-         for s in SEEDS]
+        [
+            np.diff(simulate(spec.replace(updates=4000), seed=s).update_time, prepend=0.0)
+            for s in SEEDS
+        ]
     )  # i.i.d. rounds
     half = 3.29 * rounds.std(ddof=1) / math.sqrt(rounds.size)
     assert abs(rounds.mean() - expected) <= half, (rounds.mean(), expected, half)

@@ -213,7 +213,12 @@ def test_the_server_link_bound_is_reached_when_compute_is_negligible():
 
 def test_transfers_are_recorded_with_their_kind():
     trace = _run(
-        variant="k-async", num_learners=2, k=1, law="exp:1", model_bytes=10, bandwidth=100.0,
+        variant="k-async",
+        num_learners=2,
+        k=1,
+        law="exp:1",
+        model_bytes=10,
+        bandwidth=100.0,
         updates=20,
     )
     kinds = {TRANSFER_KINDS[k] for k in trace.transfer_kind}

@@ -19,7 +19,11 @@ CASES = {
     ),
     "deadline, k-sync": dict(variant="k-sync", k=3, law="exp:1", deadline=0.6),
     "deadline and failures, k-batch-sync": dict(
-        variant="k-batch-sync", k=3, law="exp:1", deadline=0.5, failure="exp:0.3",
+        variant="k-batch-sync",
+        k=3,
+        law="exp:1",
+        deadline=0.5,
+        failure="exp:0.3",
         repair="exp:2",
     ),
     "all-reduce": dict(variant="all-reduce", law="exp:1", model_bytes=100, bandwidth=1e3),
@@ -37,8 +41,14 @@ def test_cluster_traces_replay_as_the_reference_loop(name):
         assert "failure" in lost
     model, data = least_squares(3), regression_data()
     got = replay(
-        trace, model, data, batch_size=4, rule=FixedRate(0.1), eval_every=1,
-        dtype="float64", f_star=None,
+        trace,
+        model,
+        data,
+        batch_size=4,
+        rule=FixedRate(0.1),
+        eval_every=1,
+        dtype="float64",
+        f_star=None,
     )
     want, _ = reference_replay(trace, model, data, batch_size=4, rule="fixed", lr=0.1)
     np.testing.assert_allclose(got.loss[0], want, rtol=1e-12, atol=1e-12)
