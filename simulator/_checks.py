@@ -20,6 +20,7 @@ __all__ = [
     "MAX_SEEDS",
     "MEMORY_BUDGET",
     "PHYSICAL_MEMORY",
+    "SIMPY_ONLY_VARIANTS",
     "VARIANTS",
     "VARIANT_ALIASES",
     "check_batch_rows",
@@ -32,10 +33,24 @@ __all__ = [
 ]
 
 #: Canonical variant names (Dutta et al. 2018, section 2.3; K-AVG: Zhou & Cong, Algorithm 1;
-#: ``all-reduce``: synchronous SGD by a ring all-reduce among the learners, no server).
-VARIANTS = ("k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg", "all-reduce")
-#: Variants whose K is implied by P and never given: K = P for each.
-IMPLIED_K = ("all-reduce",)
+#: ``all-reduce``: synchronous SGD by a ring all-reduce among the learners, no server;
+#: ``rennala``: Tyurin & Richtarik 2023, Method 4; ``ringmaster``: Maranjyan et al. 2025).
+VARIANTS = (
+    "k-sync",
+    "k-batch-sync",
+    "k-async",
+    "k-batch-async",
+    "k-avg",
+    "all-reduce",
+    "rennala",
+    "ringmaster",
+)
+#: Variants whose K is implied and never given: K = P for all-reduce, 1 for ringmaster.
+IMPLIED_K = ("all-reduce", "ringmaster")
+#: Variants only the SimPy reference engine runs (no fast path reproduces them).
+SIMPY_ONLY_VARIANTS = ("all-reduce", "rennala", "ringmaster")
+#: Variants whose K may exceed P: K-AVG's local steps, Rennala's batch size.
+_ANY_K = ("k-avg", "rennala")
 #: Aliases: fully synchronous SGD is K-sync with K = P; fully asynchronous is K-async with K = 1.
 VARIANT_ALIASES = ("sync", "async")
 #: Bytes of physical memory (None where the system does not say).
@@ -127,8 +142,9 @@ def resolve_variant(variant: str, num_learners: int, k: int | None) -> tuple[str
 
     ``sync`` is K-sync with K = P and ``async`` is K-async with K = 1; for them K may be
     omitted (or must equal that value). ``all-reduce`` (every learner's gradient, averaged
-    by a ring all-reduce) has K = P likewise. For the K-variants 1 <= K <= P; for ``k-avg``
-    K is the number of local steps (any K >= 1).
+    by a ring all-reduce) has K = P likewise, ``ringmaster`` (asynchronous) K = 1. For the
+    K-variants 1 <= K <= P; for ``k-avg`` K is the number of local steps and for
+    ``rennala`` the batch size (any K >= 1).
 
     Example:
         >>> resolve_variant("sync", 8, None)
@@ -138,7 +154,7 @@ def resolve_variant(variant: str, num_learners: int, k: int | None) -> tuple[str
         raise PssimTypeError(f"`variant` must be a string; got {shown(variant)}", param="variant")
     p = check_count("num_learners", num_learners)
     if variant in VARIANT_ALIASES + IMPLIED_K:
-        implied = 1 if variant == "async" else p
+        implied = 1 if variant in ("async", "ringmaster") else p
         if k is not None and check_count("k", k) != implied:
             raise PssimError(
                 f"`k` must be {implied} (or not given) for variant {variant!r}; got {shown(k)}",
@@ -151,7 +167,7 @@ def resolve_variant(variant: str, num_learners: int, k: int | None) -> tuple[str
     if k is None:
         raise PssimError(f"`k` must be given for variant {variant!r}; got None", param="k")
     k = check_count("k", k)
-    if variant != "k-avg" and k > p:
+    if variant not in _ANY_K and k > p:
         raise PssimError(
             f"`k` must be <= the number of learners P ({p}); got {shown(k)}", param="k"
         )

@@ -25,12 +25,13 @@ from simulator._checks import (
     resolve_variant,
 )
 from simulator._spec_durations import DURATIONS_MODES, check_durations, load_durations
+from simulator._spec_methods import check_methods, check_rule_fields
 from simulator._spec_network import check_network
 from simulator.errors import PssimError, SpecError, shown
 
 #: Server rules by name (``training.make_rule``) and replay dtypes: defined here, the one
 #: place the spec and the training layer both read.
-RULES = ("fixed", "compensated", "damped")
+RULES = ("fixed", "compensated", "damped", "dc-asgd", "staleness-weight")
 DTYPES = ("float32", "float64")
 DATA_KINDS = ("mnist", "cifar10", "cifar10-rgb", "synthetic", "npz")
 DATA_FORMS = "digits, mnist:DIR, cifar10:DIR, cifar10-rgb:DIR, synthetic:KIND[,...], npz:PATH"
@@ -59,6 +60,7 @@ TIMING_FIELDS = (
     "bandwidth",
     "server_bandwidth",
     "servers",
+    "staleness_limit",
     "updates",
     "time_budget",
     "seeds",
@@ -71,6 +73,7 @@ TRAINING_FIELDS = (
     "rule",
     "lr",
     "lr_c",
+    "dc_lambda",
     "batch_size",
     "l2",
     "eval_every",
@@ -105,6 +108,7 @@ TOML_KEY = {
     "bandwidth": "bandwidth",
     "server_bandwidth": "server-bandwidth",
     "servers": "servers",
+    "staleness_limit": "staleness-limit",
     "updates": "iterations",
     "time_budget": "time-budget",
     "seeds": "seeds",
@@ -114,6 +118,7 @@ TOML_KEY = {
     "rule": "lr-rule",
     "lr": "lr",
     "lr_c": "lr-c",
+    "dc_lambda": "dc-lambda",
     "batch_size": "batch",
     "l2": "l2",
     "eval_every": "eval-every",
@@ -347,6 +352,7 @@ def validate(spec: Any) -> dict[str, Any]:
         out[name], typed[name] = _law(name, g(name), m, p, optional=True)
     out[TYPED_LAWS] = {f: text for f, text in typed.items() if text is not None}
     out.update(check_network(g, out, variant, canonical, p))
+    out.update(check_methods(g, canonical))
     out["time_budget"] = _real("time_budget", g("time_budget"), "> 0", optional=True)
     if out["time_budget"] is not None and g("updates") is not None:
         raise SpecError(
@@ -382,6 +388,7 @@ def validate(spec: Any) -> dict[str, Any]:
             f"`lr_c` applies to the compensated rule only; got rule {out['rule']!r}",
             param="lr_c",
         )
+    out.update(check_rule_fields(g, out["rule"]))
     out["l2"] = _real("l2", g("l2"), ">= 0")
     out["eval_every"] = _count("eval_every", g("eval_every"), optional=True)
     if out["eval_every"] is not None and out["eval_every"] > (out["updates"] or math.inf):

@@ -38,6 +38,7 @@ from simulator._availability_file import AvailabilityFile
 from simulator._checks import resolve_variant
 from simulator._files import read_text_file
 from simulator._spec_durations import DurationsFile
+from simulator._spec_methods import METHOD_DEFAULTS
 from simulator._spec_network import NETWORK_DEFAULTS, model_transfer_bytes, replace_faults
 from simulator._spec_toml import read_json, read_toml, write_toml
 from simulator.errors import PssimTypeError, SpecError, shown
@@ -59,6 +60,8 @@ _LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time", "failure",
 #: Fields written only with a durations file (so other specs keep their form and digest),
 #: with their defaults.
 _DURATIONS_FIELDS = {"durations": None, "durations_mode": "replay", "reuse_workers": False}
+#: Opt-in fields with the value that leaves them out of the dict (and the digest).
+_OPT_IN = {**NETWORK_DEFAULTS, **METHOD_DEFAULTS}
 #: J of a spec that gives neither ``updates`` nor ``time_budget``.
 DEFAULT_UPDATES = 1000
 
@@ -120,6 +123,8 @@ class ExperimentSpec:
             round deadline, Markov-modulated slowdowns ``(rate_in, rate_out, factor)``, and
             the network (bytes of a transfer, learner and server links in bytes per time
             unit, server shards); all off by default (see :mod:`simulator._spec_network`).
+        staleness_limit: R >= 1 of ``ringmaster`` (a gradient whose staleness is >= R is
+            discarded), required with it and refused elsewhere; None otherwise.
         updates: J >= 1 server updates per run; 1000 when neither it nor ``time_budget``
             is given, None with a ``time_budget``.
         time_budget: T > 0 in simulated time units: a run is every update at a time <= T
@@ -130,9 +135,12 @@ class ExperimentSpec:
         seed: the base seed.
         model: ``softmax``, ``least-squares``, ``mlp`` or ``cnn``.
         data: a dataset spec (``digits``, ``mnist:DIR``, ``synthetic:classes``, ...).
-        rule: server rule, ``fixed``, ``compensated`` (eq. 13) or ``damped``.
+        rule: server rule, ``fixed``, ``compensated`` (eq. 13), ``damped``, ``dc-asgd``
+            (delay-compensated, Zheng et al. 2017) or ``staleness-weight`` (each
+            contribution weighted by 1 / sqrt(1 + staleness), FedBuff).
         lr: learning rate (eta_max of the compensated rule).
         lr_c: C of the compensated rule, eq. (13); None: 0.005 * lr.
+        dc_lambda: lambda >= 0 of the dc-asgd rule; None: 0.04 (refused with other rules).
         batch_size: 1 <= m <= 2**24, samples per mini-batch (training also needs m <= the
             number of training examples, checked where the data is loaded).
         l2: L2 regulariser lambda >= 0.
@@ -164,6 +172,7 @@ class ExperimentSpec:
     bandwidth: float | tuple[float, ...] | None = None
     server_bandwidth: float | None = None
     servers: int = 1
+    staleness_limit: int | None = None
     updates: int | None = None
     time_budget: float | None = None
     seeds: int = 10
@@ -173,6 +182,7 @@ class ExperimentSpec:
     rule: str = "fixed"
     lr: float = 0.01
     lr_c: float | None = None
+    dc_lambda: float | None = None
     batch_size: int = 1
     l2: float = 0.01
     eval_every: int | None = None
@@ -308,7 +318,7 @@ class ExperimentSpec:
                 continue
             if f in _DURATIONS_FIELDS and self.durations is None:
                 continue
-            if f in NETWORK_DEFAULTS and value == NETWORK_DEFAULTS[f]:
+            if f in _OPT_IN and value == _OPT_IN[f]:
                 continue
             if f in ("durations", "availability"):
                 value = str(value)

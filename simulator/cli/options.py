@@ -52,7 +52,8 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     "variant": (
         ("--variant",),
         {},
-        "sync, async, k-sync, k-batch-sync, k-async, k-batch-async, k-avg, all-reduce",
+        "sync, async, k-sync, k-batch-sync, k-async, k-batch-async, k-avg, all-reduce, "
+        "rennala, ringmaster",
     ),
     "num_learners": (
         ("-P", "--learners"),
@@ -152,6 +153,11 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         {"type": _INT, "metavar": "S"},
         "parameter server shards, each with its own --server-bandwidth link",
     ),
+    "staleness_limit": (
+        ("--staleness-limit",),
+        {"type": _INT, "metavar": "R"},
+        "ringmaster: discard a gradient whose staleness is >= R",
+    ),
     "updates": (("--iterations", "-J"), {"type": _INT, "metavar": "J"}, "server updates per run"),
     "time_budget": (
         ("--time-budget",),
@@ -166,9 +172,14 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         {},
         "digits, mnist:DIR, cifar10:DIR, synthetic:classes, synthetic:least-squares, npz:PATH",
     ),
-    "rule": (("--lr-rule",), {}, "server rule: fixed, compensated (eq. 13) or damped"),
+    "rule": (
+        ("--lr-rule",),
+        {},
+        "server rule: fixed, compensated (eq. 13), damped, dc-asgd or staleness-weight",
+    ),
     "lr": (("--lr",), {"type": _FLOAT}, "learning rate (eta_max of the compensated rule)"),
     "lr_c": (("--lr-c",), {"type": _FLOAT}, "C of the compensated rule eq. (13) (None: 0.005*lr)"),
+    "dc_lambda": (("--dc-lambda",), {"type": _FLOAT}, "lambda of the dc-asgd rule (None: 0.04)"),
     "batch_size": (("--batch",), {"type": _INT}, "mini-batch size m"),
     "l2": (("--l2",), {"type": _FLOAT}, "L2 regulariser lambda"),
     "eval_every": (("--eval-every",), {"type": _INT}, "updates between evaluations (None: J/100)"),

@@ -29,6 +29,7 @@ from distributions import ComputeTimeLaw, Exponential
 from simulator._checks import IMPLIED_K, VARIANTS, resolve_variant
 from simulator.errors import PssimError
 from simulator.theory import faults_network as fn
+from simulator.theory import methods
 from simulator.theory._bound import check_size
 from simulator.theory._learners import IntegralTooLarge, Learner
 from simulator.theory._prediction import RELATIONS, Prediction
@@ -166,12 +167,45 @@ def _plain(variant: str, p: int, k: int, law, learners, j: int) -> Prediction:
 def _cluster_runtime(variant, p, k, law, learners, j, cluster: Cluster) -> Prediction:
     """The prediction for a cluster (see :func:`expected_runtime`)."""
     on = cluster.features
+    if variant in ("rennala", "ringmaster"):
+        if on:
+            return _none(f"{variant} with {on[0]}: no closed form")
+        return _method_runtime(variant, p, k, law, learners, j)
     if not on and variant != "all-reduce":
         return _plain(variant, p, k, law, learners, j)
     try:
         return _cluster_form(variant, p, k, law, learners, j, cluster)
     except IntegralTooLarge as err:
         return _none(str(err))
+
+
+def _method_runtime(variant, p, k, law, learners, j) -> Prediction:
+    """Rennala and Ringmaster (:mod:`simulator.theory.methods`): lower bounds from the
+    variants they never beat (K-batch-sync, asynchronous SGD); with fixed durations,
+    Rennala's per-batch lower bound."""
+    xs = _learners_of(p, law, learners)
+    taus = methods.constants(xs)
+    if variant == "rennala":
+        if taus is not None:
+            low = methods.rennala_batch_bounds(taus, k)["low"]
+            source = "Rennala: K fresh gradients per batch: J min{t: sum_l floor(t/tau_l) >= K}"
+            return Prediction(j * low, "lower-bound", source)
+        rates = [x.exponential_rate for x in xs]
+        if any(r is None for r in rates):
+            return _none("rennala: a bound for fixed or exponential durations only")
+        erlang = "Erlang(K, sum_l rate_l): J K / sum_l rate_l"
+        base = Prediction(j * k / sum(rates), "exact", erlang)
+        source = f"Rennala is never faster than K-batch-sync: {base.source}"
+    elif taus is not None:  # the pushes of asynchronous SGD: every n tau_l
+        low = methods.kth_completion(taus, j, 0)
+        source = "Ringmaster's pushes are asynchronous SGD's: the J-th smallest n tau_l"
+        return Prediction(low, "lower-bound", source)
+    else:
+        base = _plain("k-async", p, 1, law, learners, j)
+        source = f"Ringmaster is never faster than asynchronous SGD: {base.source}"
+    if base.relation not in ("exact", "lower-bound"):  # an asymptotic value bounds nothing
+        return _none(f"{variant}: asynchronous SGD's runtime is {base.relation} here")
+    return Prediction(base.mean, "lower-bound", source)
 
 
 def _cluster_form(variant, p, k, law, learners, j, cluster: Cluster) -> Prediction:

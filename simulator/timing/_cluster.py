@@ -30,7 +30,7 @@ __all__ = ["PULL", "PUSH", "RING", "Cluster", "Failure"]
 
 #: Transfer kinds (indices into ``simulator.trace.TRANSFER_KINDS``) and loss reasons.
 PUSH, PULL, RING = 0, 1, 2
-CANCELLED, FAILED, CUT = 0, 1, 2
+CANCELLED, FAILED, CUT, DISCARDED = 0, 1, 2, 3
 
 
 class Failure:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from simulator._checks import MEMORY_BUDGET, PHYSICAL_MEMORY
+from simulator._checks import MEMORY_BUDGET, PHYSICAL_MEMORY, SIMPY_ONLY_VARIANTS
 from simulator._spec_checks import MAX_COUNT
 from simulator.errors import SpecError
 from simulator.spec import ExperimentSpec
@@ -112,8 +112,9 @@ def engine_of(spec: ExperimentSpec, engine: str = "auto") -> str:
 
 
 def _engine_name(variant: str, k: int, communication: bool, engine: str) -> str:
-    if engine == "simpy" or communication or variant == "all-reduce":
-        return "simpy-async" if variant in ("k-async", "k-batch-async") else "simpy-rounds"
+    if engine == "simpy" or communication or variant in SIMPY_ONLY_VARIANTS:
+        asynchronous = ("k-async", "k-batch-async", "rennala", "ringmaster")
+        return "simpy-async" if variant in asynchronous else "simpy-rounds"
     if variant == "k-batch-async" or (variant == "k-async" and k == 1):
         return "merge"
     return {

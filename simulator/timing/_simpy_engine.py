@@ -53,7 +53,7 @@ from __future__ import annotations
 import simpy
 
 from simulator.spec import ExperimentSpec
-from simulator.timing._cluster import CANCELLED, CUT, FAILED, RING, Cluster, Failure
+from simulator.timing._cluster import CANCELLED, CUT, DISCARDED, FAILED, RING, Cluster, Failure
 from simulator.timing._draws import learner_streams
 from simulator.timing._state import RunState
 from simulator.trace import Trace
@@ -61,6 +61,22 @@ from simulator.trace import Trace
 __all__ = ["simulate_simpy"]
 
 _ASYNC = ("k-async", "k-batch-async")
+#: Asynchronous variants whose server discards some gradients.
+_DISCARDING = ("rennala", "ringmaster")
+
+
+def _fresh_only(version: int, current: int) -> bool:
+    """Rennala: only gradients computed at the current model count."""
+    return version == current
+
+
+def _younger_than(limit: int):
+    """Ringmaster: a gradient counts while its staleness is below ``limit`` R."""
+
+    def keep(version: int, current: int) -> bool:
+        return current - version < limit
+
+    return keep
 
 
 def simulate_simpy(spec: ExperimentSpec, seed: int) -> Trace:
@@ -83,7 +99,13 @@ def simulate_simpy(spec: ExperimentSpec, seed: int) -> Trace:
     if variant == "all-reduce":
         state.set_service(_ring(env, state, cluster))
     cluster.start_failures()
-    if variant in _ASYNC:
+    if variant in _DISCARDING:
+        keep = _fresh_only if variant == "rennala" else _younger_than(spec.staleness_limit)
+        for lrn in range(p):
+            worker = _async_worker(env, state, cluster, lrn, False, keep)
+            cluster.running[lrn] = env.process(worker)
+        env.run(until=state.done)
+    elif variant in _ASYNC:
         wait = variant == "k-async"
         plain = not cluster.faulty and cluster.slow is None and cluster.nbytes <= 0
         for lrn in range(p):
@@ -145,10 +167,17 @@ def _async_learner(env, state: RunState, lrn, compute, push, pull, wait_for_upda
         start = env.now
 
 
-def _async_worker(env, state: RunState, cluster: Cluster, lrn: int, wait_for_update: bool):
+def _async_worker(
+    env, state: RunState, cluster: Cluster, lrn: int, wait_for_update: bool, keep=None
+):
     """K-async / K-batch-async learner on a cluster with failures, slowdowns or bandwidth:
     as :func:`_async_learner`, and a failure loses the task in flight (computation or
-    push), after which the learner sits out its repair and pulls the current model."""
+    push), after which the learner sits out its repair and pulls the current model.
+
+    ``keep(version, current)`` (Rennala, Ringmaster) says whether the server counts a
+    gradient computed at ``version`` when it arrives at model ``current``; one it does not
+    is recorded as discarded work, and its learner reads the current model and starts
+    again. No learner is ever cancelled."""
     k, pull = state.k, False
     free_push, free_pull, down = cluster.free_push, cluster.free_pull, cluster.down_until
     while True:
@@ -165,7 +194,10 @@ def _async_worker(env, state: RunState, cluster: Cluster, lrn: int, wait_for_upd
             state.task_start[lrn] = None
             if not free_push:
                 yield from cluster.push(lrn)
-            state.push(lrn, version, start, finish)
+            if keep is None or keep(version, state.version):
+                state.push(lrn, version, start, finish)
+            else:
+                state.cancel(lrn, start, DISCARDED)
             start, pull = None, True
             j = (state.pushes - 1) // k
             if wait_for_update and state.version <= j:

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from simulator._checks import VARIANTS
 from simulator.errors import PssimError, PssimTypeError
 from simulator.trace import Trace
 from simulator.training._copies import CopyPlan, copy_plan, rebase, snapshot_table
@@ -21,9 +22,10 @@ from simulator.training._copies import CopyPlan, copy_plan, rebase, snapshot_tab
 #: Largest number of mini-batch indices drawn at once (one block of updates).
 INDEX_BUDGET = 1 << 14
 
-#: Variants a trace may have. An ``all-reduce`` trace (every learner's fresh gradient per
-#: update) replays as K-sync with K = P: fully synchronous SGD.
-_VARIANTS = ("k-sync", "k-batch-sync", "k-async", "k-batch-async", "k-avg", "all-reduce")
+#: Variants a trace may have (every engine variant: an ``all-reduce`` trace, every
+#: learner's fresh gradient per update, replays as K-sync with K = P; a ``rennala`` or
+#: ``ringmaster`` trace holds the contributions the server kept, as any other).
+_VARIANTS = VARIANTS
 
 
 @dataclasses.dataclass(frozen=True)

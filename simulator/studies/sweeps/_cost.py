@@ -100,10 +100,8 @@ def timing_seconds(spec: ExperimentSpec) -> float:
     variant, k = spec.canonical
     p, u = spec.num_learners, _updates(spec)
     steps = u * p * k if variant == "k-avg" else u * k
-    # an engine measured later than these rates is sized as the reference engine, and so
-    # is all-reduce (its rounds run there)
-    engine = "simpy-rounds" if variant == "all-reduce" else engine_of(spec)
-    r = TIMING_RATES.get(engine, TIMING_RATES["simpy-rounds"])
+    # an engine measured later than these rates is sized as the reference engine
+    r = TIMING_RATES.get(engine_of(spec), TIMING_RATES["simpy-rounds"])
     seconds = r.slot_update * u * p + r.push * steps + r.update * u + r.learner * p + r.fixed
     if _generic(spec):
         draws = steps if variant in ("k-async", "k-batch-async", "k-avg") else u * p
@@ -134,7 +132,7 @@ def program_key(spec: ExperimentSpec) -> tuple:
     estimate: two configurations of one key can still compile apart (a law that changes
     the staleness depth), which costs time, never a result."""
     variant, k = spec.canonical
-    fresh = ("k-sync", "k-batch-sync", "all-reduce")  # every contribution reads the model
+    fresh = ("k-sync", "k-batch-sync", "all-reduce", "rennala")  # all read the model
     family = "avg" if variant == "k-avg" else "fresh" if variant in fresh else "copies"
     p = spec.num_learners if family != "fresh" else None
     return (

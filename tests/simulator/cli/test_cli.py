@@ -107,6 +107,8 @@ def test_theory_json_lists_every_variant(capsys):
         "k-batch-async",
         "k-avg",
         "all-reduce",
+        "rennala",
+        "ringmaster",
     }
     assert obj["runtime"]["k-batch-sync"] == {
         "mean": None,

@@ -29,13 +29,16 @@ FORMS = ["gamma:1,2", "weibull:1,0.5", "shifted-exp:0,2", "hyperexp:0.3,2,0.7,2"
 SIMULATED = ("k-async", "k-batch-sync")
 Z_TWO = stats.norm.ppf(1 - 0.01 / (len(FORMS) * len(SIMULATED)) / 2)
 P, K, J = 6, 3, 50
+#: Variants whose exponential theory is a bound by construction (discarded gradients).
+BOUNDED = ("rennala", "ringmaster")
 
 
 @pytest.mark.parametrize("form", FORMS)
 def test_every_prediction_is_the_exponentials(form):
     mine, exp = predictions(form, P, K, J), predictions("exp:2", P, K, J)
     for name, prediction in exp.items():
-        assert mine[name].relation == prediction.relation == "exact", (name, mine[name])
+        relation = "lower-bound" if name in BOUNDED else "exact"
+        assert mine[name].relation == prediction.relation == relation, (name, mine[name])
         assert mine[name].mean == pytest.approx(prediction.mean, rel=1e-9), name
     assert mine["k-batch-sync"].source.startswith("Erlang")
     assert mine["k-async"].source.startswith("Lemma 5 (equality")
@@ -63,7 +66,8 @@ def test_non_identical_learners_in_exponential_forms_are_poisson():
     laws = ["gamma:1,1", "weibull:1,0.5", "shifted-exp:0,4", "hyperexp:0.5,3,0.5,3"]
     rates = [1.0, 2.0, 4.0, 3.0]
     out = predictions(None, 4, 2, 100, laws=laws)
-    assert {p.relation for p in out.values()} == {"exact"}
+    assert {p.relation for name, p in out.items() if name not in BOUNDED} == {"exact"}
+    assert {out[name].relation for name in BOUNDED} == {"lower-bound"}
     assert out["k-batch-sync"].mean == pytest.approx(100 * 2 / sum(rates))
     assert out["async"].mean == pytest.approx(100 / sum(rates))
     p0 = async_staleness(None, 4, laws=laws)["p0"]

@@ -148,7 +148,8 @@ def test_identical_laws_reduce_to_the_papers_forms():
 
 def test_relations_follow_the_learners_laws():
     exp = predictions(None, 8, 3, 10, laws=EXP_LAWS)
-    assert {p.relation for p in exp.values()} == {"exact"}
+    bounded = ("rennala", "ringmaster")  # discarded gradients: bounds by construction
+    assert {p.relation for name, p in exp.items() if name not in bounded} == {"exact"}
     assert exp["async"].mean == pytest.approx(10 / sum(RATES))
     assert exp["k-batch-sync"].mean == pytest.approx(10 * 3 / sum(RATES))
     nltu = predictions(None, 3, 2, 10, laws=["shifted-exp:1,1", "weibull:2,1", "exp:1"])

@@ -85,7 +85,7 @@ def test_auto_takes_the_reference_engine_when_a_duration_is_zero():
 
 def test_communication_needs_the_reference_engine():
     kwargs = dict(num_learners=3, law="exp:1", updates=20, seed=1, push_latency="exp:5")
-    with pytest.raises(PssimError, match="applies only without push_latency"):
+    with pytest.raises(PssimError, match="applies only without latencies"):
         simulate("async", engine="fast", **kwargs)
     assert_same_trace(simulate("async", **kwargs), simulate("async", engine="simpy", **kwargs))
 
