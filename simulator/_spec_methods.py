@@ -32,7 +32,10 @@ DEFAULT_DC_LAMBDA = 0.04
 
 
 def check_methods(get: Callable[[str], Any], variant: str) -> dict[str, Any]:
-    """``staleness_limit``: an int R >= 1, given with ``ringmaster`` and only with it."""
+    """``staleness_limit``: an int R >= 1, required with ``ringmaster``. Other variants
+    ignore it, so a spec that is the template of several variants (``compare``, sweeps)
+    can carry it; the commands that run one variant refuse it there, and
+    :func:`simulator.studies.comparison.for_variant` drops it from the others."""
     limit = get("staleness_limit")
     if limit is None:
         if variant == "ringmaster":
@@ -46,11 +49,6 @@ def check_methods(get: Callable[[str], Any], variant: str) -> dict[str, Any]:
         limit = check_count("staleness_limit", limit)
     except PssimError as err:
         raise SpecError(str(err), param="staleness_limit") from None
-    if variant != "ringmaster":
-        raise SpecError(
-            f"`staleness_limit` applies to variant 'ringmaster' only; got `variant` {variant!r}",
-            param="staleness_limit",
-        )
     return {"staleness_limit": limit}
 
 

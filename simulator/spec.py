@@ -124,7 +124,8 @@ class ExperimentSpec:
             the network (bytes of a transfer, learner and server links in bytes per time
             unit, server shards); all off by default (see :mod:`simulator._spec_network`).
         staleness_limit: R >= 1 of ``ringmaster`` (a gradient whose staleness is >= R is
-            discarded), required with it and refused elsewhere; None otherwise.
+            discarded), required with it; other variants ignore it (a template of several
+            variants may carry it); None otherwise.
         updates: J >= 1 server updates per run; 1000 when neither it nor ``time_budget``
             is given, None with a ``time_budget``.
         time_budget: T > 0 in simulated time units: a run is every update at a time <= T

@@ -278,6 +278,10 @@ def read_config(path: str) -> dict[str, Any]:
         raise CliError(err.renamed("--config")) from None
 
 
+#: Commands that run the one variant of their spec (a staleness limit must be ringmaster's).
+_ONE_VARIANT = ("runtime", "train", "bounds")
+
+
 def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> ExperimentSpec:
     """The spec of a command: its defaults, then ``--config``, then the options typed.
 
@@ -311,9 +315,16 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
         )
     values = {**defaults, **from_file, **typed, **fixed}
     try:
-        return ExperimentSpec(**values)
+        spec = ExperimentSpec(**values)
     except PssimError as err:
         raise CliError(_renamed(err, typed, from_file, args)) from None
+    if command in _ONE_VARIANT and spec.staleness_limit is not None:
+        if spec.canonical[0] != "ringmaster":
+            raise CliError(
+                f"--staleness-limit applies to --variant ringmaster only; got --variant "
+                f"{spec.variant}"
+            )
+    return spec
 
 
 def _renamed(err: PssimError, typed: dict, from_file: dict, args: argparse.Namespace) -> str:

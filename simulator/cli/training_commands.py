@@ -12,6 +12,7 @@ import os
 import re
 from pathlib import Path
 
+from simulator._checks import IMPLIED_K
 from simulator._checks import VARIANT_ALIASES as ALIASES
 from simulator.cli.options import CliError, build_spec
 from simulator.errors import PssimError
@@ -157,8 +158,8 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
     if command == "train":
         spec = build_spec(command, args, TRAIN_FIELDS)
         variants = [spec.variant]
-    else:  # the K of compare is the K-variants' (sync and async imply theirs)
-        first_k = next((v for v in variants if v not in ALIASES), None)
+    else:  # the K of compare is the K-variants' (sync, async, ... imply theirs)
+        first_k = next((v for v in variants if v not in ALIASES + IMPLIED_K), None)
         only_aliases = {} if first_k else {"k": None}
         spec = build_spec(
             command, args, COMPARE_FIELDS, variant=first_k or variants[0], **only_aliases

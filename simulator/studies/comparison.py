@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from simulator._checks import VARIANT_ALIASES, check_batch_rows
+from simulator._checks import IMPLIED_K, VARIANT_ALIASES, check_batch_rows
 from simulator.errors import PssimError
 from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec, digest_of
 from simulator.studies._common import as_spec, bar_disabled, chosen_j_theory, spec_theory
@@ -217,7 +217,7 @@ class Comparison:
         return "\n".join(lines)
 
 
-_IMPLIED_K = (*VARIANT_ALIASES, "all-reduce")
+_IMPLIED_K = (*VARIANT_ALIASES, *IMPLIED_K)
 #: Cluster settings a results frame carries when the spec sets them.
 _CLUSTER_FIELDS = (
     "failure",
@@ -268,12 +268,15 @@ def for_variant(spec: ExperimentSpec, variant: str) -> ExperimentSpec:
     """``spec`` with ``variant``, keeping only what applies to it: its ``k`` for the
     K-variants (``sync``, ``async`` and ``all-reduce`` imply theirs), the ``deadline`` for
     the round-based ones, the server's link, shards, service time and pull latency for
-    every variant but ``all-reduce`` (which has no server and nothing to pull)."""
+    every variant but ``all-reduce`` (which has no server and nothing to pull), and the
+    staleness limit for ``ringmaster``."""
     changes = {"variant": variant, "k": None if variant in _IMPLIED_K else spec.k}
     if variant not in _ROUND_BASED and getattr(spec, "deadline", None) is not None:
         changes["deadline"] = None
     if variant == "all-reduce":
         changes.update(server_bandwidth=None, servers=1, service_time=None, pull_latency=None)
+    if variant != "ringmaster" and getattr(spec, "staleness_limit", None) is not None:
+        changes["staleness_limit"] = None
     return spec.replace(**changes)
 
 
@@ -381,7 +384,7 @@ def compare(
             "`target` or `target_fraction`)",
             param="target_accuracy",
         )
-    rule = make_rule(spec.rule, spec.lr, spec.lr_c) if rule is None else rule
+    rule = make_rule(spec.rule, spec.lr, spec.lr_c, spec.dc_lambda) if rule is None else rule
     runs, given_f_star, f_star = [], f_star, None
     bar = tqdm(
         total=len(specs) * (spec.seeds + 1),
