@@ -80,6 +80,8 @@ _PUBLIC = {
     "FixedRate": "simulator.training.rules",
     "CompensatedRate": "simulator.training.rules",
     "DampedRate": "simulator.training.rules",
+    "DelayCompensatedRate": "simulator.training._rules_stale",
+    "StalenessWeightedRate": "simulator.training._rules_stale",
     "OptaxRule": "simulator.training.rules",
     "make_rule": "simulator.training.rules",
     "optimal_loss": "simulator.training.optimum",

@@ -3,6 +3,7 @@
 This is the only package of the project that imports jax and optax.
 """
 
+from simulator.training._rules_stale import DelayCompensatedRate, StalenessWeightedRate
 from simulator.training.optimum import clear_optimum_cache, optimal_loss
 from simulator.training.replayer import (
     ReplayResult,
@@ -25,10 +26,12 @@ __all__ = [
     "RULE_NAMES",
     "CompensatedRate",
     "DampedRate",
+    "DelayCompensatedRate",
     "FixedRate",
     "OptaxRule",
     "ReplayResult",
     "ServerRule",
+    "StalenessWeightedRate",
     "clear_optimum_cache",
     "compile_count",
     "make_rule",

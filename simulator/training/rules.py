@@ -9,6 +9,8 @@ contribution slots (masked slots are ignored and do not count in K), the model e
   eta_max)``, then ``w_{j+1} = w_j - (1/K) sum_l eta_l g_l`` (eq. 13).
 - :class:`DampedRate`: ``eta_l = eta / (1 + staleness_l)``.
 - :class:`OptaxRule`: any optax transformation applied to the mean gradient (momentum, Adam).
+- ``DelayCompensatedRate`` (``dc-asgd``, Zheng et al. 2017) and ``StalenessWeightedRate``
+  (``staleness-weight``, FedBuff), in :mod:`simulator.training._rules_stale`.
 
 Rules are JAX pytrees whose numbers (learning rates, C) are leaves, so a learning-rate sweep
 reuses one compiled replay; the optax transformation is static. Parameters are validated on
@@ -27,6 +29,7 @@ import jax.numpy as jnp
 import optax
 
 from simulator._spec_checks import RULES
+from simulator._spec_methods import DEFAULT_DC_LAMBDA
 from simulator.errors import PssimError, PssimTypeError
 
 __all__ = [
@@ -339,14 +342,18 @@ class OptaxRule:
         return optax.apply_updates(params, updates), state
 
 
-def make_rule(name: str, lr: float, c: float | None = None) -> ServerRule:
+def make_rule(
+    name: str, lr: float, c: float | None = None, dc_lambda: float | None = None
+) -> ServerRule:
     """Builds a rule from its CLI name.
 
     Args:
-        name: ``fixed``, ``compensated`` or ``damped``.
+        name: ``fixed``, ``compensated``, ``damped``, ``dc-asgd`` or ``staleness-weight``.
         lr: the learning rate (for ``compensated``: eta_max).
         c: C of eq. (13) for ``compensated``; default ``0.005 * lr`` (Dutta et al. 2018,
             figure 9). Ignored by the other rules.
+        dc_lambda: lambda >= 0 of ``dc-asgd``; default 0.04 (Zheng et al. 2017's constant
+            variant). Ignored by the other rules.
 
     Returns:
         The rule.
@@ -357,7 +364,12 @@ def make_rule(name: str, lr: float, c: float | None = None) -> ServerRule:
     Example:
         >>> make_rule("compensated", 0.01)
         CompensatedRate(c=5e-05, lr_max=0.01)
+        >>> make_rule("dc-asgd", 0.01)
+        DelayCompensatedRate(lr=0.01, dc_lambda=0.04)
     """
+    # imported here: that module builds on this one
+    from simulator.training._rules_stale import DelayCompensatedRate, StalenessWeightedRate
+
     key = name.strip().lower() if isinstance(name, str) else None
     if key not in RULE_NAMES:
         shown = repr(name)[:40] if isinstance(name, str) else type(name).__name__
@@ -368,5 +380,9 @@ def make_rule(name: str, lr: float, c: float | None = None) -> ServerRule:
         return FixedRate(lr)
     if key == "damped":
         return DampedRate(lr)
+    if key == "staleness-weight":
+        return StalenessWeightedRate(lr)
+    if key == "dc-asgd":
+        return DelayCompensatedRate(lr, DEFAULT_DC_LAMBDA if dc_lambda is None else dc_lambda)
     lr = _check_rate("lr", lr)
     return CompensatedRate(c=0.005 * lr if c is None else c, lr_max=lr)

@@ -113,7 +113,7 @@ def test_rules_are_pytrees_with_traced_rates():
         (lambda: OptaxRule("adam"), "`transform` must be an optax.GradientTransformation"),
         (
             lambda: make_rule("x", 0.1),
-            "`name` must be one of fixed, compensated, damped; got 'x'",
+            "`name` must be one of fixed, compensated, damped, dc-asgd, staleness-weight; got 'x'",
         ),
         (lambda: make_rule("compensated", -1.0), "`lr` must be > 0; got -1.0"),
     ],
@@ -124,7 +124,7 @@ def test_bad_parameters_raise_the_documented_message(build, message):
 
 
 def test_make_rule_names_and_paper_default_c():
-    assert set(RULE_NAMES) == {"fixed", "compensated", "damped"}
+    assert set(RULE_NAMES) == {"fixed", "compensated", "damped", "dc-asgd", "staleness-weight"}
     assert make_rule("fixed", 0.01) == FixedRate(0.01)
     assert make_rule("Damped", 0.01) == DampedRate(0.01)
     rule = make_rule("compensated", 0.01)
