@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import simpy
 
+from simulator.errors import PssimError
 from simulator.timing._availability import down_periods
 from simulator.timing._draws import compute_blocks, duration_stream, learner_streams
 from simulator.timing._links import SharedLink
@@ -28,6 +29,8 @@ from simulator.timing._state import RunState
 
 __all__ = ["PULL", "PUSH", "RING", "Cluster", "Failure"]
 
+#: Tasks a learner may lose to failures in a row before the run is refused.
+MAX_LOST_IN_A_ROW = 1000
 #: Transfer kinds (indices into ``simulator.trace.TRANSFER_KINDS``) and loss reasons.
 PUSH, PULL, RING = 0, 1, 2
 CANCELLED, FAILED, CUT, DISCARDED = 0, 1, 2, 3
@@ -75,6 +78,8 @@ class Cluster:
         self.record = not (self.free_push and self.free_pull)  # transfers in the trace
         self.periods = down_periods(spec, seed)
         self.down_until: list[float | None] = [None] * p  # up time of a learner now down
+        self.lost_in_a_row = [0] * p  # tasks each learner lost to failures since its last
+        self.error: PssimError | None = None  # why the run was stopped
         self.running: list[simpy.Process | None] = [None] * p  # what a failure interrupts
 
     @property
@@ -138,6 +143,20 @@ class Cluster:
                 proc.interrupt(Failure(up))
             yield env.timeout(up - env.now)
             self.down_until[learner] = None
+
+    def lost_task(self, learner: int) -> None:
+        """Count a task lost to a failure; refuse a cluster whose learner loses
+        :data:`MAX_LOST_IN_A_ROW` in a row (its up periods are too short for its tasks: the
+        run would never end)."""
+        self.lost_in_a_row[learner] = n = self.lost_in_a_row[learner] + 1
+        if n >= MAX_LOST_IN_A_ROW:  # kept: SimPy re-raises a copy without its attributes
+            self.error = PssimError(
+                f"`failure` leaves learner {learner} too little time: it lost {n} tasks in a "
+                "row to failures (its up periods are shorter than its tasks); lengthen the "
+                "up times or shorten the tasks",
+                param="failure",
+            )
+            raise self.error
 
     def is_down(self, learner: int) -> bool:
         return self.down_until[learner] is not None

@@ -18,7 +18,9 @@ Semantics follow Dutta et al. 2018, section 2.3 and figures 3-4 (see DESIGN.md):
   from w_j; when the last one finishes, a ring all-reduce of 2 (P - 1) steps, each as long
   as its slowest link (``transfer_bytes / P / bandwidth`` plus a ``push_latency`` draw), and
   the update lands at the end of the ring; all learners start the next round then (nothing
-  to pull). A failure during the ring does not stall it; the learner is down afterwards.
+  to pull). A learner holds its gradient until the ring starts; one that fails before
+  then loses it and computes another after its repair. A failure during the ring does not
+  stall it; the learner is down afterwards.
 
 Cluster features (:mod:`simulator.timing._cluster`), each opt-in:
 
@@ -52,6 +54,7 @@ from __future__ import annotations
 
 import simpy
 
+from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
 from simulator.timing._cluster import CANCELLED, CUT, DISCARDED, FAILED, RING, Cluster, Failure
 from simulator.timing._draws import learner_streams
@@ -99,6 +102,18 @@ def simulate_simpy(spec: ExperimentSpec, seed: int) -> Trace:
     if variant == "all-reduce":
         state.set_service(_ring(env, state, cluster))
     cluster.start_failures()
+    try:
+        _run(env, state, cluster, spec, variant, k)
+    except PssimError:
+        if cluster.error is not None:
+            raise cluster.error from None
+        raise
+    return state.to_trace()
+
+
+def _run(env, state: RunState, cluster: Cluster, spec: ExperimentSpec, variant: str, k: int):
+    """Start the learners' processes of ``variant`` and run until the last update."""
+    p = state.num_learners
     if variant in _DISCARDING:
         keep = _fresh_only if variant == "rennala" else _younger_than(spec.staleness_limit)
         for lrn in range(p):
@@ -119,10 +134,11 @@ def simulate_simpy(spec: ExperimentSpec, seed: int) -> Trace:
             else:
                 cluster.running[lrn] = env.process(_async_worker(env, state, cluster, lrn, wait))
         env.run(until=state.done)
+    elif variant == "all-reduce":
+        env.run(until=env.process(_ring_rounds(env, state, cluster)))
     else:  # until the last round's stragglers are cancelled and recorded
         deadline = getattr(spec, "deadline", None)
         env.run(until=env.process(_rounds(env, state, cluster, variant, k, deadline)))
-    return state.to_trace()
 
 
 def _async_learner(env, state: RunState, lrn, compute, push, pull, wait_for_update):
@@ -192,6 +208,7 @@ def _async_worker(
             finish = cluster.finish(lrn, start, cluster.compute[lrn]())
             yield env.timeout(finish - start)
             state.task_start[lrn] = None
+            cluster.lost_in_a_row[lrn] = 0
             if not free_push:
                 yield from cluster.push(lrn)
             if keep is None or keep(version, state.version):
@@ -208,22 +225,22 @@ def _async_worker(
             state.task_start[lrn] = None
             if start is not None:
                 state.cancel(lrn, start, FAILED)
+                cluster.lost_task(lrn)
             pull = True
 
 
 def _rounds(env, state: RunState, cluster: Cluster, variant, k, deadline):
-    """Round-based variants (k-sync, k-batch-sync, k-avg, all-reduce): start all, wait for
-    K contributions or the deadline, cancel the rest, repeat."""
+    """Round-based variants (k-sync, k-batch-sync, k-avg): start all, wait for K
+    contributions or the deadline, cancel the rest, repeat."""
     p = state.num_learners
     steps = k if variant == "k-avg" else 1
     repeat = variant == "k-batch-sync"
-    server = variant != "all-reduce"  # all-reduce pushes and pulls nothing
     for j in range(state.updates):
-        while state.version < j:  # a queued update (service time, a ring) must land first
+        while state.version < j:  # a queued update (service time) must land first
             yield state.applied(state.version)
         full = env.event()
         workers = [
-            env.process(_round_worker(env, state, cluster, lrn, j, full, steps, repeat, server))
+            env.process(_round_worker(env, state, cluster, lrn, j, full, steps, repeat))
             for lrn in range(p)
         ]
         state.round_reason = CANCELLED
@@ -247,14 +264,13 @@ def _rounds(env, state: RunState, cluster: Cluster, variant, k, deadline):
         yield state.done
 
 
-def _round_worker(env, state: RunState, cluster: Cluster, lrn, j, full, steps, repeat, server):
+def _round_worker(env, state: RunState, cluster: Cluster, lrn, j, full, steps, repeat):
     """One learner's round: pull w_j, compute ``steps`` mini-batches (K local steps of
-    K-AVG, else 1), push (no pull or push without a ``server``: all-reduce); again at w_j
-    if ``repeat`` (K-batch-sync). Interrupted by the
+    K-AVG, else 1), push; again at w_j if ``repeat`` (K-batch-sync). Interrupted by the
     server when the round ends (the cause is the loss reason), or by a failure (the task
     is lost; after the repair the learner pulls w_j and starts again)."""
     cluster.running[lrn] = env.active_process
-    start, pull = None, server
+    start, pull = None, True
     try:
         while True:
             try:
@@ -268,7 +284,8 @@ def _round_worker(env, state: RunState, cluster: Cluster, lrn, j, full, steps, r
                     work += cluster.compute[lrn]()
                 finish = cluster.finish(lrn, start, work)
                 yield env.timeout(finish - start)
-                if server and not cluster.free_push:
+                cluster.lost_in_a_row[lrn] = 0
+                if not cluster.free_push:
                     yield from cluster.push(lrn)
                 if full.triggered:  # a tie at the instant the batch filled: not counted
                     state.cancel(lrn, start, state.round_reason)
@@ -287,10 +304,57 @@ def _round_worker(env, state: RunState, cluster: Cluster, lrn, j, full, steps, r
                     raise
                 if start is not None:
                     state.cancel(lrn, start, FAILED)
-                start, pull = None, server
+                    cluster.lost_task(lrn)
+                start, pull = None, True
     except simpy.Interrupt as why:  # the server closed the round
         if start is not None:
             state.cancel(lrn, start, why.cause)
+
+
+def _ring_rounds(env, state: RunState, cluster: Cluster):
+    """all-reduce: every learner computes one mini-batch from w_j and holds its gradient
+    until the ring starts, when all P hold one; the update lands at the ring's end (the
+    service time drawn by :func:`_ring`). A learner that fails before the ring starts loses
+    its gradient and computes another after its repair."""
+    for j in range(state.updates):
+        while state.version < j:  # the last ring must end first
+            yield state.applied(state.version)
+        held: dict[int, tuple[float, float]] = {}
+        ready = env.event()
+        for lrn in range(state.num_learners):
+            env.process(_ring_worker(env, state, cluster, lrn, held, ready))
+        yield ready
+        for lrn in sorted(held, key=lambda i: (held[i][1], i)):  # in the order they finished
+            state.push(lrn, j, *held[lrn])
+    if not state.done.triggered:
+        yield state.done
+
+
+def _ring_worker(env, state: RunState, cluster: Cluster, lrn: int, held: dict, ready):
+    """One learner's part of an all-reduce round (see :func:`_ring_rounds`)."""
+    cluster.running[lrn] = env.active_process
+    start = None
+    while True:
+        try:
+            if cluster.down_until[lrn] is not None:
+                yield from cluster.sit_out(lrn)
+            start = env.now
+            finish = cluster.finish(lrn, start, cluster.compute[lrn]())
+            yield env.timeout(finish - start)
+            cluster.lost_in_a_row[lrn] = 0
+            held[lrn] = (start, finish)
+            if len(held) == state.num_learners:
+                ready.succeed()
+            else:
+                yield ready  # holding the gradient until the ring starts
+            return
+        except simpy.Interrupt as why:
+            if not isinstance(why.cause, Failure):
+                raise
+            if start is not None:  # the computation, or the gradient it held
+                state.cancel(lrn, start, FAILED, stop=held.pop(lrn, (None, None))[1])
+                cluster.lost_task(lrn)
+            start = None
 
 
 def _ring(env, state: RunState, cluster: Cluster):

@@ -160,12 +160,15 @@ class RunState:
             event = self._applied[j] = self.env.event()
         return event
 
-    def cancel(self, learner: int, start: float, reason: int = 0) -> None:
+    def cancel(
+        self, learner: int, start: float, reason: int = 0, stop: float | None = None
+    ) -> None:
         """Record work started at ``start`` and lost now (``reason``: an index into
-        :data:`simulator.trace.LOSS_REASONS`; 0 is a cancellation by the server)."""
+        :data:`simulator.trace.LOSS_REASONS`; 0 is a cancellation by the server); ``stop``:
+        where the lost work ended, if before now (a finished gradient lost later)."""
         self.cancelled_learner.append(learner)
         self.cancelled_start.append(start)
-        self.cancelled_stop.append(self.env.now)
+        self.cancelled_stop.append(self.env.now if stop is None else stop)
         self.cancelled_reason.append(reason)
 
     def close_early(self) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import simpy
 
-from simulator import ExperimentSpec, simulate
+from simulator import ExperimentSpec, PssimError, simulate
 from simulator.timing._links import SharedLink, fair_rates
 from simulator.timing._slowdown import SlowdownPath
 from simulator.trace import LOSS_REASONS, TRANSFER_KINDS
@@ -241,3 +241,38 @@ def test_ring_all_reduce_time_for_deterministic_durations_is_exact():
     np.testing.assert_allclose(trace.update_time, round_time * np.arange(1, 6))
     assert trace.mask.all() and np.all(trace.staleness() == 0)
     assert {TRANSFER_KINDS[k] for k in trace.transfer_kind} == {"all-reduce"}
+
+
+def test_a_learner_whose_up_periods_are_shorter_than_its_tasks_is_refused():
+    spec = ExperimentSpec(
+        variant="async",
+        num_learners=2,
+        law="deterministic:1",
+        failure="deterministic:0.5",
+        repair="deterministic:0.1",
+        updates=5,
+    )
+    with pytest.raises(PssimError, match="lost 1000 tasks in a row") as err:
+        simulate(spec)
+    assert err.value.param == "failure"
+
+
+def test_all_reduce_loses_a_gradient_held_by_a_learner_that_fails_before_the_ring(tmp_path):
+    # learner 0 finishes at 1 and holds its gradient; it is down in [1.5, 2): the gradient
+    # is lost, it computes again in [2, 3); learner 1 finishes at 2.5; the ring (no bytes:
+    # no time) ends the round at 3
+    availability = tmp_path / "availability.csv"
+    availability.write_text("worker,down,up\n0,1.5,2\n")
+    trace = _run(
+        variant="all-reduce",
+        num_learners=2,
+        laws=["deterministic:1", "deterministic:2.5"],
+        availability=str(availability),
+        updates=1,
+    )
+    np.testing.assert_allclose(trace.update_time, [3.0])
+    np.testing.assert_array_equal(trace.learner, [[1, 0]])
+    np.testing.assert_allclose(trace.start, [[0.0, 2.0]])
+    np.testing.assert_array_equal(trace.cancelled_reason, [FAILURE])
+    np.testing.assert_allclose(trace.cancelled_start, [0.0])
+    np.testing.assert_allclose(trace.cancelled_stop, [1.0])  # the gradient it had computed
