@@ -131,13 +131,14 @@ def _bandwidth(value: Any, p: int) -> float | tuple[float, ...] | None:
     items = [value] if isinstance(value, numbers.Real) else _items(value)
     if items is None or not items:
         raise SpecError(f"`bandwidth` must be {form}; got {shown(value)}", param="bandwidth")
-    if isinstance(value, str) and len(items) == 1:
+    if len(items) == 1 and not isinstance(value, numbers.Real):  # "1e9", [1e9]: one value
         return _positive("bandwidth", items[0], form)
     if isinstance(value, numbers.Real):
         return _positive("bandwidth", value, form)
     if len(items) != p:
         raise SpecError(
-            f"`bandwidth` must have one value or P ({p}) values, one per learner; got {len(items)}",
+            f"`bandwidth` must have one value or P ({p}) values, one per learner; got "
+            f"{len(items)} values",
             param="bandwidth",
         )
     return tuple(_positive("bandwidth", x, form) for x in items)

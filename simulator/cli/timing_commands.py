@@ -11,6 +11,22 @@ from simulator.spec import TIMING_FIELDS
 
 __all__ = ["RUNTIME_FIELDS", "THEORY_FIELDS", "cmd_runtime", "cmd_theory"]
 
+#: The cluster beyond the papers' (each theory says what it does with them).
+CLUSTER_FIELDS = (
+    "push_latency",
+    "pull_latency",
+    "service_time",
+    "failure",
+    "repair",
+    "availability",
+    "deadline",
+    "slowdown",
+    "slowdown_shared",
+    "model_bytes",
+    "bandwidth",
+    "server_bandwidth",
+    "servers",
+)
 #: ``batch_size`` is m, which a law may use (``shifted-exp:0.5*m,1``); per-learner laws,
 #: speeds and measured durations give the theory of independent non-identical learners.
 THEORY_FIELDS = (
@@ -24,6 +40,7 @@ THEORY_FIELDS = (
     "k",
     "updates",
     "batch_size",
+    *CLUSTER_FIELDS,
 )
 RUNTIME_FIELDS = (*TIMING_FIELDS, "batch_size")
 
@@ -98,16 +115,24 @@ def _row(label: str, simulated: float, theory, gap: float | None) -> None:
 
 
 def cmd_theory(args: argparse.Namespace) -> int:
-    from simulator.theory.runtime import async_staleness, predictions, sync_async_speedup
+    from simulator.theory.runtime import (
+        Cluster,
+        async_staleness,
+        predictions,
+        sync_async_speedup,
+    )
 
     # K is checked against P as for a K-variant: -K > P is refused, not dropped.
     k_given = args.k if args.k is not None else args._config.get("k")
     variant = "k-async" if k_given is not None else "async"
+    if (args.deadline if args.deadline is not None else args._config.get("deadline")) is not None:
+        variant = "k-sync" if k_given is not None else "sync"  # a variant a deadline fits
     # a config's time budget is not this command's: the predictions are for J updates
     spec = build_spec("theory", args, THEORY_FIELDS, variant=variant, time_budget=None)
     law, p, j, k = spec.law, spec.num_learners, spec.updates, spec.k
     who = {"laws": spec.laws, "speeds": spec.speeds}
-    preds = predictions(law, p, k, j, **who)
+    cluster = Cluster.from_spec(spec)
+    preds = predictions(law, p, k, j, **who, cluster=cluster)
     speed = sync_async_speedup(law, p, **who)
     stale = async_staleness(law, p, **who)
     if args.json:
@@ -122,6 +147,7 @@ def cmd_theory(args: argparse.Namespace) -> int:
                     "learners": p,
                     "k": k,
                     "iterations": j,
+                    "cluster": list(cluster.features),
                     "runtime": {
                         v: {"mean": x.mean, "relation": x.relation, "source": x.source}
                         for v, x in preds.items()
@@ -140,6 +166,10 @@ def cmd_theory(args: argparse.Namespace) -> int:
         print(
             f"X ~ {law_text(spec)}  P={p}  K={k}  J={j}   E[X]={law.mean():.4g}"
             f"  aging={law.aging or 'unknown'}"
+        )
+    if cluster.features:
+        print(
+            f"cluster: {', '.join(cluster.features)} (the speedup and staleness below leave it out)"
         )
     print(f"{'variant':15}{'E[T_J]':>12}  relation      source")
     for name, x in preds.items():

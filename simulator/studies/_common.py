@@ -72,7 +72,9 @@ def spec_theory(spec: ExperimentSpec) -> Prediction:
 
 def chosen_j_theory(prediction: Prediction) -> Prediction:
     """``prediction`` of the time of a J that a time budget chose from the runs themselves:
-    no longer exact nor a bound (J depends on the times it predicts), only asymptotic."""
+    an exact value is no longer exact (J depends on the times it predicts), only asymptotic;
+    a bound stays a bound of that many updates' time (read as such, not as an estimate)."""
     if prediction.relation == "none":
         return prediction
-    return Prediction(prediction.mean, "asymptotic", f"{prediction.source}, J set by the budget")
+    relation = "asymptotic" if prediction.relation == "exact" else prediction.relation
+    return Prediction(prediction.mean, relation, f"{prediction.source}, J set by the budget")

@@ -458,6 +458,18 @@ def async_staleness(law, num_learners: int, *, laws=None, speeds=None) -> dict[s
     return {"p0": p0, "mean": mean}
 
 
+def _for_variant(cluster: Cluster, variant: str) -> Cluster:
+    """``cluster`` as it applies to ``variant`` (as :func:`simulator.studies.comparison.
+    for_variant` keeps a spec): a deadline for the round-based variants only, no server
+    link, shards, service time or pull for all-reduce."""
+    changes: dict[str, Any] = {}
+    if variant not in ("k-sync", "k-batch-sync", "k-avg"):
+        changes["deadline"] = None
+    if variant == "all-reduce":
+        changes.update(server_bandwidth=None, servers=1, service_time=None, pull_latency=None)
+    return dataclasses.replace(cluster, **changes) if changes else cluster
+
+
 def predictions(
     law,
     num_learners: int,
@@ -473,7 +485,8 @@ def predictions(
 
     Without ``k`` only ``sync``, ``async`` and ``all-reduce`` are predicted; a ``k`` that
     breaks the K-variants' rule (1 <= K <= P) is refused, not dropped. ``laws``,
-    ``speeds`` and ``cluster`` as in :func:`expected_runtime`.
+    ``speeds`` and ``cluster`` as in :func:`expected_runtime`; each variant takes the part
+    of ``cluster`` that applies to it (a deadline applies to the round-based variants).
     """
     cluster = cluster or Cluster()
     check_size("num_learners", num_learners)
@@ -487,5 +500,6 @@ def predictions(
         if k is None and not implied:
             continue
         variant, kk = resolve_variant(name, num_learners, None if implied else k)
-        out[name] = _cluster_runtime(variant, num_learners, kk, law, learners, j, cluster)
+        own = _for_variant(cluster, variant)
+        out[name] = _cluster_runtime(variant, num_learners, kk, law, learners, j, own)
     return out

@@ -171,3 +171,18 @@ def test_model_bytes_may_be_written_in_floating_notation():
     args = build_parser().parse_args(["runtime", "--model-bytes", "3.1e4", "--bandwidth", "1e9"])
     spec = build_spec("runtime", args, ("model_bytes", "bandwidth"))
     assert spec.model_bytes == 31000
+
+
+def test_theory_uses_a_configs_cluster_and_each_variant_takes_what_applies(capsys, tmp_path):
+    config = tmp_path / "cluster.toml"
+    config.write_text(
+        '[timing]\nlearners = 4\ndeadline = 1.0\nfailure = "exp:0.1"\nrepair = "exp:1"\n'
+    )
+    code = main(["theory", "--config", str(config), "-K", "3", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert code == 0 and out["cluster"] == ["failure", "deadline"]
+    runtime = out["runtime"]
+    # async: the availability-weighted renewal rate (the deadline is not its)
+    assert runtime["async"]["relation"] == "asymptotic" and "failure" in runtime["async"]["source"]
+    # k-sync: a deadline with failures has no form, and says so
+    assert runtime["k-sync"]["relation"] == "none" and "deadline" in runtime["k-sync"]["source"]
