@@ -83,7 +83,7 @@ _PUBLIC = {
     "DelayCompensatedRate": "simulator.training._rules_stale",
     "StalenessWeightedRate": "simulator.training._rules_stale",
     "OptaxRule": "simulator.training.rules",
-    "make_rule": "simulator.training.rules",
+    "make_rule": "simulator.training._rule_factory",
     "optimal_loss": "simulator.training.optimum",
     # results
     "History": "simulator.results.history",

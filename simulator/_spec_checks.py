@@ -27,6 +27,7 @@ from simulator._checks import (
 from simulator._spec_durations import DURATIONS_MODES, check_durations, load_durations
 from simulator._spec_methods import check_methods, check_rule_fields
 from simulator._spec_network import check_network
+from simulator._spec_rates import TYPED_RATES, check_schedule, resolve_rate
 from simulator.errors import PssimError, SpecError, shown
 
 #: Server rules by name (``training.make_rule``) and replay dtypes: defined here, the one
@@ -74,6 +75,7 @@ TRAINING_FIELDS = (
     "lr",
     "lr_c",
     "dc_lambda",
+    "lr_schedule",
     "batch_size",
     "l2",
     "eval_every",
@@ -119,6 +121,7 @@ TOML_KEY = {
     "lr": "lr",
     "lr_c": "lr-c",
     "dc_lambda": "dc-lambda",
+    "lr_schedule": "lr-schedule",
     "batch_size": "batch",
     "l2": "l2",
     "eval_every": "eval-every",
@@ -219,6 +222,24 @@ def _real(name: str, value: Any, rule: str, *, optional: bool = False) -> float 
     return x
 
 
+def _rate(name: str, value: Any, rule: str, env: dict[str, int], typed: dict[str, str]):
+    """A rate (``lr``, ``lr_c``, ``dc_lambda``; None where optional) as a number, or a
+    string resolved with ``env`` (K, m, P); a string using them is kept in ``typed``."""
+    if not isinstance(value, str):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, numbers.Real)):
+            raise SpecError(
+                f"`{name}` must be a number or an expression in K, m and P; got {shown(value)}",
+                param=name,
+            )
+        if name == "dc_lambda":  # its own checks (see _spec_methods.check_rule_fields)
+            return value
+        return _real(name, value, rule, optional=name != "lr")
+    x, text = resolve_rate(name, value, env, rule)
+    if text is not None:
+        typed[name] = text
+    return x
+
+
 def _choice(name: str, value: Any, choices: Sequence[str]) -> str:
     if value not in choices:
         raise SpecError(
@@ -314,7 +335,7 @@ def validate(spec: Any) -> dict[str, Any]:
     p = out["num_learners"] = _count("num_learners", p, maximum=MAX_COUNT)
     k = _count("k", g("k"), optional=True, maximum=MAX_COUNT)
     try:
-        canonical = resolve_variant(variant, p, k)[0]
+        canonical, resolved_k = resolve_variant(variant, p, k)
     except PssimError as err:
         raise SpecError(str(err), param=err.param) from None
     out["k"] = None if variant in VARIANT_ALIASES + IMPLIED_K else k
@@ -381,14 +402,18 @@ def validate(spec: Any) -> dict[str, Any]:
         raise SpecError(
             f"`rule` must be fixed for k-avg (local SGD steps); got {out['rule']!r}", param="rule"
         )
-    out["lr"] = _real("lr", g("lr"), "> 0")
-    out["lr_c"] = _real("lr_c", g("lr_c"), "> 0", optional=True)
+    # rates may be expressions in K, m and P: resolved for this configuration
+    env, rates = {"K": resolved_k, "m": m, "P": p}, {}
+    out["lr"] = _rate("lr", g("lr"), "> 0", env, rates)
+    out["lr_c"] = _rate("lr_c", g("lr_c"), "> 0", env, rates)
     if out["lr_c"] is not None and out["rule"] != "compensated":
         raise SpecError(
             f"`lr_c` applies to the compensated rule only; got rule {out['rule']!r}",
             param="lr_c",
         )
-    out.update(check_rule_fields(g, out["rule"]))
+    dc_lambda = _rate("dc_lambda", g("dc_lambda"), ">= 0", env, rates)
+    out.update(check_rule_fields(lambda name: dc_lambda, out["rule"]))
+    out[TYPED_RATES] = rates
     out["l2"] = _real("l2", g("l2"), ">= 0")
     out["eval_every"] = _count("eval_every", g("eval_every"), optional=True)
     if out["eval_every"] is not None and out["eval_every"] > (out["updates"] or math.inf):
@@ -396,6 +421,7 @@ def validate(spec: Any) -> dict[str, Any]:
             f"`eval_every` must be <= updates ({out['updates']}); got {out['eval_every']}",
             param="eval_every",
         )
+    out["lr_schedule"] = check_schedule(g("lr_schedule"))
     out["dtype"] = _choice("dtype", g("dtype"), DTYPES)
     out["divergence_factor"] = _real("divergence_factor", g("divergence_factor"), "> 1")
     if not isinstance(g("diagnostics"), bool):

@@ -37,6 +37,7 @@ import numbers
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from distributions import MAX_TIME
 from models import DataError, data_shape, param_count
 from simulator._availability_file import load_availability
 from simulator._checks import check_count
@@ -267,9 +268,28 @@ def check_network(
             f"a link); got model_bytes={res['model_bytes']} and neither",
             param="model_bytes",
         )
+    _check_transfer_time(res)
     if canonical == "all-reduce":
         _all_reduce({**out, **res}, get)
     return res
+
+
+def _check_transfer_time(res: dict[str, Any]) -> None:
+    """A transfer of ``model_bytes`` over the slowest link must take a finite time no longer
+    than any law's (``distributions.MAX_TIME``)."""
+    nbytes = res["model_bytes"]
+    if nbytes is None:
+        return
+    bandwidth = res["bandwidth"]
+    links = [("bandwidth", b) for b in (bandwidth if isinstance(bandwidth, tuple) else [bandwidth])]
+    links.append(("server_bandwidth", res["server_bandwidth"]))
+    for name, rate in links:
+        if rate is not None and not nbytes / rate <= MAX_TIME:
+            raise SpecError(
+                f"`model_bytes` / `{name}` must be a transfer time <= {MAX_TIME:g}; got "
+                f"{nbytes} / {rate:g} = {nbytes / rate:g}",
+                param="model_bytes",
+            )
 
 
 def replace_faults(changes: dict[str, Any]) -> None:

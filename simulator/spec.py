@@ -40,6 +40,7 @@ from simulator._files import read_text_file
 from simulator._spec_durations import DurationsFile
 from simulator._spec_methods import METHOD_DEFAULTS
 from simulator._spec_network import NETWORK_DEFAULTS, model_transfer_bytes, replace_faults
+from simulator._spec_rates import RATE_DEFAULTS, TYPED_RATES
 from simulator._spec_toml import read_json, read_toml, write_toml
 from simulator.errors import PssimTypeError, SpecError, shown
 
@@ -61,7 +62,7 @@ _LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time", "failure",
 #: with their defaults.
 _DURATIONS_FIELDS = {"durations": None, "durations_mode": "replay", "reuse_workers": False}
 #: Opt-in fields with the value that leaves them out of the dict (and the digest).
-_OPT_IN = {**NETWORK_DEFAULTS, **METHOD_DEFAULTS}
+_OPT_IN = {**NETWORK_DEFAULTS, **METHOD_DEFAULTS, **RATE_DEFAULTS}
 #: J of a spec that gives neither ``updates`` nor ``time_budget``.
 DEFAULT_UPDATES = 1000
 
@@ -139,9 +140,16 @@ class ExperimentSpec:
         rule: server rule, ``fixed``, ``compensated`` (eq. 13), ``damped``, ``dc-asgd``
             (delay-compensated, Zheng et al. 2017) or ``staleness-weight`` (each
             contribution weighted by 1 / sqrt(1 + staleness), FedBuff).
-        lr: learning rate (eta_max of the compensated rule).
+        lr: learning rate (eta_max of the compensated rule): a number, or an expression in
+            ``K`` (the variant's resolved K), ``m`` and ``P`` such as ``"0.01*K"`` or
+            ``"0.05*sqrt(m)"``: the field holds the rate resolved for this spec, the spec
+            keeps the string as typed (see :attr:`rate_expressions`). So may ``lr_c`` and
+            ``dc_lambda``.
         lr_c: C of the compensated rule, eq. (13); None: 0.005 * lr.
         dc_lambda: lambda >= 0 of the dc-asgd rule; None: 0.04 (refused with other rules).
+        lr_schedule: None (a constant rate), or update j's rate is ``lr`` times a factor:
+            ``step:FACTOR,EVERY``, ``cosine[:ALPHA]`` (over the run's J updates),
+            ``warmup:N`` or ``warmup:N+cosine[:ALPHA]`` (see :mod:`simulator._spec_rates`).
         batch_size: 1 <= m <= 2**24, samples per mini-batch (training also needs m <= the
             number of training examples, checked where the data is loaded).
         l2: L2 regulariser lambda >= 0.
@@ -181,9 +189,10 @@ class ExperimentSpec:
     model: str = "softmax"
     data: str = "digits"
     rule: str = "fixed"
-    lr: float = 0.01
-    lr_c: float | None = None
-    dc_lambda: float | None = None
+    lr: float | str = 0.01
+    lr_c: float | str | None = None
+    dc_lambda: float | str | None = None
+    lr_schedule: str | None = None
     batch_size: int = 1
     l2: float = 0.01
     eval_every: int | None = None
@@ -195,7 +204,7 @@ class ExperimentSpec:
         if self.updates is None and self.time_budget is None:
             object.__setattr__(self, "updates", DEFAULT_UPDATES)
         for name, value in checks.validate(self).items():
-            object.__setattr__(self, name, value)  # and the private TYPED_LAWS
+            object.__setattr__(self, name, value)  # and the private typed laws, rates
 
     # -- derived -----------------------------------------------------------------------
     @property
@@ -235,6 +244,18 @@ class ExperimentSpec:
         return dict(getattr(self, checks.TYPED_LAWS))
 
     @property
+    def rate_expressions(self) -> dict[str, str]:
+        """``lr``, ``lr_c`` and ``dc_lambda`` given as expressions in ``K``, ``m`` and ``P``,
+        as typed (field -> string); the fields hold them resolved for this spec.
+
+        Example:
+            >>> spec = ExperimentSpec(variant="k-sync", k=4, lr="0.01*K")
+            >>> spec.rate_expressions, spec.lr
+            ({'lr': '0.01*K'}, 0.04)
+        """
+        return dict(getattr(self, TYPED_RATES))
+
+    @property
     def communication(self) -> bool:
         """True with a push/pull latency, a server service time, or any faults, slowdown,
         deadline or network field (the closed forms and fast paths assume none)."""
@@ -264,8 +285,9 @@ class ExperimentSpec:
     def replace(self, **changes: Any) -> ExperimentSpec:
         """A new, validated spec with some fields changed.
 
-        Laws typed as expressions in ``m`` and ``P`` are kept as typed and resolved again
-        (``spec.replace(batch_size=16)`` follows ``shifted-exp:0.5*m,1``). ``updates`` and
+        Laws and rates typed as expressions are kept as typed and resolved again
+        (``spec.replace(batch_size=16)`` follows ``shifted-exp:0.5*m,1``,
+        ``spec.replace(k=8)`` follows ``lr="0.01*K"``). ``updates`` and
         ``time_budget`` are alternatives: giving one (not None) drops the
         other unless both are given (which is refused). So are ``law``/``laws`` and
         ``durations``: ``spec.replace(laws=[...])`` of a spec with durations drops the
@@ -284,6 +306,8 @@ class ExperimentSpec:
         for name, text in self.law_expressions.items():  # re-resolved with the new m, P
             if {"law": "laws", "laws": "law"}.get(name) not in changes:  # not replaced
                 changes.setdefault(name, text)
+        for name, text in self.rate_expressions.items():
+            changes.setdefault(name, text)
         return dataclasses.replace(self, **changes)
 
     def _replace_durations(self, changes: dict[str, Any]) -> None:
@@ -308,11 +332,12 @@ class ExperimentSpec:
         ``time_budget``, ``diagnostics``, the durations fields and the faults, slowdown and
         network fields only when set (so specs without them keep their canonical form and
         digest).
-        A law typed as an expression in ``m`` and ``P`` is written as typed (see
-        :attr:`law_expressions`); the others as their canonical spec strings. The
-        durations file is written as typed, and ``laws`` (derived from it) as None."""
+        A law or rate typed as an expression is written as typed (see
+        :attr:`law_expressions`, :attr:`rate_expressions`); the other laws as their
+        canonical spec strings. The durations file is written as typed, and ``laws``
+        (derived from it) as None."""
         out: dict[str, Any] = {}
-        typed = getattr(self, checks.TYPED_LAWS)
+        typed = {**getattr(self, checks.TYPED_LAWS), **getattr(self, TYPED_RATES)}
         for f in TIMING_FIELDS + TRAINING_FIELDS:
             value = getattr(self, f)
             if (f == "time_budget" and value is None) or (f == "diagnostics" and not value):

@@ -47,6 +47,20 @@ def _whole(text: str) -> int | float:
 
 _whole.__name__ = "int"
 
+
+def _rate(text: str) -> float | str:
+    """A rate as typed: a number (``0.01``), else the text, an expression in K, m and P
+    (``0.01*K``) that the spec checks and resolves."""
+    try:
+        return _FLOAT(text)
+    except ValueError:
+        if not text.isascii():
+            raise
+        return text
+
+
+_rate.__name__ = "float"
+
 #: field -> (flags, argparse keywords, help). The first long flag is the TOML key.
 OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     "variant": (
@@ -177,9 +191,30 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
         {},
         "server rule: fixed, compensated (eq. 13), damped, dc-asgd or staleness-weight",
     ),
-    "lr": (("--lr",), {"type": _FLOAT}, "learning rate (eta_max of the compensated rule)"),
-    "lr_c": (("--lr-c",), {"type": _FLOAT}, "C of the compensated rule eq. (13) (None: 0.005*lr)"),
-    "dc_lambda": (("--dc-lambda",), {"type": _FLOAT}, "lambda of the dc-asgd rule (None: 0.04)"),
+    "lr": (
+        ("--lr",),
+        {"type": _rate},
+        "learning rate (eta_max of the compensated rule): a number or an expression in K "
+        "(the variant's K: P for sync, 1 for async), m and P, e.g. 0.01*K or 0.05*sqrt(m)",
+    ),
+    "lr_c": (
+        ("--lr-c",),
+        {"type": _rate},
+        "C of the compensated rule eq. (13) (None: 0.005*lr); may use K, m and P like --lr",
+    ),
+    "dc_lambda": (
+        ("--dc-lambda",),
+        {"type": _rate},
+        "lambda of the dc-asgd rule (None: 0.04); may use K, m and P like --lr",
+    ),
+    "lr_schedule": (
+        ("--lr-schedule",),
+        {"metavar": "SCHEDULE"},
+        "update j's rate is lr times f(j): step:FACTOR,EVERY (times FACTOR every EVERY "
+        "updates), cosine[:ALPHA] (to ALPHA*lr over the run's J updates), warmup:N (from 0 "
+        "over N updates), or a warm-up then one of the others (warmup:N+cosine); None: "
+        "constant",
+    ),
     "batch_size": (("--batch",), {"type": _INT}, "mini-batch size m"),
     "l2": (("--l2",), {"type": _FLOAT}, "L2 regulariser lambda"),
     "eval_every": (("--eval-every",), {"type": _INT}, "updates between evaluations (None: J/100)"),
@@ -211,6 +246,7 @@ COMMAND_KEYS = (
     "bounds",
     "gamma",
     "p0",
+    "level",
 )
 
 

@@ -251,8 +251,9 @@ def _title(spec, result) -> str:
     else:  # every variant to the same simulated time, each with its own J
         per_variant = ", ".join(f"{run.variant} {run.num_updates}" for run in result.runs)
         length = f"T={spec.time_budget:.6g} (J: {per_variant})"
+    lr = d["lr"] if spec.lr_schedule is None else f"{d['lr']}, {spec.lr_schedule}"
     return (
-        f"{result.model_name} on {result.data_name}, m={spec.batch_size}, lr={spec.lr} "
+        f"{result.model_name} on {result.data_name}, m={spec.batch_size}, lr={lr} "
         f"({spec.rule}), P={spec.num_learners}, {length}, X ~ {law}"
         + (f", {comm}" if comm else "")
         + f", {seeds}"

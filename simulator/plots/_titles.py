@@ -86,6 +86,7 @@ _ORDER = (
     "time_budget",
     "rule",
     "lr",
+    "lr_schedule",
     "model",
     "seeds",
 )
@@ -254,8 +255,10 @@ def _phrase(field: str, value: Any, settings: Mapping[str, Any]) -> str | None:
         return f"J={_number(value)}"
     if field == "time_budget":
         return f"time budget T={_number(value)}"
-    if field in ("rule", "lr"):
+    if field in ("rule", "lr"):  # an lr typed as an expression shows as typed: lr=0.01*K
         return f"{field}={_number(value)}"
+    if field == "lr_schedule":
+        return f"lr schedule {value}"
     if field == "model":
         data = settings.get("data")
         return str(value) + ("" if _missing(data) else f" on {_data_text(data)}")

@@ -65,6 +65,7 @@ def error_figure(
     title: str | None = None,
     bounds: Sequence = (),
     log_time: bool | None = None,
+    optimal=None,
 ) -> Figure:
     """Two panels: error (or loss) vs simulated time and vs iterations.
 
@@ -88,6 +89,13 @@ def error_figure(
         log_time: draw simulated time on a log axis (True), a linear one (False) or
             (None, default) a log axis where the runs' final times differ by more than
             10x.
+        optimal: the optimal time to each level, drawn on the time panel as a black
+            dash-dotted curve through ``(times[i], levels[i])`` up to the runs' last time:
+            no method reaches a level left of it on every problem with the same constants,
+            up to a universal constant (e.g.
+            :func:`~simulator.studies.bounds.optimal_curve`'s
+            :class:`~simulator.theory.optimal_time.OptimalTimeCurve`: anything with (n,)
+            ``levels`` and ``times`` and ``label()``); None (default): none.
 
     Returns:
         The figure, 12 inches wide. Lines are the mean over non-diverged seeds, each
@@ -98,10 +106,13 @@ def error_figure(
         ``k-avg`` (J rounds of K local steps) a local step, so K-AVG's x is J K.
 
     Raises:
-        PssimTypeError: ``runs`` or ``bounds`` are not sequences of runs and curves, or
-            ``log_time`` is not True, False or None.
+        PssimTypeError: ``runs`` or ``bounds`` are not sequences of runs and curves,
+            ``optimal`` has no levels, times and label, or ``log_time`` is not True, False
+            or None.
     """
     runs = check_runs(runs, ("variant", "k", "diverged_seeds", "result"))
+    if optimal is not None:
+        optimal = check_runs([optimal], ("levels", "times", "label"), name="optimal")[0]
     log_time = check_log_time(log_time)
     bounds = list(bounds) if bounds else []
     bounds = [b if b is None or isinstance(b, str) else check_runs([b], ())[0] for b in bounds]
@@ -148,6 +159,9 @@ def error_figure(
                 lw=1.3,
                 label=f"bound: {curve.label()}" if ax is ax_t else None,
             )
+    if optimal is not None:
+        last = float(np.nanmax(finals)) if np.isfinite(finals).any() else np.nan
+        _optimal_curve(ax_t, optimal, last)
     ylabel = "error F(w) - F*" if use_error else "loss F(w)"
     for ax in (ax_t, ax_j):
         ax.set_yscale("log")
@@ -168,6 +182,16 @@ def error_figure(
         fig.suptitle(text, fontsize=TITLE_SIZE)
     fig.tight_layout()
     return fig
+
+
+def _optimal_curve(ax, optimal, until: float) -> None:
+    """The optimal time to each level, black and dash-dotted, up to the runs' last time."""
+    times = np.asarray(optimal.times, dtype=float)
+    levels = np.asarray(optimal.levels, dtype=float)
+    keep = np.isfinite(times) & (times > 0) & (levels > 0)
+    if np.isfinite(until):
+        keep &= times <= until
+    ax.plot(times[keep], levels[keep], color="k", ls="-.", lw=1.6, label=optimal.label())
 
 
 def _diverged_seeds(ax_t, ax_j, run, use_error: bool, style: dict, label: str) -> None:

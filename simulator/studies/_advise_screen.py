@@ -30,14 +30,12 @@ from typing import Any
 from distributions import Exponential
 from simulator.studies._advise_spec import AdviseSettings, Candidate
 from simulator.studies._common import spec_theory
+from simulator.studies.runtime import RATE_UPDATES
 from simulator.theory.error_bounds import kasync_error_bound, ksync_error_bound
 
 __all__ = ["Screen", "screen_candidates"]
 
 _ASYNC = ("async", "k-async", "k-batch-async")
-#: J of the runtime whose mean per update is a candidate's time per update: long, so
-#: start-up terms (a first free read, a link bound's 2J - 1 transfers) weigh nothing.
-_RATE_UPDATES = 10_000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,8 +121,8 @@ def screen_candidates(
     out = []
     for candidate in candidates:
         spec = candidate.spec
-        runtime = spec_theory(spec.replace(updates=_RATE_UPDATES, eval_every=None))
-        per_update = None if runtime.mean is None else runtime.mean / _RATE_UPDATES
+        runtime = spec_theory(spec.replace(updates=RATE_UPDATES, eval_every=None))
+        per_update = None if runtime.mean is None else runtime.mean / RATE_UPDATES
         if constants is None:
             out.append(Screen(None, per_update, None, no_constants))
             continue

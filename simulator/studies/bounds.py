@@ -9,7 +9,13 @@ variant, P, K, m, learning rate and compute-time law:
   asynchronous ones; Theorem 5 for non-convex models) as a curve over iterations and, with
   the runtime theory, over simulated time (figure 7);
 - Theorem 4 when the rule is eq. (13)'s compensated rate;
-- "can stale gradients win?" (p0/2 > gamma) for the asynchronous variants.
+- "can stale gradients win?" (p0/2 > gamma) for the asynchronous variants;
+- the optimal time complexity of Tyurin & Richtárik 2023 (``simulator.theory.optimal_time``):
+  the least time any method needs to reach a level, up to a universal constant C left free
+  (values at C = 1), from the learners' mean durations and the same constants.
+
+L is the larger top Hessian eigenvalue at w0 and at w* (``ProblemConstants.L_init``,
+``L_optimum``): the theorems assume one L everywhere.
 
 The asynchronous bounds need gamma and p0, which the theory does not give: gamma defaults
 to 0 (its smallest value, so the bound is a best case; measure gamma with
@@ -21,6 +27,7 @@ every law. Both choices are reported as assumptions.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any
 
 import numpy as np
@@ -29,7 +36,7 @@ from distributions import Exponential
 from simulator._checks import VARIANT_ALIASES
 from simulator.errors import PssimError, PssimTypeError, shown
 from simulator.spec import ExperimentSpec
-from simulator.theory._bound import Bound, check_nonnegative
+from simulator.theory._bound import Bound, check_nonnegative, check_positive
 from simulator.theory.error_bounds import (
     compensated_rate_bound,
     nonconvex_bound,
@@ -41,10 +48,25 @@ from simulator.theory.error_runtime import (
     error_vs_time,
     stale_can_win,
 )
+from simulator.theory.optimal_time import (
+    OptimalTimeCurve,
+    optimal_time,
+    optimal_time_curve,
+    optimal_time_strongly_convex,
+    optimal_time_to_error,
+)
 
-__all__ = ["BoundsReport", "bound_curves", "error_bounds"]
+__all__ = [
+    "BoundsReport",
+    "bound_curves",
+    "error_bounds",
+    "mean_durations",
+    "optimal_curve",
+]
 
 _ASYNC = ("async", "k-async", "k-batch-async")
+#: Variants Dutta et al.'s error theory does not cover (besides k-avg's own theory).
+_OUTSIDE = ("all-reduce", "rennala", "ringmaster")
 #: Most iterations on a bound's curve (the curves are for figures and tables).
 MAX_POINTS = 100_000
 #: What the bounds read of the problem constants.
@@ -61,7 +83,8 @@ class BoundsReport:
         initial_error: F(w0) - F* (or F(w0), a bound on F(w0) - F* for non-negative
             losses, when F* is unknown), on the training set.
         curve: the variant's error bound against iterations and expected time (figure 7),
-            or None (``k-avg``, and models that are not strongly convex: Theorem 5 then).
+            or None (``k-avg``, rennala, ringmaster and all-reduce, and models that are
+            not strongly convex: Theorem 5 then).
         bounds: name -> :class:`~simulator.theory._bound.Bound`, every bound evaluated.
         assumptions: the values the theory needs but does not give, as used.
     """
@@ -103,6 +126,7 @@ def error_bounds(
     gamma: float | None = None,
     p0: float | None = None,
     points: int = 101,
+    level: float | None = None,
 ) -> BoundsReport:
     """Evaluates Dutta et al. 2018's error theory for ``spec`` (see the module docstring).
 
@@ -114,6 +138,10 @@ def error_bounds(
         gamma: Theorem 3's staleness constant (asynchronous variants); default 0, reported.
         p0: Lemma 8's p0 (asynchronous variants); default 1/P, reported.
         points: iterations on the curve, spread from 0 to J (2 to 100000).
+        level: the level of the optimal-time rows (``optimal_time``, and
+            ``optimal_time_sc`` for strongly convex losses): an error ``F - F*`` for
+            strongly convex losses, else a gradient level ``||grad F||^2``; default the
+            variant's own bound at J (else 1% of ``F(w0) - F*``, or of ``||grad F(w0)||^2``).
 
     Returns:
         A :class:`BoundsReport`.
@@ -157,6 +185,8 @@ def error_bounds(
     for name, value in (("gamma", gamma), ("p0", p0)):
         if value is not None:
             check_nonnegative(name, value)
+    if level is not None:
+        check_positive("level", level)
     from models import build_model, load_dataset
     from simulator.training.constants import problem_constants
     from simulator.training.replayer import replay_keys
@@ -209,6 +239,8 @@ def error_bounds(
     curve = None
     if variant == "k-avg":
         assumptions["k-avg"] = "outside Dutta et al.'s analysis: see kstep_averaging"
+    elif variant in _OUTSIDE:
+        assumptions[variant] = "outside Dutta et al.'s analysis: see the optimal-time rows"
     elif not strongly:
         bounds["theorem5"] = nonconvex_bound(
             iterations,
@@ -258,7 +290,113 @@ def error_bounds(
             curve = error_vs_time(bounds["theorem4"], iterations, curve.runtime)
     if is_async:
         bounds["stale_can_win"] = stale_can_win(p0, gamma, num_learners=p)
+    bounds.update(_optimal_rows(spec, constants, float(initial_error), strongly, bounds, level))
     return BoundsReport(spec, constants, float(initial_error), curve, bounds, assumptions)
+
+
+def mean_durations(spec: ExperimentSpec) -> np.ndarray:
+    """(P,) each learner's mean compute time per mini-batch, E[X_l], simulated time units.
+
+    The spec's law (or per-learner laws, measured durations included) at its batch size,
+    divided by the learner's speed: the times ``tau_l`` of the fixed computation model.
+    Communication, faults and slowdowns only add time, so they are left out of a lower bound.
+    """
+    from simulator.theory._learners import Learner
+
+    p = spec.num_learners
+    laws = spec.laws if spec.laws is not None else [spec.law] * p
+    speeds = spec.speeds if spec.speeds is not None else [1.0] * p
+    return np.array([Learner(law, s).mean() for law, s in zip(laws, speeds, strict=True)])
+
+
+#: The variant bounds whose value at J is the default level of the optimal-time rows.
+_LEVEL_FROM = ("theorem4", "theorem3", "lemma2", "theorem5")
+
+
+def _default_level(bounds: dict[str, Bound], scale: float) -> float:
+    """The variant's bound at J, where finite and > 0; else 1% of ``scale``."""
+    for name in _LEVEL_FROM:
+        if name in bounds:
+            value = np.ravel(np.asarray(bounds[name].value, dtype=float))[-1]
+            if np.isfinite(value) and value > 0:
+                return float(value)
+    return 0.01 * scale
+
+
+def _optimal_rows(spec, constants, delta, strongly, bounds, level) -> dict[str, Bound]:
+    """Tyurin & Richtárik's optimal time to ``level``: of the error ``F - F*`` (via
+    ``eps = 2 L e``, and eq. 6's strongly convex form beside it) for strongly convex losses,
+    else of ``||grad F||^2``. One stochastic gradient is one mini-batch: variance
+    sigma^2 / m."""
+    common = dict(mean_durations=mean_durations(spec), L=constants.L)
+    sigma2 = constants.sigma2 / spec.batch_size
+    scale = delta if strongly else constants.grad_norm2_init
+    level = _default_level(bounds, scale) if level is None else float(level)
+    rows = {}
+    if strongly:
+        rows["optimal_time"] = optimal_time_to_error(level, delta=delta, sigma2=sigma2, **common)
+        rows["optimal_time_sc"] = optimal_time_strongly_convex(
+            level, mu=constants.c, sigma2=sigma2, **common
+        )
+    else:
+        rows["optimal_time"] = optimal_time(level, delta=delta, sigma2=sigma2, **common)
+    return {
+        name: dataclasses.replace(b, extra={**b.extra, "level": level}) for name, b in rows.items()
+    }
+
+
+def optimal_curve(
+    comparison: Any, *, dataset: Any = None, constants: Any = None, points: int = 60
+) -> OptimalTimeCurve | None:
+    """The optimal time (C = 1) to each error level, for ``error_figure(optimal=...)``.
+
+    For a strongly convex loss, the strongly convex form (Tyurin 2025 eq. 6: the class
+    bound that holds the problem); for another convex one, Theorem 6.4 at ``eps = 2 L e``
+    (every L-smooth problem: a strongly convex one is solved faster below about
+    ``Delta mu / L``, mu = c). Error levels e from just under ``F(w0) - F*`` (or its half)
+    down to the smallest mean error of the comparison's runs, with the learners of the
+    comparison's spec (:func:`mean_durations`) and the problem's constants.
+
+    Args:
+        comparison: a :class:`~simulator.studies.comparison.Comparison`.
+        dataset: the data set it trained on (default: loaded from the spec).
+        constants: its ``ProblemConstants`` (default: computed).
+        points: levels on the curve, >= 2.
+
+    Returns:
+        An :class:`~simulator.theory.optimal_time.OptimalTimeCurve`, or None where F* is
+        unknown (a non-convex model: no error axis).
+    """
+    spec = comparison.spec
+    if constants is None:
+        from models import build_model, load_dataset
+        from simulator.training.constants import problem_constants
+        from simulator.training.replayer import replay_keys
+
+        dataset = load_dataset(spec.data) if dataset is None else dataset
+        model = build_model(spec.model, dataset, spec.l2)
+        constants = problem_constants(model, dataset, key=replay_keys(spec.seed)[0])
+    if constants.f_star is None:
+        return None
+    delta = constants.loss_init - constants.f_star
+    means = [np.asarray(run.result.error, dtype=float) for run in comparison.runs]
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a run whose seeds all diverged
+        lows = [np.nanmin(np.nanmean(e, axis=0)) for e in means if e.size]
+    lows = [x for x in lows if np.isfinite(x) and x > 0]
+    bottom = min(lows) if lows else 1e-4 * delta
+    strongly = constants.c > 1e-9 * constants.L  # a flat direction, up to rounding, is 0
+    return optimal_time_curve(
+        delta,
+        min(bottom, 0.25 * delta),
+        mean_durations=mean_durations(spec),
+        L=constants.L,
+        delta=delta,
+        sigma2=constants.sigma2 / spec.batch_size,
+        mu=constants.c if strongly else None,
+        on="strongly-convex" if strongly else "error",
+        points=points,
+    )
 
 
 def bound_curves(comparison: Any, *, dataset: Any = None) -> list[ErrorRuntimeCurve | None]:
@@ -266,8 +404,9 @@ def bound_curves(comparison: Any, *, dataset: Any = None) -> list[ErrorRuntimeCu
 
     The problem's constants are computed once (the comparison's model, data and l2) and
     every variant gets :func:`error_bounds`'s curve for the updates it ran (gamma 0 and p0
-    1/P for the asynchronous ones); None where no curve applies (``k-avg``, a loss that is
-    not strongly convex, heterogeneous learners or communication times).
+    1/P for the asynchronous ones); None where no curve applies (``k-avg``, rennala,
+    ringmaster, all-reduce, a loss that is not strongly convex, heterogeneous learners or
+    communication times).
 
     Args:
         comparison: a :class:`~simulator.studies.comparison.Comparison`.

@@ -128,11 +128,14 @@ class Comparison:
         shared = self.spec.to_dict()
         names = ("law", "laws", "speeds", "push_latency", "pull_latency", "service_time")
         names += ("data", "model", "lr", "lr_c", "l2", "dtype")
-        optional = ("durations", "durations_mode", "reuse_workers", *_CLUSTER_FIELDS)
+        optional = ("durations", "durations_mode", "reuse_workers", "lr_schedule")
+        optional += _CLUSTER_FIELDS
         names += tuple(n for n in optional if n in shared)  # with a file or a cluster feature
         own = {v: spec.to_dict() for v, spec in per_run.items()}  # a variant drops what
         for name in names:  # does not apply to it (a deadline, the server's link)
             column = {v: _cell(d.get(name)) for v, d in own.items()}
+            if name in ("lr", "lr_c"):  # the rate each variant ran with, resolved
+                column = {v: getattr(per_run[v], name) for v in own}
             frame[name] = frame["variant"].map(column)
         frame["base_seed"] = shared["seed"]
         frame["divergence_factor"] = shared["divergence_factor"]
@@ -275,6 +278,8 @@ def for_variant(spec: ExperimentSpec, variant: str) -> ExperimentSpec:
         changes["deadline"] = None
     if variant == "all-reduce":
         changes.update(server_bandwidth=None, servers=1, service_time=None, pull_latency=None)
+        if getattr(spec, "bandwidth", None) is None:  # no link left for the bytes to cross
+            changes["model_bytes"] = None
     if variant != "ringmaster" and getattr(spec, "staleness_limit", None) is not None:
         changes["staleness_limit"] = None
     return spec.replace(**changes)
@@ -384,7 +389,9 @@ def compare(
             "`target` or `target_fraction`)",
             param="target_accuracy",
         )
-    rule = make_rule(spec.rule, spec.lr, spec.lr_c, spec.dc_lambda) if rule is None else rule
+    rules = [  # each variant's own rates (an lr typed in K, m or P follows its variant)
+        make_rule(v.rule, v.lr, v.lr_c, v.dc_lambda) if rule is None else rule for v in specs
+    ]
     runs, given_f_star, f_star = [], f_star, None
     bar = tqdm(
         total=len(specs) * (spec.seeds + 1),
@@ -395,7 +402,6 @@ def compare(
     )
     options = dict(
         batch_size=spec.batch_size,
-        rule=rule,
         dtype=spec.dtype,
         divergence_factor=spec.divergence_factor,
         diagnostics=spec.diagnostics,
@@ -418,14 +424,17 @@ def compare(
             if (ahead or i + 1 < len(specs)) and _trace_bytes(traces) <= AHEAD_BYTES:
                 # compiled in a worker thread while the next variants are simulated and the
                 # earlier ones replayed (a lone variant has nothing to overlap with)
-                compile_replay(traces, model, dataset, eval_every=eval_every, **options)
-            ahead.append((vspec, run_spec, eval_every, traces))
+                compile_replay(
+                    traces, model, dataset, eval_every=eval_every, rule=rules[i],
+                    lr_schedule=vspec.lr_schedule, **options,
+                )  # fmt: skip
+            ahead.append((vspec, run_spec, eval_every, traces, rules[i]))
             while ahead and (
                 len(ahead) > AHEAD
                 or sum(_trace_bytes(a[3]) for a in ahead) > AHEAD_BYTES
                 or i + 1 == len(specs)
             ):
-                vspec_a, run_spec_a, eval_every_a, traces_a = ahead.popleft()
+                vspec_a, run_spec_a, eval_every_a, traces_a, rule_a = ahead.popleft()
                 bar.set_postfix_str(f"{vspec_a.variant}: training")
                 result = replay(
                     traces_a,
@@ -433,6 +442,8 @@ def compare(
                     dataset,
                     eval_every=eval_every_a,
                     f_star=given_f_star if solve is None else None,
+                    rule=rule_a,
+                    lr_schedule=vspec_a.lr_schedule,
                     **options,
                 )
                 if solve is not None:  # what replay's f_star="auto" gives

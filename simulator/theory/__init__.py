@@ -48,6 +48,7 @@ from simulator.theory.kstep_averaging import (
     kavg_vs_asgd,
     optimal_k,
 )
+from simulator.theory.methods import rennala_batch_bounds, ringmaster_upper_bound
 from simulator.theory.minibatch_size import (
     InverseLawFit,
     batch_size_bound,
@@ -58,6 +59,14 @@ from simulator.theory.minibatch_size import (
     scaling_curve,
     time_to_converge,
     update_time,
+)
+from simulator.theory.optimal_time import (
+    OptimalTimeCurve,
+    harmonic_means,
+    optimal_time,
+    optimal_time_curve,
+    optimal_time_strongly_convex,
+    optimal_time_to_error,
 )
 from simulator.theory.runtime import (
     RELATIONS,
@@ -75,6 +84,7 @@ __all__ = [
     "Condition",
     "ErrorRuntimeCurve",
     "InverseLawFit",
+    "OptimalTimeCurve",
     "Prediction",
     "asgd_bound",
     "asgd_optimal_step",
@@ -88,6 +98,7 @@ __all__ = [
     "error_vs_time",
     "expected_runtime",
     "fit_inverse_law",
+    "harmonic_means",
     "independent_order_statistic_mean",
     "k_opt_condition",
     "kasync_error_bound",
@@ -100,10 +111,16 @@ __all__ = [
     "nonconvex_bound",
     "optimal_batch_size",
     "optimal_k",
+    "optimal_time",
+    "optimal_time_curve",
+    "optimal_time_strongly_convex",
     "optimal_time_to_converge",
+    "optimal_time_to_error",
     "p0_exponential",
     "p0_lemma8",
     "predictions",
+    "rennala_batch_bounds",
+    "ringmaster_upper_bound",
     "scaling_curve",
     "sgd_bound",
     "sgd_optimal_step",

@@ -32,25 +32,18 @@ from collections.abc import Sequence
 import numpy as np
 
 from simulator.theory._learners import Learner
+from simulator.theory.optimal_time import harmonic_means
 
 __all__ = [
-    "harmonic_prefix",
     "kth_completion",
     "rennala_batch_bounds",
     "ringmaster_upper_bound",
 ]
 
 
-def harmonic_prefix(taus: Sequence[float]) -> np.ndarray:
-    """(P,) H_m = (1/m sum_{i<=m} 1/tau_(i))^-1 over the m fastest learners, m = 1..P."""
-    t = np.sort(np.asarray(taus, dtype=np.float64))
-    m = np.arange(1, t.size + 1)
-    return m / np.cumsum(1.0 / t)
-
-
 def _paper_bound(taus: Sequence[float], k: int) -> float:
     """2 min_m H_m (1 + K / m): the time of K fresh gradients, Lemma 4.1's form."""
-    h = harmonic_prefix(taus)
+    h = harmonic_means(taus)
     m = np.arange(1, h.size + 1)
     return float(2.0 * np.min(h * (1.0 + k / m)))
 

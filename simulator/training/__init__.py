@@ -3,6 +3,7 @@
 This is the only package of the project that imports jax and optax.
 """
 
+from simulator.training._rule_factory import make_rule
 from simulator.training._rules_stale import DelayCompensatedRate, StalenessWeightedRate
 from simulator.training.optimum import clear_optimum_cache, optimal_loss
 from simulator.training.replayer import (
@@ -19,7 +20,6 @@ from simulator.training.rules import (
     FixedRate,
     OptaxRule,
     ServerRule,
-    make_rule,
 )
 
 __all__ = [

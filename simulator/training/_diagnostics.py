@@ -16,23 +16,34 @@ Computed inside the jitted scan when a replay asks for them (nothing is traced o
   subset (per-example gradients by ``vmap``).
 
 The fresh-read shares behind p0 (Lemma 8) depend on the schedule only and are computed on
-the host from the scan's inputs (:func:`fresh_shares`).
+the host from the scan's inputs (:func:`fresh_shares`). Lemma 8's infimum itself is
+estimated from the traces (:func:`p0_estimate`): the fresh-read probability conditioned on
+bins of the other learners' elapsed time, with simultaneous confidence intervals.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import numbers
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+from scipy import stats
 
 from simulator.errors import PssimError, shown
 from simulator.results.history import DIAGNOSTIC_COLUMNS
 
-__all__ = ["DIAGNOSTIC_NAMES", "Diagnostics", "fresh_shares", "running_ratio"]
+__all__ = [
+    "DIAGNOSTIC_NAMES",
+    "Diagnostics",
+    "P0Estimate",
+    "fresh_shares",
+    "p0_estimate",
+    "running_ratio",
+]
 
 #: Per-evaluation diagnostic curves of a replay, in the order of the results table.
 DIAGNOSTIC_NAMES = DIAGNOSTIC_COLUMNS[:-1]
@@ -234,3 +245,163 @@ def running_ratio(gaps: np.ndarray, norms: np.ndarray) -> np.ndarray:
     bottom = np.cumsum(np.where(valid, norms, 0.0), axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(bottom > 0, top / bottom, np.nan)
+
+
+#: Updates a bin of :func:`p0_estimate` holds at least (fewer bins where there are fewer).
+P0_BIN_UPDATES = 100
+
+
+@dataclasses.dataclass(frozen=True)
+class P0Estimate:
+    """Lemma 8's ``p0 = inf_j P(tau(l,j) = j | past)``, estimated from schedules.
+
+    Updates are binned by the age of the oldest computation in flight when their model
+    version came to be (the past a fresh read competes with); in each bin the fresh-read
+    probability is the share of the bin's contributions that read the current model.
+
+    Attributes:
+        value: the smallest bin's share: the estimate of the infimum over the bins.
+        lower, upper: ``min_b`` of the bins' lower and upper confidence limits: an interval
+            for the smallest bin probability, holding with ``confidence`` (the bins'
+            intervals are simultaneous, Bonferroni).
+        share: the fresh share of all contributions (the mean p, above ``value``).
+        ages: (B, 2) the smallest and largest oldest age in each bin, simulated time
+            units, bins in increasing age.
+        shares, errors: (B,) each bin's fresh share and its standard error.
+        updates, reads: (B,) int, updates and contributions in each bin.
+        confidence: the simultaneous coverage of the bins' intervals.
+    """
+
+    value: float
+    lower: float
+    upper: float
+    share: float
+    ages: np.ndarray
+    shares: np.ndarray
+    errors: np.ndarray
+    updates: np.ndarray
+    reads: np.ndarray
+    confidence: float
+
+    def intervals(self) -> np.ndarray:
+        """(B, 2) each bin's simultaneous interval, clipped to [0, 1]."""
+        half = self._z() * self.errors
+        return np.clip(np.stack([self.shares - half, self.shares + half], axis=1), 0.0, 1.0)
+
+    def _z(self) -> float:
+        return float(stats.norm.ppf(1 - (1 - self.confidence) / (2 * len(self.shares))))
+
+
+def _oldest_ages(trace: Any) -> np.ndarray:
+    """(U - 1,) for updates 1..U-1: the oldest age among the computations in flight at the
+    previous update (started before it, stopping after it), 0 where none is."""
+    mask = trace.mask
+    learners = np.concatenate(
+        [trace.learner[mask], trace.cancelled_learner, trace.inflight_learner]
+    ).astype(np.int64)
+    starts = np.concatenate([trace.start[mask], trace.cancelled_start, trace.inflight_start])
+    stops = np.concatenate(
+        [trace.finish[mask], trace.cancelled_stop, np.full(len(trace.inflight_start), np.inf)]
+    )
+    at = np.asarray(trace.update_time[:-1], dtype=np.float64)
+    oldest = np.zeros(at.shape)
+    for learner in np.unique(learners):
+        own = learners == learner
+        order = np.argsort(starts[own], kind="stable")
+        start, stop = starts[own][order], stops[own][order]
+        last = np.searchsorted(start, at, side="left") - 1  # the latest start before `at`
+        busy = (last >= 0) & (stop[np.maximum(last, 0)] > at)
+        oldest = np.maximum(oldest, np.where(busy, at - start[np.maximum(last, 0)], 0.0))
+    return oldest
+
+
+def _bin_shares(fresh: np.ndarray, reads: np.ndarray) -> tuple[float, float]:
+    """The ratio ``sum fresh / sum reads`` and its standard error (updates as clusters)."""
+    total = reads.sum()
+    share = fresh.sum() / total
+    n = len(reads)
+    spread = np.sum((fresh - share * reads) ** 2) * (n / (n - 1) if n > 1 else 0.0)
+    return float(share), float(np.sqrt(spread) / total)
+
+
+def p0_estimate(traces: Any, *, bins: int = 5, confidence: float = 0.999) -> P0Estimate:
+    """Lemma 8's p0, the infimum over the past of the fresh-read probability, estimated.
+
+    The smallest share over short windows (:func:`fresh_shares`) is biased low by its
+    noise (exponential laws, P = 40: about 0.005 for the exact 1/P = 0.025). Here the past
+    is summarised by the age of the oldest computation in flight when update j's model
+    version came to be (the moment update j - 1 was applied); updates 1..U-1 of every
+    trace are pooled, split into ``bins`` bins of equal counts of that age, and each bin's
+    fresh-read probability is its share of fresh contributions: consistent for each bin's
+    conditional probability as the traces grow. The smallest of them estimates the
+    infimum (it goes down to it as bins narrow); laws whose hazard rises with age (new
+    longer than used) have their infimum at old ages, falling hazards at young ones, the
+    two end bins. For exponential laws every bin's probability is 1/P (memoryless).
+
+    Args:
+        traces: a Trace or a sequence of Traces of one variant, P and K.
+        bins: the most bins, >= 1 (fewer where fewer than ``P0_BIN_UPDATES`` updates would
+            fall in each, or where ages tie).
+        confidence: the simultaneous coverage of the bins' intervals, in (0, 1).
+
+    Returns:
+        A :class:`P0Estimate`.
+
+    Raises:
+        PssimError: bad arguments, or no update after the first.
+
+    Example:
+        >>> from simulator import simulate
+        >>> t = simulate("async", num_learners=4, law="exp:1", updates=2000, seed=0)
+        >>> est = p0_estimate(t)
+        >>> est.lower <= 0.25 <= est.upper
+        True
+    """
+    from simulator.training._stack import as_trace_list
+
+    items = as_trace_list(traces)
+    ok = isinstance(bins, numbers.Integral) and not isinstance(bins, bool) and bins >= 1
+    if not ok:
+        raise PssimError(f"`bins` must be an integer >= 1; got {shown(bins)}", param="bins")
+    is_number = isinstance(confidence, numbers.Real) and not isinstance(confidence, bool)
+    if not (is_number and 0 < confidence < 1):
+        raise PssimError(
+            f"`confidence` must be a number in (0, 1); got {shown(confidence)}",
+            param="confidence",
+        )
+    ages, fresh, reads = [], [], []
+    for trace in items:
+        real = trace.mask[1:]
+        current = np.arange(1, trace.num_updates)[:, None]
+        ages.append(_oldest_ages(trace))
+        fresh.append(np.sum(real & (trace.version[1:] == current), axis=1))
+        reads.append(np.sum(real, axis=1))
+    age, fresh, reads = (np.concatenate(a) for a in (ages, fresh, reads))
+    keep = reads > 0
+    age, fresh, reads = age[keep], fresh[keep].astype(float), reads[keep].astype(float)
+    if age.size == 0:
+        raise PssimError(
+            "`traces` must hold updates after the first to estimate p0; got none",
+            param="traces",
+        )
+    count = int(max(1, min(bins, age.size // P0_BIN_UPDATES)))
+    edges = np.unique(np.quantile(age, np.linspace(0, 1, count + 1))[1:-1])
+    which = np.searchsorted(edges, age, side="right")  # bin b: edges[b-1] <= age < edges[b]
+    used = np.unique(which)
+    parts = [_bin_shares(fresh[which == b], reads[which == b]) for b in used]
+    shares, errors = (np.array(x, dtype=np.float64) for x in zip(*parts, strict=True))
+    est = P0Estimate(
+        value=float(shares.min()),
+        lower=math.nan,
+        upper=math.nan,
+        share=float(fresh.sum() / reads.sum()),
+        ages=np.array([[age[which == b].min(), age[which == b].max()] for b in used]),
+        shares=shares,
+        errors=errors,
+        updates=np.array([np.sum(which == b) for b in used], dtype=np.int64),
+        reads=np.array([reads[which == b].sum() for b in used], dtype=np.int64),
+        confidence=float(confidence),
+    )
+    limits = est.intervals()
+    lower, upper = float(limits[:, 0].min()), float(limits[:, 1].min())
+    return dataclasses.replace(est, lower=lower, upper=upper)

@@ -11,7 +11,9 @@ by the trace's snapshot schedule are set to ``w_j``; the server rule (or, for ``
 average of the learners' models after K local steps) gives ``w_{j+1}``. A non-finite model
 (a leaf whose sum is not finite), or an evaluation loss above the divergence threshold,
 marks the seed diverged: its model is frozen (no further updates) and its later losses
-are NaN.
+are NaN. With a learning-rate schedule, the rule's rate for update j is its own times the
+row's ``lr_factor`` f(j) (see :mod:`simulator.training._schedules`); without one the
+program is the one it always was.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from jax import lax
 
 from simulator.training import _diagnostics as diag
 from simulator.training import _programs
+from simulator.training._schedules import at_rate
 from simulator.training.rules import squared_distance
 
 _TRACES = [0]
@@ -80,6 +83,7 @@ class Spec:
         dtype: ``float32`` or ``float64``, the dtype of the model parameters.
         diagnostics: record the diagnostics of ``_diagnostics`` (``data`` then holds the
             diagnostic rows after the evaluation set).
+        scheduled: scale the rule's rate of each update by its row's ``lr_factor``.
     """
 
     model: Static
@@ -89,6 +93,7 @@ class Spec:
     kavg: bool
     dtype: str
     diagnostics: bool = False
+    scheduled: bool = False
 
 
 def sample_indices(
@@ -196,13 +201,11 @@ def _run_seed(
             out |= diag.evaluation_diagnostics(model.loss, w, ddata, dtype)
         return out
 
-    def kavg_update(w, idx, mask):
+    def kavg_update(w, idx, mask, lr):
         def local(slot_idx):  # (steps, m) indices of one learner
             def body(v, i):
                 g = grad(v, (x[i], y[i]))
-                return jax.tree_util.tree_map(
-                    lambda a, b: (a - rule.lr * b).astype(a.dtype), v, g
-                ), None
+                return jax.tree_util.tree_map(lambda a, b: (a - lr * b).astype(a.dtype), v, g), None
 
             return lax.scan(body, w, slot_idx)[0]
 
@@ -212,8 +215,9 @@ def _run_seed(
         (w, copies, state, div, *acc), (row, idx) = carry, inputs
         live = row["active"] & (div < 0)
         reads, out = None, None
+        rule_j = at_rate(rule, row["lr_factor"]) if spec.scheduled else rule
         if spec.kavg:
-            new_w, new_state = kavg_update(w, idx, row["mask"]), state
+            new_w, new_state = kavg_update(w, idx, row["mask"], rule_j.lr), state
         else:
             batch = (x[idx[:, 0]], y[idx[:, 0]])  # (Kmax, m, ...)
             if spec.num_copies:
@@ -229,9 +233,9 @@ def _run_seed(
                 reads = jax.tree_util.tree_map(lambda p: jnp.broadcast_to(p, (kmax, *p.shape)), w)
                 grads = jax.vmap(grad, in_axes=(None, 0))(w, batch)
             mask = row["mask"] & live if noop else row["mask"]
-            new_w, new_state = rule.apply(state, w, grads, reads, mask, row["stale"])
+            new_w, new_state = rule_j.apply(state, w, grads, reads, mask, row["stale"])
         if spec.diagnostics:
-            acc, out = _diagnose(w, reads, row, live, acc[0], probe)
+            acc, out = _diagnose(rule_j, w, reads, row, live, acc[0], probe)
         ok = _all_finite(new_w)
         if spec.num_copies:
             one = ok.astype(dtype) * 0 + 1
@@ -247,7 +251,7 @@ def _run_seed(
         div = jnp.where(live & ~ok, row["j"] + 1, div)
         return (w, copies, state, div, *acc), out
 
-    def _diagnose(w, reads, row, live, sums, probe):
+    def _diagnose(rule, w, reads, row, live, sums, probe):
         """Adds update j's distances and rates to the window sums; probes the gap."""
         real = row["mask"] & live
         if spec.kavg:

@@ -9,6 +9,8 @@ through one compiled scan, so a seed's curve never depends on its group (or, on 
 vmapped as one batched scan, which accelerators favour). The loss (and
 accuracy where the model has one) is recorded every ``eval_every`` updates on the dataset's
 evaluation set, together with the simulated time, so error-vs-time curves come out directly.
+A learning-rate schedule scales the rule's rate of each update (see
+:mod:`simulator.training._schedules`).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import numpy as np
 
 from simulator._checks import check_batch_rows, check_integer
 from simulator._spec_checks import DTYPES
+from simulator._spec_rates import check_schedule
 from simulator.errors import PssimError, PssimTypeError, shown
 from simulator.spec import ExperimentSpec, default_eval_every
 from simulator.trace import Trace
@@ -36,6 +39,7 @@ from simulator.training._diagnostics import (
     as_diagnostics,
     diagnostic_data,
     fresh_shares,
+    p0_estimate,
     running_ratio,
 )
 from simulator.training._keys import MAX_INDEX, check_index, check_key, root_key
@@ -56,6 +60,7 @@ from simulator.training._scan import (
     submit,
     trace_count,
 )
+from simulator.training._schedules import check_scheduled_rule, lr_factors
 from simulator.training._stack import as_trace_list, stack_traces
 from simulator.training.rules import ServerRule
 
@@ -112,10 +117,11 @@ class ReplayResult:
               is NaN for optax rules);
             - ``fresh_share``: the share of the window's contributions that read the current
               model, ``fresh_updates`` the share of its updates with only fresh reads.
-        p0: None, or (S,) the smallest share of fresh reads over runs of consecutive
-            evaluation windows of at least 200 contributions: an estimate of Lemma 8's
-            ``p0 = inf_j P(tau(l,j) = j | past)`` (biased low by the sampling noise of the
-            shares, standard error at most 0.035 each).
+        p0: None, or (S,) each seed's estimate of Lemma 8's
+            ``p0 = inf_j P(tau(l,j) = j | past)``: the smallest fresh-read share over bins
+            of the age of the oldest computation in flight
+            (:func:`~simulator.training._diagnostics.p0_estimate`, consistent; 1/P for
+            exponential laws).
     """
 
     eval_update: np.ndarray
@@ -246,6 +252,7 @@ def _prepare(
     seeds_mode,
     diagnostics,
     f_star=None,
+    lr_schedule=None,
 ) -> _Prepared:
     """Checks :func:`replay`'s arguments and builds its scan inputs."""
     items = as_trace_list(traces)
@@ -271,6 +278,9 @@ def _prepare(
             param="seeds_mode",
         )
     options = as_diagnostics(diagnostics)
+    if lr_schedule is not None:
+        lr_schedule = check_schedule(lr_schedule)
+        check_scheduled_rule(rule)
     stacked = stack_traces(items, eval_every, batch_size, pad_first=options is not None)
     spec = Spec(
         model=Static(model),
@@ -280,6 +290,7 @@ def _prepare(
         kavg=first.variant == "k-avg",
         dtype=dtype,
         diagnostics=options is not None,
+        scheduled=lr_schedule is not None,
     )
     enable_compile_cache()
     with _precision(dtype):
@@ -288,7 +299,11 @@ def _prepare(
         if options is not None:
             data += diagnostic_data(options, data[2], data[3])
         keys = jnp.stack([root_key(s, key) for s in stacked.seeds])
-    run_args = (spec, rule, keys, stacked.rows, data, divergence_factor, seeds_mode)
+        rows = stacked.rows
+        if lr_schedule is not None:  # f(j) of every row, over the traces' U updates
+            factors = lr_factors(lr_schedule, rows["j"], first.num_updates, dtype)
+            rows = {**rows, "lr_factor": factors}
+    run_args = (spec, rule, keys, rows, data, divergence_factor, seeds_mode)
     return _Prepared(stacked, options, first, batch_size, run_args)
 
 
@@ -305,6 +320,7 @@ def compile_replay(
     divergence_factor: float = DIVERGENCE_FACTOR,
     seeds_mode: str = "auto",
     diagnostics: bool | Diagnostics = False,
+    lr_schedule: str | None = None,
 ) -> None:
     """Starts compiling, in a worker thread, the scan a :func:`replay` with the same
     arguments will run, and returns at once (the replay then waits for it, or finds it done).
@@ -319,7 +335,7 @@ def compile_replay(
     """
     prep = _prepare(
         traces, model, dataset, batch_size, rule, eval_every, dtype, key, divergence_factor,
-        seeds_mode, diagnostics,
+        seeds_mode, diagnostics, lr_schedule=lr_schedule,
     )  # fmt: skip
     with _precision(dtype):
         submit(*prep.run_args)
@@ -339,6 +355,7 @@ def replay(
     divergence_factor: float = DIVERGENCE_FACTOR,
     seeds_mode: str = "auto",
     diagnostics: bool | Diagnostics = False,
+    lr_schedule: str | None = None,
 ) -> ReplayResult:
     """Trains ``model`` along one or more simulated schedules and records the loss curves.
 
@@ -375,6 +392,10 @@ def replay(
         diagnostics: True (or a :class:`Diagnostics` choosing the rows) to record the error
             analysis's quantities beside the loss (see :attr:`ReplayResult.diagnostics`).
             Off, the replay compiles and computes exactly what it does without them.
+        lr_schedule: None (the rule's rate throughout), or a schedule such as ``"cosine"``
+            or ``"warmup:100+cosine"`` (see :mod:`simulator._spec_rates`): update j's rate
+            is the rule's times f(j), over the traces' U updates (see
+            :mod:`simulator.training._schedules`; the rule needs an ``lr`` or ``lr_max``).
 
     Returns:
         A :class:`ReplayResult` with (S, E) curves.
@@ -389,7 +410,7 @@ def replay(
     """
     prep = _prepare(
         traces, model, dataset, batch_size, rule, eval_every, dtype, key, divergence_factor,
-        seeds_mode, diagnostics, f_star,
+        seeds_mode, diagnostics, f_star, lr_schedule,
     )  # fmt: skip
     with _precision(dtype):
         out = run(*prep.run_args)
@@ -398,7 +419,10 @@ def replay(
         from simulator.training.optimum import optimal_loss
 
         f_star = optimal_loss(model, dataset)
-    curves, p0 = _diagnostic_curves(out, stacked.rows) if options is not None else (None, None)
+    curves, p0 = (None, None)
+    if options is not None:
+        curves = _diagnostic_curves(out, stacked.rows)
+        p0 = np.array([_p0_of(t) for t in as_trace_list(traces)], dtype=np.float64)
     return ReplayResult(
         eval_update=stacked.eval_update,
         eval_time=stacked.eval_time,
@@ -417,13 +441,18 @@ def replay(
     )
 
 
-def _diagnostic_curves(out: dict, rows: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
-    """The replay's diagnostic curves (S, E) and the p0 estimate (S,), host side."""
+def _p0_of(trace) -> float:
+    """Lemma 8's p0 of one seed's schedule (:func:`p0_estimate`; NaN with one update)."""
+    return p0_estimate(trace).value if trace.num_updates > 1 else float("nan")
+
+
+def _diagnostic_curves(out: dict, rows: dict) -> dict[str, np.ndarray]:
+    """The replay's diagnostic curves (S, E), host side."""
     curves = {name: np.asarray(out[name], np.float64) for name in DIAGNOSTIC_NAMES if name in out}
-    curves["fresh_share"], curves["fresh_updates"], p0 = fresh_shares(rows)
+    curves["fresh_share"], curves["fresh_updates"], _ = fresh_shares(rows)
     gone = np.isnan(np.asarray(out["loss"], np.float64))
     norms = np.asarray(out[PROBE_NORM], np.float64)
     curves["gamma"] = np.where(gone, np.nan, running_ratio(curves["staleness_gap"], norms))
     for name in ("fresh_share", "fresh_updates"):
         curves[name] = np.where(gone, np.nan, curves[name])
-    return {name: curves[name] for name in DIAGNOSTIC_NAMES}, p0
+    return {name: curves[name] for name in DIAGNOSTIC_NAMES}

@@ -311,8 +311,8 @@ def test_bandwidth_forms_are_canonical():
     assert ExperimentSpec(bandwidth="1e9").bandwidth == 1e9
     assert ExperimentSpec(bandwidth=2).bandwidth == 2.0
     assert ExperimentSpec(bandwidth=" 1e9 , 2e9", num_learners=2).bandwidth == (1e9, 2e9)
-    one = ExperimentSpec(bandwidth=[3], num_learners=1)
-    assert one.bandwidth == (3.0,) and one.to_dict()["bandwidth"] == [3.0]
+    one = ExperimentSpec(bandwidth=[3], num_learners=4)  # a one-entry list is one value
+    assert one.bandwidth == 3.0 and one.to_dict()["bandwidth"] == 3.0
     assert ExperimentSpec(slowdown=(1, 2, 3)).slowdown == (1.0, 2.0, 3.0)
 
 
@@ -336,3 +336,10 @@ def test_model_bytes_written_as_a_whole_float_is_taken_as_its_int():
     assert spec == ExperimentSpec(model_bytes=1_000_000, bandwidth=1e9)
     with pytest.raises(SpecError, match=r"`model_bytes` must be an integer; got 1\.5"):
         ExperimentSpec(model_bytes=1.5, bandwidth=1e9)
+
+
+def test_a_transfer_that_would_take_forever_is_refused():
+    with pytest.raises(SpecError, match=r"`model_bytes` / `bandwidth` must be a transfer time"):
+        ExperimentSpec(num_learners=2, model_bytes=10**15, bandwidth=1e-300)
+    with pytest.raises(SpecError, match=r"`model_bytes` / `server_bandwidth` must be"):
+        ExperimentSpec(num_learners=2, model_bytes=10**15, server_bandwidth=1e-300)

@@ -11,8 +11,10 @@ sweep configuration's own key, ``base_seed`` and ``seeds`` (:class:`Owner`).
 Columns (both kinds): ``config`` (the configuration's key,
 :func:`~simulator.studies.sweeps._units.config_key`), every spec field under its Python name
 (``k`` resolved, ``seed`` renamed ``base_seed``, ``laws``, ``speeds``, ``slowdown`` and
-``bandwidth`` joined with ``;``, ``eval_every`` resolved, ``durations`` and ``availability``
-as typed, ``slowdown_shared`` false and ``servers`` 1 when not set, None as null or NaN),
+``bandwidth`` joined with ``;``, ``eval_every`` resolved, ``lr`` and ``lr_c`` resolved for
+the configuration (an expression in K, m and P is in the config's identity), ``durations``
+and ``availability`` as typed, ``slowdown_shared`` false and ``servers`` 1 when not set,
+``lr_schedule`` null when constant, None as null or NaN),
 and ``seed`` (the replicate seed). ``seeds`` is the count the sweep asked for when the
 rows were written (a store read for a sweep sets it to that sweep's count). Timing rows
 (one per configuration and seed) add ``time``, ``theory``, ``relation``, ``source``,
@@ -84,6 +86,7 @@ SPEC_COLUMNS: dict[str, str] = {
     "rule": "string",
     "lr": "float64",
     "lr_c": "float64",
+    "lr_schedule": "string",
     "batch_size": "int64",
     "l2": "float64",
     "eval_every": "int64",
@@ -219,6 +222,8 @@ def _spec_values(spec: ExperimentSpec, owner: Owner, updates: int) -> dict[str, 
     out["reuse_workers"] = bool(spec.reuse_workers)  # null durations(_mode): no file
     out["slowdown_shared"] = bool(spec.slowdown_shared)
     out["servers"] = spec.servers
+    out["lr"], out["lr_c"] = spec.lr, spec.lr_c  # resolved: the spec keeps expressions typed
+    out["lr_schedule"] = spec.lr_schedule
     for name in ("time_budget", "lr_c", "deadline", "server_bandwidth"):
         out[name] = math.nan if out[name] is None else float(out[name])
     if out["eval_every"] is None:

@@ -9,13 +9,9 @@ import pytest
 
 from simulator import ExperimentSpec, simulate
 from simulator.studies._common import spec_theory
-from simulator.theory.methods import harmonic_prefix, rennala_batch_bounds, ringmaster_upper_bound
+from simulator.theory.methods import rennala_batch_bounds, ringmaster_upper_bound
 
 TAUS = [1.0, 1.7, 2.3, 5.0]
-
-
-def test_harmonic_prefix_is_the_harmonic_mean_of_the_fastest():
-    np.testing.assert_allclose(harmonic_prefix([2.0, 1.0, 4.0]), [1.0, 2 / 1.5, 3 / 1.75])
 
 
 def test_rennala_batch_bounds_by_hand():

@@ -10,13 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from simulator.training import make_rule
 from simulator.training.rules import (
     RULE_NAMES,
     CompensatedRate,
     DampedRate,
     FixedRate,
     OptaxRule,
-    make_rule,
 )
 
 # One update with three slots (the last masked) on params {"a": (2,), "b": ()}.

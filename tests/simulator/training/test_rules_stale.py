@@ -27,9 +27,9 @@ from replay_cases import (
 )
 
 from simulator.spec import ExperimentSpec
+from simulator.training import FixedRate, make_rule
 from simulator.training._rules_stale import DelayCompensatedRate, StalenessWeightedRate
 from simulator.training.replayer import minibatch_indices, replay, replay_keys
-from simulator.training.rules import FixedRate, make_rule
 
 TOL = 1e-12
 
