@@ -41,7 +41,7 @@ _PUBLIC = {
     "load_trace": "simulator.trace",
     # runtime theory
     "Prediction": "simulator.theory.runtime",
-    "Cluster": "simulator.theory.runtime",
+    "Cluster": "simulator.theory.cluster",
     "server_link_rate": "simulator.theory.links",
     "rennala_batch_bounds": "simulator.theory.methods",
     "ringmaster_upper_bound": "simulator.theory.methods",

@@ -35,7 +35,7 @@ def check_methods(get: Callable[[str], Any], variant: str) -> dict[str, Any]:
     """``staleness_limit``: an int R >= 1, required with ``ringmaster``. Other variants
     ignore it, so a spec that is the template of several variants (``compare``, sweeps)
     can carry it; the commands that run one variant refuse it there, and
-    :func:`simulator.studies.comparison.for_variant` drops it from the others."""
+    :func:`simulator.studies._variant_specs.for_variant` drops it from the others."""
     limit = get("staleness_limit")
     if limit is None:
         if variant == "ringmaster":

@@ -18,13 +18,14 @@ from collections.abc import Sequence
 import numpy as np
 from tqdm.auto import tqdm
 
-from simulator._checks import IMPLIED_K, VARIANT_ALIASES, check_batch_rows
+from simulator._checks import check_batch_rows
 from simulator.errors import PssimError
 from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec, digest_of
 from simulator.studies._common import as_spec, bar_disabled, chosen_j_theory, spec_theory
 from simulator.studies._compare_targets import comparison_level, target_cell, target_lines
 from simulator.studies._targets import TargetTimes, check_targets, rule_text
 from simulator.studies._variant_run import VariantRun
+from simulator.studies._variant_specs import for_variant
 from simulator.timing._budget import budget_updates
 from simulator.timing._memory import check_timing_memory
 from simulator.timing.engine import simulate_spec
@@ -220,8 +221,6 @@ class Comparison:
         return "\n".join(lines)
 
 
-_IMPLIED_K = (*VARIANT_ALIASES, *IMPLIED_K)
-#: Cluster settings a results frame carries when the spec sets them.
 _CLUSTER_FIELDS = (
     "failure",
     "repair",
@@ -261,28 +260,6 @@ def _variant_run(vspec: ExperimentSpec, run_spec: ExperimentSpec, traces: list, 
         staleness=np.concatenate([t.staleness()[t.mask] for t in traces]),
         durations=replay_wraps(run_spec, traces),
     )
-
-
-#: Round-based variants: the ones a ``deadline`` applies to.
-_ROUND_BASED = ("sync", "k-sync", "k-batch-sync", "k-avg")
-
-
-def for_variant(spec: ExperimentSpec, variant: str) -> ExperimentSpec:
-    """``spec`` with ``variant``, keeping only what applies to it: its ``k`` for the
-    K-variants (``sync``, ``async`` and ``all-reduce`` imply theirs), the ``deadline`` for
-    the round-based ones, the server's link, shards, service time and pull latency for
-    every variant but ``all-reduce`` (which has no server and nothing to pull), and the
-    staleness limit for ``ringmaster``."""
-    changes = {"variant": variant, "k": None if variant in _IMPLIED_K else spec.k}
-    if variant not in _ROUND_BASED and getattr(spec, "deadline", None) is not None:
-        changes["deadline"] = None
-    if variant == "all-reduce":
-        changes.update(server_bandwidth=None, servers=1, service_time=None, pull_latency=None)
-        if getattr(spec, "bandwidth", None) is None:  # no link left for the bytes to cross
-            changes["model_bytes"] = None
-    if variant != "ringmaster" and getattr(spec, "staleness_limit", None) is not None:
-        changes["staleness_limit"] = None
-    return spec.replace(**changes)
 
 
 def variant_specs(spec: ExperimentSpec, variants: Sequence[str]) -> list[ExperimentSpec]:

@@ -63,7 +63,6 @@ from simulator.theory.minibatch_size import (
 from simulator.theory.optimal_time import (
     OptimalTimeCurve,
     harmonic_means,
-    optimal_time,
     optimal_time_curve,
     optimal_time_strongly_convex,
     optimal_time_to_error,
@@ -111,7 +110,6 @@ __all__ = [
     "nonconvex_bound",
     "optimal_batch_size",
     "optimal_k",
-    "optimal_time",
     "optimal_time_curve",
     "optimal_time_strongly_convex",
     "optimal_time_to_converge",

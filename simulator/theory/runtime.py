@@ -21,18 +21,17 @@ then gives the forms of :mod:`simulator.theory.faults_network` and
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
 
 import numpy as np
 
 from distributions import ComputeTimeLaw, Exponential
 from simulator._checks import IMPLIED_K, VARIANTS, resolve_variant
-from simulator.errors import PssimError
 from simulator.theory import faults_network as fn
 from simulator.theory import methods
 from simulator.theory._bound import check_size
 from simulator.theory._learners import IntegralTooLarge, Learner
 from simulator.theory._prediction import RELATIONS, Prediction
+from simulator.theory.cluster import Cluster
 from simulator.theory.heterogeneous import (
     check_law,
     check_learners,
@@ -83,75 +82,6 @@ def _resolve(num_learners: int, law, laws, speeds):
     if first.speed == 1.0 and all(x == first for x in learners):
         return _identical(first.law), None
     return None, learners
-
-
-@dataclasses.dataclass(frozen=True)
-class Cluster:
-    """What a run has beyond the papers' cluster (each off by default; see
-    :class:`~simulator.spec.ExperimentSpec` for the fields' meaning and units).
-
-    Attributes:
-        failure, repair: laws of the up and down times, or None.
-        availability: P (n_l, 2) arrays of each learner's down periods ``[down, up)``.
-        deadline: D > 0 of a round, or None.
-        slowdown: ``(rate_in, rate_out, factor)`` or None; ``slowdown_shared``: one chain.
-        transfer_bytes: B, bytes of a push or a pull (needed with links).
-        bandwidth: each learner's link (a float, or P floats), or None (unlimited).
-        server_bandwidth: each server shard's link, or None; ``servers``: S >= 1.
-        push_latency, pull_latency, service_time: laws, or None.
-    """
-
-    failure: Any = None
-    repair: Any = None
-    availability: Any = None
-    deadline: float | None = None
-    slowdown: tuple[float, float, float] | None = None
-    slowdown_shared: bool = False
-    transfer_bytes: float | None = None
-    bandwidth: Any = None
-    server_bandwidth: float | None = None
-    servers: int = 1
-    push_latency: Any = None
-    pull_latency: Any = None
-    service_time: Any = None
-
-    @classmethod
-    def from_spec(cls, spec) -> Cluster:
-        """The cluster of an :class:`~simulator.spec.ExperimentSpec`."""
-        names = [f.name for f in dataclasses.fields(cls)]
-        values = {n: getattr(spec, n, None) for n in names if n != "transfer_bytes"}
-        values["servers"] = values["servers"] or 1
-        values["slowdown_shared"] = bool(values["slowdown_shared"])
-        if values["availability"] is not None:
-            values["availability"] = values["availability"].intervals(spec.num_learners)
-        network = values["bandwidth"] is not None or values["server_bandwidth"] is not None
-        if network:
-            values["transfer_bytes"] = spec.transfer_bytes
-        return cls(**values)
-
-    def __post_init__(self) -> None:
-        if self.network and self.transfer_bytes is None:
-            raise PssimError(
-                "`transfer_bytes` must be given with a bandwidth or a server bandwidth; got None",
-                param="transfer_bytes",
-            )
-
-    @property
-    def features(self) -> tuple[str, ...]:
-        """The fields that are on, in field order (``repair`` goes with ``failure``)."""
-        off = {"slowdown_shared": False, "servers": 1}
-        on = []
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("repair", "transfer_bytes") or value is None:
-                continue
-            if f.name not in off or value != off[f.name]:
-                on.append(f.name)
-        return tuple(on)
-
-    @property
-    def network(self) -> bool:
-        return self.bandwidth is not None or self.server_bandwidth is not None
 
 
 def _learners_of(num_learners: int, law, learners) -> list[Learner]:
@@ -458,18 +388,6 @@ def async_staleness(law, num_learners: int, *, laws=None, speeds=None) -> dict[s
     return {"p0": p0, "mean": mean}
 
 
-def _for_variant(cluster: Cluster, variant: str) -> Cluster:
-    """``cluster`` as it applies to ``variant`` (as :func:`simulator.studies.comparison.
-    for_variant` keeps a spec): a deadline for the round-based variants only, no server
-    link, shards, service time or pull for all-reduce."""
-    changes: dict[str, Any] = {}
-    if variant not in ("k-sync", "k-batch-sync", "k-avg"):
-        changes["deadline"] = None
-    if variant == "all-reduce":
-        changes.update(server_bandwidth=None, servers=1, service_time=None, pull_latency=None)
-    return dataclasses.replace(cluster, **changes) if changes else cluster
-
-
 def predictions(
     law,
     num_learners: int,
@@ -500,6 +418,6 @@ def predictions(
         if k is None and not implied:
             continue
         variant, kk = resolve_variant(name, num_learners, None if implied else k)
-        own = _for_variant(cluster, variant)
+        own = cluster.for_variant(variant)
         out[name] = _cluster_runtime(variant, num_learners, kk, law, learners, j, own)
     return out

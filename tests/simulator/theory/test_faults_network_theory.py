@@ -342,8 +342,15 @@ def test_deadline_with_another_feature_or_an_async_variant_has_no_form():
     both = Cluster(deadline=1.0, slowdown=(1.0, 1.0, 2.0))
     got = expected_runtime("k-sync", num_learners=3, k=2, law="exp:1", updates=5, cluster=both)
     assert got.mean is None and "slowdown" in got.source
+    async_alone = expected_runtime(
+        "k-async", num_learners=3, k=2, law="exp:1", updates=5, cluster=Cluster(deadline=1.0)
+    )
+    assert async_alone.mean is None  # asked of one variant: a deadline it cannot have
+    # over every variant, each takes what applies to it: no deadline for the async ones
     out = predictions("exp:1", 3, 2, 5, cluster=Cluster(deadline=1.0))
-    assert out["k-async"].mean is None and out["k-sync"].relation == "exact"
+    plain = predictions("exp:1", 3, 2, 5)
+    assert out["k-async"] == plain["k-async"] and out["k-sync"].relation == "exact"
+    assert out["k-sync"].mean != plain["k-sync"].mean
 
 
 # ---------------------------------------------------------------------------------- links
