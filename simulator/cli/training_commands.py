@@ -183,16 +183,17 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
         if err.param not in TARGET_OPTIONS:
             raise
         raise CliError(_target_text(str(err))) from None
-    bounds = ()
+    bounds, optimal = (), None
     if args.bounds:
-        from simulator.studies.bounds import bound_curves
+        from simulator.studies.bounds import bound_curves, optimal_curve
 
         bounds = bound_curves(result, dataset=dataset)
+        optimal = optimal_curve(result, dataset=dataset)
         for run, curve in zip(result.runs, bounds, strict=True):
             if curve is None:
                 print(
-                    f"no error bound for {run.variant}: pssim bounds says why (k-avg, or a "
-                    "loss that is not strongly convex)"
+                    f"no error bound for {run.variant}: pssim bounds says why (outside "
+                    "Dutta et al.'s analysis, or a loss that is not strongly convex)"
                 )
     with results_folder(out) as tmp:
         _write_results(
@@ -202,6 +203,7 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
             command=command,
             extra={n.replace("_", "-"): v for n, v in targets.items() if v is not None},
             bounds=bounds,
+            optimal=optimal,
         )
     if args.json:
         print(json.dumps({**result.to_json(), "results_folder": str(out)}))
@@ -260,14 +262,17 @@ def _title(spec, result) -> str:
     )
 
 
-def _write_results(result, folder, *, title: str, command: str, extra: dict, bounds=()) -> None:
+def _write_results(
+    result, folder, *, title: str, command: str, extra: dict, bounds=(), optimal=None
+) -> None:
     """Figures (PNG, PDF, SVG), the tidy results with provenance, the JSON summary and the
-    spec (with ``extra``, the target options given, that rerun the same experiment)."""
+    spec (with ``extra``, the target options given, that rerun the same experiment);
+    ``optimal``: the optimal-time curve drawn beside the runs."""
     from simulator.plots.timeline import save_figure
     from simulator.plots.training import error_figure, staleness_figure
 
     formats = ("png", "pdf", "svg")
-    fig = error_figure(result.runs, f_star=result.f_star, bounds=bounds)  # titled from specs
+    fig = error_figure(result.runs, f_star=result.f_star, bounds=bounds, optimal=optimal)
     save_figure(fig, folder / "error_vs_time.png", formats=formats)
     save_figure(staleness_figure(result.runs), folder / "staleness.png", formats=formats)
     result.results_frame().to_csv(folder / "results.csv", index=False)

@@ -68,12 +68,18 @@ def note_handle(text: str) -> Line2D:
 
 def bound_reason(run: Any) -> str:
     """Why :func:`~simulator.studies.bounds.bound_curves` gives ``run`` no error bound, in
-    the order it decides: K-AVG is outside Dutta et al.'s analysis; non-identical learners
+    the order it decides: K-AVG, all-reduce, Rennala and Ringmaster are outside Dutta et
+    al.'s analysis, and so are the dc-asgd and staleness-weight rules and a learning-rate
+    schedule (the bounds take a fixed, damped or compensated rate); non-identical learners
     (per-learner laws, speeds or measured durations) and communication times have no bound;
     otherwise the loss is not strongly convex (Theorem 5 bounds gradients, not the error)."""
-    if str(getattr(run, "variant", "")) == "k-avg":
+    if str(getattr(run, "variant", "")) in ("k-avg", "all-reduce", "rennala", "ringmaster"):
         return "outside Dutta et al.'s analysis"
     spec = getattr(run, "spec", None)
+    if spec is not None and getattr(spec, "rule", "fixed") in ("dc-asgd", "staleness-weight"):
+        return f"the {spec.rule} rule"
+    if spec is not None and getattr(spec, "lr_schedule", None) is not None:
+        return "a learning-rate schedule"
     measured = getattr(spec, "durations", None) is not None
     if spec is not None and (measured or getattr(spec, "heterogeneous", False)):
         return "learners not identical"

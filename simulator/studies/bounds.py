@@ -205,6 +205,15 @@ def error_bounds(
     initial_error = constants.loss_init - (constants.f_star if convex else 0.0)
     m_g = constants.M_G or 0.0
     assumptions: dict[str, str] = {}
+    if spec.rule in ("dc-asgd", "staleness-weight"):
+        assumptions["rule"] = (
+            f"{spec.rule} read as the fixed rate lr (the theorems analyse fixed, damped and "
+            "compensated rates only)"
+        )
+    if spec.lr_schedule is not None:
+        assumptions["lr_schedule"] = (
+            f"{spec.lr_schedule} left out: the theorems take a constant rate lr"
+        )
     is_async = variant in _ASYNC or spec.variant in _ASYNC
     if is_async:
         if gamma is None:
@@ -405,8 +414,9 @@ def bound_curves(comparison: Any, *, dataset: Any = None) -> list[ErrorRuntimeCu
     The problem's constants are computed once (the comparison's model, data and l2) and
     every variant gets :func:`error_bounds`'s curve for the updates it ran (gamma 0 and p0
     1/P for the asynchronous ones); None where no curve applies (``k-avg``, rennala,
-    ringmaster, all-reduce, a loss that is not strongly convex, heterogeneous learners or
-    communication times).
+    ringmaster, all-reduce, the dc-asgd and staleness-weight rules, a learning-rate
+    schedule, a loss that is not strongly convex, heterogeneous learners or communication
+    times).
 
     Args:
         comparison: a :class:`~simulator.studies.comparison.Comparison`.
@@ -426,7 +436,8 @@ def bound_curves(comparison: Any, *, dataset: Any = None) -> list[ErrorRuntimeCu
     curves: list[ErrorRuntimeCurve | None] = []
     for run in comparison.runs:
         vspec = run.spec
-        if vspec.heterogeneous or vspec.communication:
+        outside = vspec.rule in ("dc-asgd", "staleness-weight") or vspec.lr_schedule is not None
+        if vspec.heterogeneous or vspec.communication or outside:
             curves.append(None)
             continue
         vspec = vspec.replace(updates=run.num_updates)

@@ -140,3 +140,13 @@ def test_param_count_is_the_size_of_the_built_model(model, data):
         ds.num_classes,
         ds.image_shape,
     )
+
+
+def test_a_row_carries_the_staleness_limit_and_the_dc_lambda():
+    spec = ExperimentSpec(
+        variant="ringmaster", staleness_limit=3, rule="dc-asgd", dc_lambda=0.1, updates=20, seeds=1
+    )
+    row = run_task(Task("timing", (spec,))).to_pylist()[0]
+    assert row["staleness_limit"] == 3 and row["dc_lambda"] == 0.1
+    plain = run_task(Task("timing", (ExperimentSpec(updates=20, seeds=1),))).to_pylist()[0]
+    assert _null(plain["staleness_limit"]) and _null(plain["dc_lambda"])

@@ -77,6 +77,7 @@ SPEC_COLUMNS: dict[str, str] = {
     "bandwidth": "string",
     "server_bandwidth": "float64",
     "servers": "int64",
+    "staleness_limit": "float64",
     "updates": "int64",
     "time_budget": "float64",
     "seeds": "int64",
@@ -86,6 +87,7 @@ SPEC_COLUMNS: dict[str, str] = {
     "rule": "string",
     "lr": "float64",
     "lr_c": "float64",
+    "dc_lambda": "float64",
     "lr_schedule": "string",
     "batch_size": "int64",
     "l2": "float64",
@@ -224,7 +226,9 @@ def _spec_values(spec: ExperimentSpec, owner: Owner, updates: int) -> dict[str, 
     out["servers"] = spec.servers
     out["lr"], out["lr_c"] = spec.lr, spec.lr_c  # resolved: the spec keeps expressions typed
     out["lr_schedule"] = spec.lr_schedule
-    for name in ("time_budget", "lr_c", "deadline", "server_bandwidth"):
+    out["staleness_limit"], out["dc_lambda"] = spec.staleness_limit, spec.dc_lambda
+    nullable = ("time_budget", "lr_c", "deadline", "server_bandwidth", "staleness_limit")
+    for name in (*nullable, "dc_lambda"):
         out[name] = math.nan if out[name] is None else float(out[name])
     if out["eval_every"] is None:
         out["eval_every"] = default_eval_every(updates)
