@@ -2,30 +2,43 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from simulator._checks import IMPLIED_K, VARIANT_ALIASES
 from simulator.spec import ExperimentSpec
 
-__all__ = ["for_variant"]
+__all__ = ["for_variant", "inapplicable"]
 
 #: Variants whose K is implied by their name (and P): sync, async, all-reduce, ringmaster.
 _IMPLIED_K = (*VARIANT_ALIASES, *IMPLIED_K)
 #: Round-based variants: the ones a ``deadline`` applies to.
 _ROUND_BASED = ("sync", "k-sync", "k-batch-sync", "k-avg")
+#: Settings all-reduce has no use for (no server, nothing to pull), with their off values.
+_SERVER = {"server_bandwidth": None, "servers": 1, "service_time": None, "pull_latency": None}
+
+
+def inapplicable(variant: str, get: Callable[[str], Any]) -> dict[str, Any]:
+    """The settings (read with ``get``) that do not apply to ``variant``, with the values
+    that turn them off: ``k`` where the variant implies it, a ``deadline`` but for the
+    round-based variants, the server's link, shards, service time and pull latency for
+    ``all-reduce`` (and the bytes, if no learner link is left), a ``staleness_limit`` but
+    for ``ringmaster``."""
+    off: dict[str, Any] = {}
+    if variant in _IMPLIED_K and get("k") is not None:
+        off["k"] = None
+    if variant not in _ROUND_BASED and get("deadline") is not None:
+        off["deadline"] = None
+    if variant == "all-reduce":
+        off.update({n: v for n, v in _SERVER.items() if get(n) not in (None, v)})
+        if get("bandwidth") is None and get("model_bytes") is not None:
+            off["model_bytes"] = None
+    if variant != "ringmaster" and get("staleness_limit") is not None:
+        off["staleness_limit"] = None
+    return off
 
 
 def for_variant(spec: ExperimentSpec, variant: str) -> ExperimentSpec:
-    """``spec`` with ``variant``, keeping only what applies to it: its ``k`` for the
-    K-variants (``sync``, ``async`` and ``all-reduce`` imply theirs), the ``deadline`` for
-    the round-based ones, the server's link, shards, service time and pull latency for
-    every variant but ``all-reduce`` (which has no server and nothing to pull), and the
-    staleness limit for ``ringmaster``."""
-    changes = {"variant": variant, "k": None if variant in _IMPLIED_K else spec.k}
-    if variant not in _ROUND_BASED and getattr(spec, "deadline", None) is not None:
-        changes["deadline"] = None
-    if variant == "all-reduce":
-        changes.update(server_bandwidth=None, servers=1, service_time=None, pull_latency=None)
-        if getattr(spec, "bandwidth", None) is None:  # no link left for the bytes to cross
-            changes["model_bytes"] = None
-    if variant != "ringmaster" and getattr(spec, "staleness_limit", None) is not None:
-        changes["staleness_limit"] = None
-    return spec.replace(**changes)
+    """``spec`` with ``variant``, keeping only what applies to it (:func:`inapplicable`)."""
+    changes = inapplicable(variant, lambda name: getattr(spec, name, None))
+    return spec.replace(variant=variant, **changes)

@@ -42,7 +42,6 @@ from pathlib import Path
 from typing import Any
 
 from simulator import _spec_checks as checks
-from simulator._checks import VARIANT_ALIASES
 from simulator._spec_toml import read_toml, write_toml
 from simulator.errors import PssimError, SpecError
 from simulator.errors import shown as echo
@@ -53,6 +52,7 @@ from simulator.spec import (
     digest_of,
     read_toml_text,
 )
+from simulator.studies._variant_specs import inapplicable
 from simulator.studies.sweeps._figures import FIGURE_KINDS, check_figure, figure_fields
 from simulator.studies.sweeps._figures import setting_field as _field
 from simulator.studies.sweeps._files_in_sweep import (
@@ -389,8 +389,8 @@ def _configurations(sweep: SweepSpec) -> list[tuple[ExperimentSpec, dict[str, An
     training = sweep.kind == "training"
     for point in sweep._points():
         settings = {**sweep.base, **point}
-        if settings.get("variant") in VARIANT_ALIASES:
-            settings["k"] = None  # sync and async imply their K
+        if settings.get("variant") is not None:  # what a variant has no use for is off,
+            settings.update(inapplicable(settings["variant"], settings.get))  # as in compare
         try:
             spec = ExperimentSpec(**settings)
             check_timing_memory(spec, kept=spec.seeds if training else min(spec.seeds - 1, 1))
