@@ -37,6 +37,20 @@ DTYPES = ("float32", "float64")
 DATA_KINDS = ("mnist", "cifar10", "cifar10-rgb", "synthetic", "npz")
 DATA_FORMS = "digits, mnist:DIR, cifar10:DIR, cifar10-rgb:DIR, synthetic:KIND[,...], npz:PATH"
 
+#: The cluster beyond the papers' idealisation (faults, deadlines, slowdowns, links): each
+#: opt-in, left out of a spec's dict when off.
+CLUSTER_FIELDS = (
+    "failure",
+    "repair",
+    "availability",
+    "deadline",
+    "slowdown",
+    "slowdown_shared",
+    "model_bytes",
+    "bandwidth",
+    "server_bandwidth",
+    "servers",
+)
 #: Fields that describe the schedule (the timing phase).
 TIMING_FIELDS = (
     "variant",
@@ -51,16 +65,7 @@ TIMING_FIELDS = (
     "push_latency",
     "pull_latency",
     "service_time",
-    "failure",
-    "repair",
-    "availability",
-    "deadline",
-    "slowdown",
-    "slowdown_shared",
-    "model_bytes",
-    "bandwidth",
-    "server_bandwidth",
-    "servers",
+    *CLUSTER_FIELDS,
     "staleness_limit",
     "updates",
     "time_budget",

@@ -6,27 +6,14 @@ import argparse
 import json
 from pathlib import Path
 
+from simulator import _spec_checks as checks
 from simulator.cli.options import build_spec
 from simulator.spec import TIMING_FIELDS
 
 __all__ = ["RUNTIME_FIELDS", "THEORY_FIELDS", "cmd_runtime", "cmd_theory"]
 
 #: The cluster beyond the papers' (each theory says what it does with them).
-CLUSTER_FIELDS = (
-    "push_latency",
-    "pull_latency",
-    "service_time",
-    "failure",
-    "repair",
-    "availability",
-    "deadline",
-    "slowdown",
-    "slowdown_shared",
-    "model_bytes",
-    "bandwidth",
-    "server_bandwidth",
-    "servers",
-)
+CLUSTER_FIELDS = ("push_latency", "pull_latency", "service_time", *checks.CLUSTER_FIELDS)
 #: ``batch_size`` is m, which a law may use (``shifted-exp:0.5*m,1``); per-learner laws,
 #: speeds and measured durations give the theory of independent non-identical learners.
 THEORY_FIELDS = (

@@ -19,6 +19,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from simulator._checks import check_batch_rows
+from simulator._spec_checks import CLUSTER_FIELDS
 from simulator.errors import PssimError
 from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec, digest_of
 from simulator.studies._common import as_spec, bar_disabled, chosen_j_theory, spec_theory
@@ -130,7 +131,7 @@ class Comparison:
         names = ("law", "laws", "speeds", "push_latency", "pull_latency", "service_time")
         names += ("data", "model", "lr", "lr_c", "l2", "dtype")
         optional = ("durations", "durations_mode", "reuse_workers", "lr_schedule")
-        optional += _CLUSTER_FIELDS
+        optional += CLUSTER_FIELDS
         names += tuple(n for n in optional if n in shared)  # with a file or a cluster feature
         own = {v: spec.to_dict() for v, spec in per_run.items()}  # a variant drops what
         for name in names:  # does not apply to it (a deadline, the server's link)
@@ -219,20 +220,6 @@ class Comparison:
             lines.append(f"F* (optimal loss on the evaluation set) = {self.f_star:.6g}")
         lines += target_lines(self)
         return "\n".join(lines)
-
-
-_CLUSTER_FIELDS = (
-    "failure",
-    "repair",
-    "availability",
-    "deadline",
-    "slowdown",
-    "slowdown_shared",
-    "model_bytes",
-    "bandwidth",
-    "server_bandwidth",
-    "servers",
-)
 
 
 def _cell(value):
