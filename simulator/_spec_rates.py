@@ -5,10 +5,11 @@
 ``"0.05*sqrt(m)"``, ``"min(0.1, 0.01*K)"``. ``K`` is the variant's resolved K (P for
 ``sync`` and ``all-reduce``, 1 for ``async`` and ``ringmaster``, the local steps of
 ``k-avg``, the batch of ``rennala``), ``m`` the mini-batch size (``batch_size``) and ``P``
-the number of learners. An expression is parsed as the values of a law are (see
-``distributions._expr``): with :mod:`ast` against a whitelist of plain decimal numbers,
-the names ``K``, ``m`` and ``P``, ``+ - * / **``, unary minus and plus, parentheses,
-``min``/``max`` (two values or more) and ``sqrt`` (one); nothing is passed to ``eval``.
+the number of learners. An expression is parsed by the checker of a law's values
+(``distributions._expr``, with the vocabulary :data:`RATE_VALUES`): with :mod:`ast`
+against a whitelist of plain decimal numbers, the names ``K``, ``m`` and ``P``,
+``+ - * / **``, unary minus and plus, parentheses, ``min``/``max`` (two values or more)
+and ``sqrt`` (one); nothing is passed to ``eval``.
 The spec holds the value resolved for its own configuration and keeps the string as typed
 (:data:`TYPED_RATES`).
 
@@ -29,15 +30,14 @@ warm-up of N >= J updates rises over the whole run.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import functools
 import math
-import operator
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from distributions._expr import Expression, Vocabulary, compile_value
 from simulator.errors import SpecError, shown
 
 __all__ = [
@@ -55,113 +55,24 @@ __all__ = [
 TYPED_RATES = "_typed_rates"
 #: Opt-in fields of this module with the value that leaves them out of a spec's dict.
 RATE_DEFAULTS: dict[str, Any] = {"lr_schedule": None}
-#: The names an expression may use: its symbols, then its functions.
-_SYMBOLS = ("K", "m", "P")
-_FUNCTIONS: dict[str, tuple[Callable[..., float], int | None]] = {
-    "min": (min, None),
-    "max": (max, None),
-    "sqrt": (math.sqrt, 1),
-}
-RATE_NAMES = ", ".join(_SYMBOLS + tuple(_FUNCTIONS))
-_BINARY: dict[type, Callable[[float, float], float]] = {
-    ast.Add: operator.add,
-    ast.Sub: operator.sub,
-    ast.Mult: operator.mul,
-    ast.Div: operator.truediv,
-    ast.Pow: operator.pow,
-}
-_UNARY: dict[type, Callable[[float], float]] = {ast.USub: operator.neg, ast.UAdd: operator.pos}
-_NUMBER = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
-_MAX_LENGTH = 200
+#: What a rate expression may use: K, m, P, min, max (two values or more) and sqrt.
+RATE_VALUES = Vocabulary(
+    symbols=("K", "m", "P"),
+    functions={"min": (min, None), "max": (max, None), "sqrt": (math.sqrt, 1)},
+    unknown_call="unknown function {name} (names: K, m, P, min, max, sqrt)",
+    quote_numbers=True,
+)
+RATE_NAMES = RATE_VALUES.names
 
 
 @functools.lru_cache(maxsize=1024)
-def _compile(text: str) -> tuple[ast.expr, frozenset[str]]:
-    """The checked tree of an expression and the symbols it uses.
+def _compile(text: str) -> Expression:
+    """The checked expression (the same checker as a law's values, with K, m, P and sqrt).
 
     Raises:
         ValueError: why it is refused (e.g. ``unknown name 'k'``), without context.
     """
-    if not text.strip():
-        raise ValueError("nothing")
-    if len(text) > _MAX_LENGTH:
-        raise ValueError(f"an expression longer than {_MAX_LENGTH} characters")
-    if not text.isascii():  # Python reads a fullwidth K as K
-        raise ValueError("not ASCII")
-    try:
-        tree = ast.parse(text.strip(), mode="eval").body
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        raise ValueError("not a valid expression") from None
-    symbols: set[str] = set()
-    _check(tree, text.strip(), symbols)
-    return tree, frozenset(symbols)
-
-
-def _check(node: ast.AST, text: str, symbols: set[str]) -> None:
-    part = ast.get_source_segment(text, node) or type(node).__name__
-    if isinstance(node, ast.Constant):
-        if isinstance(node.value, bool) or not _NUMBER.fullmatch(part):
-            raise ValueError(f"{shown(part)} is not a plain decimal number")
-    elif isinstance(node, ast.Name):
-        if node.id in _FUNCTIONS:
-            raise ValueError(f"{node.id} must be called, e.g. {node.id}(m)")
-        if node.id not in _SYMBOLS:
-            raise ValueError(f"unknown name {shown(node.id)} (names: {RATE_NAMES})")
-        symbols.add(node.id)
-    elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
-        _check(node.left, text, symbols)
-        _check(node.right, text, symbols)
-    elif isinstance(node, ast.UnaryOp) and type(node.op) in _UNARY:
-        _check(node.operand, text, symbols)
-    elif isinstance(node, ast.Call):
-        func = node.func
-        if not isinstance(func, ast.Name) or func.id not in _FUNCTIONS:
-            name = ast.get_source_segment(text, func) or type(func).__name__
-            raise ValueError(f"unknown function {shown(name)} (names: {RATE_NAMES})")
-        arity = _FUNCTIONS[func.id][1]
-        starred = any(isinstance(a, ast.Starred) for a in node.args)
-        count_ok = len(node.args) == arity if arity else len(node.args) >= 2
-        if node.keywords or starred or not count_ok:
-            wanted = "one value" if arity == 1 else "two or more values"
-            raise ValueError(f"{func.id} takes {wanted}")
-        for arg in node.args:
-            _check(arg, text, symbols)
-    else:
-        raise ValueError(
-            f"{shown(part)} is not allowed (numbers, {RATE_NAMES}, + - * / ** and ( ))"
-        )
-
-
-def _eval(node: ast.expr, env: Mapping[str, float]) -> float:
-    if isinstance(node, ast.Constant):
-        return float(node.value)
-    if isinstance(node, ast.Name):
-        return float(env[node.id])
-    if isinstance(node, ast.BinOp):
-        return _BINARY[type(node.op)](_eval(node.left, env), _eval(node.right, env))
-    if isinstance(node, ast.UnaryOp):
-        return _UNARY[type(node.op)](_eval(node.operand, env))
-    func = _FUNCTIONS[node.func.id][0]  # type: ignore[attr-defined]
-    return func(*(_eval(a, env) for a in node.args))  # type: ignore[attr-defined]
-
-
-def _value(tree: ast.expr, env: Mapping[str, float]) -> float:
-    """The expression's value.
-
-    Raises:
-        ValueError: why the arithmetic gives no real number, without context.
-    """
-    try:
-        value = _eval(tree, env)
-    except ZeroDivisionError:
-        raise ValueError("division by zero") from None
-    except OverflowError:
-        raise ValueError("overflow") from None
-    except (ValueError, TypeError):  # sqrt(-1), min of a complex number
-        raise ValueError("the square root of a negative number or a complex number") from None
-    if isinstance(value, complex):
-        raise ValueError("a complex number (a negative number to a fractional power)")
-    return float(value)
+    return compile_value(text, RATE_VALUES)
 
 
 def resolve_rate(
@@ -185,16 +96,16 @@ def resolve_rate(
             (naming the K, m and P used).
     """
     try:
-        tree, symbols = _compile(text)
+        expression = _compile(text)
     except ValueError as reason:
         raise SpecError(
             f"`{name}` must be a number or an expression in K, m and P; got {shown(text)}: "
             f"{reason}",
             param=name,
         ) from None
-    used = ", ".join(f"{s}={env[s]}" for s in _SYMBOLS)
+    used = ", ".join(f"{s}={env[s]}" for s in RATE_VALUES.symbols)
     try:
-        x = _value(tree, env)
+        x = expression.value(env)
     except ValueError as reason:
         raise SpecError(
             f"`{name}` must be a finite number {rule}; got no number from {shown(text)} "
@@ -206,13 +117,13 @@ def resolve_rate(
             f"`{name}` must be a finite number {rule}; got {x!r} from {shown(text)} with {used}",
             param=name,
         )
-    return x, (text if symbols else None)
+    return x, (text if expression.symbols else None)
 
 
 # -- schedules --------------------------------------------------------------------------
 SCHEDULE_FORMS = "step:FACTOR,EVERY, cosine[:ALPHA], warmup:N, or warmup:N+ either of the first two"
 _INT = re.compile(r"[0-9]+", re.ASCII)
-_FLOAT = re.compile(_NUMBER.pattern, re.ASCII)
+_FLOAT = re.compile(r"(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
 
 
 @dataclasses.dataclass(frozen=True)
