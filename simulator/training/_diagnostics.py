@@ -184,24 +184,17 @@ def window_means(sums: jax.Array, dtype) -> dict:
     }
 
 
-#: Contributions a window needs before its fresh share counts towards the p0 estimate
-#: (consecutive evaluation windows are merged up to it): the share's standard error is then
-#: at most 0.5 / sqrt(200) = 0.035.
-P0_MIN_READS = 200
-
-
-def fresh_shares(rows: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per evaluation window, the share of fresh reads and p0 (Lemma 8), estimated.
+def fresh_shares(rows: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Per evaluation window, the share of fresh reads and of all-fresh updates.
 
     Args:
         rows: the scan inputs (``_stack.Stacked.rows``), each (S, C, nb, b, ...).
 
     Returns:
-        ``(fresh_share, fresh_updates, p0)``: the first two (S, C + 1) float (NaN at the
-        initial point and in windows without updates), the share of the window's
-        contributions with staleness 0 and the share of its updates whose contributions are
-        all fresh; ``p0`` (S,), the smallest fresh share over runs of consecutive windows
-        holding at least :data:`P0_MIN_READS` contributions each (all of them when fewer).
+        ``(fresh_share, fresh_updates)``: (S, C + 1) float each (NaN at the initial point
+        and in windows without updates), the share of the window's contributions with
+        staleness 0 and the share of its updates whose contributions are all fresh (Lemma
+        8's p0 is :func:`p0_estimate`'s).
     """
     real = rows["mask"] & rows["active"][..., None]
     fresh = (real & (rows["stale"] == 0)).sum(axis=(2, 3, 4))
@@ -212,25 +205,7 @@ def fresh_shares(rows: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         share = np.where(slots > 0, fresh / slots, np.nan)
         whole = np.where(updates > 0, all_fresh / updates, np.nan)
     pad = np.full((share.shape[0], 1), np.nan)
-    p0 = np.array([_lowest_share(f, n) for f, n in zip(fresh, slots, strict=True)])
-    return np.concatenate([pad, share], axis=1), np.concatenate([pad, whole], axis=1), p0
-
-
-def _lowest_share(fresh: np.ndarray, slots: np.ndarray) -> float:
-    """Smallest fresh share over consecutive windows merged to >= P0_MIN_READS reads."""
-    runs: list[list[int]] = []  # [fresh, reads] of each merged run
-    got, total = 0, 0
-    for f, n in zip(fresh.tolist(), slots.tolist(), strict=True):
-        got, total = got + f, total + n
-        if total >= P0_MIN_READS:
-            runs.append([got, total])
-            got, total = 0, 0
-    if total and runs:  # a short tail joins the last run
-        runs[-1][0] += got
-        runs[-1][1] += total
-    elif total:
-        runs.append([got, total])
-    return min(f / n for f, n in runs) if runs else float("nan")
+    return np.concatenate([pad, share], axis=1), np.concatenate([pad, whole], axis=1)
 
 
 def running_ratio(gaps: np.ndarray, norms: np.ndarray) -> np.ndarray:
@@ -327,7 +302,7 @@ def _bin_shares(fresh: np.ndarray, reads: np.ndarray) -> tuple[float, float]:
 def p0_estimate(traces: Any, *, bins: int = 5, confidence: float = 0.999) -> P0Estimate:
     """Lemma 8's p0, the infimum over the past of the fresh-read probability, estimated.
 
-    The smallest share over short windows (:func:`fresh_shares`) is biased low by its
+    The smallest share over short windows of reads is biased low by its
     noise (exponential laws, P = 40: about 0.005 for the exact 1/P = 0.025). Here the past
     is summarised by the age of the oldest computation in flight when update j's model
     version came to be (the moment update j - 1 was applied); updates 1..U-1 of every

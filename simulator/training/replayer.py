@@ -449,7 +449,7 @@ def _p0_of(trace) -> float:
 def _diagnostic_curves(out: dict, rows: dict) -> dict[str, np.ndarray]:
     """The replay's diagnostic curves (S, E), host side."""
     curves = {name: np.asarray(out[name], np.float64) for name in DIAGNOSTIC_NAMES if name in out}
-    curves["fresh_share"], curves["fresh_updates"], _ = fresh_shares(rows)
+    curves["fresh_share"], curves["fresh_updates"] = fresh_shares(rows)
     gone = np.isnan(np.asarray(out["loss"], np.float64))
     norms = np.asarray(out[PROBE_NORM], np.float64)
     curves["gamma"] = np.where(gone, np.nan, running_ratio(curves["staleness_gap"], norms))

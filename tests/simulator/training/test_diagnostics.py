@@ -243,17 +243,6 @@ def test_bad_diagnostic_rows(field, value):
         Diagnostics(**{field: value})
 
 
-def test_p0_merges_windows_to_enough_reads():
-    lowest = _diagnostics._lowest_share
-    assert _diagnostics.P0_MIN_READS == 200
-    # windows of 100 reads: merged in pairs (0.3, 0.1), the short tail joins the last pair
-    fresh = np.array([30, 30, 10, 10, 5])
-    slots = np.array([100, 100, 100, 100, 50])
-    assert lowest(fresh, slots) == pytest.approx(25 / 250)
-    assert lowest(np.array([3]), np.array([10])) == pytest.approx(0.3)
-    assert np.isnan(lowest(np.array([0]), np.array([0])))
-
-
 def test_p0_of_async_exponential_is_one_over_p():
     """Lemma 8: p0 = 1/P for exponential compute times (here P = 8)."""
     trace = simulate("async", num_learners=8, law="exp:1", updates=20_000, seed=4)

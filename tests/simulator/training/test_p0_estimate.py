@@ -11,13 +11,37 @@ from simulator import simulate
 from simulator.errors import PssimError, PssimTypeError
 from simulator.spec import ExperimentSpec
 from simulator.timing.engine import simulate_spec
-from simulator.training._diagnostics import (
-    P0_MIN_READS,
-    P0Estimate,
-    _lowest_share,
-    _oldest_ages,
-    p0_estimate,
-)
+from simulator.training._diagnostics import P0Estimate, _oldest_ages, p0_estimate
+
+#: Reads per window of the windowed estimate this module replaced (for contrast).
+P0_MIN_READS = 200
+
+
+def _lowest_share(fresh: np.ndarray, slots: np.ndarray) -> float:
+    """The replaced estimate: the smallest fresh share over consecutive windows merged to
+    >= P0_MIN_READS reads (a short tail joins the last run)."""
+    runs: list[list[int]] = []  # [fresh, reads] of each merged run
+    got, total = 0, 0
+    for f, n in zip(fresh.tolist(), slots.tolist(), strict=True):
+        got, total = got + f, total + n
+        if total >= P0_MIN_READS:
+            runs.append([got, total])
+            got, total = 0, 0
+    if total and runs:
+        runs[-1][0] += got
+        runs[-1][1] += total
+    elif total:
+        runs.append([got, total])
+    return min(f / n for f, n in runs) if runs else float("nan")
+
+
+def test_the_windowed_estimate_merges_windows_to_enough_reads():
+    # windows of 100 reads: merged in pairs (0.3, 0.1), the short tail joins the last pair
+    fresh = np.array([30, 30, 10, 10, 5])
+    slots = np.array([100, 100, 100, 100, 50])
+    assert _lowest_share(fresh, slots) == pytest.approx(25 / 250)
+    assert _lowest_share(np.array([3]), np.array([10])) == pytest.approx(0.3)
+    assert np.isnan(_lowest_share(np.array([0]), np.array([0])))
 
 
 def _async(law: str, p: int, updates: int = 5000, seeds: int = 4, variant="async", **kw):
@@ -37,7 +61,7 @@ def test_exponential_bins_all_hold_one_over_p_where_windows_sit_far_below():
     assert est.lower <= 1 / p <= est.upper
     assert est.updates.sum() == 4 * 4999 and np.all(est.reads == est.updates)  # K = 1
     assert np.all(np.diff(est.ages[:, 0]) > 0)  # bins in increasing age
-    # the smallest share over windows of >= 200 reads (the replay's p0 column) sits
+    # the smallest share over windows of >= 200 reads (the replay's old p0 column) sits
     # below the whole simultaneous interval: its noise, not the law
     fresh = (traces[0].staleness()[:, 0] == 0).astype(int)
     windows = np.add.reduceat(fresh, np.arange(0, fresh.size, P0_MIN_READS))
