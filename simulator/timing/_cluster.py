@@ -144,10 +144,11 @@ class Cluster:
             yield env.timeout(up - env.now)
             self.down_until[learner] = None
 
-    def lost_task(self, learner: int) -> None:
-        """Count a task lost to a failure; refuse a cluster whose learner loses
-        :data:`MAX_LOST_IN_A_ROW` in a row (its up periods are too short for its tasks: the
-        run would never end)."""
+    def lose(self, learner: int, start: float, stop: float | None = None) -> None:
+        """Record the task started at ``start`` as lost to a failure (until ``stop``, or
+        now) and count it; refuse a cluster whose learner loses :data:`MAX_LOST_IN_A_ROW`
+        in a row (its up periods are too short for its tasks: the run would never end)."""
+        self.state.cancel(learner, start, FAILED, stop=stop)
         self.lost_in_a_row[learner] = n = self.lost_in_a_row[learner] + 1
         if n >= MAX_LOST_IN_A_ROW:  # kept: SimPy re-raises a copy without its attributes
             self.error = PssimError(
@@ -157,9 +158,6 @@ class Cluster:
                 param="failure",
             )
             raise self.error
-
-    def is_down(self, learner: int) -> bool:
-        return self.down_until[learner] is not None
 
     def sit_out(self, learner: int):
         """A process step: wait until the learner is up again (at once if it is up);

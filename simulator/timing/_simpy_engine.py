@@ -56,7 +56,7 @@ import simpy
 
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
-from simulator.timing._cluster import CANCELLED, CUT, DISCARDED, FAILED, RING, Cluster, Failure
+from simulator.timing._cluster import CANCELLED, CUT, DISCARDED, RING, Cluster, Failure
 from simulator.timing._draws import learner_streams
 from simulator.timing._state import RunState
 from simulator.trace import Trace
@@ -224,8 +224,7 @@ def _async_worker(
                 raise
             state.task_start[lrn] = None
             if start is not None:
-                state.cancel(lrn, start, FAILED)
-                cluster.lost_task(lrn)
+                cluster.lose(lrn, start)
             pull = True
 
 
@@ -303,8 +302,7 @@ def _round_worker(env, state: RunState, cluster: Cluster, lrn, j, full, steps, r
                 if not isinstance(why.cause, Failure):
                     raise
                 if start is not None:
-                    state.cancel(lrn, start, FAILED)
-                    cluster.lost_task(lrn)
+                    cluster.lose(lrn, start)
                 start, pull = None, True
     except simpy.Interrupt as why:  # the server closed the round
         if start is not None:
@@ -352,8 +350,7 @@ def _ring_worker(env, state: RunState, cluster: Cluster, lrn: int, held: dict, r
             if not isinstance(why.cause, Failure):
                 raise
             if start is not None:  # the computation, or the gradient it held
-                state.cancel(lrn, start, FAILED, stop=held.pop(lrn, (None, None))[1])
-                cluster.lost_task(lrn)
+                cluster.lose(lrn, start, stop=held.pop(lrn, (None, None))[1])
             start = None
 
 
