@@ -149,7 +149,9 @@ def _count(name: str, value: Any, optional: bool = False) -> int | None:
     """A count >= 1; a whole float (``1e6``, as sizes are written) is taken as its int."""
     if value is None and optional:
         return None
-    if isinstance(value, float) and value.is_integer() and 1 <= value <= _MAX_COUNT:
+    if isinstance(value, float) and value.is_integer():
+        if value > _MAX_COUNT:  # said as typed, not as the int it would round to
+            raise SpecError(f"`{name}` must be <= {_MAX_COUNT}; got {value:g}", param=name)
         value = int(value)
     try:
         return check_count(name, value, maximum=_MAX_COUNT)

@@ -343,3 +343,10 @@ def test_a_transfer_that_would_take_forever_is_refused():
         ExperimentSpec(num_learners=2, model_bytes=10**15, bandwidth=1e-300)
     with pytest.raises(SpecError, match=r"`model_bytes` / `server_bandwidth` must be"):
         ExperimentSpec(num_learners=2, model_bytes=10**15, server_bandwidth=1e-300)
+
+
+def test_a_whole_float_beyond_the_count_limit_is_refused_by_its_limit():
+    with pytest.raises(SpecError, match=r"`model_bytes` must be <= "):
+        ExperimentSpec(model_bytes=1e30, bandwidth=1.0)
+    with pytest.raises(SpecError, match=r"`model_bytes` must be >= 1; got 0"):
+        ExperimentSpec(model_bytes=0.0, bandwidth=1.0)
