@@ -27,6 +27,7 @@ from simulator._checks import (
 from simulator._spec_durations import DURATIONS_MODES, check_durations, load_durations
 from simulator._spec_methods import check_methods, check_rule_fields
 from simulator._spec_network import check_network
+from simulator._spec_policy import check_policy
 from simulator._spec_rates import TYPED_RATES, check_schedule, resolve_rate
 from simulator.errors import PssimError, SpecError, shown
 
@@ -67,6 +68,9 @@ TIMING_FIELDS = (
     "service_time",
     *CLUSTER_FIELDS,
     "staleness_limit",
+    "k_policy",
+    "k_schedule",
+    "k_every",
     "updates",
     "time_budget",
     "seeds",
@@ -116,6 +120,9 @@ TOML_KEY = {
     "server_bandwidth": "server-bandwidth",
     "servers": "servers",
     "staleness_limit": "staleness-limit",
+    "k_policy": "k-policy",
+    "k_schedule": "k-schedule",
+    "k_every": "k-every",
     "updates": "iterations",
     "time_budget": "time-budget",
     "seeds": "seeds",
@@ -339,6 +346,8 @@ def validate(spec: Any) -> dict[str, Any]:
         p = DEFAULT_LEARNERS if durations is None else durations.measured.num_workers
     p = out["num_learners"] = _count("num_learners", p, maximum=MAX_COUNT)
     k = _count("k", g("k"), optional=True, maximum=MAX_COUNT)
+    policy = check_policy(g, variant, p)
+    k = policy.pop("k", k)  # a schedule's first K
     try:
         canonical, resolved_k = resolve_variant(variant, p, k)
     except PssimError as err:
@@ -389,6 +398,7 @@ def validate(spec: Any) -> dict[str, Any]:
     out["updates"] = _count(
         "updates", g("updates"), optional=out["time_budget"] is not None, maximum=MAX_COUNT
     )
+    out.update(_check_policy_run(policy, out["updates"], out["time_budget"]))
     out["seeds"] = _count("seeds", g("seeds"), maximum=MAX_SEEDS)
     try:
         out["seed"] = check_seed("seed", g("seed"))
@@ -427,6 +437,13 @@ def validate(spec: Any) -> dict[str, Any]:
             param="eval_every",
         )
     out["lr_schedule"] = check_schedule(g("lr_schedule"))
+    if out["lr_schedule"] is not None and out["k_policy"] in ("loss", "theory"):
+        raise SpecError(
+            f"`lr_schedule` and k_policy {out['k_policy']!r} must not both be given (the "
+            "policy reads the loss of the run so far, whose schedule would span only that "
+            f"part); got {out['lr_schedule']!r}",
+            param="lr_schedule",
+        )
     out["dtype"] = _choice("dtype", g("dtype"), DTYPES)
     out["divergence_factor"] = _real("divergence_factor", g("divergence_factor"), "> 1")
     if not isinstance(g("diagnostics"), bool):
@@ -435,3 +452,22 @@ def validate(spec: Any) -> dict[str, Any]:
             param="diagnostics",
         )
     return out
+
+
+def _check_policy_run(policy: dict[str, Any], updates: int | None, budget: float | None):
+    """A policy that reads the loss needs J updates (not a time budget) and k_every < J."""
+    if policy["k_policy"] in ("loss", "theory"):
+        if budget is not None:
+            raise SpecError(
+                f"`k_policy` {policy['k_policy']!r} reads the training loss as the run goes, "
+                "so it needs `updates`, not a `time_budget`; got a budget of "
+                f"{budget!r}",
+                param="k_policy",
+            )
+        every = policy["k_every"]
+        if every is not None and every >= updates:
+            raise SpecError(
+                f"`k_every` must be < updates ({updates}) for K to change; got {every}",
+                param="k_every",
+            )
+    return policy

@@ -5,7 +5,9 @@ Ringmaster SGD (variants) and the delay-compensated and staleness-weighted serve
   computed at its current model; a gradient computed at an older one is discarded. K is
   the batch size S of the paper, any K >= 1 (it may exceed P: a learner contributes many).
 - ``ringmaster`` (Maranjyan, Tyurin & Richtarik 2025): asynchronous SGD (K = 1) that
-  discards a gradient whose staleness is at least ``staleness_limit`` R.
+  discards a gradient whose staleness is at least ``staleness_limit`` R; ``"auto"`` or
+  ``"auto:EPS"`` asks for the paper's R, kept as typed and resolved where the training
+  problem is known (see :mod:`simulator._staleness_auto`).
 - Rule ``dc-asgd`` (Zheng et al. 2017): the gradient corrected by
   ``dc_lambda * g * g * (w_now - w_read)`` elementwise; ``dc_lambda`` >= 0, default
   :data:`DEFAULT_DC_LAMBDA` (the paper's constant).
@@ -20,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from simulator._checks import check_count, check_nonnegative
+from simulator._checks import check_nonnegative
+from simulator._staleness_auto import check_staleness_limit
 from simulator.errors import PssimError, SpecError
 
 __all__ = ["DEFAULT_DC_LAMBDA", "METHOD_DEFAULTS", "check_methods", "check_rule_fields"]
@@ -32,7 +35,8 @@ DEFAULT_DC_LAMBDA = 0.04
 
 
 def check_methods(get: Callable[[str], Any], variant: str) -> dict[str, Any]:
-    """``staleness_limit``: an int R >= 1, required with ``ringmaster``. Other variants
+    """``staleness_limit``: an int R >= 1, or ``"auto"``/``"auto:EPS"`` (kept as typed),
+    required with ``ringmaster``. Other variants
     ignore it, so a spec that is the template of several variants (``compare``, sweeps)
     can carry it; the commands that run one variant refuse it there, and
     :func:`simulator.studies._variant_specs.for_variant` drops it from the others."""
@@ -45,11 +49,7 @@ def check_methods(get: Callable[[str], Any], variant: str) -> dict[str, Any]:
                 param="staleness_limit",
             )
         return {"staleness_limit": None}
-    try:
-        limit = check_count("staleness_limit", limit)
-    except PssimError as err:
-        raise SpecError(str(err), param="staleness_limit") from None
-    return {"staleness_limit": limit}
+    return {"staleness_limit": check_staleness_limit(limit)}
 
 
 def check_rule_fields(get: Callable[[str], Any], rule: str) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from simulator._files import read_text_file
 from simulator._spec_durations import DurationsFile
 from simulator._spec_methods import METHOD_DEFAULTS
 from simulator._spec_network import NETWORK_DEFAULTS, model_transfer_bytes, replace_faults
+from simulator._spec_policy import POLICY_DEFAULTS
 from simulator._spec_rates import RATE_DEFAULTS, TYPED_RATES
 from simulator._spec_toml import read_json, read_toml, write_toml
 from simulator.errors import PssimTypeError, SpecError, shown
@@ -62,7 +63,7 @@ _LAW_FIELDS = ("law", "push_latency", "pull_latency", "service_time", "failure",
 #: with their defaults.
 _DURATIONS_FIELDS = {"durations": None, "durations_mode": "replay", "reuse_workers": False}
 #: Opt-in fields with the value that leaves them out of the dict (and the digest).
-_OPT_IN = {**NETWORK_DEFAULTS, **METHOD_DEFAULTS, **RATE_DEFAULTS}
+_OPT_IN = {**NETWORK_DEFAULTS, **METHOD_DEFAULTS, **POLICY_DEFAULTS, **RATE_DEFAULTS}
 #: J of a spec that gives neither ``updates`` nor ``time_budget``.
 DEFAULT_UPDATES = 1000
 
@@ -125,8 +126,14 @@ class ExperimentSpec:
             the network (bytes of a transfer, learner and server links in bytes per time
             unit, server shards); all off by default (see :mod:`simulator._spec_network`).
         staleness_limit: R >= 1 of ``ringmaster`` (a gradient whose staleness is >= R is
-            discarded), required with it; other variants ignore it (a template of several
-            variants may carry it); None otherwise.
+            discarded), required with it; or ``"auto"`` / ``"auto:EPS"``, the paper's
+            R = max(1, ceil(sigma^2 / EPS)), kept as typed and resolved where a model is
+            trained (see :mod:`simulator._staleness_auto`); other variants ignore it (a
+            template of several variants may carry it); None otherwise.
+        k_policy, k_schedule, k_every: a K that changes during training (K-variants):
+            ``"schedule"`` with ``k_schedule`` ``"UPDATE:K,..."``, ``"loss"`` (AdaSync) or
+            ``"theory"`` (Lemma 2) deciding every ``k_every`` updates; ``k`` is K_0 (see
+            :mod:`simulator._spec_policy`). None: K fixed.
         updates: J >= 1 server updates per run; 1000 when neither it nor ``time_budget``
             is given, None with a ``time_budget``.
         time_budget: T > 0 in simulated time units: a run is every update at a time <= T
@@ -181,7 +188,10 @@ class ExperimentSpec:
     bandwidth: float | tuple[float, ...] | None = None
     server_bandwidth: float | None = None
     servers: int = 1
-    staleness_limit: int | None = None
+    staleness_limit: int | str | None = None
+    k_policy: str | None = None
+    k_schedule: str | None = None
+    k_every: int | None = None
     updates: int | None = None
     time_budget: float | None = None
     seeds: int = 10

@@ -48,7 +48,7 @@ _ARRAY_FIELDS = (
 #: Arrays added later: a file without them loads with their defaults.
 _OPTIONAL_FIELDS = tuple(
     "cancelled_reason down_learner down_start down_stop "
-    "transfer_learner transfer_start transfer_stop transfer_kind".split()
+    "transfer_learner transfer_start transfer_stop transfer_kind update_k".split()
 )
 #: The arrays' dtypes (codes are checked as int64, then stored as int8).
 _FLOAT_FIELDS = tuple(
@@ -57,7 +57,7 @@ _FLOAT_FIELDS = tuple(
 )
 _INT_FIELDS = tuple(
     "learner version cancelled_learner inflight_learner down_learner transfer_learner "
-    "cancelled_reason transfer_kind".split()
+    "cancelled_reason transfer_kind update_k".split()
 )
 
 
@@ -117,6 +117,9 @@ class Trace:
         transfer_learner, transfer_start, transfer_stop: (N,) int, float, float: transfers
             [start, stop) between a learner and the server (or the ring).
         transfer_kind: (N,) int8, index into :data:`TRANSFER_KINDS`.
+        update_k: (U,) int, the K each update waited for when a K policy changed it during
+            the run (rows are then ``k`` = the largest K wide, the rest masked); empty when
+            K never changed (every update's is ``k``). See :meth:`k_per_update`.
 
     Example:
         >>> trace = simulate("k-async", num_learners=4, k=2, law=Exponential(1.0), updates=10,
@@ -148,6 +151,7 @@ class Trace:
     transfer_start: np.ndarray = dataclasses.field(default_factory=_empty)
     transfer_stop: np.ndarray = dataclasses.field(default_factory=_empty)
     transfer_kind: np.ndarray = dataclasses.field(default_factory=_empty)
+    update_k: np.ndarray = dataclasses.field(default_factory=_empty)
 
     def __post_init__(self) -> None:
         def fix(name: str, dtype: type) -> None:
@@ -224,6 +228,12 @@ class Trace:
                     f"`Trace.{name}` must hold codes 0-{len(names) - 1} "
                     f"({', '.join(names)}); got {bad[0]}"
                 )
+        ks = self.update_k
+        if ks.size and (ks.shape != (u,) or ks.min() < 1 or ks.max() > self.k):
+            raise PssimError(
+                f"`Trace.update_k` must be empty or (U,) = ({u},) with values in [1, k = "
+                f"{self.k}]; got shape {ks.shape}"
+            )
         lrn, a, b = self.down_learner, self.down_start, self.down_stop
         order = np.lexsort((a, lrn))
         lrn, a, b = lrn[order], a[order], b[order]
@@ -268,6 +278,13 @@ class Trace:
         """(U, Kmax) int array: update index minus version read; -1 where masked."""
         j = np.arange(self.num_updates)[:, None]
         return np.where(self.mask, j - self.version, -1)
+
+    def k_per_update(self) -> np.ndarray:
+        """(U,) int: the K the server waited for at each update (``k`` when it never
+        changed; a deadline may cut an update below it: see :meth:`cut_updates`)."""
+        if self.update_k.size:
+            return self.update_k.copy()
+        return np.full(self.num_updates, self.k, dtype=np.int64)
 
     def contributions_per_update(self) -> np.ndarray:
         """(U,) int: number of real contributions of each update."""
@@ -345,7 +362,7 @@ class Trace:
         deadline cut short. Empty for the other variants."""
         if self.variant not in _ROUND_VARIANTS:
             return np.zeros(0, dtype=np.int64)
-        full = self.num_learners if self.variant == "k-avg" else self.k
+        full = self.num_learners if self.variant == "k-avg" else self.k_per_update()
         return np.flatnonzero(self.contributions_per_update() < full)
 
     def idle_intervals(self, learner: int, until: float | None = None) -> np.ndarray:

@@ -14,6 +14,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
+from simulator._spec_policy import POLICY_VARIANTS, policy_applies
 from simulator.errors import PssimError, SpecError
 from simulator.spec import COMMAND_DEFAULTS, TIMING_FIELDS, ExperimentSpec, read_spec_file
 
@@ -60,6 +61,20 @@ def _rate(text: str) -> float | str:
 
 
 _rate.__name__ = "float"
+
+
+def _limit(text: str) -> int | str:
+    """A staleness limit as typed: an integer R, else the text (``auto``, ``auto:EPS``)
+    that the spec checks."""
+    try:
+        return _INT(text)
+    except ValueError:
+        if not text.isascii():
+            raise
+        return text
+
+
+_limit.__name__ = "int"
 
 #: field -> (flags, argparse keywords, help). The first long flag is the TOML key.
 OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
@@ -169,8 +184,30 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     ),
     "staleness_limit": (
         ("--staleness-limit",),
-        {"type": _INT, "metavar": "R"},
-        "ringmaster: discard a gradient whose staleness is >= R",
+        {"type": _limit, "metavar": "R"},
+        "ringmaster: discard a gradient whose staleness is >= R; auto or auto:EPS: the "
+        "paper's R = max(1, ceil(sigma^2/EPS)), sigma^2 the variance of a learner's "
+        "mini-batch gradient and EPS the target of E||grad F||^2 (default: the level of "
+        "the optimal-time row of pssim bounds), for the commands that train (runtime "
+        "refuses it)",
+    ),
+    "k_policy": (
+        ("--k-policy",),
+        {"metavar": "POLICY"},
+        "K that changes during training (K-variants): schedule (--k-schedule), loss "
+        "(AdaSync: K grows as the error falls) or theory (the K with the smallest predicted "
+        "time to half the error, Lemmas 2-3); -K is K_0; loss and theory run with "
+        "training (compare, train, sweep)",
+    ),
+    "k_schedule": (
+        ("--k-schedule",),
+        {"metavar": "UPDATE:K,..."},
+        "with --k-policy schedule: K from each UPDATE on, e.g. 0:1,200:4 (0:4 is -K 4)",
+    ),
+    "k_every": (
+        ("--k-every",),
+        {"type": _INT, "metavar": "N"},
+        "updates between two decisions of --k-policy loss or theory (default J/10)",
     ),
     "updates": (("--iterations", "-J"), {"type": _INT, "metavar": "J"}, "server updates per run"),
     "time_budget": (
@@ -354,6 +391,18 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
         spec = ExperimentSpec(**values)
     except PssimError as err:
         raise CliError(_renamed(err, typed, from_file, args)) from None
+    if command in _ONE_VARIANT and spec.k_policy is not None:
+        if not policy_applies(spec):
+            raise CliError(
+                f"--k-policy applies to --variant {', '.join(POLICY_VARIANTS)} only; got "
+                f"--variant {spec.variant}"
+            )
+        if command != "train" and spec.k_policy in ("loss", "theory"):
+            raise CliError(
+                f"--k-policy {spec.k_policy} reads the training loss, so it runs with "
+                f"training (pssim train, compare or sweep), not pssim {command}; use "
+                "--k-policy schedule here"
+            )
     if command in _ONE_VARIANT and spec.staleness_limit is not None:
         if spec.canonical[0] != "ringmaster":
             raise CliError(

@@ -45,7 +45,29 @@ def _curves(run, use_error: bool):
 def _run_label(run) -> str:
     if str(run.variant) == "k-avg":
         return f"{run.variant} (K={run.k} local steps per round)"
+    policy = getattr(getattr(run, "spec", None), "k_policy", None)
+    if getattr(run, "k_curve", None) is not None and policy is not None:
+        return f"{run.variant} (K: {policy} policy, K_0={run.k})"
     return f"{run.variant} (K={run.k})"
+
+
+def _k_panels(ax_t, ax_j, runs: list) -> None:
+    """K in force at each evaluation point (mean over seeds) of the runs whose K changed,
+    against the mean time and the iterations, in each run's colour."""
+    for i, run in enumerate(runs):
+        k_curve = getattr(run, "k_curve", None)
+        if k_curve is None:
+            continue
+        r = run.result
+        style = series_style(i)
+        mean_k = np.asarray(k_curve, dtype=float).mean(axis=0)
+        t = np.asarray(r.eval_time, dtype=float).mean(axis=0)
+        for ax, x in ((ax_t, t), (ax_j, np.asarray(r.eval_update))):
+            ax.step(x, mean_k, where="post", color=style["color"], lw=1.5)
+    for ax in (ax_t, ax_j):
+        ax.set_ylabel("K (mean over seeds)")
+        ax.grid(True, alpha=0.3)
+        ax.yaxis.get_major_locator().set_params(integer=True)
 
 
 def _title(kind: str, head: str, runs: list, title: str | None) -> str:
@@ -117,7 +139,20 @@ def error_figure(
     bounds = list(bounds) if bounds else []
     bounds = [b if b is None or isinstance(b, str) else check_runs([b], ())[0] for b in bounds]
     use_error = f_star is not None
-    fig, (ax_t, ax_j) = plt.subplots(1, 2, figsize=(FIGURE_WIDTHS["error"], 4.6), sharey=True)
+    adaptive = any(getattr(run, "k_curve", None) is not None for run in runs)
+    if adaptive:  # a row below for K, on the same x axes
+        fig, axes = plt.subplots(
+            2,
+            2,
+            figsize=(FIGURE_WIDTHS["error"], 6.4),
+            sharex="col",
+            gridspec_kw={"height_ratios": [3, 1]},
+        )
+        (ax_t, ax_j), (k_t, k_j) = axes
+        ax_j.sharey(ax_t)
+        ax_j.tick_params(labelleft=False)
+    else:
+        fig, (ax_t, ax_j) = plt.subplots(1, 2, figsize=(FIGURE_WIDTHS["error"], 4.6), sharey=True)
     banded = False
     finals = []
     for i, run in enumerate(runs):
@@ -169,6 +204,12 @@ def error_figure(
     set_time_axis(ax_t, log_time_wanted(log_time, finals))
     k_avg = any(steps_per_iteration(run.variant, run.k) > 1 for run in runs)
     ax_j.set_xlabel(STEPS_LABEL if k_avg else ITERATIONS_LABEL)
+    if adaptive:
+        _k_panels(k_t, k_j, runs)
+        k_t.set_xlabel(ax_t.get_xlabel())
+        k_j.set_xlabel(ax_j.get_xlabel())
+        ax_t.set_xlabel("")
+        ax_j.set_xlabel("")
     ax_t.set_ylabel(ylabel)
     ax_t.set_title("vs simulated wall-clock time")
     ax_j.set_title("vs iterations")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from simulator._spec_policy import policy_applies, schedule_pairs
 from simulator.errors import PssimTypeError
 from simulator.spec import ExperimentSpec
 from simulator.theory.runtime import Cluster, Prediction, expected_runtime
@@ -57,6 +58,8 @@ def spec_theory(spec: ExperimentSpec) -> Prediction:
         return Prediction(
             None, "none", "durations replayed in order are not independent draws (see resample)"
         )
+    if policy_applies(spec):
+        return _policy_theory(spec)
     canonical, k = spec.canonical
     return expected_runtime(
         canonical,
@@ -68,6 +71,32 @@ def spec_theory(spec: ExperimentSpec) -> Prediction:
         speeds=spec.speeds,
         cluster=Cluster.from_spec(spec) if spec.communication else None,
     )
+
+
+def _policy_theory(spec: ExperimentSpec) -> Prediction:
+    """A K schedule: the sum of its segments' predictions (exact for the round-based
+    variants, whose rounds are independent; the state carried from one segment into the
+    next makes an asynchronous sum asymptotic). A policy that reads the loss: none."""
+    if spec.k_policy != "schedule":
+        return Prediction(None, "none", f"K chosen from the training loss ({spec.k_policy})")
+    pairs = schedule_pairs(spec.k_schedule)
+    ends = [u for u, _ in pairs[1:]] + [spec.updates]
+    fixed = spec.replace(k_policy=None, k_schedule=None)
+    total, relations = 0.0, set()
+    for (start, k), end in zip(pairs, ends, strict=True):
+        if end <= start or start >= spec.updates:
+            continue
+        part = spec_theory(fixed.replace(k=k, updates=min(end, spec.updates) - start))
+        if part.mean is None:
+            return Prediction(None, "none", f"K = {k}: {part.source}")
+        total += part.mean
+        relations.add(part.relation)
+    if len(relations) != 1:
+        return Prediction(None, "none", f"segments of different kinds: {sorted(relations)}")
+    relation = relations.pop()
+    if relation == "exact" and spec.canonical[0] not in ("k-sync", "k-batch-sync"):
+        relation = "asymptotic"
+    return Prediction(total, relation, f"sum over the K schedule {spec.k_schedule}")
 
 
 def chosen_j_theory(prediction: Prediction) -> Prediction:

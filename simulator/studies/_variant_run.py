@@ -34,6 +34,11 @@ class VariantRun:
         staleness: pooled staleness of every contribution over seeds (1-D int array).
         durations: how the runs used a measured durations file (wraps, censored rows),
             a :class:`~simulator.timing.wraps.ReplayWraps`; None without one.
+        staleness_limit: ringmaster's R as run (``"auto"`` in the spec resolved, see
+            :mod:`simulator._staleness_auto`); None for other variants.
+        k_curve: None when K never changed; else (S, E) int, the K of the update that
+            follows each evaluation point (the last update's at the end), from each trace's
+            :meth:`~simulator.trace.Trace.k_per_update`.
     """
 
     spec: ExperimentSpec
@@ -43,6 +48,8 @@ class VariantRun:
     theory: Prediction
     staleness: np.ndarray
     durations: object = None
+    staleness_limit: int | None = None
+    k_curve: np.ndarray | None = None
 
     @property
     def variant(self) -> str:
@@ -131,7 +138,8 @@ class VariantRun:
     def to_json(
         self, level: float | None = None, *, on: str | None = None, window: float | None = None
     ) -> dict:
-        """The run as JSON (with ``durations`` only where a measured file was used); its
+        """The run as JSON (with ``durations`` only where a measured file was used, and
+        ``staleness_limit``, R as run, only for ringmaster); its
         time to ``level`` as :meth:`target_times` finds it (``time_to_target`` the mean or
         null, ``time_to_target_ci95`` [low, high] or null, and the seed counts)."""
         curve = self.mean_curve()
@@ -165,6 +173,10 @@ class VariantRun:
                 "error": _finite(curve["error"]),
             },
         }
+        if self.staleness_limit is not None:  # R as run (the spec keeps it as typed)
+            out["staleness_limit"] = self.staleness_limit
+        if self.k_curve is not None:  # K of each seed at the evaluation points
+            out["curve"]["k"] = [[int(k) for k in row] for row in self.k_curve]
         if self.durations is not None:
             out["durations"] = self.durations.to_json()
         return out

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from simulator._checks import IMPLIED_K, VARIANT_ALIASES
+from simulator._spec_policy import POLICY_DEFAULTS, POLICY_VARIANTS
 from simulator.spec import ExperimentSpec
 
 __all__ = ["for_variant", "inapplicable"]
@@ -23,7 +24,8 @@ def inapplicable(variant: str, get: Callable[[str], Any]) -> dict[str, Any]:
     that turn them off: ``k`` where the variant implies it, a ``deadline`` but for the
     round-based variants, the server's link, shards, service time and pull latency for
     ``all-reduce`` (and the bytes, if no learner link is left), a ``staleness_limit`` but
-    for ``ringmaster``."""
+    for ``ringmaster``, a K policy (``k_policy``, ``k_schedule``, ``k_every``) but for the
+    K-variants."""
     off: dict[str, Any] = {}
     if variant in _IMPLIED_K and get("k") is not None:
         off["k"] = None
@@ -35,6 +37,8 @@ def inapplicable(variant: str, get: Callable[[str], Any]) -> dict[str, Any]:
             off["model_bytes"] = None
     if variant != "ringmaster" and get("staleness_limit") is not None:
         off["staleness_limit"] = None
+    if variant not in POLICY_VARIANTS:
+        off.update({n: None for n in POLICY_DEFAULTS if get(n) is not None})
     return off
 
 

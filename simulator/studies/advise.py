@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator._staleness_auto import refuse_auto
 from simulator.errors import PssimError, PssimTypeError, SpecError
 from simulator.studies._advise_rank import CandidateResult, rank, results_of
 from simulator.studies._advise_screen import Screen, screen_candidates
@@ -54,6 +55,7 @@ from simulator.studies._advise_spec import (
     split_advise_config,
 )
 from simulator.studies._advise_text import batch_note, none_reached
+from simulator.studies.adaptive import READS_LOSS
 from simulator.studies.sweeps import sweep
 from simulator.studies.sweeps._exec import check_scheduler
 from simulator.studies.sweeps._spec import SweepSpec
@@ -309,6 +311,15 @@ def advise(
     sweep_spec, settings = _as_config(config, cluster)
     scheduler, workers = check_scheduler(scheduler, workers)
     everyone = candidates_of(sweep_spec)
+    for c in everyone:  # the advisor sizes every run by timing alone, before training
+        refuse_auto(c.spec, "pssim advise")
+        if c.spec.k_policy in READS_LOSS:
+            raise SpecError(
+                f"`k_policy` {c.spec.k_policy!r} reads the training loss, and the advisor "
+                "sizes its runs by timing alone; use k_policy 'schedule' or compare the "
+                "policy with pssim compare",
+                param="k_policy",
+            )
     horizon = _horizon(sweep_spec, settings, everyone)
     if settings.window is not None and settings.window >= horizon:
         raise PssimError(

@@ -20,13 +20,17 @@ from tqdm.auto import tqdm
 
 from simulator._checks import check_batch_rows
 from simulator._spec_checks import CLUSTER_FIELDS
+from simulator._spec_policy import policy_applies
+from simulator._staleness_auto import is_auto
 from simulator.errors import PssimError
 from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec, digest_of
 from simulator.studies._common import as_spec, bar_disabled, chosen_j_theory, spec_theory
 from simulator.studies._compare_targets import comparison_level, target_cell, target_lines
+from simulator.studies._staleness_limits import resolve_staleness_limits
 from simulator.studies._targets import TargetTimes, check_targets, rule_text
 from simulator.studies._variant_run import VariantRun
 from simulator.studies._variant_specs import for_variant
+from simulator.studies.adaptive import READS_LOSS, cosimulate
 from simulator.timing._budget import budget_updates
 from simulator.timing._memory import check_timing_memory
 from simulator.timing.engine import simulate_spec
@@ -117,7 +121,9 @@ class Comparison:
         communication, data, model, lr, l2, dtype, base seed, divergence factor, F*, the
         target and each variant's time to it (the mean over its seeds that reach it and
         stay, see :meth:`VariantRun.target_times`), and pssim's version (one row per seed
-        and evaluation point)."""
+        and evaluation point). With ringmaster, ``staleness_limit`` is the R each run used
+        (``"auto"`` resolved, as ``lr`` is the rate it ran with) and
+        ``staleness_limit_typed`` the value as typed (a string; null for other variants)."""
         from simulator import __version__
 
         frame = self.history().to_frame()
@@ -139,6 +145,13 @@ class Comparison:
             if name in ("lr", "lr_c"):  # the rate each variant ran with, resolved
                 column = {v: getattr(per_run[v], name) for v in own}
             frame[name] = frame["variant"].map(column)
+        limits = {run.variant: run.staleness_limit for run in self.runs}
+        if any(limit is not None for limit in limits.values()):  # ringmaster's R as run,
+            typed = {v: d.get("staleness_limit") for v, d in own.items()}  # and as typed
+            frame["staleness_limit"] = frame["variant"].map(limits)
+            frame["staleness_limit_typed"] = frame["variant"].map(
+                {v: None if t is None else str(t) for v, t in typed.items()}
+            )
         frame["base_seed"] = shared["seed"]
         frame["divergence_factor"] = shared["divergence_factor"]
         frame["f_star"] = self.f_star
@@ -216,6 +229,12 @@ class Comparison:
                 f"time budget T = {budget:.6g}: J = the updates every seed of a variant "
                 "completes by T"
             )
+        for run in self.runs:
+            if is_auto(run.spec.staleness_limit):
+                lines.append(
+                    f"{run.variant}: staleness limit {run.spec.staleness_limit} -> R = "
+                    f"{run.staleness_limit} (max(1, ceil(sigma^2 / EPS)))"
+                )
         if self.f_star is not None:
             lines.append(f"F* (optimal loss on the evaluation set) = {self.f_star:.6g}")
         lines += target_lines(self)
@@ -246,7 +265,18 @@ def _variant_run(vspec: ExperimentSpec, run_spec: ExperimentSpec, traces: list, 
         ),
         staleness=np.concatenate([t.staleness()[t.mask] for t in traces]),
         durations=replay_wraps(run_spec, traces),
+        staleness_limit=run_spec.staleness_limit,
+        k_curve=_k_curve(traces, result.eval_update),
     )
+
+
+def _k_curve(traces: Sequence, eval_update: np.ndarray) -> np.ndarray | None:
+    """(S, E) the K of the update that follows each evaluation point (the last update's
+    at the end); None when no trace's K changed."""
+    if not any(t.update_k.size for t in traces):
+        return None
+    at = np.minimum(np.asarray(eval_update), traces[0].num_updates - 1)
+    return np.stack([t.k_per_update()[at] for t in traces])
 
 
 def variant_specs(spec: ExperimentSpec, variants: Sequence[str]) -> list[ExperimentSpec]:
@@ -319,6 +349,10 @@ def compare(
     simulated time T, so all curves end within the same time window; the theory beside
     it is for J_v updates and ``eval_every`` defaults to about J_v / 100.
 
+    A ringmaster ``staleness_limit`` of ``"auto"`` or ``"auto:EPS"`` runs the paper's R for
+    this model and data (:mod:`simulator._staleness_auto`), resolved before the timing
+    run; each run's R is its ``staleness_limit``.
+
     Everything is validated before anything runs.
 
     Example:
@@ -346,6 +380,7 @@ def compare(
         dataset = load_dataset(spec.data) if dataset is None else dataset
         model = build_model(spec.model, dataset, spec.l2) if model is None else model
     check_batch_rows(dataset, spec.batch_size)
+    run_specs = resolve_staleness_limits(specs, model, dataset)  # ringmaster's "auto" R
     if choice.kind == "target_accuracy" and getattr(model, "accuracy", None) is None:
         name = getattr(model, "name", type(model).__name__)
         raise PssimError(
@@ -376,14 +411,21 @@ def compare(
         solve = pool.submit(optimal_loss, model, dataset) if given_f_star == "auto" else None
         for i, vspec in enumerate(specs):
             bar.set_postfix_str(f"{vspec.variant}: timing")
-            run_spec, eval_every = vspec, spec.eval_every
+            run_spec, eval_every = run_specs[i], spec.eval_every
             if vspec.time_budget is not None:  # J_v updates, all within the budget
-                j_v = budget_updates(vspec)
-                run_spec = vspec.replace(updates=j_v, eval_every=None)
+                j_v = budget_updates(run_spec)
+                run_spec = run_spec.replace(updates=j_v, eval_every=None)
                 eval_every = None if eval_every is None else min(eval_every, j_v)
             traces = []
             for s in vspec.seed_list:
-                traces.append(simulate_spec(run_spec, s))
+                if run_spec.k_policy in READS_LOSS and policy_applies(run_spec):
+                    known = given_f_star if solve is None else solve.result()
+                    trace, _ = cosimulate(
+                        run_spec, s, model=model, dataset=dataset, rule=rules[i], f_star=known
+                    )
+                    traces.append(trace)
+                else:
+                    traces.append(simulate_spec(run_spec, s))
                 bar.update()
             if (ahead or i + 1 < len(specs)) and _trace_bytes(traces) <= AHEAD_BYTES:
                 # compiled in a worker thread while the next variants are simulated and the

@@ -13,6 +13,7 @@ import dataclasses
 import numpy as np
 from tqdm.auto import tqdm
 
+from simulator._staleness_auto import refuse_auto
 from simulator.results.stats import mean_ci95
 from simulator.spec import ExperimentSpec
 from simulator.studies._common import as_spec, bar_disabled, spec_theory
@@ -221,6 +222,7 @@ def runtime_study(
         'exact'
     """
     spec = as_spec(spec, fields)
+    refuse_auto(spec, "a timing run (no training)")
     k = spec.canonical[1]
     # the first seed's trace is kept for timelines while the others run
     check_timing_memory(spec, kept=1 if keep_trace and spec.seeds > 1 else 0)

@@ -58,6 +58,7 @@ from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
 from simulator.timing._cluster import CANCELLED, CUT, DISCARDED, RING, Cluster, Failure
 from simulator.timing._draws import learner_streams
+from simulator.timing._k_policy import KPolicy, engine_policy
 from simulator.timing._state import RunState
 from simulator.trace import Trace
 
@@ -82,17 +83,24 @@ def _younger_than(limit: int):
     return keep
 
 
-def simulate_simpy(spec: ExperimentSpec, seed: int) -> Trace:
-    """The SimPy reference engine: every feature, one process per learner."""
+def simulate_simpy(spec: ExperimentSpec, seed: int, policy: KPolicy | None = None) -> Trace:
+    """The SimPy reference engine: every feature, one process per learner.
+
+    ``policy`` (or the spec's ``k_schedule``) sets K batch by batch
+    (:mod:`simulator.timing._k_policy`): the trace's rows are ``policy.k_max`` wide, each
+    update's unused slots masked, and ``Trace.update_k`` holds each update's K."""
     variant, k = spec.canonical
     p, updates = spec.num_learners, spec.updates
     service = spec.service_time
+    policy = engine_policy(spec, policy)
     env = simpy.Environment()
     state = RunState(
         env,
         variant=variant,
         num_learners=p,
-        k=k if variant != "k-avg" else p,
+        k=policy.k_max if policy is not None else k if variant != "k-avg" else p,
+        k_now=None if policy is None else k,
+        decide=policy,
         seed=seed,
         updates=updates,
         service=None if service is None else learner_streams([service], [1.0], seed, 3)[0],
@@ -122,7 +130,12 @@ def _run(env, state: RunState, cluster: Cluster, spec: ExperimentSpec, variant: 
         env.run(until=state.done)
     elif variant in _ASYNC:
         wait = variant == "k-async"
-        plain = not cluster.faulty and cluster.slow is None and cluster.nbytes <= 0
+        plain = (
+            not cluster.faulty
+            and cluster.slow is None
+            and cluster.nbytes <= 0
+            and state.decide is None
+        )
         for lrn in range(p):
             if plain:
                 compute, push, pull = (

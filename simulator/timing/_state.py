@@ -17,7 +17,14 @@ class RunState:
 
     Attributes:
         version: number of updates applied so far (the version a learner reads now).
-        pushes: contributions counted so far; update j aggregates pushes jK .. jK + K - 1.
+        pushes: contribution slots filled so far; update j aggregates slots jK .. jK + K - 1
+            (K = ``k``, the row width).
+        k_now: the K the batch being filled waits for (<= ``k``; ``k`` unless a K policy
+            changes it). A batch closed at ``k_now < k`` contributions has its remaining
+            slots masked, so the rows stay (U, k).
+        decide: None, or a K policy: called as ``decide(b, self.to_trace)`` when batch
+            b - 1 closes (after it is applied, so the trace up to it exists; with a service
+            time, up to the updates applied by then), it returns K for batch b.
     """
 
     __slots__ = (
@@ -34,10 +41,12 @@ class RunState:
         "cancelled_start",
         "cancelled_stop",
         "cut_next",
+        "decide",
         "done",
         "down",
         "env",
         "k",
+        "k_now",
         "local_steps",
         "num_learners",
         "padded",
@@ -46,6 +55,7 @@ class RunState:
         "seed",
         "task_start",
         "transfers",
+        "update_k",
         "update_time",
         "updates",
         "variant",
@@ -63,10 +73,15 @@ class RunState:
         updates: int,
         service: Callable[[], float] | None,
         local_steps: int = 1,
+        decide: Callable[[int, Callable[[], Trace]], int] | None = None,
+        k_now: int | None = None,
     ) -> None:
         self.env = env
         self.variant, self.num_learners, self.k, self.seed = variant, num_learners, k, seed
         self.updates, self.local_steps = updates, local_steps
+        self.k_now = k if k_now is None else k_now
+        self.decide = decide
+        self.update_k = array("q") if decide is not None else None  # K of each batch
         self.version = 0
         self.pushes = 0  # contributions counted so far; batch j is pushes [jK, (j+1)K)
         self.batches_closed = 0  # batches handed to the server (applied or queued)
@@ -111,6 +126,9 @@ class RunState:
         if n % self.k == 0:
             self.close_batch()
             return self.batches_closed - 1
+        if n % self.k >= self.k_now:  # a policy's smaller K: the rest of the row is masked
+            self.close_early()
+            return self.batches_closed - 1
         return self.batches_closed
 
     def close_batch(self) -> None:
@@ -129,6 +147,10 @@ class RunState:
                 self.done.succeed()
         else:
             self.env.process(self._serve())
+        if self.decide is not None:  # after the update, so the trace up to it exists
+            self.update_k.append(self.k_now)
+            if b < self.updates:
+                self.k_now = self.decide(b, self.to_trace)
 
     def set_service(self, service: Callable[[], float]) -> None:
         """Give every update a duration drawn from ``service`` when it starts (updates
@@ -172,8 +194,8 @@ class RunState:
         self.cancelled_reason.append(reason)
 
     def close_early(self) -> None:
-        """Close the current batch with the contributions it has (a deadline): the rest
-        of its K slots are masked out."""
+        """Close the current batch with the contributions it has (a deadline, or a
+        policy's K below the row width): the rest of its slots are masked out."""
         missing = (-self.pushes) % self.k
         for _ in range(missing):
             self.c_learner.append(-1)
@@ -207,6 +229,10 @@ class RunState:
         finish = np.frombuffer(self.c_finish, dtype=np.float64)[:n].reshape(shape)
         mask = learner >= 0 if self.padded else np.ones(shape, dtype=bool)
         extra = self._extra_arrays()
+        if self.update_k is not None:
+            ks = np.frombuffer(self.update_k, dtype=np.int64)[:u]
+            if np.any(ks != k):  # a K that never changes from the row width is not recorded
+                extra["update_k"] = ks
         return Trace(
             variant=self.variant,
             num_learners=self.num_learners,

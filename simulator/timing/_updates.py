@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
+from simulator.timing._k_policy import KPolicy
 from simulator.timing._memory import check_timing_memory
 from simulator.timing._simpy_engine import simulate_simpy
 from simulator.timing.fast import NeedsReference, fast_applies, simulate_fast
@@ -25,11 +26,20 @@ def check_engine(engine: object) -> None:
         )
 
 
-def simulate_updates(spec: ExperimentSpec, seed: int, *, engine: str = "auto") -> Trace:
+def simulate_updates(
+    spec: ExperimentSpec, seed: int, *, engine: str = "auto", policy: KPolicy | None = None
+) -> Trace:
     """The trace of ``spec.updates`` updates of one seed (the memory of the fast path is
     checked by the caller; the reference engine's own cost is checked here when the fast
-    path hands the run over)."""
+    path hands the run over). A K ``policy`` runs on the SimPy engine."""
     check_engine(engine)
+    if policy is not None:
+        if engine == "fast":
+            raise PssimError(
+                "`engine` 'fast' runs K fixed; a K policy runs on engine 'auto' or 'simpy'",
+                param="engine",
+            )
+        return simulate_simpy(spec, seed, policy)
     if engine != "simpy":
         if fast_applies(spec):
             try:

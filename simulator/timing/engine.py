@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from simulator._checks import check_seed
+from simulator._staleness_auto import refuse_auto
 from simulator.spec import ExperimentSpec
 from simulator.timing._budget import simulate_to_budget
+from simulator.timing._k_policy import KPolicy
 from simulator.timing._memory import check_timing_memory
 from simulator.timing._updates import ENGINES, check_engine, simulate_updates
 from simulator.trace import Trace
@@ -138,9 +140,14 @@ def simulate(
     return simulate_spec(spec, run_seed, engine=engine)
 
 
-def simulate_spec(spec: ExperimentSpec, seed: int, *, engine: str = "auto") -> Trace:
+def simulate_spec(
+    spec: ExperimentSpec, seed: int, *, engine: str = "auto", policy: KPolicy | None = None
+) -> Trace:
     """The trace of one seed of a validated spec (``engine`` and the memory the run will
     allocate are checked here, before the first event).
+
+    ``policy`` (see :mod:`simulator.timing._k_policy`) sets K batch by batch; without one,
+    a spec's ``k_schedule`` does.
 
     With a ``time_budget`` it is every update at a time <= the budget (see
     :func:`simulator.timing._budget.simulate_to_budget`).
@@ -151,7 +158,8 @@ def simulate_spec(spec: ExperimentSpec, seed: int, *, engine: str = "auto") -> T
             ``num_learners`` or ``time_budget``).
     """
     check_engine(engine)
+    refuse_auto(spec, "the timing engine")
     check_timing_memory(spec, engine=engine)
     if spec.time_budget is not None:
         return simulate_to_budget(spec, seed, engine=engine)
-    return simulate_updates(spec, seed, engine=engine)
+    return simulate_updates(spec, seed, engine=engine, policy=policy)

@@ -11,6 +11,7 @@ the same per-learner blocks as the engine's, so ``X[l, n]`` is the same number i
 from __future__ import annotations
 
 from simulator._checks import SIMPY_ONLY_VARIANTS
+from simulator._spec_policy import policy_applies
 from simulator.spec import ExperimentSpec
 from simulator.timing._draws import compute_blocks
 from simulator.timing._fast_async import batch_async
@@ -25,8 +26,12 @@ __all__ = ["NeedsReference", "fast_applies", "simulate_fast"]
 def fast_applies(spec: ExperimentSpec) -> bool:
     """Whether a fast path can run ``spec``: no latencies, no service time and no cluster
     feature (failures, deadlines, slowdowns, bandwidth) and not all-reduce, Rennala or
-    Ringmaster."""
-    return not spec.communication and spec.canonical[0] not in SIMPY_ONLY_VARIANTS
+    Ringmaster, and K fixed (no ``k_policy``)."""
+    return (
+        not spec.communication
+        and spec.canonical[0] not in SIMPY_ONLY_VARIANTS
+        and not policy_applies(spec)
+    )
 
 
 def simulate_fast(spec: ExperimentSpec, seed: int) -> Trace:

@@ -77,6 +77,7 @@ def test_heterogeneous_spec_round_trips_and_every_field_counts():
     unset |= {"failure", "repair", "availability", "deadline", "slowdown", "slowdown_shared"}
     unset |= {"model_bytes", "bandwidth", "server_bandwidth", "servers"}  # cluster: opt-in
     unset |= {"staleness_limit", "dc_lambda", "lr_schedule"}  # methods: opt-in
+    unset |= {"k_policy", "k_schedule", "k_every"}  # adaptive K: opt-in
     assert set(spec.to_dict()) == set(TIMING_FIELDS + TRAINING_FIELDS) - unset
     # every field is part of the canonical form: changing any one changes the digest
     changes = dict(

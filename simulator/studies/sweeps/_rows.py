@@ -12,7 +12,8 @@ Columns (both kinds): ``config`` (the configuration's key,
 :func:`~simulator.studies.sweeps._units.config_key`), every spec field under its Python name
 (``k`` resolved, ``seed`` renamed ``base_seed``, ``laws``, ``speeds``, ``slowdown`` and
 ``bandwidth`` joined with ``;``, ``eval_every`` resolved, ``lr`` and ``lr_c`` resolved for
-the configuration (an expression in K, m and P is in the config's identity), ``durations``
+the configuration (an expression in K, m and P is in the config's identity), so is
+``staleness_limit`` (ringmaster's ``"auto"``: the R its training ran with), ``durations``
 and ``availability`` as typed, ``slowdown_shared`` false and ``servers`` 1 when not set,
 ``lr_schedule`` null when constant, None as null or NaN),
 and ``seed`` (the replicate seed). ``seeds`` is the count the sweep asked for when the
@@ -202,9 +203,12 @@ def run_task(task: Task):
     return pa.Table.from_pandas(frame, schema=schema(task.kind), preserve_index=False)
 
 
-def _spec_values(spec: ExperimentSpec, owner: Owner, updates: int) -> dict[str, Any]:
+def _spec_values(
+    spec: ExperimentSpec, owner: Owner, updates: int, limit: int | None = None
+) -> dict[str, Any]:
     """The spec columns of a configuration's rows (``updates`` as run; the key, base seed
-    and seed count of the sweep configuration ``owner``)."""
+    and seed count of the sweep configuration ``owner``; ``limit``, ringmaster's R as run
+    where the spec's ``staleness_limit`` is ``"auto"``, kept in the config's identity)."""
     d = spec.to_dict()
     out: dict[str, Any] = {"config": owner.key}
     for name in TIMING_FIELDS + TRAINING_FIELDS:
@@ -226,7 +230,8 @@ def _spec_values(spec: ExperimentSpec, owner: Owner, updates: int) -> dict[str, 
     out["servers"] = spec.servers
     out["lr"], out["lr_c"] = spec.lr, spec.lr_c  # resolved: the spec keeps expressions typed
     out["lr_schedule"] = spec.lr_schedule
-    out["staleness_limit"], out["dc_lambda"] = spec.staleness_limit, spec.dc_lambda
+    out["staleness_limit"] = spec.staleness_limit if limit is None else limit
+    out["dc_lambda"] = spec.dc_lambda
     nullable = ("time_budget", "lr_c", "deadline", "server_bandwidth", "staleness_limit")
     for name in (*nullable, "dc_lambda"):
         out[name] = math.nan if out[name] is None else float(out[name])
@@ -306,7 +311,7 @@ def _training_rows(spec: ExperimentSpec, owner: Owner, f_star: float | str | Non
     updates = int(r.eval_update[-1])
     accuracy = r.accuracy if r.accuracy is not None else np.full((seeds, evals), np.nan)
     f_star = math.nan if r.f_star is None else float(r.f_star)
-    values = _spec_values(spec, owner, updates)
+    values = _spec_values(spec, owner, updates, run.staleness_limit)
     if len(r.eval_update) > 1:
         values["eval_every"] = int(r.eval_update[1] - r.eval_update[0])
     theory = run.theory

@@ -43,6 +43,7 @@ from typing import Any
 
 from simulator import _spec_checks as checks
 from simulator._spec_toml import read_toml, write_toml
+from simulator._staleness_auto import refuse_auto
 from simulator.errors import PssimError, SpecError
 from simulator.errors import shown as echo
 from simulator.spec import (
@@ -393,6 +394,8 @@ def _configurations(sweep: SweepSpec) -> list[tuple[ExperimentSpec, dict[str, An
             settings.update(inapplicable(settings["variant"], settings.get))  # as in compare
         try:
             spec = ExperimentSpec(**settings)
+            if not training:
+                refuse_auto(spec, "a timing sweep")
             check_timing_memory(spec, kept=spec.seeds if training else min(spec.seeds - 1, 1))
         except PssimError as err:
             raise SpecError(f"configuration ({_shown(point)}): {err}", param=err.param) from None

@@ -1,0 +1,156 @@
+"""Adaptive synchrony by co-simulation: a constant policy is one run, the loss a policy
+reads is the loss the run reports, AdaSync's and the theory rule's K by hand, and the
+policies from compare and the command line."""
+
+from __future__ import annotations
+
+import json
+import math
+import types
+
+import numpy as np
+import pytest
+
+from simulator import ExperimentSpec, compare
+from simulator.errors import PssimError
+from simulator.studies.adaptive import TheoryPolicy, adasync_k, cosimulate, iteration_times
+from simulator.timing.engine import simulate_spec
+from tests.simulator.cli_process import one_line, pssim
+
+_SMALL = {"num_learners": 4, "updates": 60, "eval_every": 10, "lr": 0.05, "seeds": 2}
+
+
+@pytest.fixture(scope="module")
+def problem():
+    from models import build_model, load_dataset
+    from simulator.training import make_rule
+    from simulator.training.optimum import optimal_loss
+
+    dataset = load_dataset("digits")
+    model = build_model("softmax", dataset, 0.01)
+    return model, dataset, make_rule("fixed", 0.05), optimal_loss(model, dataset)
+
+
+def test_a_policy_that_keeps_k_is_one_run_trace_and_curves(problem):
+    # AdaSync on K-sync with K_0 = P can only keep K = P: co-simulated in chunks of 15
+    # updates, trace and curves must be those of one run of sync
+    model, dataset, rule, f_star = problem
+    adaptive = ExperimentSpec(variant="k-sync", k=4, k_policy="loss", k_every=15, **_SMALL)
+    fixed = ExperimentSpec(variant="k-sync", k=4, **_SMALL)
+    trace, decisions = cosimulate(
+        adaptive, 3, model=model, dataset=dataset, rule=rule, f_star=f_star
+    )
+    one = simulate_spec(fixed, 3)
+    assert [d.update for d in decisions] == [15, 30, 45]
+    assert all(d.k == 4 for d in decisions)
+    for name in ("update_time", "learner", "version", "start", "finish", "mask"):
+        np.testing.assert_array_equal(getattr(trace, name), getattr(one, name))
+    assert trace.update_k.size == 0  # K never changed
+    runs = [
+        compare(spec, variants=["k-sync"], model=model, dataset=dataset).runs[0]
+        for spec in (adaptive, fixed)
+    ]
+    np.testing.assert_array_equal(runs[0].result.loss, runs[1].result.loss)
+    assert runs[0].k_curve is None
+
+
+def test_the_error_a_policy_reads_is_the_error_the_run_reports(problem):
+    model, dataset, _, f_star = problem
+    from simulator.training import make_rule
+
+    spec = ExperimentSpec(
+        variant="k-sync", k=1, k_policy="loss", k_every=10, **{**_SMALL, "lr": 0.5}
+    ).replace(batch_size=16)
+    rule = make_rule("fixed", 0.5)
+    run = compare(spec, variants=["k-sync"], model=model, dataset=dataset, f_star=f_star)
+    r = run.runs[0].result
+    trace, decisions = cosimulate(spec, 0, model=model, dataset=dataset, rule=rule, f_star=f_star)
+    assert [d.update for d in decisions] == [10, 20, 30, 40, 50]
+    for d in decisions:
+        assert d.value == r.error[0, list(r.eval_update).index(d.update)]
+    ks = [d.k for d in decisions]
+    assert ks == sorted(ks) and 1 <= ks[0] and ks[-1] <= 4  # AdaSync never lowers K
+    assert ks[-1] > 1  # the error fell enough for K to grow on this problem
+    want = [1] * 10 + [k for k in ks for _ in range(10)]
+    np.testing.assert_array_equal(trace.k_per_update(), want)
+    k_curve = run.runs[0].k_curve
+    assert k_curve.shape == r.loss.shape and k_curve[0, 0] == 1 and k_curve[0, -1] == ks[-1]
+
+
+@pytest.mark.parametrize(
+    ("variant", "k0", "ratio", "want"),
+    [
+        ("k-async", 1, 4.0, 2),  # K_0 sqrt(4)
+        ("k-batch-async", 2, 9.0, 6),  # 2 sqrt(9)
+        ("k-async", 3, 100.0, 8),  # 30, kept within P = 8
+        ("k-sync", 1, 7.0, 2),  # K^2 / (8 - K) = 1: K = (-1 + sqrt(33)) / 2 = 2.37
+        ("k-sync", 1, 70.0, 5),  # = 10: K = (-10 + sqrt(420)) / 2 = 5.25
+        ("k-batch-sync", 8, 3.0, 8),  # K_0 = P stays P
+        ("k-sync", 2, 1.0, 2),  # no progress: K_0
+    ],
+)
+def test_adasync_k_by_hand(variant, k0, ratio, want):
+    assert adasync_k(variant, k0, 8, ratio, 1.0) == want
+
+
+def test_adasync_k_at_the_edges():
+    assert adasync_k("k-sync", 2, 8, 1.0, math.nan) == 2  # diverged: K kept
+    assert adasync_k("k-sync", 2, 8, 1.0, 0.0) == 8  # the optimum reached
+    assert adasync_k("k-async", 1, 8, 0.0, 0.5) == 1  # no error at the start
+
+
+def test_the_theory_policy_picks_the_k_with_the_smallest_predicted_time_by_hand():
+    spec = ExperimentSpec(
+        variant="k-sync", num_learners=4, k=1, k_policy="theory", updates=100, lr=0.1
+    )
+    times, sources = iteration_times(spec)
+    np.testing.assert_allclose(times, [1 / 4, 1 / 4 + 1 / 3, 1 / 4 + 1 / 3 + 1 / 2, 25 / 12])
+    assert sources == ["exact"] * 4
+    constants = types.SimpleNamespace(L=2.0, c=0.5, sigma2=1.0)
+    policy = TheoryPolicy(spec, lambda trace: (1.0, 1.0), constants)
+    error = 0.3
+    floors = 0.1 * 2.0 * 1.0 / (2 * 0.5 * np.arange(1, 5))  # eta L sigma^2 / (2 c K m)
+    steps = np.ceil(np.log((error / 2 - floors) / (error - floors)) / np.log(1 - 0.05))
+    want = np.where(error / 2 > floors, steps * times, np.inf)
+    np.testing.assert_allclose(policy.predicted_times(error), want)
+    assert np.isinf(want[0]) and np.isfinite(want[1:]).all()  # K = 1's floor 0.2 is above
+    assert policy.choose(1.0, error, 10) == int(np.argmin(want)) + 1
+    assert policy.choose(1.0, 1e-6, 20) == 4  # below every floor: P, the lowest
+
+
+def test_the_theory_policy_reads_the_contraction_where_c_is_zero():
+    spec = ExperimentSpec(
+        variant="k-sync", num_learners=4, k=1, k_policy="theory", updates=100, lr=0.1
+    )
+    flat = types.SimpleNamespace(L=2.0, c=0.0, sigma2=0.01)
+    policy = TheoryPolicy(spec, lambda trace: (1.0, 1.0), flat)
+    assert policy.choose(1.0, 1.0, 10) == 1  # no fall yet: K kept
+    policy.choose(1.0, 0.5, 20)  # halved over 10 updates
+    assert policy.c * 0.1 == pytest.approx(1 - 0.5 ** (1 / 10))
+
+
+def test_the_theory_policy_needs_f_star(problem):
+    model, dataset, rule, _ = problem
+    spec = ExperimentSpec(variant="k-sync", k=1, k_policy="theory", **_SMALL)
+    with pytest.raises(PssimError, match="needs F\\*"):
+        cosimulate(spec, 0, model=model, dataset=dataset, rule=rule, f_star=None)
+
+
+def test_train_runs_a_loss_policy_from_the_command_line(tmp_path):
+    argv = ["train", "--variant", "k-sync", "-P", "4", "-K", "1", "--k-policy", "loss"]
+    argv += ["--k-every", "10", "--iterations", "40", "--seeds", "1", "--lr", "0.05"]
+    argv += ["--json", "--out", str(tmp_path / "out")]
+    code, out, err = pssim(argv, cwd=tmp_path, timeout=300)
+    assert code == 0, err
+    (run,) = json.loads(out)["runs"]
+    assert run["spec"]["k_policy"] == "loss" and run["spec"]["k_every"] == 10
+    ks = run["curve"]["k"][0]
+    assert len(ks) == len(run["curve"]["update"]) and ks[0] == 1 and ks == sorted(ks)
+    assert (tmp_path / "out" / "error_vs_time.png").is_file()
+
+
+def test_runtime_refuses_a_policy_that_reads_the_loss(tmp_path):
+    argv = ["runtime", "--variant", "k-sync", "-P", "4", "-K", "1", "--k-policy", "theory"]
+    code, _, err = pssim(argv, cwd=tmp_path)
+    assert code == 2
+    assert one_line(err).startswith("pssim: error: --k-policy theory reads the training loss")
