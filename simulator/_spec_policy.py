@@ -1,9 +1,10 @@
 """Validation of the spec fields of adaptive synchrony: a K that changes during training.
 
-- ``k_policy``: None (K fixed), ``"schedule"`` (K by update, ``k_schedule``), ``"loss"``
-  (AdaSync: K grows as the error falls) or ``"theory"`` (the K with the smallest predicted
-  time to the next error level). The last two read the training loss, so they run by
-  co-simulation (:mod:`simulator.studies.adaptive`); the rules are stated there.
+- ``k_policy``: None or ``"none"`` (K fixed), ``"schedule"`` (K by update,
+  ``k_schedule``), ``"loss"`` (AdaSync: K grows as the error falls) or ``"theory"``
+  (the K with the smallest predicted time to the next error level). The last two read
+  the training loss, so they run by co-simulation (:mod:`simulator.studies.adaptive`);
+  the rules are stated there.
 - ``k_schedule``: ``"UPDATE:K,UPDATE:K,..."``, the K of every update from the given one on;
   the first entry is update 0 and gives K_0 (``"0:4"`` is the run of ``k = 4``). Kept in
   its canonical text (no spaces).
@@ -101,6 +102,8 @@ def check_policy(get: Callable[[str], Any], variant: str, num_learners: int) -> 
     """The policy fields, checked against the variant (as typed) and P; ``k`` is filled
     from the schedule's first K when not given (and must equal it when given)."""
     policy = get("k_policy")
+    if policy == "none":  # a sweep's grid can put fixed K beside the policies
+        policy = None
     schedule, every = get("k_schedule"), get("k_every")
     if policy is None:
         for name, value in (("k_schedule", schedule), ("k_every", every)):

@@ -15,15 +15,18 @@ Columns (both kinds): ``config`` (the configuration's key,
 the configuration (an expression in K, m and P is in the config's identity), so is
 ``staleness_limit`` (ringmaster's ``"auto"``: the R its training ran with), ``durations``
 and ``availability`` as typed, ``slowdown_shared`` false and ``servers`` 1 when not set,
-``lr_schedule`` null when constant, None as null or NaN),
+``lr_schedule`` null when constant, ``k_policy``/``k_schedule`` null and ``k_every``
+NaN without a K policy (``k_every`` as run for ``loss`` and ``theory``), None as null
+or NaN),
 and ``seed`` (the replicate seed). ``seeds`` is the count the sweep asked for when the
 rows were written (a store read for a sweep sets it to that sweep's count). Timing rows
 (one per configuration and seed) add ``time``, ``theory``, ``relation``, ``source``,
 ``speedup_theory``, ``speedup_relation``, ``staleness_mean``, ``staleness_max`` and
 ``staleness_p0``. Training
 rows (one per configuration, seed and evaluation point) add ``update``, ``time``, ``loss``,
-``error``, ``accuracy``, ``diverged``, ``diverged_at``, ``f_star``, ``theory`` and
-``relation``.
+``error``, ``accuracy``, ``diverged``, ``diverged_at``, ``k_now`` (the K of the update
+that follows the evaluation point: ``k`` unless a policy changed it), ``f_star``,
+``theory`` and ``relation``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from simulator._spec_policy import default_k_every, policy_applies
 from simulator.results.history import DIAGNOSTIC_COLUMNS, diagnostic_values
 from simulator.results.targets import setting_column
 from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec, default_eval_every
@@ -79,6 +83,9 @@ SPEC_COLUMNS: dict[str, str] = {
     "server_bandwidth": "float64",
     "servers": "int64",
     "staleness_limit": "float64",
+    "k_policy": "string",
+    "k_schedule": "string",
+    "k_every": "float64",
     "updates": "int64",
     "time_budget": "float64",
     "seeds": "int64",
@@ -119,6 +126,7 @@ TRAINING_COLUMNS: dict[str, str] = {
     "accuracy": "float64",
     "diverged": "bool",
     "diverged_at": "int64",
+    "k_now": "int64",
     "f_star": "float64",
     "theory": "float64",
     "relation": "string",
@@ -232,12 +240,21 @@ def _spec_values(
     out["lr_schedule"] = spec.lr_schedule
     out["staleness_limit"] = spec.staleness_limit if limit is None else limit
     out["dc_lambda"] = spec.dc_lambda
+    out["k_every"] = _k_every(spec)
     nullable = ("time_budget", "lr_c", "deadline", "server_bandwidth", "staleness_limit")
+    nullable += ("k_every",)
     for name in (*nullable, "dc_lambda"):
         out[name] = math.nan if out[name] is None else float(out[name])
     if out["eval_every"] is None:
         out["eval_every"] = default_eval_every(updates)
     return out
+
+
+def _k_every(spec: ExperimentSpec) -> int | None:
+    """Updates between the decisions of a policy that reads the loss (as run), else None."""
+    if spec.k_policy not in ("loss", "theory") or not policy_applies(spec):
+        return None
+    return spec.k_every or default_k_every(spec.updates)
 
 
 @functools.lru_cache(maxsize=256)
@@ -328,6 +345,11 @@ def _training_rows(spec: ExperimentSpec, owner: Owner, f_star: float | str | Non
             "accuracy": np.asarray(accuracy, dtype=float).ravel(),
             "diverged": np.repeat(r.diverged_at >= 0, evals),
             "diverged_at": np.repeat(np.asarray(r.diverged_at, dtype=np.int64), evals),
+            "k_now": (
+                np.full(seeds * evals, run.k, dtype=np.int64)
+                if run.k_curve is None
+                else np.asarray(run.k_curve, dtype=np.int64).ravel()
+            ),
             "f_star": f_star,
             "theory": math.nan if theory.mean is None else theory.mean,
             "relation": theory.relation,

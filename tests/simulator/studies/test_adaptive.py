@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from simulator import ExperimentSpec, compare
-from simulator.errors import PssimError
+from simulator.errors import PssimError, SpecError
 from simulator.studies.adaptive import TheoryPolicy, adasync_k, cosimulate, iteration_times
 from simulator.timing.engine import simulate_spec
 from tests.simulator.cli_process import one_line, pssim
@@ -154,3 +154,25 @@ def test_runtime_refuses_a_policy_that_reads_the_loss(tmp_path):
     code, _, err = pssim(argv, cwd=tmp_path)
     assert code == 2
     assert one_line(err).startswith("pssim: error: --k-policy theory reads the training loss")
+
+
+def test_a_training_sweep_puts_the_loss_policy_beside_fixed_k(tmp_path):
+    from simulator import sweep
+
+    config = tmp_path / "adaptive.toml"
+    config.write_text(
+        '[timing]\nvariant = "k-sync"\nlearners = 4\ndist = "shifted-exp:1,1"\n'
+        "iterations = 40\nseeds = 1\n\n[training]\nlr = 0.3\nbatch = 16\neval-every = 10\n\n"
+        '[[zip]]\nK = [1, 1]\nk-policy = ["none", "loss"]\nk-every = [10, 10]\n'
+    )
+    with pytest.raises(SpecError, match="`k_every` needs a `k_policy`"):
+        sweep(config, tmp_path / "bad", scheduler="serial")
+    config.write_text(config.read_text().replace("k-every = [10, 10]\n", ""))
+    frame = sweep(config, tmp_path / "out", scheduler="serial").frame()
+    fixed = frame[frame["k_policy"].isna()]
+    adaptive = frame[frame["k_policy"] == "loss"]
+    assert len(fixed) == len(adaptive) == 5  # evaluation points 0, 10, ..., 40
+    assert (fixed["k_now"] == 1).all() and fixed["k_every"].isna().all()
+    assert (adaptive["k_every"] == 4).all()  # J / 10 by default
+    ks = adaptive.sort_values("update")["k_now"].tolist()
+    assert ks[0] == 1 and ks == sorted(ks)
