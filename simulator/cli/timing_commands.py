@@ -55,8 +55,9 @@ def cmd_runtime(args: argparse.Namespace) -> int:
         return 0
     law = law_text(spec) + (" / per-learner speeds" if spec.speeds is not None else "")
     length = f"J={spec.updates}" if spec.time_budget is None else f"T={spec.time_budget:.6g}"
+    k_text = f"K={summary.k}" if spec.k_schedule is None else f"K by update {spec.k_schedule}"
     print(
-        f"{spec.variant}  P={spec.num_learners}  K={summary.k}  X ~ {law}"
+        f"{spec.variant}  P={spec.num_learners}  {k_text}  X ~ {law}"
         f"  {length}  seeds={spec.seeds} (from {spec.seed})"
     )
     print(f"{'':24}{'simulated':>12}{'theory':>12}{'gap':>9}  relation")

@@ -21,10 +21,10 @@ from tqdm.auto import tqdm
 from simulator._checks import check_batch_rows
 from simulator._spec_checks import CLUSTER_FIELDS
 from simulator._spec_policy import policy_applies
-from simulator._staleness_auto import is_auto
 from simulator.errors import PssimError
 from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec, digest_of
 from simulator.studies._common import as_spec, bar_disabled, chosen_j_theory, spec_theory
+from simulator.studies._compare_notes import k_curve_of, run_setting_lines
 from simulator.studies._compare_targets import comparison_level, target_cell, target_lines
 from simulator.studies._staleness_limits import resolve_staleness_limits
 from simulator.studies._targets import TargetTimes, check_targets, rule_text
@@ -229,12 +229,7 @@ class Comparison:
                 f"time budget T = {budget:.6g}: J = the updates every seed of a variant "
                 "completes by T"
             )
-        for run in self.runs:
-            if is_auto(run.spec.staleness_limit):
-                lines.append(
-                    f"{run.variant}: staleness limit {run.spec.staleness_limit} -> R = "
-                    f"{run.staleness_limit} (max(1, ceil(sigma^2 / EPS)))"
-                )
+        lines += run_setting_lines(self.runs)
         if self.f_star is not None:
             lines.append(f"F* (optimal loss on the evaluation set) = {self.f_star:.6g}")
         lines += target_lines(self)
@@ -266,17 +261,8 @@ def _variant_run(vspec: ExperimentSpec, run_spec: ExperimentSpec, traces: list, 
         staleness=np.concatenate([t.staleness()[t.mask] for t in traces]),
         durations=replay_wraps(run_spec, traces),
         staleness_limit=run_spec.staleness_limit,
-        k_curve=_k_curve(traces, result.eval_update),
+        k_curve=k_curve_of(traces, result.eval_update),
     )
-
-
-def _k_curve(traces: Sequence, eval_update: np.ndarray) -> np.ndarray | None:
-    """(S, E) the K of the update that follows each evaluation point (the last update's
-    at the end); None when no trace's K changed."""
-    if not any(t.update_k.size for t in traces):
-        return None
-    at = np.minimum(np.asarray(eval_update), traces[0].num_updates - 1)
-    return np.stack([t.k_per_update()[at] for t in traces])
 
 
 def variant_specs(spec: ExperimentSpec, variants: Sequence[str]) -> list[ExperimentSpec]:

@@ -73,6 +73,7 @@ def test_the_error_a_policy_reads_is_the_error_the_run_reports(problem):
     assert ks[-1] > 1  # the error fell enough for K to grow on this problem
     want = [1] * 10 + [k for k in ks for _ in range(10)]
     np.testing.assert_array_equal(trace.k_per_update(), want)
+    assert f"k-sync: K by the loss policy, from 1 to {ks[-1]} at the end" in run.table()
     k_curve = run.runs[0].k_curve
     assert k_curve.shape == r.loss.shape and k_curve[0, 0] == 1 and k_curve[0, -1] == ks[-1]
 
@@ -110,8 +111,10 @@ def test_the_theory_policy_picks_the_k_with_the_smallest_predicted_time_by_hand(
     policy = TheoryPolicy(spec, lambda trace: (1.0, 1.0), constants)
     error = 0.3
     floors = 0.1 * 2.0 * 1.0 / (2 * 0.5 * np.arange(1, 5))  # eta L sigma^2 / (2 c K m)
-    steps = np.ceil(np.log((error / 2 - floors) / (error - floors)) / np.log(1 - 0.05))
-    want = np.where(error / 2 > floors, steps * times, np.inf)
+    reach = error / 2 > floors
+    steps = np.ceil(np.log((error / 2 - floors[reach]) / (error - floors[reach])) / np.log(0.95))
+    want = np.full(4, np.inf)
+    want[reach] = steps * times[reach]
     np.testing.assert_allclose(policy.predicted_times(error), want)
     assert np.isinf(want[0]) and np.isfinite(want[1:]).all()  # K = 1's floor 0.2 is above
     assert policy.choose(1.0, error, 10) == int(np.argmin(want)) + 1
