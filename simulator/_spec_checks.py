@@ -437,13 +437,7 @@ def validate(spec: Any) -> dict[str, Any]:
             param="eval_every",
         )
     out["lr_schedule"] = check_schedule(g("lr_schedule"))
-    if out["lr_schedule"] is not None and out["k_policy"] in ("loss", "theory"):
-        raise SpecError(
-            f"`lr_schedule` and k_policy {out['k_policy']!r} must not both be given (the "
-            "policy reads the loss of the run so far, whose schedule would span only that "
-            f"part); got {out['lr_schedule']!r}",
-            param="lr_schedule",
-        )
+
     out["dtype"] = _choice("dtype", g("dtype"), DTYPES)
     out["divergence_factor"] = _real("divergence_factor", g("divergence_factor"), "> 1")
     if not isinstance(g("diagnostics"), bool):

@@ -53,6 +53,7 @@ __all__ = [
     "adasync_k",
     "cosimulate",
     "iteration_times",
+    "padded",
 ]
 
 #: The policies that read the training loss (the others need no co-simulation).
@@ -168,12 +169,22 @@ class TheoryPolicy(_Observed):
 
     def __init__(self, spec, observe, constants):
         super().__init__(spec, observe)
-        self.lr, self.m = float(spec.lr), spec.batch_size
+        self.base_lr, self.m = float(spec.lr), spec.batch_size
+        self.lr, self._schedule, self._updates = self.base_lr, spec.lr_schedule, spec.updates
         self.L, self.sigma2 = constants.L, constants.sigma2
         self.hessian_c = constants.c if constants.c > 0 else None
         self.c = self.hessian_c
         self.times, self.sources = iteration_times(spec)
         self._last = (0, None)  # the update and error of the last decision
+
+    def _rate(self, start: int, stop: int) -> float:
+        """The mean learning rate of updates [start, stop) (the schedule's, if any)."""
+        if self._schedule is None:
+            return self.base_lr
+        from simulator.training._schedules import lr_factors
+
+        factors = lr_factors(self._schedule, np.arange(start, stop), self._updates, "float64")
+        return self.base_lr * float(factors.mean())
 
     def predicted_times(self, error: float) -> np.ndarray:
         """(P,) predicted time from ``error`` to ``error * THEORY_LEVEL_RATIO`` for each K
@@ -195,11 +206,48 @@ class TheoryPolicy(_Observed):
             before = initial if before is None else before
             if not (0 < value < before):
                 return self.k
-            self.c = (1 - (value / before) ** (1 / (update - since))) / self.lr
+            self.c = (1 - (value / before) ** (1 / (update - since))) / self._rate(since, update)
+        self.lr = self._rate(update, update + 1)
         times = self.predicted_times(value)
         if not np.isfinite(times).any():
             return self.p
         return int(np.argmin(times)) + 1
+
+
+def padded(trace: Trace, updates: int) -> Trace:
+    """``trace`` followed by placeholder updates up to ``updates`` (learner 0 reading the
+    current model, at the last update's time), so that every decision's replay has the
+    final replay's shape. The replay is causal: the placeholders change nothing up to the
+    trace's last update, which is all a decision reads."""
+    u, width = trace.mask.shape
+    extra = updates - u
+    if extra <= 0:
+        return trace
+    end = trace.end_time
+    rows = np.arange(u, updates)
+
+    def grow(a, fill):
+        tail = np.full((extra, width), fill, dtype=a.dtype)
+        return np.concatenate([a, tail])
+
+    learner, version = grow(trace.learner, -1), grow(trace.version, -1)
+    start, finish, mask = (
+        grow(trace.start, np.nan),
+        grow(trace.finish, np.nan),
+        grow(trace.mask, False),
+    )
+    learner[u:, 0], version[u:, 0], start[u:, 0], finish[u:, 0] = 0, rows, end, end
+    mask[u:, 0] = True
+    return dataclasses.replace(
+        trace,
+        update_time=np.concatenate([trace.update_time, np.full(extra, end)]),
+        learner=learner,
+        version=version,
+        start=start,
+        finish=finish,
+        mask=mask,
+        update_k=np.zeros(0, dtype=np.int64),
+    )
 
 
 def cosimulate(
@@ -231,20 +279,25 @@ def cosimulate(
             param="k_policy",
         )
 
+    every = spec.k_every or default_k_every(spec.updates)
+
     def observe(trace: Trace) -> tuple[float, float]:
+        u = trace.num_updates  # < the decision's update only under a service time
+        step = every if u % every == 0 else u  # then every decision has one program
         result = replay(
-            [trace],
+            [padded(trace, spec.updates)],  # J updates: a schedule spans the whole run
             model,
             dataset,
             batch_size=spec.batch_size,
             rule=rule,
-            eval_every=trace.num_updates,
+            eval_every=step,
             dtype=spec.dtype,
             f_star=f_star,
             divergence_factor=spec.divergence_factor,
+            lr_schedule=spec.lr_schedule,
         )
         curve = result.loss[0] if f_star is None else result.error[0]
-        return float(curve[0]), float(curve[-1])
+        return float(curve[0]), float(curve[u // step])
 
     if spec.k_policy == "loss":
         policy: _Observed = LossPolicy(spec, observe)

@@ -54,13 +54,15 @@ def test_a_policy_that_keeps_k_is_one_run_trace_and_curves(problem):
     assert runs[0].k_curve is None
 
 
-def test_the_error_a_policy_reads_is_the_error_the_run_reports(problem):
+@pytest.mark.parametrize("schedule", [None, "warmup:20+cosine"])
+def test_the_error_a_policy_reads_is_the_error_the_run_reports(problem, schedule):
+    # with a learning-rate schedule too: each decision's replay spans the run's J updates
     model, dataset, _, f_star = problem
     from simulator.training import make_rule
 
     spec = ExperimentSpec(
         variant="k-sync", k=1, k_policy="loss", k_every=10, **{**_SMALL, "lr": 0.5}
-    ).replace(batch_size=16)
+    ).replace(batch_size=16, lr_schedule=schedule)
     rule = make_rule("fixed", 0.5)
     run = compare(spec, variants=["k-sync"], model=model, dataset=dataset, f_star=f_star)
     r = run.runs[0].result

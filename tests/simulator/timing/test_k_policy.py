@@ -155,7 +155,6 @@ def test_a_loss_policy_runs_only_with_training():
         ({"k_policy": "loss", "k": 1, "k_every": 0}, "`k_every` must be an integer >= 1"),
         ({"k_policy": "loss", "k": 1, "k_every": 100}, "`k_every` must be < updates"),
         ({"k_policy": "loss", "k": 1, "time_budget": 5.0}, "needs `updates`, not a"),
-        ({"k_policy": "loss", "k": 1, "lr_schedule": "cosine"}, "must not both be given"),
         (
             {"k_policy": "theory", "k": 1, "variant": "k-async"},
             "'theory' predicts with Lemma 2",
