@@ -94,6 +94,7 @@ _PUBLIC = {
     "compare": "simulator.studies.comparison",
     "Comparison": "simulator.studies.comparison",
     "VariantRun": "simulator.studies.comparison",
+    "cosimulate": "simulator.studies.adaptive",
     "speedup_table": "simulator.studies.runtime_tables",
     "runtime_vs_k_table": "simulator.studies.runtime_tables",
     "sweep": "simulator.studies.sweeps",

@@ -11,9 +11,9 @@ import types
 import numpy as np
 import pytest
 
-from simulator import ExperimentSpec, compare
+from simulator import ExperimentSpec, compare, cosimulate
 from simulator.errors import PssimError, SpecError
-from simulator.studies.adaptive import TheoryPolicy, adasync_k, cosimulate, iteration_times
+from simulator.studies.adaptive import TheoryPolicy, adasync_k, iteration_times
 from simulator.timing.engine import simulate_spec
 from tests.simulator.cli_process import one_line, pssim
 
