@@ -27,6 +27,7 @@ import math
 
 from simulator._checks import MEMORY_BUDGET, PHYSICAL_MEMORY, SIMPY_ONLY_VARIANTS
 from simulator._spec_checks import MAX_COUNT
+from simulator._spec_policy import k_row_width, policy_applies
 from simulator.errors import SpecError
 from simulator.spec import ExperimentSpec
 from simulator.timing._draws import FIRST_BLOCK, MAX_BLOCK
@@ -108,7 +109,7 @@ def engine_of(spec: ExperimentSpec, engine: str = "auto") -> str:
         >>> engine_of(ExperimentSpec(variant="async"))
         'merge'
     """
-    return _engine_name(*spec.canonical, spec.communication, engine)
+    return _engine_name(*spec.canonical, spec.communication or policy_applies(spec), engine)
 
 
 def _engine_name(variant: str, k: int, communication: bool, engine: str) -> str:
@@ -154,7 +155,9 @@ class _Estimate:
 
 def _estimate(spec: ExperimentSpec, engine: str, updates: float) -> _Estimate:
     variant, k = spec.canonical
-    name = _engine_name(variant, k, spec.communication, engine)
+    name = _engine_name(variant, k, spec.communication or policy_applies(spec), engine)
+    if policy_applies(spec):  # rows as wide as the largest K the policy may use
+        k = k_row_width(spec.k_policy, k, spec.num_learners, spec.k_schedule)
     p, u = spec.num_learners, updates
     c = u * p if variant == "k-avg" else u * k  # contributions
     x = u * (p - k) if variant == "k-sync" else u * (p - 1) if variant == "k-batch-sync" else 0

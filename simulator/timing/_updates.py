@@ -55,7 +55,8 @@ def simulate_updates(
         elif engine == "fast":
             raise PssimError(
                 "`engine` 'fast' applies only without latencies, service_time, failures, "
-                "deadlines, slowdowns, bandwidth and all-reduce; use engine='auto' or 'simpy'",
+                "deadlines, slowdowns, bandwidth, all-reduce, Rennala, Ringmaster and a K "
+                "policy; use engine='auto' or 'simpy'",
                 param="engine",
             )
     return simulate_simpy(spec, seed)
