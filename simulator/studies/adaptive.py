@@ -23,9 +23,10 @@ never changes K the trace, and so the curves, are those of one run with that K (
   iteration E[T(K)] (the runtime theory of the spec's learners; a short simulation where
   no closed form applies), with the measured constants L, c, sigma^2
   (:func:`simulator.training.constants.problem_constants`). Where the Hessian's c is not
-  positive (a softmax's biases leave a flat direction: c = 0 on MNIST), c is the
-  contraction the run has shown since the last decision, eta c = 1 - (e_t / e_s)^(1/n)
-  over its n updates (floor neglected), and K stays where the error did not fall. Where
+  positive (a softmax's biases leave a flat direction: c = 0 on MNIST), c is the one for
+  which Lemma 2, with the K in force, takes the error e_s of the last decision to e_t in
+  its n updates (floor neglected where no such c exists), and K stays where the error did
+  not fall. Where
   no K reaches e_t / 2 (below every floor) it takes P, the lowest floor.
 """
 
@@ -37,6 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.optimize
 
 from simulator._spec_policy import default_k_every, k_row_width
 from simulator.errors import PssimError
@@ -186,6 +188,21 @@ class TheoryPolicy(_Observed):
         factors = lr_factors(self._schedule, np.arange(start, stop), self._updates, "float64")
         return self.base_lr * float(factors.mean())
 
+    def _shown_c(self, before: float, after: float, n: int, lr: float) -> float:
+        """The c for which Lemma 2 with the K in force takes ``before`` to ``after`` in n
+        updates: (1 - lr c)^n (before - f) + f = after, f = lr L sigma^2 / (2 c K m)
+        (the root in (0, 1/lr); without one, the floor is neglected)."""
+        scale = lr * self.L * self.sigma2 / (2 * self.k * self.m)
+
+        def gap(c: float) -> float:
+            rho = (1 - lr * c) ** n
+            return rho * before + scale / c * (1 - rho) - after
+
+        high = 1 / lr
+        if gap(high) < 0:  # gap(0+) = before + n lr scale - after > 0
+            return scipy.optimize.brentq(gap, 1e-12 / lr, high, xtol=1e-12 / lr)
+        return (1 - (after / before) ** (1 / n)) / lr
+
     def predicted_times(self, error: float) -> np.ndarray:
         """(P,) predicted time from ``error`` to ``error * THEORY_LEVEL_RATIO`` for each K
         (inf where K's floor is not below the target), with the current ``c``."""
@@ -206,7 +223,7 @@ class TheoryPolicy(_Observed):
             before = initial if before is None else before
             if not (0 < value < before):
                 return self.k
-            self.c = (1 - (value / before) ** (1 / (update - since))) / self._rate(since, update)
+            self.c = self._shown_c(before, value, update - since, self._rate(since, update))
         self.lr = self._rate(update, update + 1)
         times = self.predicted_times(value)
         if not np.isfinite(times).any():

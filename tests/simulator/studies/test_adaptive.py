@@ -130,8 +130,13 @@ def test_the_theory_policy_reads_the_contraction_where_c_is_zero():
     flat = types.SimpleNamespace(L=2.0, c=0.0, sigma2=0.01)
     policy = TheoryPolicy(spec, lambda trace: (1.0, 1.0), flat)
     assert policy.choose(1.0, 1.0, 10) == 1  # no fall yet: K kept
-    policy.choose(1.0, 0.5, 20)  # halved over 10 updates
-    assert policy.c * 0.1 == pytest.approx(1 - 0.5 ** (1 / 10))
+    policy.choose(1.0, 0.5, 20)  # halved over 10 updates at K = 1
+    f = 0.1 * 2.0 * 0.01 / (2 * policy.c * 1 * 1)  # Lemma 2's floor with that c
+    rho = (1 - 0.1 * policy.c) ** 10
+    assert rho * 1.0 + (1 - rho) * f == pytest.approx(0.5, rel=1e-9)
+    assert policy.c * 0.1 > 1 - 0.5 ** (1 / 10)  # faster than with the floor neglected
+    policy.choose(1.0, 1e-6, 30)  # below lr^2 L sigma^2 / (2 K m): no c explains it
+    assert policy.c * 0.1 == pytest.approx(1 - (1e-6 / 0.5) ** (1 / 10))
 
 
 def test_the_theory_policy_needs_f_star(problem):
