@@ -27,7 +27,7 @@ from simulator._checks import (
 from simulator._spec_durations import DURATIONS_MODES, check_durations, load_durations
 from simulator._spec_methods import check_methods, check_rule_fields
 from simulator._spec_network import check_network
-from simulator._spec_policy import check_policy
+from simulator._spec_policy import check_policy, check_policy_run
 from simulator._spec_rates import TYPED_RATES, check_schedule, resolve_rate
 from simulator.errors import PssimError, SpecError, shown
 
@@ -398,7 +398,7 @@ def validate(spec: Any) -> dict[str, Any]:
     out["updates"] = _count(
         "updates", g("updates"), optional=out["time_budget"] is not None, maximum=MAX_COUNT
     )
-    out.update(_check_policy_run(policy, out["updates"], out["time_budget"]))
+    out.update(check_policy_run(policy, out["updates"], out["time_budget"]))
     out["seeds"] = _count("seeds", g("seeds"), maximum=MAX_SEEDS)
     try:
         out["seed"] = check_seed("seed", g("seed"))
@@ -446,22 +446,3 @@ def validate(spec: Any) -> dict[str, Any]:
             param="diagnostics",
         )
     return out
-
-
-def _check_policy_run(policy: dict[str, Any], updates: int | None, budget: float | None):
-    """A policy that reads the loss needs J updates (not a time budget) and k_every < J."""
-    if policy["k_policy"] in ("loss", "theory"):
-        if budget is not None:
-            raise SpecError(
-                f"`k_policy` {policy['k_policy']!r} reads the training loss as the run goes, "
-                "so it needs `updates`, not a `time_budget`; got a budget of "
-                f"{budget!r}",
-                param="k_policy",
-            )
-        every = policy["k_every"]
-        if every is not None and every >= updates:
-            raise SpecError(
-                f"`k_every` must be < updates ({updates}) for K to change; got {every}",
-                param="k_every",
-            )
-    return policy

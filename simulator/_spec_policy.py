@@ -34,6 +34,7 @@ __all__ = [
     "POLICY_VARIANTS",
     "THEORY_VARIANTS",
     "check_policy",
+    "check_policy_run",
     "default_k_every",
     "k_row_width",
     "policy_applies",
@@ -170,3 +171,22 @@ def check_policy(get: Callable[[str], Any], variant: str, num_learners: int) -> 
             )
         out["k_every"] = every
     return out
+
+
+def check_policy_run(policy: dict[str, Any], updates: int | None, budget: float | None):
+    """A policy that reads the loss needs J updates (not a time budget) and k_every < J."""
+    if policy["k_policy"] in ("loss", "theory"):
+        if budget is not None:
+            raise SpecError(
+                f"`k_policy` {policy['k_policy']!r} reads the training loss as the run goes, "
+                "so it needs `updates`, not a `time_budget`; got a budget of "
+                f"{budget!r}",
+                param="k_policy",
+            )
+        every = policy["k_every"]
+        if every is not None and every >= updates:
+            raise SpecError(
+                f"`k_every` must be < updates ({updates}) for K to change; got {every}",
+                param="k_every",
+            )
+    return policy
