@@ -27,7 +27,7 @@ from simulator._checks import (
 from simulator._spec_durations import DURATIONS_MODES, check_durations, load_durations
 from simulator._spec_methods import check_methods, check_rule_fields
 from simulator._spec_network import check_network
-from simulator._spec_policy import check_policy, check_policy_run
+from simulator._spec_policy import check_policy, check_policy_run, refuse_rates_in_k
 from simulator._spec_rates import TYPED_RATES, check_schedule, resolve_rate
 from simulator.errors import PssimError, SpecError, shown
 
@@ -429,6 +429,7 @@ def validate(spec: Any) -> dict[str, Any]:
     dc_lambda = _rate("dc_lambda", g("dc_lambda"), ">= 0", env, rates)
     out.update(check_rule_fields(lambda name: dc_lambda, out["rule"]))
     out[TYPED_RATES] = rates
+    refuse_rates_in_k(rates, out["k_policy"], variant)
     out["l2"] = _real("l2", g("l2"), ">= 0")
     out["eval_every"] = _count("eval_every", g("eval_every"), optional=True)
     if out["eval_every"] is not None and out["eval_every"] > (out["updates"] or math.inf):

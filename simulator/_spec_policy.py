@@ -23,6 +23,7 @@ older specs keep their digest.
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -32,12 +33,15 @@ __all__ = [
     "K_POLICIES",
     "POLICY_DEFAULTS",
     "POLICY_VARIANTS",
+    "READS_LOSS",
     "THEORY_VARIANTS",
     "check_policy",
     "check_policy_run",
     "default_k_every",
+    "k_least",
     "k_row_width",
     "policy_applies",
+    "refuse_rates_in_k",
     "schedule_pairs",
 ]
 
@@ -48,6 +52,12 @@ POLICY_VARIANTS = ("k-sync", "k-batch-sync", "k-async", "k-batch-async")
 THEORY_VARIANTS = ("k-sync", "k-batch-sync")
 #: Fields of this module with the value that leaves them out of a spec's dict.
 POLICY_DEFAULTS: dict[str, Any] = {"k_policy": None, "k_schedule": None, "k_every": None}
+#: One ``UPDATE:K`` entry of a schedule (ASCII digits only).
+_PAIR = re.compile(r"([0-9]{1,18})\s*:\s*([0-9]{1,18})")
+#: K as a name in a rate's expression.
+_K_SYMBOL = re.compile(r"\bK\b")
+#: The policies that read the training loss (co-simulated; the schedule needs no training).
+READS_LOSS = ("loss", "theory")
 #: Decisions of the ``loss`` and ``theory`` policies in a run, by default.
 DEFAULT_DECISIONS = 10
 
@@ -65,10 +75,10 @@ def schedule_pairs(text: str) -> tuple[tuple[int, int], ...]:
         raise refuse("(a non-empty string)")
     pairs = []
     for item in text.split(","):
-        update, sep, k = item.strip().partition(":")
-        if not sep or not update.strip().isdigit() or not k.strip().isdigit():
-            raise refuse("with integers UPDATE >= 0 and K >= 1")
-        pairs.append((int(update), int(k)))
+        match = _PAIR.fullmatch(item.strip())
+        if match is None:
+            raise refuse("with integers UPDATE >= 0 and K >= 1 (at most 18 digits)")
+        pairs.append((int(match[1]), int(match[2])))
     if pairs[0][0] != 0:
         raise refuse("starting at update 0")
     if any(b[0] <= a[0] for a, b in itertools.pairwise(pairs)):
@@ -97,6 +107,14 @@ def k_row_width(policy: str | None, k: int, num_learners: int, schedule: str | N
     if policy == "schedule":
         return max(k for _, k in schedule_pairs(schedule))
     return num_learners
+
+
+def k_least(policy: str, k: int, schedule: str | None) -> int:
+    """The smallest K a run under ``policy`` may use: the schedule's smallest, K_0 for
+    ``loss`` (it never lowers K), 1 for ``theory``."""
+    if policy == "schedule":
+        return min(k for _, k in schedule_pairs(schedule))
+    return k if policy == "loss" else 1
 
 
 def check_policy(get: Callable[[str], Any], variant: str, num_learners: int) -> dict[str, Any]:
@@ -173,9 +191,11 @@ def check_policy(get: Callable[[str], Any], variant: str, num_learners: int) -> 
     return out
 
 
-def check_policy_run(policy: dict[str, Any], updates: int | None, budget: float | None):
+def check_policy_run(
+    policy: dict[str, Any], updates: int | None, budget: float | None
+) -> dict[str, Any]:
     """A policy that reads the loss needs J updates (not a time budget) and k_every < J."""
-    if policy["k_policy"] in ("loss", "theory"):
+    if policy["k_policy"] in READS_LOSS:
         if budget is not None:
             raise SpecError(
                 f"`k_policy` {policy['k_policy']!r} reads the training loss as the run goes, "
@@ -190,3 +210,18 @@ def check_policy_run(policy: dict[str, Any], updates: int | None, budget: float 
                 param="k_every",
             )
     return policy
+
+
+def refuse_rates_in_k(typed: dict[str, str], policy: str | None, variant: str) -> None:
+    """A rate typed in K is resolved once, at K_0: with a policy that changes K it would
+    silently keep K_0's value, so it is refused (``typed``: field -> expression)."""
+    if policy is None or variant not in POLICY_VARIANTS:
+        return
+    for name, text in typed.items():
+        if _K_SYMBOL.search(text):
+            raise SpecError(
+                f"`{name}` must not use K with a `k_policy` (it is resolved once, at K_0, "
+                f"and would not follow K); got {shown(text)}: give a number or an "
+                "expression in m and P",
+                param=name,
+            )

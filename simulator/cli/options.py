@@ -14,7 +14,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from simulator._spec_policy import POLICY_VARIANTS, policy_applies
+from simulator._spec_policy import POLICY_VARIANTS, READS_LOSS, policy_applies
 from simulator.errors import PssimError, SpecError
 from simulator.spec import COMMAND_DEFAULTS, TIMING_FIELDS, ExperimentSpec, read_spec_file
 
@@ -397,7 +397,7 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
                 f"--k-policy applies to --variant {', '.join(POLICY_VARIANTS)} only; got "
                 f"--variant {spec.variant}"
             )
-        if command != "train" and spec.k_policy in ("loss", "theory"):
+        if command != "train" and spec.k_policy in READS_LOSS:
             raise CliError(
                 f"--k-policy {spec.k_policy} reads the training loss, so it runs with "
                 f"training (pssim train, compare or sweep), not pssim {command}; use "

@@ -241,9 +241,12 @@ def timeline_figure(
     ax.set_xlim(0, until * 1.01 if until > 0 else 1)
     ax.set_xlabel(TIME_LABEL)
     k_label = "local steps" if trace.variant == "k-avg" else "K"
+    k_text = f"{k_label}={trace.k}"
+    if trace.update_k.size:  # a policy changed K: the range of the updates shown
+        shown_k = trace.update_k[:u]
+        k_text = f"K={shown_k.min()} to {shown_k.max()} (a K policy)"
     head = [
-        f"{trace.variant}, P={trace.num_learners}, {k_label}={trace.k}: "
-        f"first {u} updates (seed {trace.seed})"
+        f"{trace.variant}, P={trace.num_learners}, {k_text}: first {u} updates (seed {trace.seed})"
     ]
     if hidden:
         head.append(f"learners 0-{p - 1} shown; {hidden} of {trace.num_learners} not shown")

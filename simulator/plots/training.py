@@ -33,6 +33,9 @@ from simulator.plots._titles import (
 
 __all__ = ["error_figure", "staleness_figure"]
 
+#: Legend entries drawn inside the time panel; more go below the panels.
+LEGEND_INSIDE = 6
+
 
 def _curves(run, use_error: bool):
     """(update (E,), time (S, E), value (S, E)) of the non-diverged seeds of one run."""
@@ -154,7 +157,7 @@ def error_figure(
     else:
         fig, (ax_t, ax_j) = plt.subplots(1, 2, figsize=(FIGURE_WIDTHS["error"], 4.6), sharey=True)
     banded = False
-    finals = []
+    finals, last_steps = [], []
     for i, run in enumerate(runs):
         style = series_style(i)
         update, time, value = _curves(run, use_error)
@@ -172,6 +175,7 @@ def error_figure(
         mean, lo, hi = value.mean(axis=0), value.min(axis=0), value.max(axis=0)
         t = time.mean(axis=0)
         finals.append(t[-1] if t.size else np.nan)
+        last_steps.append(update[-1] if update.size else np.nan)
         every = markevery(i, len(runs), mean.size)
         for ax, x in ((ax_t, t), (ax_j, update)):
             mean_band(ax, x, mean, lo, hi, style, every, label if ax is ax_t else None)
@@ -204,6 +208,9 @@ def error_figure(
     set_time_axis(ax_t, log_time_wanted(log_time, finals))
     k_avg = any(steps_per_iteration(run.variant, run.k) > 1 for run in runs)
     ax_j.set_xlabel(STEPS_LABEL if k_avg else ITERATIONS_LABEL)
+    if log_time_wanted(None, last_steps):  # runs of very different lengths (a time budget)
+        ax_j.set_xscale("log", nonpositive="mask")
+        ax_j.set_xlabel(ax_j.get_xlabel() + ", log scale")
     if adaptive:
         _k_panels(k_t, k_j, runs)
         k_t.set_xlabel(ax_t.get_xlabel())
@@ -216,12 +223,19 @@ def error_figure(
     handles, labels = ax_t.get_legend_handles_labels()
     extra = grouped_notes(missing, "no bound") + ([band_handle()] if banded else [])
     handles, labels = [*handles, *extra], [*labels, *(h.get_label() for h in extra)]
-    ax_t.legend(handles, labels, fontsize=8)
     head = "Training error F(w) - F*" if use_error else "Training loss F(w)"
     text = _title("error", head, runs, title)
     if text:
         fig.suptitle(text, fontsize=TITLE_SIZE)
-    fig.tight_layout()
+    if len(handles) <= LEGEND_INSIDE:
+        ax_t.legend(handles, labels, fontsize=8)
+        fig.tight_layout()
+        return fig
+    # many entries: below the panels, where they cover no curve
+    rows = -(-len(handles) // 3)
+    fig.set_figheight(fig.get_figheight() + 0.19 * rows + 0.1)
+    fig.legend(handles, labels, fontsize=8, ncol=3, loc="lower center", frameon=False)
+    fig.tight_layout(rect=(0, (0.19 * rows + 0.15) / fig.get_figheight(), 1, 1))
     return fig
 
 

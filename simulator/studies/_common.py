@@ -81,7 +81,7 @@ def _policy_theory(spec: ExperimentSpec) -> Prediction:
         return Prediction(None, "none", f"K chosen from the training loss ({spec.k_policy})")
     pairs = schedule_pairs(spec.k_schedule)
     ends = [u for u, _ in pairs[1:]] + [spec.updates]
-    fixed = spec.replace(k_policy=None, k_schedule=None)
+    fixed = spec.replace(k_policy=None, k_schedule=None, eval_every=None)
     total, relations = 0.0, set()
     for (start, k), end in zip(pairs, ends, strict=True):
         if end <= start or start >= spec.updates:

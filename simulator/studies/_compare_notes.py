@@ -9,7 +9,7 @@ import numpy as np
 
 from simulator._staleness_auto import is_auto
 
-__all__ = ["k_curve_of", "run_setting_lines"]
+__all__ = ["k_curve_of", "k_now_column", "run_setting_lines"]
 
 
 def run_setting_lines(runs: Sequence) -> list[str]:
@@ -41,3 +41,17 @@ def k_curve_of(traces: Sequence, eval_update: np.ndarray) -> np.ndarray | None:
         return None
     at = np.minimum(np.asarray(eval_update), traces[0].num_updates - 1)
     return np.stack([t.k_per_update()[at] for t in traces])
+
+
+def k_now_column(runs: Sequence, frame) -> list[int]:
+    """Each row's K in force (``k_now``) of a results frame with ``variant``, ``seed`` and
+    ``update`` columns: the policy's where one changed K, the run's K otherwise."""
+    k_now = {}
+    for run in runs:
+        r = run.result
+        ks = run.k_curve if run.k_curve is not None else np.full(r.loss.shape, run.k)
+        for s, seed in enumerate(r.seeds):
+            for e, update in enumerate(r.eval_update):
+                k_now[run.variant, int(seed), int(update)] = int(ks[s, e])
+    keys = zip(frame["variant"], frame["seed"], frame["update"], strict=True)
+    return [k_now[v, int(s), int(u)] for v, s, u in keys]

@@ -33,6 +33,7 @@ never changes K the trace, and so the curves, are those of one run with that K (
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -40,7 +41,7 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
-from simulator._spec_policy import default_k_every, k_row_width
+from simulator._spec_policy import READS_LOSS, default_k_every, k_row_width, policy_applies
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
 from simulator.studies._common import spec_theory
@@ -48,7 +49,6 @@ from simulator.timing.engine import simulate_spec
 from simulator.trace import Trace
 
 __all__ = [
-    "READS_LOSS",
     "Decision",
     "LossPolicy",
     "TheoryPolicy",
@@ -58,10 +58,10 @@ __all__ = [
     "padded",
 ]
 
-#: The policies that read the training loss (the others need no co-simulation).
-READS_LOSS = ("loss", "theory")
 #: The theory policy aims at the error times this ratio, from each decision to the next.
 THEORY_LEVEL_RATIO = 0.5
+#: A Hessian's c below this times L is read as 0 (rounding of a flat direction).
+C_ROUNDING = 1e-9
 #: Updates of the short simulation that estimates a K's time per update without theory.
 _TIMING_UPDATES = 400
 
@@ -119,11 +119,11 @@ class _Observed:
     def __call__(self, b: int, trace_so_far: Callable[[], Trace]) -> int:
         if b % self.every:
             return self.k
-        trace = trace_so_far()
+        trace = trace_so_far()  # updates 0..b-1
         initial, value = self._observe(trace)
         if math.isfinite(value):
-            self.k = self.choose(initial, value, trace.num_updates)
-        self.decisions.append(Decision(trace.num_updates, trace.end_time, value, self.k))
+            self.k = self.choose(initial, value, b)
+        self.decisions.append(Decision(b, trace.end_time, value, self.k))
         return self.k
 
     def choose(self, initial: float, value: float, update: int) -> int:
@@ -142,11 +142,12 @@ class LossPolicy(_Observed):
         return max(self.k, adasync_k(self.variant, self.k0, self.p, initial, value))
 
 
+@functools.lru_cache(maxsize=32)
 def iteration_times(spec: ExperimentSpec) -> tuple[np.ndarray, list[str]]:
     """(P,) expected time of one update for K = 1..P with the spec's learners (Lemma 3 or
     the runtime theory of :func:`simulator.studies._common.spec_theory`; the mean update
     time of a short simulation where it has none), and each one's source."""
-    fixed = spec.replace(k_policy=None, k_every=None, k_schedule=None)
+    fixed = spec.replace(k_policy=None, k_every=None, k_schedule=None, eval_every=None)
     times, sources = [], []
     for k in range(1, spec.num_learners + 1):
         one = fixed.replace(k=k, updates=1)
@@ -174,7 +175,8 @@ class TheoryPolicy(_Observed):
         self.base_lr, self.m = float(spec.lr), spec.batch_size
         self.lr, self._schedule, self._updates = self.base_lr, spec.lr_schedule, spec.updates
         self.L, self.sigma2 = constants.L, constants.sigma2
-        self.hessian_c = constants.c if constants.c > 0 else None
+        # c within rounding of 0 (a flat direction) is no strong convexity
+        self.hessian_c = constants.c if constants.c > C_ROUNDING * constants.L else None
         self.c = self.hessian_c
         self.times, self.sources = iteration_times(spec)
         self._last = (0, None)  # the update and error of the last decision
@@ -290,31 +292,32 @@ def cosimulate(
     """
     from simulator.training import replay
 
-    if spec.k_policy not in READS_LOSS:
+    if spec.k_policy not in READS_LOSS or not policy_applies(spec):
         raise PssimError(
-            f"`k_policy` must be 'loss' or 'theory' to co-simulate; got {spec.k_policy!r}",
+            "`k_policy` must be 'loss' or 'theory' with a K-variant (k-sync, k-batch-sync, "
+            f"k-async, k-batch-async) to co-simulate; got {spec.k_policy!r} with variant "
+            f"{spec.variant!r}",
             param="k_policy",
         )
 
     every = spec.k_every or default_k_every(spec.updates)
 
     def observe(trace: Trace) -> tuple[float, float]:
-        u = trace.num_updates  # < the decision's update only under a service time
-        step = every if u % every == 0 else u  # then every decision has one program
+        u = trace.num_updates  # a multiple of k_every: every decision has one program
         result = replay(
             [padded(trace, spec.updates)],  # J updates: a schedule spans the whole run
             model,
             dataset,
             batch_size=spec.batch_size,
             rule=rule,
-            eval_every=step,
+            eval_every=every,
             dtype=spec.dtype,
             f_star=f_star,
             divergence_factor=spec.divergence_factor,
             lr_schedule=spec.lr_schedule,
         )
         curve = result.loss[0] if f_star is None else result.error[0]
-        return float(curve[0]), float(curve[u // step])
+        return float(curve[0]), float(curve[u // every])
 
     if spec.k_policy == "loss":
         policy: _Observed = LossPolicy(spec, observe)

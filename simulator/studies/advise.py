@@ -43,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from simulator._spec_policy import READS_LOSS
 from simulator._staleness_auto import refuse_auto
 from simulator.errors import PssimError, PssimTypeError, SpecError
 from simulator.studies._advise_rank import CandidateResult, rank, results_of
@@ -55,7 +56,6 @@ from simulator.studies._advise_spec import (
     split_advise_config,
 )
 from simulator.studies._advise_text import batch_note, none_reached
-from simulator.studies.adaptive import READS_LOSS
 from simulator.studies.sweeps import sweep
 from simulator.studies.sweeps._exec import check_scheduler
 from simulator.studies.sweeps._spec import SweepSpec

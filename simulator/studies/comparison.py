@@ -20,17 +20,17 @@ from tqdm.auto import tqdm
 
 from simulator._checks import check_batch_rows
 from simulator._spec_checks import CLUSTER_FIELDS
-from simulator._spec_policy import policy_applies
+from simulator._spec_policy import READS_LOSS, policy_applies
 from simulator.errors import PssimError
 from simulator.spec import COMMAND_DEFAULTS, ExperimentSpec, digest_of
 from simulator.studies._common import as_spec, bar_disabled, chosen_j_theory, spec_theory
-from simulator.studies._compare_notes import k_curve_of, run_setting_lines
+from simulator.studies._compare_notes import k_curve_of, k_now_column, run_setting_lines
 from simulator.studies._compare_targets import comparison_level, target_cell, target_lines
 from simulator.studies._staleness_limits import resolve_staleness_limits
 from simulator.studies._targets import TargetTimes, check_targets, rule_text
 from simulator.studies._variant_run import VariantRun
 from simulator.studies._variant_specs import for_variant
-from simulator.studies.adaptive import READS_LOSS, cosimulate
+from simulator.studies.adaptive import cosimulate
 from simulator.timing._budget import budget_updates
 from simulator.timing._memory import check_timing_memory
 from simulator.timing.engine import simulate_spec
@@ -152,6 +152,10 @@ class Comparison:
             frame["staleness_limit_typed"] = frame["variant"].map(
                 {v: None if t is None else str(t) for v, t in typed.items()}
             )
+        if any(run.k_curve is not None for run in self.runs):
+            policies = {run.variant: run.spec.k_policy for run in self.runs}
+            frame["k_policy"] = frame["variant"].map(policies)
+            frame["k_now"] = k_now_column(self.runs, frame)
         frame["base_seed"] = shared["seed"]
         frame["divergence_factor"] = shared["divergence_factor"]
         frame["f_star"] = self.f_star
@@ -251,7 +255,8 @@ def _variant_run(vspec: ExperimentSpec, run_spec: ExperimentSpec, traces: list, 
     return VariantRun(
         spec=vspec,
         k=vspec.canonical[1],
-        result=dataclasses.replace(result, variant=vspec.variant),
+        # K as the variant names it (K_0 under a policy; the traces' rows are wider)
+        result=dataclasses.replace(result, variant=vspec.variant, k=vspec.canonical[1]),
         simulated_time=np.array([t.end_time for t in traces]),
         theory=(
             spec_theory(run_spec)

@@ -12,7 +12,7 @@ import bisect
 from collections.abc import Callable
 from typing import Protocol
 
-from simulator._spec_policy import policy_applies, schedule_pairs
+from simulator._spec_policy import POLICY_VARIANTS, policy_applies, schedule_pairs
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
 from simulator.trace import Trace
@@ -44,8 +44,16 @@ class ScheduledK:
 def engine_policy(spec: ExperimentSpec, policy: KPolicy | None) -> KPolicy | None:
     """The policy a run of ``spec`` follows: ``policy`` when given, the spec's schedule,
     or None (K fixed). ``loss`` and ``theory`` need a policy given by the caller."""
-    if policy is not None or not policy_applies(spec):
+    if policy is not None:
+        if spec.variant not in POLICY_VARIANTS:
+            raise PssimError(
+                f"a K policy applies to the variants {', '.join(POLICY_VARIANTS)}; got "
+                f"variant {spec.variant!r}",
+                param="k_policy",
+            )
         return policy
+    if not policy_applies(spec):
+        return None
     if spec.k_policy == "schedule":
         return ScheduledK(spec.k_schedule)
     raise PssimError(

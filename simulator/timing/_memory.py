@@ -27,7 +27,7 @@ import math
 
 from simulator._checks import MEMORY_BUDGET, PHYSICAL_MEMORY, SIMPY_ONLY_VARIANTS
 from simulator._spec_checks import MAX_COUNT
-from simulator._spec_policy import k_row_width, policy_applies
+from simulator._spec_policy import k_least, k_row_width, policy_applies
 from simulator.errors import SpecError
 from simulator.spec import ExperimentSpec
 from simulator.timing._draws import FIRST_BLOCK, MAX_BLOCK
@@ -156,11 +156,13 @@ class _Estimate:
 def _estimate(spec: ExperimentSpec, engine: str, updates: float) -> _Estimate:
     variant, k = spec.canonical
     name = _engine_name(variant, k, spec.communication or policy_applies(spec), engine)
+    least = k  # the smallest K: the most cancellations of a K-sync round
     if policy_applies(spec):  # rows as wide as the largest K the policy may use
+        least = k_least(spec.k_policy, k, spec.k_schedule)
         k = k_row_width(spec.k_policy, k, spec.num_learners, spec.k_schedule)
     p, u = spec.num_learners, updates
-    c = u * p if variant == "k-avg" else u * k  # contributions
-    x = u * (p - k) if variant == "k-sync" else u * (p - 1) if variant == "k-batch-sync" else 0
+    c = u * p if variant == "k-avg" else u * k  # contributions (slots, masked ones too)
+    x = u * (p - least) if variant == "k-sync" else u * (p - 1) if variant == "k-batch-sync" else 0
     draws = max(
         1.0, {"k-sync": u, "k-batch-sync": (c + x) / p, "k-avg": u * k}.get(variant, c / p + 1)
     )

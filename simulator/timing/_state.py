@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+import numbers
 from array import array
 from collections.abc import Callable
 
 import numpy as np
 import simpy
 
+from simulator.errors import PssimError
 from simulator.trace import Trace
 
 
@@ -22,9 +24,10 @@ class RunState:
         k_now: the K the batch being filled waits for (<= ``k``; ``k`` unless a K policy
             changes it). A batch closed at ``k_now < k`` contributions has its remaining
             slots masked, so the rows stay (U, k).
-        decide: None, or a K policy: called as ``decide(b, self.to_trace)`` when batch
-            b - 1 closes (after it is applied, so the trace up to it exists; with a service
-            time, up to the updates applied by then), it returns K for batch b.
+        decide: None, or a K policy: called as ``decide(b, trace_so_far)`` once update
+            b - 1 is applied (``trace_so_far()`` gives the trace of updates 0..b-1), it
+            returns K for batch b on (with a service time, a batch may be filling by then:
+            it closes at the new K).
     """
 
     __slots__ = (
@@ -114,7 +117,8 @@ class RunState:
 
     # --------------------------------------------------------------- pushes and updates
     def push(self, learner: int, version: int, start: float, finish: float) -> int:
-        """Count one contribution; close the batch after ``k`` of them.
+        """Count one contribution; close the batch after ``k_now`` of them (the rest of a
+        row narrower than ``k`` masked).
 
         Returns the index of the update the contribution belongs to.
         """
@@ -147,10 +151,10 @@ class RunState:
                 self.done.succeed()
         else:
             self.env.process(self._serve())
-        if self.decide is not None:  # after the update, so the trace up to it exists
+        if self.decide is not None:
             self.update_k.append(self.k_now)
-            if b < self.updates:
-                self.k_now = self.decide(b, self.to_trace)
+            if self._service is None and b < self.updates:  # applied: decide now
+                self._decide(b)
 
     def set_service(self, service: Callable[[], float]) -> None:
         """Give every update a duration drawn from ``service`` when it starts (updates
@@ -168,12 +172,25 @@ class RunState:
         j = self.version
         self.update_time.append(self.env.now)
         self.version = j + 1
+        if self.decide is not None and j + 1 < self.updates:
+            self._decide(j + 1)
         if self._applied:
             event = self._applied.pop(j, None)
             if event is not None:
                 event.succeed()
         if j + 1 == self.updates:
             self.done.succeed()
+
+    def _decide(self, b: int) -> None:
+        """Ask the policy for K from batch ``b`` on, once updates 0..b-1 are applied."""
+        k = self.decide(b, lambda: self.to_trace(copy=True))
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or not 1 <= k <= self.k:
+            raise PssimError(
+                f"a K policy must return an integer K in [1, {self.k}] (its k_max); got "
+                f"{k!r} for update {b}",
+                param="k_policy",
+            )
+        self.k_now = int(k)
 
     def applied(self, j: int) -> simpy.Event:
         """Event that fires when update ``j`` has been applied."""
@@ -218,19 +235,22 @@ class RunState:
             column.append(value)
 
     # --------------------------------------------------------------- result
-    def to_trace(self) -> Trace:
-        """Pack the recorded contributions (push order = row-major (U, K) order) into a Trace."""
+    def to_trace(self, copy: bool = False) -> Trace:
+        """Pack the recorded contributions (push order = row-major (U, K) order) into a Trace
+        (``copy``: arrays of their own, for a trace taken while the run goes on; otherwise
+        views of the recorder's buffers, which must then grow no more)."""
+        frombuffer = _copied if copy else np.frombuffer
         u, k = len(self.update_time), self.k
         shape = (u, k)
         n = u * k
-        learner = np.frombuffer(self.c_learner, dtype=np.int64)[:n].reshape(shape)
-        version = np.frombuffer(self.c_version, dtype=np.int64)[:n].reshape(shape)
-        start = np.frombuffer(self.c_start, dtype=np.float64)[:n].reshape(shape)
-        finish = np.frombuffer(self.c_finish, dtype=np.float64)[:n].reshape(shape)
+        learner = frombuffer(self.c_learner, dtype=np.int64)[:n].reshape(shape)
+        version = frombuffer(self.c_version, dtype=np.int64)[:n].reshape(shape)
+        start = frombuffer(self.c_start, dtype=np.float64)[:n].reshape(shape)
+        finish = frombuffer(self.c_finish, dtype=np.float64)[:n].reshape(shape)
         mask = learner >= 0 if self.padded else np.ones(shape, dtype=bool)
-        extra = self._extra_arrays()
+        extra = self._extra_arrays(frombuffer)
         if self.update_k is not None:
-            ks = np.frombuffer(self.update_k, dtype=np.int64)[:u]
+            ks = frombuffer(self.update_k, dtype=np.int64)[:u]
             if np.any(ks != k):  # a K that never changes from the row width is not recorded
                 extra["update_k"] = ks
         return Trace(
@@ -238,26 +258,26 @@ class RunState:
             num_learners=self.num_learners,
             k=self.k if self.variant != "k-avg" else self.local_steps,
             seed=self.seed,
-            update_time=np.frombuffer(self.update_time, dtype=np.float64),
+            update_time=frombuffer(self.update_time, dtype=np.float64),
             learner=learner,
             version=version,
             start=start,
             finish=finish,
             mask=mask,
-            cancelled_learner=np.frombuffer(self.cancelled_learner, dtype=np.int64),
-            cancelled_start=np.frombuffer(self.cancelled_start, dtype=np.float64),
-            cancelled_stop=np.frombuffer(self.cancelled_stop, dtype=np.float64),
+            cancelled_learner=frombuffer(self.cancelled_learner, dtype=np.int64),
+            cancelled_start=frombuffer(self.cancelled_start, dtype=np.float64),
+            cancelled_stop=frombuffer(self.cancelled_stop, dtype=np.float64),
             local_steps=self.local_steps,
             inflight_learner=np.array([i for i, t in enumerate(self.task_start) if t is not None]),
             inflight_start=np.array([t for t in self.task_start if t is not None]),
             **extra,
         )
 
-    def _extra_arrays(self) -> dict[str, np.ndarray]:
+    def _extra_arrays(self, frombuffer=np.frombuffer) -> dict[str, np.ndarray]:
         """Loss reasons, down periods (clipped to the run) and transfers, where recorded."""
         out: dict[str, np.ndarray] = {}
         if any(self.cancelled_reason):
-            out["cancelled_reason"] = np.frombuffer(self.cancelled_reason, dtype=np.int8)
+            out["cancelled_reason"] = frombuffer(self.cancelled_reason, dtype=np.int8)
         end = self.update_time[-1] if len(self.update_time) else 0.0
         learner, down, up = (np.asarray(a) for a in self.down)
         if learner.size:
@@ -271,3 +291,8 @@ class RunState:
             out["transfer_start"], out["transfer_stop"] = start, stop
             out["transfer_kind"] = kind.astype(np.int8)
         return out
+
+
+def _copied(buffer, dtype) -> np.ndarray:
+    """``np.frombuffer`` with an array of its own (the buffer may grow afterwards)."""
+    return np.frombuffer(buffer, dtype=dtype).copy()

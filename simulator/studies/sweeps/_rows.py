@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from simulator._spec_policy import default_k_every, policy_applies
+from simulator._spec_policy import READS_LOSS, default_k_every, policy_applies
 from simulator.results.history import DIAGNOSTIC_COLUMNS, diagnostic_values
 from simulator.results.targets import setting_column
 from simulator.spec import TIMING_FIELDS, TRAINING_FIELDS, ExperimentSpec, default_eval_every
@@ -252,7 +252,7 @@ def _spec_values(
 
 def _k_every(spec: ExperimentSpec) -> int | None:
     """Updates between the decisions of a policy that reads the loss (as run), else None."""
-    if spec.k_policy not in ("loss", "theory") or not policy_applies(spec):
+    if spec.k_policy not in READS_LOSS or not policy_applies(spec):
         return None
     return spec.k_every or default_k_every(spec.updates)
 

@@ -35,7 +35,9 @@ def _close():
 
 
 def legend_texts(ax) -> list[str]:
-    return [t.get_text() for t in ax.get_legend().get_texts()]
+    """The legend of ``ax``, or its figure's (where many entries go below the panels)."""
+    legend = ax.get_legend() or ax.figure.legends[0]
+    return [t.get_text() for t in legend.get_texts()]
 
 
 def pareto_runtime_rows() -> pd.DataFrame:
@@ -187,3 +189,14 @@ def test_the_fit_title_keeps_to_its_width(fit):
     title = fig._suptitle.get_text()
     assert "log.csv" in title and "/" not in title
     assert all(len(line) <= title_width("fit") for line in title.split("\n"))
+
+
+def test_an_error_figure_with_many_entries_puts_its_legend_below_the_panels():
+    few = error_figure([run("sync", 4), run("async", 1)], f_star=1.0)
+    assert few.axes[0].get_legend() is not None and not few.legends
+    many = error_figure([run(f"k-sync-{k}", k) for k in range(1, 8)], f_star=1.0)
+    assert many.axes[0].get_legend() is None and len(many.legends) == 1
+    many.canvas.draw()
+    renderer = many.canvas.get_renderer()
+    top = many.legends[0].get_window_extent(renderer).y1
+    assert all(top < ax.get_tightbbox(renderer).y0 for ax in many.axes)  # covers no panel

@@ -123,6 +123,16 @@ def test_the_theory_policy_picks_the_k_with_the_smallest_predicted_time_by_hand(
     assert policy.choose(1.0, 1e-6, 20) == 4  # below every floor: P, the lowest
 
 
+def test_a_c_within_rounding_of_zero_is_no_strong_convexity():
+    spec = ExperimentSpec(
+        variant="k-sync", num_learners=4, k=1, k_policy="theory", updates=100, eval_every=10
+    )
+    rounding = types.SimpleNamespace(L=2.0, c=1.5e-15, sigma2=0.01)
+    policy = TheoryPolicy(spec, lambda trace: (1.0, 1.0), rounding)  # eval_every is no bar
+    assert policy.hessian_c is None
+    assert policy.choose(1.0, 0.5, 10) < 4  # not P at once, as c = 1.5e-15 would give
+
+
 def test_the_theory_policy_reads_the_contraction_where_c_is_zero():
     spec = ExperimentSpec(
         variant="k-sync", num_learners=4, k=1, k_policy="theory", updates=100, lr=0.1
@@ -185,4 +195,55 @@ def test_a_training_sweep_puts_the_loss_policy_beside_fixed_k(tmp_path):
     assert (fixed["k_now"] == 1).all() and fixed["k_every"].isna().all()
     assert (adaptive["k_every"] == 4).all()  # J / 10 by default
     ks = adaptive.sort_values("update")["k_now"].tolist()
-    assert ks[0] == 1 and ks == sorted(ks)
+    assert ks[0] == 1 and ks == sorted(ks) and ks[-1] > 1  # the policy ran
+
+
+def test_with_a_service_time_a_policy_decides_once_the_update_is_applied(problem):
+    model, dataset, rule, f_star = problem
+    spec = ExperimentSpec(
+        variant="k-async", k=1, k_policy="loss", k_every=10, service_time="exp:0.05", **_SMALL
+    )
+    trace, decisions = cosimulate(spec, 1, model=model, dataset=dataset, rule=rule, f_star=f_star)
+    assert [d.update for d in decisions] == [10, 20, 30, 40, 50]
+    run = compare(spec, variants=["k-async"], model=model, dataset=dataset, f_star=f_star)
+    r = run.runs[0].result
+    for d in decisions:
+        assert d.value == r.error[1, list(r.eval_update).index(d.update)]
+        assert trace.update_time[d.update - 1] <= d.time + 1e-12
+
+
+def test_cosimulate_refuses_a_variant_without_a_k_policy(problem):
+    model, dataset, rule, f_star = problem
+    spec = ExperimentSpec(variant="async", k_policy="loss", **_SMALL)
+    with pytest.raises(PssimError, match="with a K-variant"):
+        cosimulate(spec, 0, model=model, dataset=dataset, rule=rule, f_star=f_star)
+
+
+def test_a_timing_sweep_refuses_a_policy_that_reads_the_loss(tmp_path):
+    from simulator import SweepSpec
+
+    with pytest.raises(SpecError, match="runs in a training sweep"):
+        SweepSpec(
+            kind="timing",
+            base={"variant": "k-sync", "num_learners": 4, "k": 1, "k_policy": "loss"},
+            grid={"updates": [20, 40]},
+        )
+
+
+def test_the_error_figure_draws_k_under_the_curves_of_an_adaptive_run(problem):
+    from simulator import error_figure
+
+    model, dataset, _, f_star = problem
+    spec = ExperimentSpec(
+        variant="k-sync", k=1, k_policy="schedule", k_schedule="0:1,30:3", **_SMALL
+    )
+    fixed = compare(spec.replace(k_policy=None, k_schedule=None, k=2), variants=["k-sync"],
+                    model=model, dataset=dataset, f_star=f_star).runs[0]  # fmt: skip
+    adaptive = compare(spec, variants=["k-sync"], model=model, dataset=dataset, f_star=f_star)
+    fig = error_figure([fixed, adaptive.runs[0]], f_star=f_star)
+    assert len(fig.axes) == 4 and fig.axes[2].get_ylabel() == "K (mean over seeds)"
+    (line,) = fig.axes[3].get_lines()  # one K line: the adaptive run's, against iterations
+    x, y = line.get_data()
+    assert set(np.asarray(y)) == {1.0, 3.0} and np.asarray(x)[np.asarray(y) == 3.0].min() == 30
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "k-sync (K: schedule policy, K_0=1)" in labels

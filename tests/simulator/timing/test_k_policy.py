@@ -148,6 +148,9 @@ def test_a_loss_policy_runs_only_with_training():
         ({"k_policy": "schedule", "k_schedule": "0:2,0:3"}, "with increasing updates"),
         ({"k_policy": "schedule", "k_schedule": "0:0"}, "with K >= 1"),
         ({"k_policy": "schedule", "k_schedule": "0:two"}, "with integers UPDATE >= 0"),
+        ({"k_policy": "schedule", "k_schedule": "0:\u00b2"}, "with integers UPDATE >= 0"),
+        ({"k_policy": "schedule", "k_schedule": "0:" + "9" * 19}, "at most 18 digits"),
+        ({"k_policy": "loss", "k": 1, "lr": "0.01*K"}, "`lr` must not use K with a"),
         ({"k_policy": "schedule", "k_schedule": "0:9"}, "K must be <= the number of learners"),
         ({"k_policy": "schedule", "k_schedule": "0:2", "k": 3}, "`k` must equal the K"),
         ({"k_policy": "schedule", "k_schedule": "0:2", "k_every": 4}, "`k_every` applies"),
@@ -178,3 +181,60 @@ def test_policy_fields_ride_on_a_template_and_keep_older_digests():
     spec = ExperimentSpec(variant="k-sync", num_learners=8, k_policy="loss", k=1, k_every=50)
     assert spec.to_dict()["k_policy"] == "loss" and spec.to_dict()["k_every"] == 50
     assert ExperimentSpec.from_dict(spec.to_dict()) == spec
+
+
+class _HalfWidth:
+    """A policy whose rows are 4 wide and that always asks for K = 2."""
+
+    k_max = 4
+
+    def __call__(self, b, trace_so_far):
+        trace_so_far()  # a copy: the run goes on after it
+        return 2
+
+
+@pytest.mark.parametrize("variant", K_VARIANTS)
+def test_a_policy_that_keeps_a_k_below_the_row_width_is_the_run_of_that_k(variant):
+    spec = ExperimentSpec(variant=variant, num_learners=6, k=2, updates=120)
+    masked = simulate_spec(spec, 5, engine="simpy", policy=_HalfWidth())
+    one = simulate_spec(spec, 5)
+    assert masked.k == 4 and not masked.mask[:, 2:].any()
+    assert masked.update_k.size == 120 and (masked.k_per_update() == 2).all()
+    for name in ("learner", "version", "start", "finish", "mask"):
+        np.testing.assert_array_equal(getattr(masked, name)[:, :2], getattr(one, name))
+    np.testing.assert_array_equal(masked.update_time, one.update_time)
+
+
+def test_a_policy_gets_a_trace_of_its_own_and_a_bad_k_is_one_line():
+    kept = []
+
+    class Keeps:
+        k_max = 3
+
+        def __call__(self, b, trace_so_far):
+            kept.append(trace_so_far())  # held while the run goes on
+            return 0 if b == 5 else 2
+
+    spec = ExperimentSpec(variant="k-async", num_learners=3, k=1, updates=10)
+    message = r"must return an integer K in \[1, 3\].*got 0 for update 5"
+    with pytest.raises(PssimError, match=message):
+        simulate_spec(spec, 0, policy=Keeps())
+    assert [t.num_updates for t in kept] == [1, 2, 3, 4, 5]
+
+
+def test_a_policy_given_for_a_variant_without_k_is_refused():
+    spec = ExperimentSpec(variant="k-avg", num_learners=3, k=2, updates=10)
+    with pytest.raises(PssimError, match="a K policy applies to the variants k-sync"):
+        simulate_spec(spec, 0, policy=_HalfWidth())
+
+
+def test_a_schedule_segment_shorter_than_eval_every_has_its_theory():
+    spec = ExperimentSpec(
+        variant="k-sync",
+        num_learners=4,
+        k_policy="schedule",
+        k_schedule="0:1,150:4",
+        updates=200,
+        eval_every=100,
+    )
+    assert spec_theory(spec).relation == "exact"
