@@ -1,10 +1,11 @@
 """Validation of the spec fields of adaptive synchrony: a K that changes during training.
 
-- ``k_policy``: None or ``"none"`` (K fixed), ``"schedule"`` (K by update,
-  ``k_schedule``), ``"loss"`` (AdaSync: K grows as the error falls) or ``"theory"``
-  (the K with the smallest predicted time to the next error level). The last two read
-  the training loss, so they run by co-simulation (:mod:`simulator.studies.adaptive`);
-  the rules are stated there.
+- ``k_policy``: None or ``"none"`` (K fixed; ``"none"`` also drops ``k_schedule`` and
+  ``k_every``, so a sweep can put fixed K beside policies that set them), ``"schedule"``
+  (K by update, ``k_schedule``), ``"loss"`` (AdaSync: K grows as the error falls) or
+  ``"theory"`` (the K with the smallest predicted time to the next error level). The last
+  two read the training loss, so they run by co-simulation
+  (:mod:`simulator.studies.adaptive`); the rules are stated there.
 - ``k_schedule``: ``"UPDATE:K,UPDATE:K,..."``, the K of every update from the given one on;
   the first entry is update 0 and gives K_0 (``"0:4"`` is the run of ``k = 4``). Kept in
   its canonical text (no spaces).
@@ -12,7 +13,8 @@
   :func:`default_k_every`: J / 10).
 
 A policy applies to the four K-variants (``k-sync``, ``k-batch-sync``, ``k-async``,
-``k-batch-async``; ``theory`` to the first two); ``k`` is K_0 (given, or the schedule's
+``k-batch-async``; ``theory`` to the first two, which the commands that run it check);
+``k`` is K_0 (given, or the schedule's
 first K), and every K lies in [1, P]. Other variants ignore the fields, so a spec that is
 the template of several variants (compare, sweeps) can carry them; the commands that run
 one variant refuse them there, and :func:`simulator.studies._variant_specs.for_variant`
@@ -121,9 +123,9 @@ def check_policy(get: Callable[[str], Any], variant: str, num_learners: int) -> 
     """The policy fields, checked against the variant (as typed) and P; ``k`` is filled
     from the schedule's first K when not given (and must equal it when given)."""
     policy = get("k_policy")
-    if policy == "none":  # a sweep's grid can put fixed K beside the policies
-        policy = None
     schedule, every = get("k_schedule"), get("k_every")
+    if policy == "none":  # a sweep can put fixed K beside policies that set these
+        return {"k_policy": None, "k_schedule": None, "k_every": None}
     if policy is None:
         for name, value in (("k_schedule", schedule), ("k_every", every)):
             if value is not None:
@@ -135,16 +137,10 @@ def check_policy(get: Callable[[str], Any], variant: str, num_learners: int) -> 
         return {"k_policy": None, "k_schedule": None, "k_every": None}
     if policy not in K_POLICIES:
         raise SpecError(
-            f"`k_policy` must be one of {', '.join(K_POLICIES)}; got {shown(policy)}",
+            f"`k_policy` must be one of none, {', '.join(K_POLICIES)}; got {shown(policy)}",
             param="k_policy",
         )
     applies = variant in POLICY_VARIANTS
-    if policy == "theory" and applies and variant not in THEORY_VARIANTS:
-        raise SpecError(
-            "`k_policy` 'theory' predicts with Lemma 2 (K fresh gradients per update), so it "
-            f"applies to {', '.join(THEORY_VARIANTS)}; got variant {shown(variant)}",
-            param="k_policy",
-        )
     out: dict[str, Any] = {"k_policy": policy, "k_schedule": None, "k_every": None}
     k = get("k")
     if policy == "schedule":

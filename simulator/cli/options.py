@@ -14,7 +14,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from simulator._spec_policy import POLICY_VARIANTS, READS_LOSS, policy_applies
+from simulator._spec_policy import POLICY_VARIANTS, READS_LOSS, THEORY_VARIANTS, policy_applies
 from simulator.errors import PssimError, SpecError
 from simulator.spec import COMMAND_DEFAULTS, TIMING_FIELDS, ExperimentSpec, read_spec_file
 
@@ -194,7 +194,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     "k_policy": (
         ("--k-policy",),
         {"metavar": "POLICY"},
-        "K that changes during training (K-variants): schedule (--k-schedule), loss "
+        "K that changes during training (K-variants): none, schedule (--k-schedule), loss "
         "(AdaSync: K grows as the error falls) or theory (the K with the smallest predicted "
         "time to half the error, Lemmas 2-3); -K is K_0; loss and theory run with "
         "training (compare, train, sweep)",
@@ -207,7 +207,7 @@ OPTIONS: dict[str, tuple[tuple[str, ...], dict[str, Any], str]] = {
     "k_every": (
         ("--k-every",),
         {"type": _INT, "metavar": "N"},
-        "updates between two decisions of --k-policy loss or theory (default J/10)",
+        "updates between two decisions of --k-policy loss or theory (none: J/10)",
     ),
     "updates": (("--iterations", "-J"), {"type": _INT, "metavar": "J"}, "server updates per run"),
     "time_budget": (
@@ -396,6 +396,12 @@ def build_spec(command: str, args: argparse.Namespace, fields, **fixed: Any) -> 
             raise CliError(
                 f"--k-policy applies to --variant {', '.join(POLICY_VARIANTS)} only; got "
                 f"--variant {spec.variant}"
+            )
+        if spec.k_policy == "theory" and spec.variant not in THEORY_VARIANTS:
+            raise CliError(
+                "--k-policy theory predicts with Lemma 2 (K fresh gradients per update), so "
+                f"it applies to --variant {', '.join(THEORY_VARIANTS)}; got --variant "
+                f"{spec.variant}"
             )
         if command != "train" and spec.k_policy in READS_LOSS:
             raise CliError(

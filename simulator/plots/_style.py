@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from matplotlib.patches import Patch
 
 from simulator.errors import PssimTypeError, shown
@@ -69,12 +70,15 @@ def mean_band(ax, x, mean, low, high, style: dict, every, label: str | None) -> 
 
 
 def setting_text(column: str, value: object) -> str:
-    """One setting as ``P=8``, ``m=16``, ``X ~ exp:1`` or ``lr=0.01``."""
+    """One setting as ``P=8``, ``m=16``, ``X ~ exp:1`` or ``lr=0.01`` (an unset one, null
+    or NaN in a table, as ``none``; names as the config files write them)."""
     if column == "law":
         return f"X ~ {value}"
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        value = "none"
     if isinstance(value, float) and value.is_integer() and column != "lr":
         value = int(value)
-    return f"{SHORT_NAMES.get(column, column)}={value}"
+    return f"{SHORT_NAMES.get(column, column.replace('_', '-'))}={value}"
 
 
 def check_log_time(log_time: object) -> bool | None:

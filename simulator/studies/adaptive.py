@@ -41,7 +41,13 @@ from typing import Any
 import numpy as np
 import scipy.optimize
 
-from simulator._spec_policy import READS_LOSS, default_k_every, k_row_width, policy_applies
+from simulator._spec_policy import (
+    READS_LOSS,
+    THEORY_VARIANTS,
+    default_k_every,
+    k_row_width,
+    policy_applies,
+)
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
 from simulator.studies._common import spec_theory
@@ -321,6 +327,12 @@ def cosimulate(
 
     if spec.k_policy == "loss":
         policy: _Observed = LossPolicy(spec, observe)
+    elif spec.variant not in THEORY_VARIANTS:
+        raise PssimError(
+            "`k_policy` 'theory' predicts with Lemma 2 (K fresh gradients per update), so it "
+            f"applies to {', '.join(THEORY_VARIANTS)}; got variant {spec.variant!r}",
+            param="k_policy",
+        )
     else:
         if f_star is None:
             raise PssimError(

@@ -13,6 +13,7 @@ import dataclasses
 import numpy as np
 from tqdm.auto import tqdm
 
+from simulator._spec_policy import policy_applies
 from simulator._staleness_auto import refuse_auto
 from simulator.results.stats import mean_ci95
 from simulator.spec import ExperimentSpec
@@ -186,6 +187,8 @@ def budget_count_theory(spec: ExperimentSpec) -> Prediction:
         return Prediction(None, "none", "no time budget")
     if getattr(spec, "availability", None) is not None:  # E[T_J] is not linear in J
         return Prediction(None, "none", "an availability file: no steady rate of updates")
+    if policy_applies(spec):  # nor with a K that changes
+        return Prediction(None, "none", "K changes during the run: no steady rate of updates")
     per = spec_theory(spec.replace(updates=RATE_UPDATES, eval_every=None))
     if per.mean is None or per.mean <= 0:
         return Prediction(None, "none", f"renewal T J / E[T_J]; runtime: {per.source}")

@@ -185,15 +185,12 @@ def test_a_training_sweep_puts_the_loss_policy_beside_fixed_k(tmp_path):
         "iterations = 40\nseeds = 1\n\n[training]\nlr = 0.3\nbatch = 16\neval-every = 10\n\n"
         '[[zip]]\nK = [1, 1]\nk-policy = ["none", "loss"]\nk-every = [10, 10]\n'
     )
-    with pytest.raises(SpecError, match="`k_every` needs a `k_policy`"):
-        sweep(config, tmp_path / "bad", scheduler="serial")
-    config.write_text(config.read_text().replace("k-every = [10, 10]\n", ""))
     frame = sweep(config, tmp_path / "out", scheduler="serial").frame()
     fixed = frame[frame["k_policy"].isna()]
     adaptive = frame[frame["k_policy"] == "loss"]
     assert len(fixed) == len(adaptive) == 5  # evaluation points 0, 10, ..., 40
     assert (fixed["k_now"] == 1).all() and fixed["k_every"].isna().all()
-    assert (adaptive["k_every"] == 4).all()  # J / 10 by default
+    assert (adaptive["k_every"] == 10).all()  # "none" drops the k-every it is zipped with
     ks = adaptive.sort_values("update")["k_now"].tolist()
     assert ks[0] == 1 and ks == sorted(ks) and ks[-1] > 1  # the policy ran
 
@@ -217,6 +214,21 @@ def test_cosimulate_refuses_a_variant_without_a_k_policy(problem):
     spec = ExperimentSpec(variant="async", k_policy="loss", **_SMALL)
     with pytest.raises(PssimError, match="with a K-variant"):
         cosimulate(spec, 0, model=model, dataset=dataset, rule=rule, f_star=f_star)
+    theory = ExperimentSpec(variant="k-async", k=1, k_policy="theory", **_SMALL)
+    with pytest.raises(PssimError, match="'theory' predicts with Lemma 2"):
+        cosimulate(theory, 0, model=model, dataset=dataset, rule=rule, f_star=f_star)
+
+
+def test_compare_gives_a_policy_to_the_variants_that_take_it_and_refuses_it_for_none(problem):
+    model, dataset, _, f_star = problem
+    spec = ExperimentSpec(variant="k-sync", k=1, k_policy="theory", **_SMALL)
+    cmp = compare(
+        spec, variants=["k-sync", "k-async", "sync"], model=model, dataset=dataset, f_star=f_star
+    )
+    policies = {run.variant: run.spec.k_policy for run in cmp.runs}
+    assert policies == {"k-sync": "theory", "k-async": None, "sync": None}
+    with pytest.raises(SpecError, match="got none of them in `variants` \\(sync, async\\)"):
+        compare(spec, variants=["sync", "async"], model=model, dataset=dataset)
 
 
 def test_a_timing_sweep_refuses_a_policy_that_reads_the_loss(tmp_path):

@@ -142,7 +142,7 @@ def test_a_loss_policy_runs_only_with_training():
     [
         ({"k_schedule": "0:2"}, "`k_schedule` needs a `k_policy`"),
         ({"k_every": 5}, "`k_every` needs a `k_policy`"),
-        ({"k_policy": "sometimes"}, "`k_policy` must be one of schedule, loss, theory"),
+        ({"k_policy": "sometimes"}, "`k_policy` must be one of none, schedule, loss, theory"),
         ({"k_policy": "schedule"}, "`k_schedule` must be given with k_policy 'schedule'"),
         ({"k_policy": "schedule", "k_schedule": "5:2"}, "starting at update 0"),
         ({"k_policy": "schedule", "k_schedule": "0:2,0:3"}, "with increasing updates"),
@@ -158,10 +158,6 @@ def test_a_loss_policy_runs_only_with_training():
         ({"k_policy": "loss", "k": 1, "k_every": 0}, "`k_every` must be an integer >= 1"),
         ({"k_policy": "loss", "k": 1, "k_every": 100}, "`k_every` must be < updates"),
         ({"k_policy": "loss", "k": 1, "time_budget": 5.0}, "needs `updates`, not a"),
-        (
-            {"k_policy": "theory", "k": 1, "variant": "k-async"},
-            "'theory' predicts with Lemma 2",
-        ),
     ],
 )
 def test_bad_policy_fields_are_refused_in_one_line(fields, message):
