@@ -9,7 +9,7 @@ import math
 
 from simulator.cli.options import build_spec
 
-__all__ = ["BOUNDS_FIELDS", "add_bounds_options", "cmd_bounds"]
+__all__ = ["BOUNDS_FIELDS", "add_bounds_options", "cmd_bounds", "smoothness_line"]
 
 #: The spec fields the error theory reads (i.i.d. learners, free communication, J updates).
 BOUNDS_FIELDS = (
@@ -98,6 +98,20 @@ def _value(bound) -> float:
     return float(value[-1]) if hasattr(value, "shape") and value.shape else float(value)
 
 
+def smoothness_line(const) -> str:
+    """Where L comes from: the Hessian tops at w0 and w*, and along the path when diagnostic
+    replays measured one (``L_path``, ``L_at``; ``pssim bounds`` runs none)."""
+    at_optimum = "unknown" if const.L_optimum is None else f"{const.L_optimum:.4g}"
+    tops = f"L(w0)={const.L_init:.4g}"
+    path = getattr(const, "L_path", None)
+    if path is None:
+        return f"L is the larger Hessian top of {tops} and L(w*)={at_optimum}"
+    return (
+        f"L is the largest Hessian top of {tops}, L(w*)={at_optimum} and L(path)={path:.4g}"
+        f" (diagnostic replays): L_at={const.L_at}"
+    )
+
+
 def cmd_bounds(args: argparse.Namespace) -> int:
     from simulator import __version__
     from simulator.studies.bounds import error_bounds
@@ -120,8 +134,7 @@ def cmd_bounds(args: argparse.Namespace) -> int:
         f"constants at {const.point}: L={const.L:.4g}  c={const.c:.4g}  sigma^2={const.sigma2:.4g}"
         f"  M_G={m_g}  F*={f_star}  F(w0)-F*={report.initial_error:.4g}"
     )
-    at_optimum = "unknown" if const.L_optimum is None else f"{const.L_optimum:.4g}"
-    print(f"L is the larger Hessian top of L(w0)={const.L_init:.4g} and L(w*)={at_optimum}")
+    print(smoothness_line(const))
     print(f"{'bound':16}{'value':>11}  {'valid':6} {'of':34} source")
     for name, bound in report.bounds.items():
         valid = "yes" if bound.valid else "NO"

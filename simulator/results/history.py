@@ -64,7 +64,9 @@ COLUMNS = (
     "diverged_at",
 )
 #: Optional float columns, present when a replay recorded diagnostics (see
-#: ``ReplayResult.diagnostics``); ``p0`` is per seed (Lemma 8's p0, estimated).
+#: ``ReplayResult.diagnostics``); ``hessian_top_max`` is the running maximum of
+#: ``hessian_top`` (the smoothness L seen along the path); ``p0`` is per seed (Lemma 8's p0,
+#: estimated) and comes last.
 DIAGNOSTIC_COLUMNS = (
     "grad_norm2",
     "diversity",
@@ -76,6 +78,8 @@ DIAGNOSTIC_COLUMNS = (
     "lr_applied",
     "fresh_share",
     "fresh_updates",
+    "hessian_top",
+    "hessian_top_max",
     "p0",
 )
 _CONFIG = ("k", "learners", "batch_size", "rule")

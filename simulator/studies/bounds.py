@@ -14,8 +14,10 @@ variant, P, K, m, learning rate and compute-time law:
   the least time any method needs to reach a level, up to a universal constant C left free
   (values at C = 1), from the learners' mean durations and the same constants.
 
-L is the larger top Hessian eigenvalue at w0 and at w* (``ProblemConstants.L_init``,
-``L_optimum``): the theorems assume one L everywhere.
+L is the largest top Hessian eigenvalue at w0, at w* (``ProblemConstants.L_init``,
+``L_optimum``) and along the paths of diagnostic replays (``L_path``, from their
+``hessian_top`` curves; ``L_at`` names the point that gave L): the theorems assume one L
+everywhere.
 
 The asynchronous bounds need gamma and p0, which the theory does not give: gamma defaults
 to 0 (its smallest value, so the bound is a best case; measure gamma with
@@ -127,6 +129,7 @@ def error_bounds(
     p0: float | None = None,
     points: int = 101,
     level: float | None = None,
+    replays: Any = None,
 ) -> BoundsReport:
     """Evaluates Dutta et al. 2018's error theory for ``spec`` (see the module docstring).
 
@@ -142,6 +145,9 @@ def error_bounds(
             ``optimal_time_sc`` for strongly convex losses): an error ``F - F*`` for
             strongly convex losses, else a gradient level ``||grad F||^2``; default the
             variant's own bound at J (else 1% of ``F(w0) - F*``, or of ``||grad F(w0)||^2``).
+        replays: ``ReplayResult`` s of this problem with diagnostics (or one): L is raised
+            to the largest Hessian top along their paths where that is larger
+            (``training.constants.with_path_smoothness``).
 
     Returns:
         A :class:`BoundsReport`.
@@ -188,13 +194,14 @@ def error_bounds(
     if level is not None:
         check_positive("level", level)
     from models import build_model, load_dataset
-    from simulator.training.constants import problem_constants
+    from simulator.training.constants import problem_constants, with_path_smoothness
     from simulator.training.replayer import replay_keys
 
     dataset = load_dataset(spec.data) if dataset is None else dataset
     model = build_model(spec.model, dataset, spec.l2) if model is None else model
     if constants is None:
         constants = problem_constants(model, dataset, key=replay_keys(spec.seed)[0])
+    constants = with_path_smoothness(constants, replays)
     variant, k = spec.canonical
     p, m, lr = spec.num_learners, spec.batch_size, spec.lr
     j = spec.updates
@@ -303,6 +310,11 @@ def error_bounds(
     return BoundsReport(spec, constants, float(initial_error), curve, bounds, assumptions)
 
 
+def _diagnostic_results(comparison: Any) -> list:
+    """The results of the comparison's runs that recorded diagnostics (a Hessian path)."""
+    return [run.result for run in comparison.runs if getattr(run.result, "diagnostics", None)]
+
+
 def mean_durations(spec: ExperimentSpec) -> np.ndarray:
     """(P,) each learner's mean compute time per mini-batch, E[X_l], simulated time units.
 
@@ -369,22 +381,25 @@ def optimal_curve(
     Args:
         comparison: a :class:`~simulator.studies.comparison.Comparison`.
         dataset: the data set it trained on (default: loaded from the spec).
-        constants: its ``ProblemConstants`` (default: computed).
+        constants: its ``ProblemConstants`` (default: computed); L is raised to the
+            largest Hessian top along the runs' paths where they recorded diagnostics.
         points: levels on the curve, >= 2.
 
     Returns:
         An :class:`~simulator.theory.optimal_time.OptimalTimeCurve`, or None where F* is
         unknown (a non-convex model: no error axis).
     """
+    from simulator.training.constants import problem_constants, with_path_smoothness
+
     spec = comparison.spec
     if constants is None:
         from models import build_model, load_dataset
-        from simulator.training.constants import problem_constants
         from simulator.training.replayer import replay_keys
 
         dataset = load_dataset(spec.data) if dataset is None else dataset
         model = build_model(spec.model, dataset, spec.l2)
         constants = problem_constants(model, dataset, key=replay_keys(spec.seed)[0])
+    constants = with_path_smoothness(constants, _diagnostic_results(comparison))
     if constants.f_star is None:
         return None
     delta = constants.loss_init - constants.f_star
@@ -411,12 +426,13 @@ def optimal_curve(
 def bound_curves(comparison: Any, *, dataset: Any = None) -> list[ErrorRuntimeCurve | None]:
     """Each run's error bound against iterations and expected time, for ``error_figure``.
 
-    The problem's constants are computed once (the comparison's model, data and l2) and
-    every variant gets :func:`error_bounds`'s curve for the updates it ran (gamma 0 and p0
-    1/P for the asynchronous ones); None where no curve applies (``k-avg``, rennala,
-    ringmaster, all-reduce, the dc-asgd and staleness-weight rules, a learning-rate
-    schedule, a loss that is not strongly convex, heterogeneous learners or communication
-    times).
+    The problem's constants are computed once (the comparison's model, data and l2; L
+    raised to the largest Hessian top along the runs' paths where they recorded
+    diagnostics) and every variant gets :func:`error_bounds`'s curve for the updates it ran
+    (gamma 0 and p0 1/P for the asynchronous ones); None where no curve applies
+    (``k-avg``, rennala, ringmaster, all-reduce, the dc-asgd and staleness-weight rules, a
+    learning-rate schedule, a loss that is not strongly convex, heterogeneous learners or
+    communication times).
 
     Args:
         comparison: a :class:`~simulator.studies.comparison.Comparison`.
@@ -426,13 +442,15 @@ def bound_curves(comparison: Any, *, dataset: Any = None) -> list[ErrorRuntimeCu
         One entry per run, in the order of ``comparison.runs``.
     """
     from models import build_model, load_dataset
-    from simulator.training.constants import problem_constants
+    from simulator.training.constants import problem_constants, with_path_smoothness
     from simulator.training.replayer import replay_keys
 
     spec = comparison.spec
     dataset = load_dataset(spec.data) if dataset is None else dataset
     model = build_model(spec.model, dataset, spec.l2)
     constants = problem_constants(model, dataset, key=replay_keys(spec.seed)[0])
+    # one problem, one L: the largest Hessian top along every run's path (with diagnostics)
+    constants = with_path_smoothness(constants, _diagnostic_results(comparison))
     curves: list[ErrorRuntimeCurve | None] = []
     for run in comparison.runs:
         vspec = run.spec

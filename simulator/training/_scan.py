@@ -192,14 +192,17 @@ def _run_seed(
     accuracy = getattr(model, "accuracy", None)
     noop = bool(getattr(rule, "masked_noop", False))
 
-    def evaluate(w):
+    def evaluate(w, vector=None):
+        """The curves at ``w``; with diagnostics also the Hessian's vector for the next
+        point (``vector``: the previous point's, None at w0)."""
         out = {"loss": jnp.asarray(model.loss(w, (x_eval, y_eval)), dtype)}
         acc = accuracy(w, (x_eval, y_eval)) if accuracy is not None else None
         if acc is not None:
             out["accuracy"] = jnp.asarray(acc, dtype)
         if spec.diagnostics:
-            out |= diag.evaluation_diagnostics(model.loss, w, ddata, dtype)
-        return out
+            values, vector = diag.evaluation_diagnostics(model.loss, w, ddata, dtype, vector)
+            out |= values
+        return out, vector
 
     def kavg_update(w, idx, mask, lr):
         def local(slot_idx):  # (steps, m) indices of one learner
@@ -284,7 +287,9 @@ def _run_seed(
         return step(carry, jax.tree_util.tree_map(lambda a: a[-1], (rows_b, idx)), probe=True)
 
     def chunk(carry, rows_c):
-        if spec.diagnostics:
+        vector = None
+        if spec.diagnostics:  # the Hessian's vector waits outside the updates' scans
+            carry, vector = carry[:-1], carry[-1]
             head = jax.tree_util.tree_map(lambda a: a[:-1], rows_c)
             carry, _ = lax.scan(block, carry, head)
             carry, probed = probed_block(carry, jax.tree_util.tree_map(lambda a: a[-1], rows_c))
@@ -293,7 +298,7 @@ def _run_seed(
         else:
             carry, _ = lax.scan(block, carry, rows_c)
             w, copies, state, div = carry
-        ev = evaluate(w)
+        ev, vector = evaluate(w, vector)
         if spec.diagnostics:
             ev |= probed | diag.window_means(sums, dtype)
         u_end = jnp.max(jnp.where(rows_c["active"], rows_c["j"] + 1, 0))
@@ -302,14 +307,15 @@ def _run_seed(
         found = (~jnp.isfinite(ev["loss"]) | (ev["loss"] > limit)) & (div < 0)
         div = jnp.where(found, u_end, div)
         ev = {k: jnp.where((div >= 0) & ~found, jnp.nan, v) for k, v in ev.items()}
-        return (w, copies, state, div, *carry[4:]), ev
+        tail = (*carry[4:], vector) if spec.diagnostics else ()  # window sums, Ritz vector
+        return (w, copies, state, div, *tail), ev
 
     # Every copy starts as w_0 (so version 0 needs no snapshot); the last row is scratch.
     copies = jax.tree_util.tree_map(
         lambda p: jnp.broadcast_to(p, (spec.num_copies + 1, *p.shape)) if spec.num_copies else p,
         params,
     )
-    ev0 = evaluate(params)
+    ev0, vector = evaluate(params)
     if spec.diagnostics:  # no update yet: no gap, distance or rate
         ev0 |= {name: jnp.asarray(jnp.nan, dtype) for name in diag.SCAN_NAMES[2:]}
         ev0[diag.PROBE_NORM] = jnp.asarray(jnp.nan, dtype)
@@ -318,7 +324,7 @@ def _run_seed(
     ev0 = {k: jnp.where(div0 >= 0, jnp.nan, v) for k, v in ev0.items()}
     carry = (params, copies, rule.init(params), div0)
     if spec.diagnostics:
-        carry += (jnp.zeros(3, dtype),)
+        carry += (jnp.zeros(3, dtype), vector)
     (_, _, _, div, *_), evs = lax.scan(chunk, carry, rows)
     out = {k: jnp.concatenate([ev0[k][None], evs[k]]) for k in ev0}
     out["diverged_at"] = div

@@ -116,7 +116,12 @@ class ReplayResult:
               rule applied, averaged over the window's contributions (eq. 13; ``lr_applied``
               is NaN for optax rules);
             - ``fresh_share``: the share of the window's contributions that read the current
-              model, ``fresh_updates`` the share of its updates with only fresh reads.
+              model, ``fresh_updates`` the share of its updates with only fresh reads;
+            - ``hessian_top``: the top eigenvalue of the Hessian of F on the diagnostic rows
+              (Lanczos on Hessian-vector products: 20 at w0, then 4 per point warm-started
+              from the previous point's eigenvector; a lower estimate), and
+              ``hessian_top_max`` its running maximum, the smoothness L seen along the
+              path (see ``constants.with_path_smoothness``).
         p0: None, or (S,) each seed's estimate of Lemma 8's
             ``p0 = inf_j P(tau(l,j) = j | past)``: the smallest fresh-read share over bins
             of the age of the oldest computation in flight
@@ -453,6 +458,8 @@ def _diagnostic_curves(out: dict, rows: dict) -> dict[str, np.ndarray]:
     gone = np.isnan(np.asarray(out["loss"], np.float64))
     norms = np.asarray(out[PROBE_NORM], np.float64)
     curves["gamma"] = np.where(gone, np.nan, running_ratio(curves["staleness_gap"], norms))
-    for name in ("fresh_share", "fresh_updates"):
+    # the smoothness seen along the path so far (NaN-skipping)
+    curves["hessian_top_max"] = np.fmax.accumulate(curves["hessian_top"], axis=-1)
+    for name in ("fresh_share", "fresh_updates", "hessian_top", "hessian_top_max"):
         curves[name] = np.where(gone, np.nan, curves[name])
     return {name: curves[name] for name in DIAGNOSTIC_NAMES}

@@ -78,6 +78,10 @@ def _expected(trace, model, data, versions, *, eval_every, rule, lr, c=0.0):
     # gamma: the gaps summed over the probes so far, over their ||grad F(w_j)||^2 summed
     norms = out["staleness_gap"][1:] / out["gap_ratio"][1:]
     out["gamma"][1:] = np.cumsum(out["staleness_gap"][1:]) / np.cumsum(norms)
+    # least squares: the Hessian is (1/n) [x 1]^T [x 1] at every w, and d + 1 products of
+    # Lanczos span the whole space: its top eigenvalue at every point
+    a = np.column_stack([np.asarray(data.x_eval, np.float64), np.ones(len(data.x_eval))])
+    out["hessian_top"][:] = out["hessian_top_max"][:] = np.linalg.eigvalsh(a.T @ a / len(a))[-1]
     return out
 
 
