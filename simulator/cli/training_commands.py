@@ -153,6 +153,7 @@ def _target_text(text: str, names: dict[str, str] | None = None) -> str:
 
 def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> int:
     from simulator.cli.outputs import check_out_dir, results_folder
+    from simulator.studies._variant_specs import refuse_unused
     from simulator.studies.comparison import variant_specs
 
     if command == "train":
@@ -164,7 +165,9 @@ def _run(args: argparse.Namespace, command: str, variants: list[str] | None) -> 
         spec = build_spec(
             command, args, COMPARE_FIELDS, variant=first_k or variants[0], **only_aliases
         )
-    variant_specs(spec, variants)  # every variant's rules, before data or JAX are touched
+    # every variant's rules, before data or JAX are touched; and a policy or a staleness
+    # limit typed for none of the variants is a mistake, not a setting to drop silently
+    refuse_unused(spec, variant_specs(spec, variants))
     targets = _target_arguments(args)
     out = check_out_dir(args.out)
     if args.no_compile_cache:  # read at the first replay of the process

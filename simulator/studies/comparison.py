@@ -29,7 +29,7 @@ from simulator.studies._compare_targets import comparison_level, target_cell, ta
 from simulator.studies._staleness_limits import resolve_staleness_limits
 from simulator.studies._targets import TargetTimes, check_targets, rule_text
 from simulator.studies._variant_run import VariantRun
-from simulator.studies._variant_specs import for_variant, refuse_unused
+from simulator.studies._variant_specs import for_variant
 from simulator.studies.adaptive import cosimulate
 from simulator.timing._budget import budget_updates
 from simulator.timing._memory import check_timing_memory
@@ -287,7 +287,6 @@ def variant_specs(spec: ExperimentSpec, variants: Sequence[str]) -> list[Experim
             param="variants",
         )
     specs = [for_variant(spec, v) for v in variants]
-    refuse_unused(spec, specs)
     for vspec in specs:
         check_timing_memory(vspec, kept=vspec.seeds)
     return specs
