@@ -92,6 +92,7 @@ def test_a_budget_spec_has_no_updates_and_round_trips():
     unset += ("failure", "repair", "availability", "deadline", "slowdown", "slowdown_shared")
     unset += ("model_bytes", "bandwidth", "server_bandwidth", "servers")  # cluster: opt-in
     unset += ("staleness_limit", "dc_lambda", "lr_schedule")  # methods: opt-in
+    unset += ("k_policy", "k_schedule", "k_every")  # adaptive K: opt-in
     assert list(d) == [f for f in TIMING_FIELDS + TRAINING_FIELDS if f not in unset]
     toml = spec.to_toml()
     assert "time-budget = 50.0" in toml and "iterations" not in toml
