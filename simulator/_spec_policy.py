@@ -43,6 +43,7 @@ __all__ = [
     "k_least",
     "k_row_width",
     "policy_applies",
+    "refuse_loss_policy",
     "refuse_rates_in_k",
     "schedule_pairs",
 ]
@@ -221,3 +222,13 @@ def refuse_rates_in_k(typed: dict[str, str], policy: str | None, variant: str) -
                 "expression in m and P",
                 param=name,
             )
+
+
+def refuse_loss_policy(spec: Any, why: str) -> None:
+    """Refuse a policy that reads the training loss (``loss``, ``theory``) where a run is
+    timed alone; ``why`` ends the one line, after "`k_policy` 'loss' reads the training
+    loss"."""
+    if spec.k_policy in READS_LOSS and policy_applies(spec):
+        raise SpecError(
+            f"`k_policy` {spec.k_policy!r} reads the training loss{why}", param="k_policy"
+        )

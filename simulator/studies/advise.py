@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from simulator._spec_policy import READS_LOSS
+from simulator._spec_policy import refuse_loss_policy
 from simulator._staleness_auto import refuse_auto
 from simulator.errors import PssimError, PssimTypeError, SpecError
 from simulator.studies._advise_rank import CandidateResult, rank, results_of
@@ -313,13 +313,11 @@ def advise(
     everyone = candidates_of(sweep_spec)
     for c in everyone:  # the advisor sizes every run by timing alone, before training
         refuse_auto(c.spec, "pssim advise")
-        if c.spec.k_policy in READS_LOSS:
-            raise SpecError(
-                f"`k_policy` {c.spec.k_policy!r} reads the training loss, and the advisor "
-                "sizes its runs by timing alone; use k_policy 'schedule' or compare the "
-                "policy with pssim compare",
-                param="k_policy",
-            )
+        refuse_loss_policy(
+            c.spec,
+            ", and the advisor sizes its runs by timing alone; use k_policy 'schedule' or "
+            "compare the policy with pssim compare",
+        )
     horizon = _horizon(sweep_spec, settings, everyone)
     if settings.window is not None and settings.window >= horizon:
         raise PssimError(

@@ -12,7 +12,12 @@ import bisect
 from collections.abc import Callable
 from typing import Protocol
 
-from simulator._spec_policy import POLICY_VARIANTS, policy_applies, schedule_pairs
+from simulator._spec_policy import (
+    POLICY_VARIANTS,
+    policy_applies,
+    refuse_loss_policy,
+    schedule_pairs,
+)
 from simulator.errors import PssimError
 from simulator.spec import ExperimentSpec
 from simulator.trace import Trace
@@ -52,13 +57,9 @@ def engine_policy(spec: ExperimentSpec, policy: KPolicy | None) -> KPolicy | Non
                 param="k_policy",
             )
         return policy
-    if not policy_applies(spec):
-        return None
-    if spec.k_policy == "schedule":
-        return ScheduledK(spec.k_schedule)
-    raise PssimError(
-        f"`k_policy` {spec.k_policy!r} reads the training loss as the run goes, so it runs "
-        "with training (pssim compare or train, simulator.compare or cosimulate), not timing "
-        "alone; use k_policy 'schedule' here",
-        param="k_policy",
+    refuse_loss_policy(
+        spec,
+        " as the run goes, so it runs with training (pssim compare or train, "
+        "simulator.compare or cosimulate), not timing alone; use k_policy 'schedule' here",
     )
+    return ScheduledK(spec.k_schedule) if policy_applies(spec) else None

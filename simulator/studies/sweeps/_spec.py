@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from simulator import _spec_checks as checks
-from simulator._spec_policy import READS_LOSS, policy_applies
+from simulator._spec_policy import refuse_loss_policy
 from simulator._spec_toml import read_toml, write_toml
 from simulator._staleness_auto import refuse_auto
 from simulator.errors import PssimError, SpecError
@@ -397,13 +397,11 @@ def _configurations(sweep: SweepSpec) -> list[tuple[ExperimentSpec, dict[str, An
             spec = ExperimentSpec(**settings)
             if not training:
                 refuse_auto(spec, "a timing sweep")
-                if spec.k_policy in READS_LOSS and policy_applies(spec):
-                    raise SpecError(
-                        f"`k_policy` {spec.k_policy!r} reads the training loss, so it runs in "
-                        "a training sweep (a [training] table), not a timing sweep; got "
-                        f"{spec.k_policy!r}",
-                        param="k_policy",
-                    )
+                refuse_loss_policy(
+                    spec,
+                    ", so it runs in a training sweep (a [training] table), not a timing "
+                    f"sweep; got {spec.k_policy!r}",
+                )
             check_timing_memory(spec, kept=spec.seeds if training else min(spec.seeds - 1, 1))
         except PssimError as err:
             raise SpecError(f"configuration ({_shown(point)}): {err}", param=err.param) from None
