@@ -28,18 +28,7 @@ from simulator.theory.faults_network import (
     slowdown_speed,
 )
 from simulator.theory.runtime import Cluster
-
-Z = stats.norm.ppf(1 - 0.001 / 2)  # 99.9% two-sided
-
-
-def within(sample: np.ndarray, value: float) -> None:
-    se = sample.std(ddof=1) / math.sqrt(sample.size)
-    assert abs(sample.mean() - value) <= Z * se, (sample.mean(), value, se)
-
-
-def learners(*laws: str, speeds=None) -> list[Learner]:
-    speeds = speeds or [1.0] * len(laws)
-    return [Learner(parse_law(x), s) for x, s in zip(laws, speeds, strict=True)]
+from tests.simulator.theory.closed_form_checks import Z, learners, within
 
 
 # ---------------------------------------------------------------------------- failures

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-import math
 
 import numpy as np
 import pytest
-from scipy import stats
 
 from distributions import Deterministic, Empirical, Exponential, parse_law
 from simulator import expected_runtime, predictions
-from simulator.theory._learners import Learner
 from simulator.theory.links import (
     all_reduce_runtime,
     fastest_transfer,
@@ -27,18 +24,7 @@ from simulator.theory.links import (
     transfers_needed,
 )
 from simulator.theory.runtime import Cluster
-
-Z = stats.norm.ppf(1 - 0.001 / 2)  # 99.9% two-sided
-
-
-def within(sample: np.ndarray, value: float) -> None:
-    se = sample.std(ddof=1) / math.sqrt(sample.size)
-    assert abs(sample.mean() - value) <= Z * se, (sample.mean(), value, se)
-
-
-def learners(*laws: str, speeds=None) -> list[Learner]:
-    speeds = speeds or [1.0] * len(laws)
-    return [Learner(parse_law(x), s) for x, s in zip(laws, speeds, strict=True)]
+from tests.simulator.theory.closed_form_checks import learners, within
 
 
 # ---------------------------------------------------------------------------------- links
