@@ -138,11 +138,15 @@ def reference_replay(
     *,
     batch_size: int,
     rule: str,
-    lr: float,
+    lr: float | None = None,
     c: float = 0.0,
     eval_every: int = 1,
+    lr_at=None,
 ) -> tuple[np.ndarray, list[dict]]:
-    """Plain float64 loop; keeps every past model. Returns (eval losses, all models)."""
+    """Plain float64 loop; keeps every past model. Returns (eval losses, all models).
+
+    Update j's rate is ``lr``, or ``lr_at(j)`` when given (a schedule: the compensated
+    rule's ceiling eta_max too, C as given)."""
     with jax.enable_x64(True):
         init_key, data_key = replay_keys(trace.seed)
         w0 = np_tree(model.init(init_key))
@@ -160,6 +164,8 @@ def reference_replay(
 
         for j in range(trace.num_updates):
             w = versions[j]
+            if lr_at is not None:
+                lr = lr_at(j)
             slots = np.flatnonzero(trace.mask[j])
             kk = len(slots)
             if trace.variant == "k-avg":

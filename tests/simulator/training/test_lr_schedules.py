@@ -16,7 +16,7 @@ from replay_cases import (
     SYNC_ROWS,
     least_squares,
     make_trace,
-    np_tree,
+    reference_replay,
     regression_data,
 )
 
@@ -26,9 +26,7 @@ from simulator.training._schedules import lr_factors, schedule_of
 from simulator.training.replayer import (
     compile_count,
     compile_replay,
-    minibatch_indices,
     replay,
-    replay_keys,
 )
 from simulator.training.rules import CompensatedRate, DampedRate, FixedRate, OptaxRule
 
@@ -98,53 +96,11 @@ def test_factors_by_hand():
 def scheduled_reference(trace, model, data, *, batch_size, rule, lr_at, c=0.0, eval_every=1):
     """The plain float64 loop of ``replay_cases.reference_replay`` with update j's rate
     ``lr_at(j)`` (the compensated rule's ceiling eta_max too, C as given)."""
-    with jax.enable_x64(True):
-        init_key, data_key = replay_keys(trace.seed)
-        grad = jax.jit(jax.grad(model.loss))
-        loss = jax.jit(model.loss)
-        x, y = jnp.asarray(data.x, jnp.float64), jnp.asarray(data.y)
-        versions = [np_tree(model.init(init_key))]
-
-        def g_at(w, j, slot, step=0):
-            idx = minibatch_indices(
-                data_key, j, slot, num_examples=x.shape[0], batch_size=batch_size, local_step=step
-            )
-            return np_tree(grad({k: jnp.asarray(v) for k, v in w.items()}, (x[idx], y[idx])))
-
-        for j in range(trace.num_updates):
-            w, lr = versions[j], lr_at(j)
-            slots = np.flatnonzero(trace.mask[j])
-            if trace.variant == "k-avg":
-                finals = []
-                for s in slots:
-                    v = dict(w)
-                    for t in range(trace.local_steps):
-                        g = g_at(v, j, s, t)
-                        v = {n: v[n] - lr * g[n] for n in v}
-                    finals.append(v)
-                versions.append({n: sum(f[n] for f in finals) / len(slots) for n in w})
-                continue
-            new = {n: v.copy() for n, v in w.items()}
-            for s in slots:
-                tau = trace.version[j, s]
-                read = versions[tau]
-                g = g_at(read, j, s)
-                if rule == "fixed":
-                    eta = lr
-                elif rule == "damped":
-                    eta = lr / (1 + j - tau)
-                else:
-                    sq = sum(np.sum((read[n] - w[n]) ** 2) for n in w)
-                    eta = lr if sq == 0 else min(c / sq, lr)
-                for n in w:
-                    new[n] -= eta / len(slots) * g[n]
-            versions.append(new)
-        u = trace.num_updates
-        points = sorted(set(range(0, u + 1, eval_every)) | {u})
-        ev = (jnp.asarray(data.x_eval, jnp.float64), jnp.asarray(data.y_eval))
-        return np.array(
-            [float(loss({k: jnp.asarray(v) for k, v in versions[p].items()}, ev)) for p in points]
-        )
+    losses, _ = reference_replay(
+        trace, model, data, batch_size=batch_size, rule=rule, c=c, eval_every=eval_every,
+        lr_at=lr_at,
+    )  # fmt: skip
+    return losses
 
 
 RULES = {
