@@ -353,6 +353,7 @@ def compare(
         >>> [run.num_updates for run in cmp.runs]  # J_v of each  # doctest: +SKIP
     """
     from simulator.training import make_rule, replay
+    from simulator.training.constants import problem_constants
     from simulator.training.optimum import optimal_loss
     from simulator.training.replayer import compile_replay
 
@@ -407,13 +408,16 @@ def compare(
                 j_v = budget_updates(run_spec)
                 run_spec = run_spec.replace(updates=j_v, eval_every=None)
                 eval_every = None if eval_every is None else min(eval_every, j_v)
-            traces = []
+            traces, constants = [], None  # the theory policy's, computed once per variant
             for s in vspec.seed_list:
                 if run_spec.k_policy in READS_LOSS and policy_applies(run_spec):
                     known = given_f_star if solve is None else solve.result()
+                    if run_spec.k_policy == "theory" and known is not None and constants is None:
+                        constants = problem_constants(model, dataset)
                     trace, _ = cosimulate(
-                        run_spec, s, model=model, dataset=dataset, rule=rules[i], f_star=known
-                    )
+                        run_spec, s, model=model, dataset=dataset, rule=rules[i], f_star=known,
+                        constants=constants,
+                    )  # fmt: skip
                     traces.append(trace)
                 else:
                     traces.append(simulate_spec(run_spec, s))
